@@ -1,0 +1,61 @@
+"""The process environment as one object: stdio, terminal facts, and the HTTP transport seam."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import IO, Any, BinaryIO
+
+
+@dataclass
+class Env:
+    """What a command may touch of the outside world; tests hand in their own."""
+
+    stdin: IO[Any] | None = None
+    stdout: IO[Any] | None = None
+    stderr: IO[Any] | None = None
+    environ: dict[str, str] = field(default_factory=lambda: dict(os.environ))
+    transport: Any = None  # an httpx transport for tests; None: the network
+    stdin_isatty: bool | None = None
+    stderr_isatty: bool | None = None
+
+    def __post_init__(self) -> None:
+        if self.stdin_isatty is None:
+            self.stdin_isatty = _isatty(self.stdin or sys.stdin)
+        if self.stderr_isatty is None:
+            self.stderr_isatty = _isatty(self.stderr or sys.stderr)
+
+    @property
+    def out(self) -> IO[Any]:
+        return self.stdout or sys.stdout
+
+    @property
+    def err(self) -> IO[Any]:
+        return self.stderr or sys.stderr
+
+    @property
+    def inp(self) -> IO[Any]:
+        return self.stdin or sys.stdin
+
+    def out_bytes(self) -> BinaryIO:
+        """stdout as a binary stream (for `-o -`)."""
+        stream = self.out
+        binary: BinaryIO = getattr(stream, "buffer", None) or stream  # type: ignore[assignment]
+        return binary
+
+    def read_stdin_bytes(self) -> bytes:
+        stream = self.inp
+        data = getattr(stream, "buffer", stream).read()
+        return data if isinstance(data, bytes) else str(data).encode()
+
+    @property
+    def no_color(self) -> bool:
+        return bool(self.environ.get("NO_COLOR"))
+
+
+def _isatty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False

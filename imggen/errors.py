@@ -1,0 +1,99 @@
+"""The exit codes of SPEC.md and the exception tree that carries them.
+
+    ImggenError                 1  a bug; also the base class
+    ├── UsageError              2  bad flag value, unreadable input, refused size, file exists
+    │   ├── SizeRefused
+    │   ├── InputError
+    │   └── FileExists
+    ├── ConfigError             3  no profile, no key, bad TOML
+    │   └── AuthFailed             401 / 403 from the gateway
+    ├── GatewayRefused          4  content filter, invalid request, unknown model
+    ├── GatewayFailed           5  5xx, 429, timeouts, broken streams, bad image data
+    │   └── LinkExpired            an image URL that no longer serves an image
+    ├── NoImage                 6  the gateway answered without an image
+    └── Interrupted          130/143  SIGINT / SIGTERM
+
+Every message says what happened; ``hint`` says what to do about it.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class ExitCode(enum.IntEnum):
+    OK = 0
+    INTERNAL = 1
+    USAGE = 2
+    CONFIG = 3
+    REFUSED = 4
+    FAILED = 5
+    NO_IMAGE = 6
+    SIGINT = 130
+    SIGTERM = 143
+
+
+class ImggenError(Exception):
+    """Base of every error imggen reports to a user as one line."""
+
+    exit_code: ExitCode = ExitCode.INTERNAL
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+class UsageError(ImggenError):
+    exit_code = ExitCode.USAGE
+
+
+class SizeRefused(UsageError):
+    """A size, aspect or option the model cannot take; raised before any request."""
+
+
+class InputError(UsageError):
+    """An input image, mask or manifest that cannot be used."""
+
+
+class FileExists(UsageError):
+    """An output file exists and --force was not given."""
+
+
+class ConfigError(ImggenError):
+    exit_code = ExitCode.CONFIG
+
+
+class AuthFailed(ConfigError):
+    """The gateway rejected the key (401/403)."""
+
+
+class GatewayRefused(ImggenError):
+    exit_code = ExitCode.REFUSED
+
+
+class GatewayFailed(ImggenError):
+    exit_code = ExitCode.FAILED
+
+
+class LinkExpired(GatewayFailed):
+    """An image URL answered 403/404/410 or a page instead of an image."""
+
+
+class NoImage(ImggenError):
+    """The gateway answered, but with no image; ``text`` is what it said instead."""
+
+    exit_code = ExitCode.NO_IMAGE
+
+    def __init__(self, message: str, *, text: str = "", hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.text = text
+
+
+class Interrupted(ImggenError):
+    """SIGINT or SIGTERM arrived; ``exit_code`` is 130 or 143."""
+
+    def __init__(self, signum: int = 2) -> None:
+        name = "SIGTERM" if signum == 15 else "SIGINT"
+        super().__init__(f"interrupted by {name}; nothing partial was left on disk")
+        self.exit_code = ExitCode.SIGTERM if signum == 15 else ExitCode.SIGINT

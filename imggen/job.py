@@ -1,0 +1,114 @@
+"""Frozen data that crosses layers: what to make (Job), where (Gateway), what came back (Reply)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ImageInput:
+    """An input, mask or reference image: a local file's bytes, or a URL passed as given."""
+
+    source: str  # what the user typed: a path, "-" or a URL
+    url: str | None = None  # set for http(s) references
+    data: bytes = field(default=b"", repr=False)  # the file's bytes (empty for URLs)
+    mime: str | None = None
+    sha256: str | None = None
+    pixels: tuple[int, int] | None = None
+    prompt: str | None = None  # the prompt that made it, when imggen made it (provenance)
+
+    @property
+    def name(self) -> str:
+        if self.url:
+            return self.url.rsplit("/", 1)[-1] or "image"
+        if self.source == "-":
+            return "stdin" + {"image/jpeg": ".jpg", "image/webp": ".webp"}.get(
+                self.mime or "", ".png"
+            )
+        return self.source.replace("\\", "/").rsplit("/", 1)[-1]
+
+    def data_url(self) -> str:
+        """The image as a data: URL (or its URL when it is a remote reference)."""
+        if self.url:
+            return self.url
+        import base64
+
+        return f"data:{self.mime or 'image/png'};base64,{base64.b64encode(self.data).decode()}"
+
+
+@dataclass(frozen=True)
+class Job:
+    """One user request: a prompt and options, independent of any gateway."""
+
+    prompt: str
+    count: int = 1
+    aspect: str | None = None
+    size: str | None = None
+    format: str | None = None
+    quality: str | None = None
+    background: str | None = None
+    seed: int | None = None
+    refs: tuple[ImageInput, ...] = ()
+    inputs: tuple[ImageInput, ...] = ()  # non-empty for `edit`
+    mask: ImageInput | None = None
+    params: Mapping[str, Any] = field(default_factory=dict)  # --param, nested already
+    stream: bool | None = None  # None: stream where the gateway allows it
+
+    @property
+    def is_edit(self) -> bool:
+        return bool(self.inputs)
+
+
+@dataclass(frozen=True)
+class Gateway:
+    """Where a Job goes and how that gateway behaves: resolved from settings and presets."""
+
+    profile: str
+    base_url: str
+    model: str
+    dialect: str  # a key of dialects.DIALECTS
+    size_rule: str = "any"  # a key of sizes.RULES
+    preset: str | None = None
+    can_stream: bool = True
+    can_edit: bool = True
+    image_only: bool = False  # modalities ["image"] instead of ["image", "text"]
+    formats: tuple[str, ...] = ("png", "jpeg", "webp")
+
+
+@dataclass(frozen=True)
+class Payload:
+    """One image as the gateway gave it: an http(s) URL, base64 text, or a spilled Blob."""
+
+    kind: str  # "url" | "base64" | "blob"
+    value: Any  # str for url/base64, jsonstream.Blob for blob
+    mime: str | None = None
+
+
+@dataclass
+class Reply:
+    """What one call returned: images, any text, usage, and where the images were found."""
+
+    images: list[Payload] = field(default_factory=list)
+    text: str = ""
+    usage: dict[str, Any] | None = None
+    shapes: list[str] = field(default_factory=list)  # e.g. "message.images", "data[].b64_json"
+
+    def extend(self, other: Reply) -> None:
+        self.images.extend(other.images)
+        self.text += other.text
+        if other.usage:
+            self.usage = other.usage
+        for shape in other.shapes:
+            if shape not in self.shapes:
+                self.shapes.append(shape)
+
+
+@dataclass(frozen=True)
+class SavedImage:
+    path: str  # "-" for stdout
+    mime: str
+    bytes: int
+    pixels: tuple[int, int] | None
+    sha256: str

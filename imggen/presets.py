@@ -1,0 +1,173 @@
+"""Built-in gateways as data: base URL, dialect per model, quirks, a model catalog (seeds)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the seeds say one model can do."""
+
+    id: str
+    dialect: str
+    size_rule: str
+    can_stream: bool = True
+    can_edit: bool = True
+    image_only: bool = False
+    formats: tuple[str, ...] = ("png", "jpeg", "webp")
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    base_url: str | None  # None: the seed names no public host; the profile must set one
+    dialect: str  # the dialect for models the catalog does not know
+    key_env: str  # the environment variable `config init` suggests for the key
+    models_api: bool = True
+    models_query: str = ""  # query string for the models API, e.g. output_modalities=image
+    models: tuple[ModelInfo, ...] = ()
+    doc: str = ""
+    model_dialects: tuple[tuple[str, str], ...] = field(default=())  # (substring, dialect)
+
+    @property
+    def default_model(self) -> str | None:
+        return self.models[0].id if self.models else None
+
+    def find(self, model: str) -> ModelInfo | None:
+        for info in self.models:
+            if info.id == model:
+                return info
+        return None
+
+
+def _gemini(mid: str, dialect: str, rule: str, *, stream: bool = True) -> ModelInfo:
+    return ModelInfo(mid, dialect, rule, can_stream=stream)
+
+
+# Azure's gpt-image does not take webp (seed 002: "Azure 暂不支持 webp").
+_PNG_JPEG = ("png", "jpeg")
+
+PRESETS: dict[str, Preset] = {
+    p.name: p
+    for p in (
+        # seed 000: chat completions with image_config; stream refused for images; no models API;
+        # the document names no public host, so a profile must give base_url.
+        Preset(
+            "trinity",
+            None,
+            "trinity",
+            "TRINITY_API_KEY",
+            models_api=False,
+            models=(
+                ModelInfo("hunyuan-image", "trinity", "any", can_stream=False, formats=_PNG_JPEG),
+            ),
+            doc="seeds/000_aa690c4b979c8ccf.txt",
+        ),
+        # seed 001: OpenRouter style, SSE with delta.images, base64 data URLs
+        Preset(
+            "knox",
+            "https://api.knox.chat/v1",
+            "openrouter",
+            "KNOX_API_KEY",
+            models_query="output_modalities=image",
+            models=(
+                _gemini("google/gemini-2.5-flash-image", "openrouter", "gemini-2.5"),
+                _gemini("google/gemini-2.5-flash-image-preview", "openrouter", "gemini-2.5"),
+                _gemini("google/gemini-3-pro-image-preview", "openrouter", "gemini-3"),
+            ),
+            doc="seeds/001_665e11a79c774d91.txt",
+        ),
+        # seed 002: images API for gpt-image and Seedream, Gemini-style chat for gemini models
+        Preset(
+            "turing",
+            "https://live-turing.cn.llm.tcljd.com/api/v1",
+            "images",
+            "TURING_API_KEY",
+            models=(
+                ModelInfo("turing/gpt-image-2", "images", "gpt-image-2", False, formats=_PNG_JPEG),
+                ModelInfo("turing/gpt-image-1", "images", "gpt-image-1", False, formats=_PNG_JPEG),
+                # seed 002: Seedream has no /images/edits
+                ModelInfo(
+                    "doubao-seedream-4-5-251128",
+                    "images",
+                    "seedream",
+                    False,
+                    can_edit=False,
+                    formats=_PNG_JPEG,
+                ),
+                _gemini("turing/gemini-3-pro-image", "gemini", "gemini-3"),
+                _gemini("turing/gemini-3.1-flash-image", "gemini", "gemini-3"),
+                _gemini("turing/gemini-3.1-flash-lite-image", "gemini", "gemini-3"),
+                _gemini("turing/gemini-2.5-flash-image", "gemini", "gemini-2.5"),
+            ),
+            model_dialects=(("gemini", "gemini"),),
+            doc="seeds/002_b08cd22946c7f3fa.txt",
+        ),
+        # seed 003: OpenRouter style with SSE
+        Preset(
+            "openroute",
+            "https://openroute.cn/api/v1",
+            "openrouter",
+            "OPENROUTE_API_KEY",
+            models_query="output_modalities=image",
+            models=(_gemini("google/gemini-2.5-flash-image-preview", "openrouter", "gemini-2.5"),),
+            doc="seeds/003_a31b6fb6a5662d65.txt",
+        ),
+        # seed 004: n gives one choice per image; options in extra_body.google.image_config
+        Preset(
+            "xty",
+            "https://api.xty.app/v1",
+            "xty",
+            "XTY_API_KEY",
+            models=(
+                ModelInfo("gemini-3.1-flash-image-preview", "xty", "gemini-3.1", False),
+                ModelInfo("gemini-3-pro-image-preview", "xty", "gemini-3", False),
+            ),
+            doc="seeds/004_dc1c18c6c71477df.txt",
+        ),
+        Preset(
+            "openrouter",
+            "https://openrouter.ai/api/v1",
+            "openrouter",
+            "OPENROUTER_API_KEY",
+            models_query="output_modalities=image",
+            models=(
+                _gemini("google/gemini-2.5-flash-image", "openrouter", "gemini-2.5"),
+                _gemini("google/gemini-3-pro-image-preview", "openrouter", "gemini-3"),
+            ),
+        ),
+        Preset(
+            "openai",
+            "https://api.openai.com/v1",
+            "images",
+            "OPENAI_API_KEY",
+            models=(ModelInfo("gpt-image-1", "images", "gpt-image-1", False),),
+        ),
+    )
+}
+
+
+def infer_size_rule(model: str) -> str:
+    """The sizes rule for a model no catalog lists, from its name."""
+    m = model.lower()
+    for needle, rule in (
+        ("gemini-2.5", "gemini-2.5"),
+        ("gemini-3.1", "gemini-3.1"),
+        ("gemini-3", "gemini-3"),
+        ("gpt-image-2", "gpt-image-2"),
+        ("gpt-image-1", "gpt-image-1"),
+        ("seedream", "seedream"),
+    ):
+        if needle in m:
+            return rule
+    return "any"
+
+
+def infer_dialect(model: str) -> str:
+    """The dialect for a model when neither profile nor preset says: images API or chat."""
+    m = model.lower()
+    if any(s in m for s in ("gpt-image", "dall-e", "seedream")):
+        return "images"
+    return "openrouter"

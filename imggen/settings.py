@@ -1,0 +1,277 @@
+"""One frozen Settings from flags, environment, profile, preset and defaults.
+
+Every value is resolved by the same precedence (SPEC "Configuration"):
+
+1. a command-line flag (``-p``, ``-m`` and the generate options);
+2. an ``IMGGEN_*`` environment variable (``IMGGEN_PROFILE``, ``IMGGEN_BASE_URL``,
+   ``IMGGEN_API_KEY``, ``IMGGEN_MODEL``, ``IMGGEN_DIALECT``);
+3. the profile in the config file;
+4. the profile's preset (base URL, dialect per model, the key's usual variable);
+5. a built-in default.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from imggen import config
+from imggen.errors import ConfigError
+from imggen.job import Gateway
+from imggen.presets import PRESETS, Preset, infer_dialect, infer_size_rule
+
+DIALECT_NAMES = ("openrouter", "trinity", "xty", "gemini", "images")
+# Profile keys that hold defaults for the image-making options.
+OPTION_KEYS = (
+    "aspect",
+    "size",
+    "count",
+    "format",
+    "quality",
+    "background",
+    "seed",
+    "stream",
+    "timeout",
+    "retries",
+    "output",
+    "params",
+)
+PROFILE_KEYS = (
+    "preset",
+    "dialect",
+    "base_url",
+    "model",
+    "api_key_env",
+    "api_key_cmd",
+    "api_key",
+    *OPTION_KEYS,
+)
+ENV_PROFILE = "env"  # the profile name of an environment-only run
+
+
+@dataclass(frozen=True)
+class Settings:
+    profile: str
+    base_url: str
+    model: str
+    api_key: str = field(repr=False)
+    key_source: str = ""
+    preset: Preset | None = None
+    dialect: str | None = None  # explicit (env or profile); None: per model, from the preset
+    config_file: Path | None = None
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+    sources: Mapping[str, str] = field(default_factory=dict)
+
+    def gateway(self, model: str | None = None) -> Gateway:
+        """The Gateway for a model (default: the settings' model), dialect and quirks resolved."""
+        model = model or self.model
+        info = self.preset.find(model) if self.preset else None
+        dialect = self.dialect
+        if not dialect and info:
+            dialect = info.dialect
+        if not dialect and self.preset:
+            dialect = next(
+                (d for needle, d in self.preset.model_dialects if needle in model.lower()),
+                self.preset.dialect,
+            )
+        dialect = dialect or infer_dialect(model)
+        rule = info.size_rule if info else infer_size_rule(model)
+        if info:
+            return Gateway(
+                profile=self.profile,
+                base_url=self.base_url,
+                model=model,
+                dialect=dialect,
+                size_rule=rule,
+                preset=self.preset.name if self.preset else None,
+                can_stream=info.can_stream and dialect in ("openrouter", "gemini"),
+                can_edit=info.can_edit,
+                image_only=info.image_only,
+                formats=info.formats,
+            )
+        return Gateway(
+            profile=self.profile,
+            base_url=self.base_url,
+            model=model,
+            dialect=dialect,
+            size_rule=rule,
+            preset=self.preset.name if self.preset else None,
+            can_stream=dialect in ("openrouter", "gemini"),
+            can_edit=rule != "seedream",
+            formats=("png", "jpeg") if dialect == "trinity" else ("png", "jpeg", "webp"),
+        )
+
+
+def select_profile(
+    flag: str | None, environ: Mapping[str, str], data: Mapping[str, Any]
+) -> tuple[str | None, str]:
+    """Which profile to use, and why: flag > IMGGEN_PROFILE > default_profile > the only one."""
+    if flag:
+        return flag, "--profile"
+    if environ.get("IMGGEN_PROFILE"):
+        return environ["IMGGEN_PROFILE"], "IMGGEN_PROFILE"
+    if data.get("default_profile"):
+        return str(data["default_profile"]), "default_profile"
+    profiles = data.get("profiles", {})
+    if len(profiles) == 1:
+        return next(iter(profiles)), "the only profile"
+    return None, ""
+
+
+def resolve(
+    *,
+    profile: str | None = None,
+    model: str | None = None,
+    environ: Mapping[str, str],
+    path: Path | None = None,
+    need_key: bool = True,
+) -> Settings:
+    """Settings for one command. Raises ConfigError (exit 3) naming the fix."""
+    path = path or config.config_path(environ)
+    data = config.load(path)
+    name, why = select_profile(profile, environ, data)
+    profiles: Mapping[str, Any] = data.get("profiles", {})
+    sources: dict[str, str] = {"config_file": str(path) if path.exists() else "(none)"}
+
+    prof: Mapping[str, Any]
+    if name is None:
+        if not environ.get("IMGGEN_BASE_URL"):
+            raise ConfigError(
+                "no profile is configured",
+                hint="run `imggen config init --preset NAME`, or set IMGGEN_BASE_URL, "
+                "IMGGEN_API_KEY and IMGGEN_MODEL",
+            )
+        name, prof = ENV_PROFILE, {}
+        sources["profile"] = "environment only"
+    elif name in profiles:
+        prof = profiles[name]
+        sources["profile"] = f"{name} ({why})"
+    elif name in PRESETS:
+        prof = {"preset": name}  # a bare preset works as a profile of its own name
+        sources["profile"] = f"{name} (built-in preset, not in the config file)"
+    else:
+        known = ", ".join(sorted(profiles)) or "none"
+        raise ConfigError(
+            f"profile {name!r} not found in {path} (profiles: {known})",
+            hint=f"create it with `imggen config init {name} --preset NAME`",
+        )
+
+    preset_name = prof.get("preset")
+    preset = None
+    if preset_name:
+        preset = PRESETS.get(str(preset_name))
+        if preset is None:
+            raise ConfigError(
+                f"profile {name!r} names an unknown preset {preset_name!r}",
+                hint=f"presets: {', '.join(PRESETS)}",
+            )
+
+    def pick(env_var: str, key: str, preset_value: Any = None) -> tuple[Any, str]:
+        if environ.get(env_var):
+            return environ[env_var], env_var
+        if prof.get(key) not in (None, ""):
+            return prof[key], f"profile {name}"
+        if preset_value:
+            return preset_value, f"preset {preset.name}" if preset else "default"
+        return None, ""
+
+    base_url, sources["base_url"] = pick(
+        "IMGGEN_BASE_URL", "base_url", preset.base_url if preset else None
+    )
+    if not base_url:
+        raise ConfigError(
+            f"profile {name!r} has no base_url"
+            + (f" (the {preset.name} preset has no public default)" if preset else ""),
+            hint=f"run `imggen config set profiles.{name}.base_url URL` or set IMGGEN_BASE_URL",
+        )
+    dialect, sources["dialect"] = pick("IMGGEN_DIALECT", "dialect")
+    if dialect and dialect not in DIALECT_NAMES:
+        raise ConfigError(
+            f"unknown dialect {dialect!r} ({sources['dialect']})",
+            hint=f"dialects: {', '.join(DIALECT_NAMES)}",
+        )
+    if model:
+        sources["model"] = "--model"
+    else:
+        model, sources["model"] = pick(
+            "IMGGEN_MODEL", "model", preset.default_model if preset else None
+        )
+    if not model:
+        raise ConfigError(
+            f"no model for profile {name!r}",
+            hint=f"pass -m MODEL, run `imggen config set profiles.{name}.model MODEL`, "
+            "or set IMGGEN_MODEL",
+        )
+
+    key, key_source = "", ""
+    if need_key:
+        key, key_source = _api_key(name, prof, preset, environ)
+    sources["api_key"] = key_source
+    defaults = {k: prof[k] for k in OPTION_KEYS if k in prof}
+    return Settings(
+        profile=name,
+        base_url=str(base_url).rstrip("/"),
+        model=str(model),
+        api_key=key,
+        key_source=key_source,
+        preset=preset,
+        dialect=str(dialect) if dialect else None,
+        config_file=path,
+        defaults=defaults,
+        sources=sources,
+    )
+
+
+def _api_key(
+    name: str, prof: Mapping[str, Any], preset: Preset | None, environ: Mapping[str, str]
+) -> tuple[str, str]:
+    """The key and where it came from: IMGGEN_API_KEY > api_key_env > api_key_cmd > api_key >
+    the preset's usual variable."""
+    if environ.get("IMGGEN_API_KEY"):
+        return environ["IMGGEN_API_KEY"], "environment variable IMGGEN_API_KEY"
+    var = prof.get("api_key_env")
+    if var:
+        if environ.get(str(var)):
+            return environ[str(var)], f"environment variable {var} (api_key_env)"
+        raise ConfigError(
+            f"profile {name!r} reads its key from ${var}, which is not set",
+            hint=f"export {var}=... (or set IMGGEN_API_KEY)",
+        )
+    cmd = prof.get("api_key_cmd")
+    if cmd:
+        return _run_key_cmd(name, cmd), "command (api_key_cmd)"
+    if prof.get("api_key"):
+        return str(prof["api_key"]), "config file (api_key)"
+    if preset and environ.get(preset.key_env):
+        return environ[preset.key_env], f"environment variable {preset.key_env} (preset)"
+    hint_var = preset.key_env if preset else "IMGGEN_API_KEY"
+    raise ConfigError(
+        f"no API key for profile {name!r}",
+        hint=f"export {hint_var}=..., or run `imggen config set profiles.{name}.api_key_env VAR`",
+    )
+
+
+def _run_key_cmd(name: str, cmd: Any) -> str:
+    if isinstance(cmd, str):
+        import shlex
+
+        cmd = shlex.split(cmd)
+    if not isinstance(cmd, list) or not cmd or not all(isinstance(a, str) for a in cmd):
+        raise ConfigError(f"profile {name!r}: api_key_cmd must be a list of strings (an argv)")
+    try:
+        # Its output is the key: never echo it, nor its stderr, which may hold it too.
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=30, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise ConfigError(
+            f"profile {name!r}: api_key_cmd {cmd[0]!r} could not run ({type(exc).__name__})"
+        ) from None
+    key = done.stdout.strip()
+    if done.returncode != 0 or not key:
+        raise ConfigError(
+            f"profile {name!r}: api_key_cmd {cmd[0]!r} exited {done.returncode} "
+            "without printing a key"
+        )
+    return key
