@@ -1,0 +1,271 @@
+"""Image files on disk: recognise the type, read pixel size, check truncation, PNG text chunks.
+Everything streams: files may be tens of MB and are never read whole."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import BinaryIO
+
+MIME_EXT: dict[str, str] = {
+    "image/png": ".png",
+    "image/jpeg": ".jpg",
+    "image/webp": ".webp",
+    "image/gif": ".gif",
+}
+
+_PNG_SIG = b"\x89PNG\r\n\x1a\n"
+_IEND = b"\x00\x00\x00\x00IEND\xaeB`\x82"
+_TEXT_TYPES = (b"tEXt", b"zTXt", b"iTXt")
+_PIECE = 1 << 20  # copy in 1 MiB pieces
+_TEXT_CAP = 16 << 20  # larger text chunks (or inflated text) are skipped, not loaded
+# JPEG start-of-frame markers: C0..CF except DHT (C4), JPG (C8) and DAC (CC).
+_JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+
+
+def sniff(head: bytes) -> str | None:
+    """The image MIME type the leading bytes announce, or None (HTML, JSON, junk...)."""
+    if head.startswith(_PNG_SIG):
+        return "image/png"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return "image/gif"
+    return None
+
+
+def _jpeg_size(f: BinaryIO) -> tuple[int, int] | None:
+    """Walk JPEG marker segments to the first start-of-frame; f is just past SOI."""
+    while True:
+        b = f.read(1)
+        if b != b"\xff":
+            return None
+        while b == b"\xff":  # fill bytes before a marker
+            b = f.read(1)
+        if not b:
+            return None
+        marker = b[0]
+        if marker == 0x00:
+            return None
+        if marker == 0x01 or 0xD0 <= marker <= 0xD8:  # standalone markers: no length
+            continue
+        if marker in (0xD9, 0xDA):  # EOI or start of scan before any frame header
+            return None
+        raw = f.read(2)
+        if len(raw) < 2:
+            return None
+        (length,) = struct.unpack(">H", raw)
+        if length < 2:
+            return None
+        if marker in _JPEG_SOF:
+            seg = f.read(5)  # precision, height, width
+            if len(seg) < 5:
+                return None
+            h, w = struct.unpack(">HH", seg[1:5])
+            return (w, h) if w and h else None
+        f.seek(length - 2, 1)
+
+
+def _webp_size(head: bytes) -> tuple[int, int] | None:
+    kind, body = head[12:16], head[20:30]
+    if kind == b"VP8 " and len(body) >= 10 and body[3:6] == b"\x9d\x01\x2a":
+        w, h = struct.unpack("<HH", body[6:10])
+        return w & 0x3FFF, h & 0x3FFF
+    if kind == b"VP8L" and len(body) >= 5 and body[0] == 0x2F:
+        (bits,) = struct.unpack("<I", body[1:5])
+        return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+    if kind == b"VP8X" and len(body) >= 10:
+        w = int.from_bytes(body[4:7], "little") + 1
+        h = int.from_bytes(body[7:10], "little") + 1
+        return w, h
+    return None
+
+
+def dimensions(path: Path) -> tuple[int, int] | None:
+    """Width and height from the file's header, or None when unknown or unparseable."""
+    with path.open("rb") as f:
+        head = f.read(32)
+        mime = sniff(head)
+        if mime == "image/png":
+            if head[12:16] != b"IHDR" or len(head) < 24:
+                return None
+            w, h = struct.unpack(">II", head[16:24])
+            return (w, h) if w and h else None
+        if mime == "image/gif":
+            if len(head) < 10:
+                return None
+            w, h = struct.unpack("<HH", head[6:10])
+            return (w, h) if w and h else None
+        if mime == "image/webp":
+            return _webp_size(head)
+        if mime == "image/jpeg":
+            f.seek(2)
+            return _jpeg_size(f)
+    return None
+
+
+def _last_nonzero(f: BinaryIO, size: int) -> int:
+    """Offset of the last non-zero byte, scanning back in pieces; -1 if all zero."""
+    end = size
+    while end > 0:
+        start = max(0, end - 65536)
+        f.seek(start)
+        piece = f.read(end - start).rstrip(b"\x00")
+        if piece:
+            return start + len(piece) - 1
+        end = start
+    return -1
+
+
+def is_complete(path: Path, mime: str) -> bool:
+    """Whether the file ends the way a whole image of `mime` ends (a cheap truncation check)."""
+    if mime not in MIME_EXT:
+        raise ValueError(f"cannot check completeness of {mime}")
+    with path.open("rb") as f:
+        size = f.seek(0, 2)
+        if size < 12:
+            return False
+        if mime == "image/png":
+            f.seek(size - 12)
+            return f.read(12) == _IEND
+        if mime == "image/gif":
+            f.seek(size - 1)
+            return f.read(1) == b"\x3b"
+        if mime == "image/webp":
+            f.seek(4)
+            (declared,) = struct.unpack("<I", f.read(4))
+            return bool(declared == size - 8)
+        last = _last_nonzero(f, size)  # JPEG: FFD9, then maybe zero padding
+        if last < 1:
+            return False
+        f.seek(last - 1)
+        return f.read(2) == b"\xff\xd9"
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    crc = zlib.crc32(data, zlib.crc32(kind))
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+
+def _itxt(key: str, value: str) -> bytes:
+    keyword = key.encode("latin-1")  # PNG keywords: 1-79 Latin-1 characters, no NUL
+    if not 1 <= len(keyword) <= 79 or b"\x00" in keyword:
+        raise ValueError(f"bad PNG text keyword {key!r}")
+    # keyword NUL, compression flag 0, method 0, empty language NUL, empty translation NUL
+    return _chunk(b"iTXt", keyword + b"\x00\x00\x00\x00\x00" + value.encode("utf-8"))
+
+
+def _copy(src: BinaryIO, dst: BinaryIO, n: int) -> None:
+    """Copy up to n bytes (fewer at EOF) in bounded pieces."""
+    while n > 0:
+        piece = src.read(min(n, _PIECE))
+        if not piece:
+            return
+        dst.write(piece)
+        n -= len(piece)
+
+
+def copy_with_png_text(src: Path, dst: BinaryIO, text: Mapping[str, str]) -> None:
+    """Stream-copy PNG `src` to `dst` with one iTXt chunk per key right after IHDR.
+
+    Text chunks before IDAT with the same keywords are dropped; raises ValueError if not a PNG.
+    """
+    chunks = [_itxt(k, v) for k, v in text.items()]
+    keys = {k.encode("latin-1") for k in text}
+    with src.open("rb") as f:
+        head = f.read(33)  # signature + the whole IHDR chunk (13 bytes of data)
+        if len(head) < 33 or not head.startswith(_PNG_SIG) or head[8:16] != b"\x00\x00\x00\x0dIHDR":
+            raise ValueError(f"{src} is not a PNG with IHDR first")
+        dst.write(head)
+        for c in chunks:
+            dst.write(c)
+        while True:  # copy chunks up to IDAT, dropping our keywords' old text
+            header = f.read(8)
+            if len(header) < 8 or header[4:8] in (b"IDAT", b"IEND"):
+                dst.write(header)
+                break
+            (length,) = struct.unpack(">I", header[:4])
+            if header[4:8] in _TEXT_TYPES:
+                peek = f.read(min(length, 80))
+                if len(peek) < min(length, 80):  # truncated source: copy what there is
+                    dst.write(header + peek)
+                    break
+                if b"\x00" in peek and peek.split(b"\x00", 1)[0] in keys:
+                    f.seek(length - len(peek) + 4, 1)
+                    continue
+                dst.write(header + peek)
+                _copy(f, dst, length - len(peek) + 4)
+            else:
+                dst.write(header)
+                _copy(f, dst, length + 4)
+        while piece := f.read(_PIECE):
+            dst.write(piece)
+
+
+def _inflate(data: bytes) -> bytes | None:
+    d = zlib.decompressobj()
+    try:
+        out = d.decompress(data, _TEXT_CAP)
+    except zlib.error:
+        return None
+    return None if d.unconsumed_tail else out
+
+
+def _decode_text(kind: bytes, data: bytes) -> tuple[str, str] | None:
+    """(keyword, text) of a tEXt, zTXt or iTXt chunk's data; None if malformed."""
+    key, sep, rest = data.partition(b"\x00")
+    if not sep or not key:
+        return None
+    keyword = key.decode("latin-1")
+    if kind == b"tEXt":
+        return keyword, rest.decode("latin-1")
+    if kind == b"zTXt":
+        raw = _inflate(rest[1:]) if rest[:1] == b"\x00" else None
+        return None if raw is None else (keyword, raw.decode("latin-1"))
+    if len(rest) < 2:
+        return None
+    flag, method, rest = rest[0], rest[1], rest[2:]
+    _lang, sep1, rest = rest.partition(b"\x00")
+    _translated, sep2, body = rest.partition(b"\x00")
+    if not (sep1 and sep2) or flag not in (0, 1) or method != 0:
+        return None
+    raw = _inflate(body) if flag else body
+    if raw is None:
+        return None
+    try:
+        return keyword, raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def read_png_text(path: Path) -> dict[str, str]:
+    """Text chunks (tEXt, zTXt, iTXt) before the first IDAT; the first of a keyword wins."""
+    found: dict[str, str] = {}
+    with path.open("rb") as f:
+        if f.read(8) != _PNG_SIG:
+            return found
+        while True:
+            header = f.read(8)
+            if len(header) < 8:
+                break
+            (length,) = struct.unpack(">I", header[:4])
+            kind = header[4:8]
+            if kind in (b"IDAT", b"IEND"):
+                break
+            if kind not in _TEXT_TYPES or length > _TEXT_CAP:
+                f.seek(length + 4, 1)
+                continue
+            data = f.read(length)
+            crc = f.read(4)
+            if len(crc) < 4:
+                break
+            if struct.unpack(">I", crc)[0] != zlib.crc32(data, zlib.crc32(kind)):
+                continue  # corrupt chunk: ignore it
+            item = _decode_text(kind, data)
+            if item is not None:
+                found.setdefault(*item)
+    return found
