@@ -1,0 +1,12 @@
+"""One module per API style; the registry maps a profile's `dialect` value to it."""
+
+from __future__ import annotations
+
+from imggen.dialects.base import Dialect, FilePart, HttpCall
+from imggen.dialects.chat import OPENROUTER, TRINITY, XTY
+from imggen.dialects.gemini import GEMINI
+from imggen.dialects.images import IMAGES
+
+DIALECTS: dict[str, Dialect] = {d.name: d for d in (OPENROUTER, TRINITY, XTY, GEMINI, IMAGES)}
+
+__all__ = ["DIALECTS", "Dialect", "FilePart", "HttpCall"]

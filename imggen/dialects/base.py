@@ -1,0 +1,294 @@
+"""What every dialect shares: the HttpCall it returns, finding images in replies, error text."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from imggen.errors import InputError, UsageError
+from imggen.job import Gateway, Job, Payload, Reply
+
+
+@dataclass(frozen=True)
+class FilePart:
+    """One file of a multipart body."""
+
+    field: str
+    filename: str
+    content_type: str
+    data: bytes = dataclasses.field(repr=False)
+
+
+@dataclass(frozen=True)
+class HttpCall:
+    """One request a dialect wants sent; client.py joins ``path`` to the gateway's base URL."""
+
+    method: str
+    path: str
+    json: dict[str, Any] | None = None
+    form: tuple[tuple[str, str], ...] = ()  # multipart text fields, in order
+    files: tuple[FilePart, ...] = ()
+    stream: bool = False
+    images: int = 1  # how many images this call should bring back
+
+
+class Dialect(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def can_stream(self) -> bool: ...
+
+    def build(self, job: Job, gw: Gateway, *, stream: bool) -> list[HttpCall]: ...
+
+    def parse(self, body: Any) -> Reply: ...
+
+    def parse_event(self, body: Any) -> Reply: ...
+
+
+def deep_merge(target: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    """Merge --param values into a body: tables merge, anything else replaces."""
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(target.get(key), dict):
+            deep_merge(target[key], value)
+        else:
+            target[key] = value
+    return target
+
+
+def refuse(option: str, gw: Gateway, accepts: str = "") -> UsageError:
+    detail = f"; it accepts {accepts}" if accepts else ""
+    return UsageError(
+        f"{option} is not something {gw.model} ({gw.dialect} dialect) can take{detail}",
+        hint="drop the option, or pass a raw body field with --param KEY=VALUE",
+    )
+
+
+def check_format(job: Job, gw: Gateway) -> str | None:
+    if job.format and job.format not in gw.formats:
+        raise refuse(f"--format {job.format}", gw, ", ".join(gw.formats))
+    return job.format
+
+
+def image_parts(images: Iterable[Any]) -> list[dict[str, Any]]:
+    """Input images as chat content parts: data URLs for files, URLs as given."""
+    return [{"type": "image_url", "image_url": {"url": img.data_url()}} for img in images]
+
+
+def user_content(job: Job, images: Sequence[Any]) -> str | list[dict[str, Any]]:
+    if not images:
+        return job.prompt
+    return [{"type": "text", "text": job.prompt}, *image_parts(images)]
+
+
+def fan_out(count: int, call: HttpCall) -> list[HttpCall]:
+    """One call per image, for gateways that give one image a call (sent in parallel)."""
+    return [call] * max(count, 1)
+
+
+# Finding images in replies -------------------------------------------------------------
+
+_MD_IMAGE = re.compile(r"!\[[^\]]*\]\(\s*<?([^)\s>]+)>?\s*\)")
+_DATA_URL = re.compile(r"data:(image/[\w.+-]+);base64,([A-Za-z0-9+/=\s]+)")
+_BARE_URL = re.compile(r"https?://[^\s)\"'<>\]]+")
+
+
+def payload(value: Any, shape: str, reply: Reply) -> None:
+    """Add one image value (URL, data URL, raw base64, or spilled Blob) to the reply."""
+    if value is None or value == "":
+        return
+    if isinstance(value, Mapping):  # {"url": ...} nested one more level
+        value = value.get("url") or value.get("b64_json")
+        if value is None:
+            return
+    if not isinstance(value, str):  # a jsonstream.Blob
+        if getattr(value, "kind", "") == "text":
+            text = value.path.read_text("utf-8", "replace")
+            value.discard()
+            scan_text(text, shape, reply)
+            return
+        reply.images.append(Payload("blob", value, getattr(value, "mime", None)))
+        reply.text += getattr(value, "prefix", "") + getattr(value, "suffix", "")
+    elif value.startswith("data:"):
+        head, _, data = value.partition(",")
+        mime = head[5:].split(";", 1)[0] or None
+        reply.images.append(Payload("base64", data, mime))
+    elif value.startswith(("http://", "https://")):
+        reply.images.append(Payload("url", value))
+    else:
+        reply.images.append(Payload("base64", value))
+    if shape not in reply.shapes:
+        reply.shapes.append(shape)
+
+
+def scan_text(text: str, shape: str, reply: Reply) -> None:
+    """Images inside a text reply: markdown image links, data URLs, then bare URLs (seed 000
+    says to look in message.content when images is empty; seed 004 puts links there)."""
+    found = [m.group(1) for m in _MD_IMAGE.finditer(text)]
+    kind = "markdown image"
+    if not found:
+        found = [m.group(0) for m in _DATA_URL.finditer(text)]
+        kind = "data URL"
+    if not found:
+        found = [u.rstrip(".,;:!?") for u in _BARE_URL.findall(text)]
+        kind = "URL"
+    for value in found:
+        payload(value, f"{shape} ({kind} in text)", reply)
+    # the links were images, not words: keep only the words around them
+    cleaned = _MD_IMAGE.sub("", text) if found and kind == "markdown image" else text
+    if "data:" in cleaned:
+        cleaned = _DATA_URL.sub("", cleaned)
+    reply.text += cleaned
+
+
+def _items(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def extract(body: Any, *, scan: bool = True) -> Reply:
+    """Every image a chat or images-API reply holds, wherever the seeds put it.
+
+    ``scan`` looks for links inside text content; streams scan the joined text at the end.
+    """
+    reply = Reply()
+    if not isinstance(body, Mapping):
+        return reply
+    for item in _items(body.get("data")):  # images API (seed 002)
+        if isinstance(item, Mapping):
+            if item.get("b64_json"):
+                payload(item["b64_json"], "data[].b64_json", reply)
+            elif item.get("url"):
+                payload(item["url"], "data[].url", reply)
+            if item.get("revised_prompt"):
+                reply.text += str(item["revised_prompt"])
+    for choice in _items(body.get("choices")):
+        if not isinstance(choice, Mapping):
+            continue
+        for img in _items(choice.get("images")):  # seed 002: Gemini 3.x, choice level
+            payload(_image_value(img), "choices[].images", reply)
+        for where in ("message", "delta"):
+            msg = choice.get(where)
+            if not isinstance(msg, Mapping):
+                continue
+            for img in _items(msg.get("images")):  # seeds 000/001/003
+                payload(_image_value(img), f"{where}.images", reply)
+            _content(msg.get("content"), f"{where}.content", reply, scan=scan)
+    if isinstance(body.get("usage"), Mapping):
+        reply.usage = dict(body["usage"])
+    return reply
+
+
+def _image_value(img: Any) -> Any:
+    if isinstance(img, Mapping):
+        inner = img.get("image_url", img.get("url", img.get("b64_json")))
+        if isinstance(inner, Mapping):
+            return inner.get("url")
+        return inner
+    return img
+
+
+def _content(content: Any, shape: str, reply: Reply, *, scan: bool) -> None:
+    if isinstance(content, str):
+        if scan:
+            scan_text(content, shape, reply)
+        else:
+            reply.text += content
+    elif isinstance(content, list):  # seed 002: Gemini 2.5 content parts
+        for part in content:
+            if not isinstance(part, Mapping):
+                continue
+            if part.get("type") == "text" or "text" in part:
+                _content(part.get("text"), shape, reply, scan=scan)
+            elif "image_url" in part:
+                payload(_image_value(part), f"{shape}[] image_url", reply)
+            elif isinstance(part.get("inline_data"), Mapping):
+                data = part["inline_data"]
+                reply.images.append(Payload("base64", data.get("data", ""), data.get("mime_type")))
+    elif content is not None and not isinstance(content, (int, float, bool)):
+        payload(content, shape, reply)  # a spilled Blob: a huge text or data URL
+
+
+def error_text(body: Any, status: int) -> str:
+    """The gateway's own words for an error body (OpenAI-style or not)."""
+    if isinstance(body, Mapping):
+        err = body.get("error", body)
+        if isinstance(err, Mapping):
+            msg = str(err.get("message") or err.get("msg") or "").strip()
+            code = err.get("code") or err.get("type")
+            if msg:
+                return f"{msg} ({code})" if code and str(code) not in msg else msg
+        elif isinstance(err, str) and err:
+            return err
+    if isinstance(body, str):
+        text = body.strip()
+        if text.lower().startswith(("<!doctype html", "<html")) or "<body" in text[:500].lower():
+            title = re.search(r"<title>(.*?)</title>|<h1>(.*?)</h1>", text, re.I | re.S)
+            what = next((g for g in title.groups() if g), "") if title else ""
+            return f"an HTML page{': ' + what.strip() if what else ''} instead of JSON"
+        if text:
+            return text[:200]
+    return f"HTTP {status} with no explanation"
+
+
+def is_content_filter(body: Any) -> bool:
+    """seed 002: error.code "contentFilter", or "Generated image was filtered" in the message."""
+    if not isinstance(body, Mapping) or not isinstance(body.get("error"), Mapping):
+        return False
+    err = body["error"]
+    code = str(err.get("code") or "").lower().replace("_", "")
+    msg = str(err.get("message") or "").lower()
+    return (
+        code in ("contentfilter", "contentpolicyviolation", "moderationblocked")
+        or "was filtered" in msg
+        or "content policy" in msg
+        or "safety system" in msg
+    )
+
+
+def trinity_needs_url(source: str) -> InputError:
+    return InputError(
+        f"{source}: Trinity takes reference images as URLs only (seed 000: "
+        'image_config.reference_images[].type is always "url")',
+        hint="upload the image somewhere reachable and pass its https:// URL",
+    )
+
+
+def describe_call(call: HttpCall, base_url: str) -> dict[str, Any]:
+    """The request as --dry-run shows it: key redacted, multipart files as name and size."""
+    headers = {"Authorization": "Bearer <redacted>"}
+    out: dict[str, Any] = {"method": call.method, "url": base_url.rstrip("/") + call.path}
+    if call.files or call.form:
+        headers["Content-Type"] = "multipart/form-data"
+        out["headers"] = headers
+        out["form"] = dict(call.form)
+        out["files"] = [
+            {
+                "field": f.field,
+                "filename": f.filename,
+                "content_type": f.content_type,
+                "bytes": len(f.data),
+            }
+            for f in call.files
+        ]
+    else:
+        headers["Content-Type"] = "application/json"
+        if call.stream:
+            headers["Accept"] = "text/event-stream"
+        out["headers"] = headers
+        out["json"] = _shorten_data_urls(call.json)
+    return out
+
+
+def _shorten_data_urls(value: Any) -> Any:
+    """Input images inlined as data URLs are shown by size, not as megabytes of base64."""
+    if isinstance(value, dict):
+        return {k: _shorten_data_urls(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_shorten_data_urls(v) for v in value]
+    if isinstance(value, str) and value.startswith("data:") and len(value) > 200:
+        head = value.split(",", 1)[0]
+        return f"{head},<{len(value) - len(head) - 1} base64 characters>"
+    return value
