@@ -1,0 +1,40 @@
+"""The root command, its subcommands, and the one error boundary every failure passes through.
+
+`main()` answers `--version` before Typer is imported, so it costs little more than Python.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+from typing import Any
+
+COMMANDS_HELP = "Turn prompts (and images) into image files through any OpenAI-compatible gateway."
+
+
+def main() -> None:
+    """Console-script entry point."""
+    if sys.argv[1:] == ["--version"]:
+        from imggen import __version__
+
+        print(f"imggen {__version__}")
+        return
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    from imggen.cli.app import app
+
+    app(prog_name="imggen")
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    from imggen.errors import Interrupted
+
+    raise Interrupted(signum)
+
+
+def __getattr__(name: str) -> Any:
+    # `imggen.cli.app` for tests and tools without importing Typer at `import imggen.cli`
+    if name == "app":
+        from imggen.cli.app import app
+
+        return app
+    raise AttributeError(name)

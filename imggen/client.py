@@ -1,0 +1,569 @@
+"""The only httpx user: sends HttpCalls with retries and Retry-After, reads JSON and SSE bodies
+in bounded memory, downloads image URLs without the key, and maps failures to ImggenErrors."""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import os
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+
+from imggen import imagefile
+from imggen.dialects import Dialect, HttpCall
+from imggen.dialects.base import error_text, is_content_filter, scan_text
+from imggen.errors import (
+    AuthFailed,
+    GatewayFailed,
+    GatewayRefused,
+    ImggenError,
+    LinkExpired,
+)
+from imggen.job import Reply
+from imggen.jsonstream import JsonStreamParser
+from imggen.sse import Comment, Data, Dispatch, SseParser
+
+SpillFactory = Callable[[], tuple[Path, BinaryIO]]
+
+CONNECT_TIMEOUT = 10.0
+READ_TIMEOUT = 300.0  # seed 002: 4K + high takes 180-240 s; "建议设置 timeout >= 300s"
+RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504, 520, 522, 524})
+BACKOFF_BASE = 0.5
+BACKOFF_CAP = 8.0
+RETRY_AFTER_CAP = 60.0
+DOWNLOAD_CAP = 200 * 1024 * 1024
+MAX_REDIRECTS = 5
+ERROR_BODY_CAP = 64 * 1024
+USER_AGENT = "imggen"
+
+
+@dataclass
+class Pacer:
+    """Shared among workers: a 429's Retry-After pauses every request, not just one."""
+
+    until: float = 0.0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def pause(self, seconds: float) -> None:
+        with self.lock:
+            self.until = max(self.until, time.monotonic() + seconds)
+
+    def wait(self, cancelled: threading.Event, deadline: float | None) -> None:
+        while (delay := self.until - time.monotonic()) > 0:
+            if deadline is not None and time.monotonic() + delay > deadline:
+                raise GatewayFailed("the gateway asked to slow down past --timeout")
+            if cancelled.wait(min(delay, 0.2)):
+                return
+
+
+class _Retry(Exception):
+    """Internal: this attempt failed in a way worth retrying."""
+
+    def __init__(self, error: ImggenError, wait: float | None = None) -> None:
+        super().__init__(error.message)
+        self.error = error
+        self.wait = wait
+
+
+class Client:
+    """Sends calls to one gateway. Thread-safe: batch and `-n` fan-out share one pool."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        retries: int = 2,
+        read_timeout: float = READ_TIMEOUT,
+        deadline: float | None = None,
+        transport: Any = None,
+        on_retry: Callable[[str], None] | None = None,
+        on_bytes: Callable[[int, int | None], None] | None = None,
+        pacer: Pacer | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._key = api_key
+        self.retries = retries
+        self.read_timeout = read_timeout
+        self.deadline = deadline
+        self.on_retry = on_retry or (lambda message: None)
+        self.on_bytes = on_bytes or (lambda n, total: None)
+        self.pacer = pacer or Pacer()
+        self.cancelled = threading.Event()
+        self.retried = 0
+        self._lock = threading.Lock()
+        limits = httpx.Limits(max_connections=32, max_keepalive_connections=16)
+        self._http = httpx.Client(
+            transport=transport,
+            limits=limits,
+            follow_redirects=False,  # a redirect must never carry the key to another host
+            headers={"User-Agent": USER_AGENT},
+        )
+        self._dl = httpx.Client(transport=transport, limits=limits, follow_redirects=False)
+
+    def close(self) -> None:
+        """Stop: in-flight reads in other threads fail at once."""
+        self.cancelled.set()
+        self._http.close()
+        self._dl.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- API calls ----------------------------------------------------------------------
+
+    def url(self, call: HttpCall) -> str:
+        return self.base_url + call.path
+
+    def send(self, call: HttpCall, dialect: Dialect, spill: SpillFactory) -> Reply:
+        """One call with retries. Raises AuthFailed, GatewayRefused, GatewayFailed."""
+        reply: Reply = self._with_retries(
+            lambda delivered: self._attempt(call, dialect, spill, delivered),
+            what=f"{call.method} {call.path}",
+        )
+        return reply
+
+    def get_json(self, path: str) -> Any:
+        """A small authenticated GET (the models API), with retries."""
+
+        def attempt(delivered: list[bool]) -> Any:
+            with self._request("GET", self.base_url + path, headers=self._auth()) as resp:
+                self._check_status(resp)
+                return _parse_small(_read_capped(resp, 32 * 1024 * 1024), resp)
+
+        return self._with_retries(attempt, what=f"GET {path}")
+
+    def _auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._key}"}
+
+    def _attempt(
+        self, call: HttpCall, dialect: Dialect, spill: SpillFactory, delivered: list[bool]
+    ) -> Reply:
+        headers = {**self._auth(), "Accept": "text/event-stream, application/json"}
+        kwargs: dict[str, Any] = {}
+        if call.files or call.form:
+            body, ctype, length = multipart(call, self.on_bytes)
+            headers["Content-Type"] = ctype
+            headers["Content-Length"] = str(length)
+            kwargs["content"] = body
+        elif call.json is not None:
+            kwargs["content"] = json.dumps(call.json, ensure_ascii=False).encode()
+            headers["Content-Type"] = "application/json"
+        with self._request(call.method, self.url(call), headers=headers, **kwargs) as resp:
+            self._check_status(resp)
+            ctype = resp.headers.get("content-type", "")
+            if "text/event-stream" in ctype:
+                return self._read_sse(resp, dialect, spill, delivered)
+            return dialect.parse(self._read_json(resp, spill))
+
+    # -- reading bodies -----------------------------------------------------------------
+
+    def _chunks(self, resp: httpx.Response) -> Iterator[bytes]:
+        total = _content_length(resp)
+        for chunk in resp.iter_bytes():
+            if self.cancelled.is_set():
+                raise GatewayFailed("cancelled")
+            self._check_deadline()
+            self.on_bytes(len(chunk), total)
+            yield chunk
+
+    def _read_json(self, resp: httpx.Response, spill: SpillFactory) -> Any:
+        parser = JsonStreamParser(spill)
+        first = b""
+        try:
+            for chunk in self._chunks(resp):
+                if len(first) < 512:
+                    first += chunk[: 512 - len(first)]
+                    if _looks_like_html(first):
+                        raise GatewayFailed(
+                            f"the gateway answered HTTP {resp.status_code} with an HTML page "
+                            "instead of JSON",
+                            hint="check base_url: it may point at a website, not the API",
+                        )
+                parser.feed(chunk)
+            return parser.close()
+        except BaseException:
+            for blob in parser.blobs:
+                blob.discard()
+            raise
+
+    def _read_sse(
+        self, resp: httpx.Response, dialect: Dialect, spill: SpillFactory, delivered: list[bool]
+    ) -> Reply:
+        sse = SseParser()
+        reply = Reply()
+        parser: JsonStreamParser | None = None
+        pending = b""
+        done = False
+        blobs: list[Any] = []
+
+        def start() -> None:
+            nonlocal parser, pending, done
+            if pending.lstrip().startswith(b"[DONE]"):
+                done = True
+            else:
+                parser = JsonStreamParser(spill)
+                parser.feed(pending)
+            pending = b""
+
+        def finish() -> None:
+            nonlocal parser, pending
+            if parser is None and pending:
+                start()
+            if parser is not None:
+                value = parser.close()
+                blobs.extend(parser.blobs)
+                parser = None
+                if isinstance(value, dict) and value.get("error"):
+                    raise self._event_error(value)
+                part = dialect.parse_event(value)
+                if part.images or part.text:
+                    delivered[0] = True
+                reply.extend(part)
+            pending = b""
+
+        try:
+            for chunk in self._chunks(resp):
+                for item in sse.feed(chunk):
+                    if isinstance(item, Data):
+                        if parser is not None:
+                            parser.feed(item.chunk)
+                        elif not done:
+                            pending += item.chunk
+                            if len(pending) >= 8:
+                                start()
+                    elif isinstance(item, Dispatch):
+                        finish()
+                    elif isinstance(item, Comment):
+                        pass  # keep-alive (": OPENROUTER PROCESSING")
+            sse.close()
+            if sse.truncated:
+                raise GatewayFailed(
+                    "the gateway's stream was cut off in the middle of an event",
+                    hint="try again, or use --no-stream",
+                )
+        except BaseException:
+            for blob in blobs + (parser.blobs if parser else []):
+                blob.discard()
+            raise
+        if not reply.images and reply.text:
+            text, reply.text = reply.text, ""
+            scan_text(text, "delta.content", reply)
+        if not reply.images and not done and sse.events == 0:
+            raise GatewayFailed("the gateway's stream ended before any event arrived")
+        if not reply.images and not done:
+            raise GatewayFailed(
+                "the gateway's stream ended before the image arrived (no [DONE])",
+                hint="try again, or use --no-stream",
+            )
+        return reply
+
+    def _event_error(self, value: dict[str, Any]) -> ImggenError:
+        message = self._redact(error_text(value, 200))
+        if is_content_filter(value):
+            return GatewayRefused(f"the gateway refused the prompt: {message}")
+        return GatewayFailed(f"the gateway reported an error mid-stream: {message}")
+
+    # -- status and retries -------------------------------------------------------------
+
+    def _check_status(self, resp: httpx.Response) -> None:
+        status = resp.status_code
+        if 200 <= status < 300:
+            return
+        if 300 <= status < 400:
+            where = resp.headers.get("location", "?")
+            raise GatewayFailed(
+                f"the gateway answered HTTP {status}, a redirect to {_host(where)}; imggen "
+                "does not follow redirects with your key",
+                hint="set base_url to the address it redirects to",
+            )
+        raw = _read_capped(resp, ERROR_BODY_CAP, strict=False)
+        try:
+            body: Any = json.loads(raw)
+        except ValueError:
+            body = raw.decode("utf-8", "replace")
+        message = self._redact(error_text(body, status))
+        if is_content_filter(body):
+            raise GatewayRefused(
+                f"the gateway refused the request (content filter): {message}",
+                hint="rephrase the prompt; refusals are not retried",
+            )
+        if status in (401, 403):
+            raise AuthFailed(
+                f"the gateway rejected the API key (HTTP {status}): {message}",
+                hint="check the key: `imggen config show` says where it comes from",
+            )
+        if status in RETRY_STATUSES or status >= 500:
+            wait = retry_after(resp.headers)
+            raise _Retry(GatewayFailed(f"HTTP {status} from the gateway: {message}"), wait)
+        raise GatewayRefused(f"the gateway refused the request (HTTP {status}): {message}")
+
+    def _with_retries(self, attempt: Callable[[list[bool]], Any], *, what: str) -> Any:
+        tries = self.retries + 1
+        for k in range(1, tries + 1):
+            self.pacer.wait(self.cancelled, self.deadline)
+            delivered = [False]
+            try:
+                return attempt(delivered)
+            except _Retry as exc:
+                error, wait = exc.error, exc.wait
+                if wait is not None and "429" in error.message:
+                    self.pacer.pause(min(wait, RETRY_AFTER_CAP))
+            except (httpx.TransportError, GatewayFailed) as exc:
+                if self.cancelled.is_set():
+                    raise GatewayFailed("cancelled") from exc
+                error = self._transport_error(exc) if isinstance(exc, httpx.TransportError) else exc
+                if isinstance(exc, GatewayFailed) and not _transient(exc):
+                    raise
+                if delivered[0]:
+                    raise GatewayFailed(
+                        f"{error.message} (the stream had started, so it is not retried)"
+                    ) from exc
+                wait = None
+            if k == tries:
+                raise error
+            if wait is not None and wait > RETRY_AFTER_CAP:
+                raise GatewayFailed(
+                    f"{error.message}; the gateway asks to wait {wait:.0f} s, more than "
+                    f"imggen's {RETRY_AFTER_CAP:.0f} s cap",
+                    hint="try again later",
+                )
+            delay = wait if wait is not None else backoff(k)
+            if self.deadline is not None and time.monotonic() + delay > self.deadline:
+                raise GatewayFailed(f"{error.message} (no time left under --timeout to retry)")
+            with self._lock:
+                self.retried += 1
+            self.on_retry(
+                f"{error.message}; retrying {what} in {delay:.1f} s (attempt {k + 1} of {tries}, "
+                "a retried generation may be billed twice)"
+            )
+            if self.cancelled.wait(delay):
+                raise GatewayFailed("cancelled")
+        raise AssertionError("unreachable")
+
+    def _transport_error(self, exc: httpx.TransportError) -> GatewayFailed:
+        host = _host(str(exc.request.url)) if _has_request(exc) else _host(self.base_url)
+        if isinstance(exc, httpx.ConnectTimeout):
+            text = f"could not connect to {host} within {CONNECT_TIMEOUT:.0f} s"
+        elif isinstance(exc, httpx.ConnectError):
+            text = f"could not connect to {host}: {_reason(exc)}"
+        elif isinstance(exc, httpx.ReadTimeout):
+            text = f"{host} sent nothing for {self._read_budget():.0f} s"
+            if self.deadline is not None and self.deadline - time.monotonic() <= 1:
+                text = "--timeout reached while waiting for the gateway"
+        elif isinstance(exc, httpx.TimeoutException):
+            text = f"timed out talking to {host}"
+        elif isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError)):
+            text = f"the connection to {host} broke mid-reply: {_reason(exc)}"
+        else:
+            text = f"network error talking to {host}: {_reason(exc)}"
+        return GatewayFailed(text, hint="check the network and base_url, then try again")
+
+    def _read_budget(self) -> float:
+        if self.deadline is None:
+            return self.read_timeout
+        return max(0.05, min(self.read_timeout, self.deadline - time.monotonic()))
+
+    def _check_deadline(self) -> None:
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise GatewayFailed("--timeout reached before the reply was complete")
+
+    def _request(self, method: str, url: str, **kwargs: Any) -> Any:
+        self._check_deadline()
+        budget = self._read_budget()
+        timeout = httpx.Timeout(
+            connect=min(CONNECT_TIMEOUT, budget), read=budget, write=budget, pool=budget
+        )
+        client = self._http if url.startswith(self.base_url) else self._dl
+        return client.stream(method, url, timeout=timeout, **kwargs)
+
+    def _redact(self, text: str) -> str:
+        return text.replace(self._key, "***") if self._key else text
+
+    # -- downloads ----------------------------------------------------------------------
+
+    def download(self, url: str, spill: SpillFactory) -> Path:
+        """Fetch an image URL to a spill file: no key, http(s) only, capped, few redirects.
+        Raises LinkExpired or GatewayFailed."""
+        return self._with_retries(lambda d: self._download(url, spill), what="download")  # type: ignore[no-any-return]
+
+    def _download(self, url: str, spill: SpillFactory) -> Path:
+        for _ in range(MAX_REDIRECTS + 1):
+            if urlsplit(url).scheme not in ("http", "https"):
+                raise GatewayFailed(f"refusing to fetch a non-http(s) image URL ({_host(url)})")
+            with self._request("GET", url, headers={"Accept": "image/*"}) as resp:
+                if resp.status_code in (301, 302, 303, 307, 308):
+                    url = urljoin(url, resp.headers.get("location", ""))
+                    continue
+                return self._save_download(resp, url, spill)
+        raise GatewayFailed(f"the image URL redirected more than {MAX_REDIRECTS} times")
+
+    def _save_download(self, resp: httpx.Response, url: str, spill: SpillFactory) -> Path:
+        status = resp.status_code
+        host = _host(url)
+        if status in (403, 404, 410):
+            raise LinkExpired(
+                f"the image link on {host} has expired or is gone (HTTP {status})",
+                hint="links from some gateways last one hour (seed 004); generate again",
+            )
+        if status in RETRY_STATUSES or status >= 500:
+            raise _Retry(GatewayFailed(f"HTTP {status} downloading the image from {host}"))
+        if status >= 400:
+            raise GatewayFailed(f"HTTP {status} downloading the image from {host}")
+        total = _content_length(resp)
+        if total is not None and total > DOWNLOAD_CAP:
+            raise GatewayFailed(f"the image at {host} is {total:,} bytes, over the size cap")
+        path, out = spill()
+        size = 0
+        head = b""
+        with out:
+            for chunk in self._chunks(resp):
+                size += len(chunk)
+                if size > DOWNLOAD_CAP:
+                    raise GatewayFailed(f"the image at {host} is over the {DOWNLOAD_CAP:,} cap")
+                if len(head) < 64:
+                    head += chunk[: 64 - len(head)]
+                out.write(chunk)
+        if imagefile.sniff(head) is None:
+            path.unlink(missing_ok=True)
+            what = "a web page" if _looks_like_html(head) or head.startswith(b"<?xml") else "data"
+            raise LinkExpired(
+                f"the image link on {host} answered {what}, not an image (an expired link?)",
+                hint="generate again; such links are short-lived",
+            )
+        return path
+
+
+def _transient(exc: GatewayFailed) -> bool:
+    return "cut off" in exc.message or "broke" in exc.message or "before the image" in exc.message
+
+
+def backoff(attempt: int) -> float:
+    """Exponential backoff with full jitter: about 0.5 s, 1 s, 2 s ... capped."""
+    ceiling: float = min(BACKOFF_CAP, BACKOFF_BASE * 2.0 ** (attempt - 1))
+    return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+
+def retry_after(headers: Any) -> float | None:
+    """Seconds to wait from retry-after-ms, or Retry-After as seconds or an HTTP date."""
+    ms = headers.get("retry-after-ms")
+    if ms:
+        try:
+            return max(0.0, float(ms) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def multipart(
+    call: HttpCall, on_bytes: Callable[[int, int | None], None]
+) -> tuple[Iterator[bytes], str, int]:
+    """A multipart/form-data body as chunks, with its content type and length (so large
+    uploads can show progress)."""
+    boundary = os.urandom(16).hex()
+    pieces: list[bytes] = []
+    for name, value in call.form:
+        pieces.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{_q(name)}"\r\n\r\n'.encode()
+            + value.encode()
+            + b"\r\n"
+        )
+    for part in call.files:
+        pieces.append(
+            (
+                f'--{boundary}\r\nContent-Disposition: form-data; name="{_q(part.field)}"; '
+                f'filename="{_q(part.filename)}"\r\nContent-Type: {part.content_type}\r\n\r\n'
+            ).encode()
+        )
+        pieces.append(part.data)
+        pieces.append(b"\r\n")
+    pieces.append(f"--{boundary}--\r\n".encode())
+    total = sum(len(p) for p in pieces)
+
+    def chunks() -> Iterator[bytes]:
+        step = 256 * 1024
+        for piece in pieces:
+            for i in range(0, len(piece), step):
+                block = piece[i : i + step]
+                on_bytes(len(block), total)
+                yield block
+
+    return chunks(), f"multipart/form-data; boundary={boundary}", total
+
+
+def _q(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', "%22").replace("\r", "").replace("\n", "")
+
+
+def _content_length(resp: httpx.Response) -> int | None:
+    try:
+        return int(resp.headers["content-length"])
+    except (KeyError, ValueError):
+        return None
+
+
+def _read_capped(resp: httpx.Response, cap: int, *, strict: bool = True) -> bytes:
+    data = bytearray()
+    for chunk in resp.iter_bytes():
+        data += chunk
+        if len(data) > cap:
+            if strict:
+                raise GatewayFailed("the gateway's reply is larger than expected")
+            break
+    return bytes(data[:cap])
+
+
+def _parse_small(raw: bytes, resp: httpx.Response) -> Any:
+    if _looks_like_html(raw[:512]):
+        raise GatewayFailed(
+            f"the gateway answered HTTP {resp.status_code} with an HTML page instead of JSON",
+            hint="check base_url: it may point at a website, not the API",
+        )
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        raise GatewayFailed("the gateway sent malformed JSON") from exc
+
+
+def _looks_like_html(head: bytes) -> bool:
+    text = head.lstrip()[:64].lower()
+    return text.startswith((b"<!doctype", b"<html", b"<head", b"<body"))
+
+
+def _host(url: str) -> str:
+    return urlsplit(url).netloc or url[:40]
+
+
+def _has_request(exc: httpx.TransportError) -> bool:
+    try:
+        exc.request  # noqa: B018
+    except RuntimeError:
+        return False
+    return True
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text[:160] if text else type(exc).__name__

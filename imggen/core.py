@@ -1,0 +1,378 @@
+"""run(settings, job, env): dialect -> client -> output. Knows no Typer; serves generate,
+edit, batch and tests alike."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from imggen import __version__, output, sizes
+from imggen.console import UI
+from imggen.dialects import DIALECTS, Dialect, HttpCall
+from imggen.env import Env
+from imggen.errors import GatewayFailed, ImggenError, NoImage, UsageError
+from imggen.job import Gateway, Job, Payload, Reply, SavedImage
+from imggen.settings import Settings
+
+ASPECT_TOLERANCE = 0.03  # XTY's 16:9 is 1344x768, Gemini 3's is 1376x768 (seeds 002/004)
+AREA_TOLERANCE = 0.15
+
+
+@dataclass(frozen=True)
+class Options:
+    """How to run, as opposed to what to make."""
+
+    output: str | None = None
+    force: bool = False
+    timeout: float | None = None  # bounds the whole command
+    retries: int = 2
+    cwd: Path = field(default_factory=Path.cwd)
+
+
+@dataclass
+class Outcome:
+    """What a run produced, for paths on stdout, --json, and batch results."""
+
+    profile: str
+    model: str
+    dialect: str
+    saved: list[SavedImage] = field(default_factory=list)
+    text: str = ""
+    usage: list[dict[str, Any]] = field(default_factory=list)
+    retries: int = 0
+    shapes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    requested: dict[str, Any] = field(default_factory=dict)
+    error: ImggenError | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "paths": [s.path for s in self.saved],
+            "images": [
+                {
+                    "path": s.path,
+                    "mime": s.mime,
+                    "bytes": s.bytes,
+                    "width": s.pixels[0] if s.pixels else None,
+                    "height": s.pixels[1] if s.pixels else None,
+                    "sha256": s.sha256,
+                }
+                for s in self.saved
+            ],
+            "profile": self.profile,
+            "model": self.model,
+            "dialect": self.dialect,
+            "requested": self.requested,
+            "text": self.text,
+            "usage": self.usage,
+            "retries": self.retries,
+            "response_shapes": self.shapes,
+            "warnings": self.warnings,
+            "error": (
+                None
+                if self.error is None
+                else {
+                    "class": type(self.error).__name__,
+                    "message": self.error.message,
+                    "exit_code": int(self.error.exit_code),
+                }
+            ),
+        }
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A job checked and built for one gateway; nothing sent yet."""
+
+    gateway: Gateway
+    dialect: Dialect
+    calls: list[HttpCall]
+    stream: bool
+    targets: list[output.Target]
+    requested: sizes.Resolved
+
+
+def prepare(settings: Settings, job: Job, opts: Options) -> Plan:
+    """Check everything that can be checked offline and build the requests.
+
+    Raises UsageError (exit 2) for anything the model cannot take, before any request.
+    """
+    gw = settings.gateway()
+    dialect = DIALECTS[gw.dialect]
+    if job.stream and not gw.can_stream:
+        why = "seed 000: Trinity refuses stream:true for images" if gw.dialect == "trinity" else ""
+        raise UsageError(
+            f"{gw.model} on the {gw.dialect} dialect cannot stream{f' ({why})' if why else ''}",
+            hint="drop --stream",
+        )
+    stream = gw.can_stream if job.stream is None else job.stream
+    if job.is_edit and not gw.can_edit:
+        able = [m.id for m in settings.preset.models if m.can_edit] if settings.preset else []
+        raise UsageError(
+            f"{gw.model} cannot edit images",
+            hint=f"use a model that can: {', '.join(able)}" if able else "use a model that can",
+        )
+    if job.count < 1:
+        raise UsageError("-n must be at least 1")
+    requested = sizes.resolve(gw.size_rule, gw.model, job.aspect, job.size)
+    calls = dialect.build(job, gw, stream=stream)
+    targets = output.plan(
+        opts.output, job.count, prompt=job.prompt, model=gw.model, fmt=job.format, cwd=opts.cwd
+    )
+    return Plan(gw, dialect, calls, stream, targets, requested)
+
+
+def job_digest(job: Job, gw: Gateway) -> str:
+    """A fingerprint of the request (prompt, model, profile, parameters, input digests):
+    batch skips a job whose saved image carries the same one."""
+    record = {
+        "prompt": job.prompt,
+        "model": gw.model,
+        "profile": gw.profile,
+        "params": _params(job),
+        "inputs": [i.sha256 or i.url for i in job.inputs],
+        "refs": [i.sha256 or i.url for i in job.refs],
+        "mask": job.mask.sha256 if job.mask else None,
+    }
+    return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()
+
+
+def _params(job: Job) -> dict[str, Any]:
+    return {
+        k: v
+        for k, v in {
+            "aspect": job.aspect,
+            "size": job.size,
+            "count": job.count,
+            "format": job.format,
+            "quality": job.quality,
+            "background": job.background,
+            "seed": job.seed,
+            "params": dict(job.params) or None,
+        }.items()
+        if v is not None
+    }
+
+
+def provenance(job: Job, gw: Gateway, index: int) -> dict[str, Any]:
+    """How an image was made. Never the key."""
+    return {
+        "prompt": job.prompt,
+        "model": gw.model,
+        "profile": gw.profile,
+        "dialect": gw.dialect,
+        "params": _params(job),
+        "inputs": [{"name": i.name, "sha256": i.sha256, "url": i.url} for i in job.inputs],
+        "refs": [{"name": i.name, "sha256": i.sha256, "url": i.url} for i in job.refs],
+        "mask": {"name": job.mask.name, "sha256": job.mask.sha256} if job.mask else None,
+        "index": index,
+        "request": job_digest(job, gw),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "imggen": __version__,
+    }
+
+
+def make_client(settings: Settings, env: Env, ui: UI, opts: Options, **kwargs: Any) -> Any:
+    from imggen.client import Client
+
+    deadline = time.monotonic() + opts.timeout if opts.timeout else None
+    return Client(
+        settings.base_url,
+        settings.api_key,
+        retries=opts.retries,
+        deadline=deadline,
+        transport=env.transport,
+        on_retry=ui.retry,
+        on_bytes=ui.advance,
+        **kwargs,
+    )
+
+
+def run(
+    settings: Settings,
+    job: Job,
+    env: Env,
+    ui: UI,
+    opts: Options,
+    *,
+    plan: Plan | None = None,
+    client: Any = None,
+    on_saved: Callable[[SavedImage], None] | None = None,
+) -> Outcome:
+    """Make the images of one job and save them. Failures after some images arrived are
+    returned in Outcome.error with the saved ones; failures before are raised."""
+    plan = plan or prepare(settings, job, opts)
+    gw = plan.gateway
+    output.check_targets(plan.targets, force=opts.force)
+    outcome = Outcome(gw.profile, gw.model, gw.dialect, requested=_requested(plan.requested))
+    scratch = output.Scratch()
+    own_client = client is None
+    client = client or make_client(settings, env, ui, opts)
+    spool = plan.targets[0].directory
+    ui.start_progress(f"{gw.model}: waiting for the gateway")
+    try:
+        results = _send_all(client, plan, scratch, spool, ui)
+        files: list[tuple[Path, Payload]] = []
+        errors: list[ImggenError] = []
+        for result in results:
+            if isinstance(result, ImggenError):
+                errors.append(result)
+                continue
+            reply, paths = result
+            files.extend(paths)
+            if reply.text.strip():
+                outcome.text += ("\n" if outcome.text else "") + reply.text.strip()
+            if reply.usage:
+                outcome.usage.append(reply.usage)
+            outcome.shapes.extend(s for s in reply.shapes if s not in outcome.shapes)
+        ui.stop_progress()
+        if len(files) > len(plan.targets):
+            outcome.warnings.append(
+                f"the gateway sent {len(files)} images for {len(plan.targets)} asked; "
+                "saving the first"
+            )
+            for path, _ in files[len(plan.targets) :]:
+                path.unlink(missing_ok=True)
+            files = files[: len(plan.targets)]
+        for i, ((path, _), target) in enumerate(zip(files, plan.targets, strict=False), 1):
+            try:
+                saved = output.save(
+                    path,
+                    target,
+                    provenance=provenance(job, gw, i),
+                    force=opts.force,
+                    scratch=scratch,
+                    stdout=env.out_bytes() if target.path is None else None,
+                    warn=outcome.warnings.append,
+                )
+            except ImggenError as exc:
+                errors.append(exc)
+                continue
+            finally:
+                path.unlink(missing_ok=True)
+            outcome.saved.append(saved)
+            _check_pixels(saved, plan.requested, outcome)
+            if on_saved:
+                on_saved(saved)
+        if errors:
+            outcome.error = max(errors, key=lambda e: int(e.exit_code))
+        elif len(outcome.saved) < job.count:
+            got = len(outcome.saved)
+            said = f" It said: {outcome.text[:500]}" if outcome.text else ""
+            which = f" for {job.count - got} of {job.count}" if got else ""
+            outcome.error = NoImage(
+                f"the gateway answered without an image{which}.{said}",
+                text=outcome.text,
+                hint="check that the model makes images and the prompt asks for one",
+            )
+        outcome.retries = client.retried
+        if outcome.error is not None and not outcome.saved:
+            raise outcome.error
+        return outcome
+    finally:
+        ui.stop_progress()
+        if own_client:
+            client.close()
+        scratch.cleanup()
+
+
+Result = tuple[Reply, list[tuple[Path, Payload]]] | ImggenError
+
+
+def _send_all(
+    client: Any, plan: Plan, scratch: output.Scratch, spool: Path, ui: UI
+) -> list[Result]:
+    """Send the plan's calls, in parallel when there are several; each worker also fetches
+    its images to scratch files. The main thread only waits, so signals stay prompt."""
+
+    def one(call: HttpCall) -> Result:
+        try:
+            reply = client.send(call, plan.dialect, scratch.factory(spool))
+            ui.describe(f"{plan.gateway.model}: receiving")
+            return reply, [(_materialize(p, client, scratch, spool), p) for p in reply.images]
+        except ImggenError as exc:
+            return exc
+
+    if len(plan.calls) == 1:
+        result = one(plan.calls[0])
+        if isinstance(result, ImggenError):
+            raise result
+        return [result]
+    results: list[Result | None] = [None] * len(plan.calls)
+
+    def worker(i: int, call: HttpCall) -> None:
+        results[i] = one(call)
+
+    threads = [
+        threading.Thread(target=worker, args=(i, c), daemon=True) for i, c in enumerate(plan.calls)
+    ]
+    for t in threads:
+        t.start()
+    try:
+        for t in threads:
+            while t.is_alive():
+                t.join(0.1)
+    except BaseException:
+        client.close()  # workers' reads fail at once
+        for t in threads:
+            t.join(2)
+        raise
+    done = [r for r in results if r is not None]
+    errors = [r for r in done if isinstance(r, ImggenError)]
+    if errors and len(errors) == len(done):
+        raise max(errors, key=lambda e: int(e.exit_code))
+    return done
+
+
+def _materialize(p: Payload, client: Any, scratch: output.Scratch, spool: Path) -> Path:
+    """The decoded bytes of one image in a scratch file."""
+    if p.kind == "blob":
+        scratch_path: Path = p.value.path
+        return scratch_path
+    if p.kind == "url":
+        path: Path = client.download(p.value, scratch.factory(spool))
+        return path
+    return output.decode_base64(p.value, scratch, spool)
+
+
+def _requested(res: sizes.Resolved) -> dict[str, Any]:
+    return {
+        "aspect": res.aspect,
+        "size": res.tier,
+        "pixels": f"{res.pixels[0]}x{res.pixels[1]}" if res.pixels else None,
+    }
+
+
+def _check_pixels(saved: SavedImage, res: sizes.Resolved, outcome: Outcome) -> None:
+    """Report, never hide, a gateway that ignored --size or --aspect."""
+    if saved.pixels is None:
+        return
+    w, h = saved.pixels
+    if res.pixels:
+        ew, eh = res.pixels
+        ratio_off = abs((w / h) / (ew / eh) - 1)
+        area_off = abs((w * h) / (ew * eh) - 1)
+        if ratio_off > ASPECT_TOLERANCE or area_off > AREA_TOLERANCE:
+            outcome.warnings.append(
+                f"asked for {ew}x{eh} but the gateway returned {w}x{h} ({saved.path}): "
+                "it did not honour the size/aspect asked"
+            )
+    elif res.aspect:
+        aw, ah = (int(x) for x in res.aspect.split(":"))
+        if abs((w / h) / (aw / ah) - 1) > ASPECT_TOLERANCE:
+            outcome.warnings.append(
+                f"asked for aspect {res.aspect} but the gateway returned {w}x{h} ({saved.path})"
+            )
+
+
+def failed_outcome(settings: Settings, error: ImggenError) -> Outcome:
+    return Outcome(settings.profile, settings.model, "", error=error)
+
+
+__all__ = ["GatewayFailed", "Options", "Outcome", "Plan", "job_digest", "prepare", "run"]
