@@ -1,0 +1,169 @@
+"""Shared fixtures: a clean environment for every test, config files, a MockTransport gateway,
+CliRunner with an Env, and the loopback fake gateway for end-to-end runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import tomli_w
+from typer.testing import CliRunner
+
+from imggen.env import Env
+from tests.fakegateway import FakeGateway, make_png
+
+SENTINEL_KEY = "sk-test-SENTINEL-0123456789abcdef"
+
+
+@pytest.fixture(autouse=True)
+def clean_environ(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """No test sees the developer's config, keys or IMGGEN_* settings."""
+    for name in list(os.environ):
+        if name.startswith("IMGGEN_") or name.endswith("_API_KEY") or name == "NO_COLOR":
+            monkeypatch.delenv(name, raising=False)
+    config = tmp_path / "config" / "config.toml"
+    monkeypatch.setenv("IMGGEN_CONFIG", str(config))
+    monkeypatch.chdir(tmp_path)
+    return config
+
+
+@pytest.fixture
+def config_file(clean_environ: Path) -> Path:
+    return clean_environ
+
+
+@pytest.fixture
+def write_config(config_file: Path) -> Callable[..., Path]:
+    """write_config({"default_profile": ..., "profiles": {...}}) -> the path, mode 0600."""
+
+    def write(data: dict[str, Any]) -> Path:
+        config_file.parent.mkdir(parents=True, exist_ok=True)
+        config_file.write_text(tomli_w.dumps(data))
+        config_file.chmod(0o600)
+        return config_file
+
+    return write
+
+
+@dataclass
+class MockGateway:
+    """A MockTransport with queued replies and recorded requests."""
+
+    replies: list[Any] = field(default_factory=list)
+    requests: list[httpx.Request] = field(default_factory=list)
+
+    def queue(self, *replies: Any) -> None:
+        """Each reply: an httpx.Response, a dict (200 JSON), or a callable(request)."""
+        self.replies.extend(replies)
+
+    def handler(self, request: httpx.Request) -> httpx.Response:
+        request.read()
+        self.requests.append(request)
+        if not self.replies:
+            return httpx.Response(500, json={"error": {"message": "no reply queued"}})
+        reply = self.replies.pop(0)
+        if callable(reply) and not isinstance(reply, httpx.Response):
+            reply = reply(request)
+        if isinstance(reply, dict):
+            return httpx.Response(200, json=reply)
+        if isinstance(reply, Exception):
+            raise reply
+        return reply
+
+    @property
+    def transport(self) -> httpx.MockTransport:
+        return httpx.MockTransport(self.handler)
+
+    def bodies(self) -> list[Any]:
+        return [json.loads(r.content) if r.content else None for r in self.requests]
+
+
+@pytest.fixture
+def gateway() -> MockGateway:
+    return MockGateway()
+
+
+@dataclass
+class Result:
+    exit_code: int
+    stdout: str
+    stderr: str
+    stdout_bytes: bytes
+    exception: BaseException | None
+
+
+@pytest.fixture
+def run(gateway: MockGateway) -> Callable[..., Result]:
+    """run("generate", "a fox", ..., input=None) through CliRunner with the mock transport."""
+    from imggen.cli.app import app
+
+    def invoke(*args: str, input: str | bytes | None = None, tty: bool = False) -> Result:
+        runner = CliRunner()
+        env = Env(
+            environ=dict(os.environ),
+            transport=gateway.transport,
+            stdin_isatty=tty if input is None else False,
+            stderr_isatty=False,
+        )
+        r = runner.invoke(app, list(args), obj=env, input=input, catch_exceptions=True)
+        return Result(r.exit_code, r.stdout, r.stderr, r.stdout_bytes, r.exception)
+
+    return invoke
+
+
+def png_bytes(width: int = 8, height: int = 8) -> bytes:
+    return make_png(width, height)
+
+
+def b64_png(width: int = 8, height: int = 8) -> str:
+    import base64
+
+    return base64.b64encode(make_png(width, height)).decode()
+
+
+# -- end to end: the installed imggen against the loopback fake ----------------------------
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeGateway]:
+    with FakeGateway(api_key=SENTINEL_KEY) as gw:
+        yield gw
+
+
+def imggen_exe() -> list[str]:
+    exe = shutil.which("imggen", path=str(Path(sys.executable).parent))
+    return [exe] if exe else [sys.executable, "-m", "imggen"]
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[bytes]]:
+    """cli("generate", "x", env={...}, input=b"...", timeout=30) runs the installed imggen."""
+
+    def call(
+        *args: str,
+        env: dict[str, str] | None = None,
+        input: bytes | None = None,
+        timeout: float = 60,
+    ) -> subprocess.CompletedProcess[bytes]:
+        full = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
+        full.update(env or {})
+        return subprocess.run(
+            [*imggen_exe(), *args],
+            env=full,
+            input=input if input is not None else b"",
+            capture_output=True,
+            timeout=timeout,
+            cwd=tmp_path,
+            check=False,
+        )
+
+    return call
