@@ -1,0 +1,1 @@
+complete --command imggen --no-files --arguments "(env _IMGGEN_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=get-args _TYPER_COMPLETE_ARGS=(commandline -cp) imggen)" --condition "env _IMGGEN_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=is-args _TYPER_COMPLETE_ARGS=(commandline -cp) imggen"

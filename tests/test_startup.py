@@ -1,0 +1,127 @@
+"""Start-up stays light (issue 8): what --version, --help and TAB import, and shipped
+completion scripts that match the CLI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import tomli_w
+
+ROOT = Path(__file__).resolve().parent.parent
+HEAVY = {
+    "httpx",
+    "httpcore",
+    "anyio",
+    "h11",
+    "rich",
+    "tomli_w",
+    "pydantic",
+    "markdown_it",
+    "pygments",
+    "imggen.client",
+    "imggen.core",
+    "imggen.console",
+    "imggen.jsonstream",
+}
+
+
+def imported(argv: list[str], env: dict[str, str] | None = None) -> set[str]:
+    """Top-level names of the modules `imggen ARGV` imports, from python -X importtime."""
+    code = "import sys; from imggen.cli import main; sys.argv = ['imggen', *sys.argv[1:]]; main()"
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", code, *argv],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=60,
+        check=False,
+    )
+    assert "Traceback" not in done.stderr, done.stderr
+    names = set()
+    for line in done.stderr.splitlines():
+        if line.startswith("import time:") and "|" in line:
+            name = line.rsplit("|", 1)[1].strip()
+            names.add(name)
+            names.add(name.split(".")[0])
+    return names
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["--help"], ["generate", "--help"], ["edit", "--help"], ["config", "--help"]],
+)
+def test_help_imports_nothing_heavy(argv: list[str]) -> None:
+    assert imported(argv) & HEAVY == set()
+
+
+def test_version_imports_not_even_typer() -> None:
+    names = imported(["--version"])
+    assert "typer" not in names
+    assert names & HEAVY == set()
+
+
+def test_completion_request_imports_nothing_heavy(config_file: Path) -> None:
+    env = {
+        "_IMGGEN_COMPLETE": "complete_bash",
+        "COMP_WORDS": "imggen generate -m ",
+        "COMP_CWORD": "3",
+    }
+    assert imported([], env) & HEAVY == set()
+
+
+def complete(words: str, cword: int) -> list[str]:
+    done = subprocess.run(
+        [sys.executable, "-m", "imggen"],
+        capture_output=True,
+        text=True,
+        env={
+            **os.environ,
+            "_IMGGEN_COMPLETE": "complete_bash",
+            "COMP_WORDS": words,
+            "COMP_CWORD": str(cword),
+        },
+        timeout=60,
+        check=False,
+    )
+    return done.stdout.split()
+
+
+def test_profile_completion_offers_config_profiles_then_presets(config_file: Path) -> None:
+    config_file.parent.mkdir(parents=True, exist_ok=True)
+    config_file.write_text(
+        tomli_w.dumps({"profiles": {"work": {"preset": "turing"}, "home": {"preset": "knox"}}})
+    )
+    got = complete("imggen generate -p ", 3)
+    assert got[:2] == ["work", "home"]
+    assert "openrouter" in got
+    assert complete("imggen generate -p wo", 3) == ["work"]
+
+
+def test_model_completion_follows_the_chosen_profile_without_network(config_file: Path) -> None:
+    config_file.parent.mkdir(parents=True, exist_ok=True)
+    config_file.write_text(tomli_w.dumps({"profiles": {"work": {"preset": "turing"}}}))
+    got = complete("imggen generate -p work -m turing/gpt", 5)
+    assert got == ["turing/gpt-image-2", "turing/gpt-image-1"]
+    assert complete("imggen generate -p xty -m ", 5) == [
+        "gemini-3.1-flash-image-preview",
+        "gemini-3-pro-image-preview",
+    ]
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
+def test_shipped_completion_scripts_are_up_to_date(shell: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "imggen", "--show-completion", shell],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION": "1"},
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    shipped = (ROOT / "completions" / f"imggen.{shell}").read_text()
+    assert done.stdout == shipped, "run completions/regenerate.sh"
