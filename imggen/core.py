@@ -113,10 +113,15 @@ def prepare(settings: Settings, job: Job, opts: Options) -> Plan:
         )
     stream = gw.can_stream if job.stream is None else job.stream
     if job.is_edit and not gw.can_edit:
-        able = [m.id for m in settings.preset.models if m.can_edit] if settings.preset else []
+        from imggen.presets import PRESETS
+
+        presets = [settings.preset] if settings.preset else list(PRESETS.values())
+        able = dict.fromkeys(m.id for p in presets for m in p.models if m.can_edit)
         raise UsageError(
-            f"{gw.model} cannot edit images",
-            hint=f"use a model that can: {', '.join(able)}" if able else "use a model that can",
+            f"{gw.model} cannot edit images (seed 002: Seedream has no images/edits)"
+            if gw.size_rule == "seedream"
+            else f"{gw.model} cannot edit images",
+            hint=f"use a model that can: {', '.join(list(able)[:6])}",
         )
     if job.count < 1:
         raise UsageError("-n must be at least 1")

@@ -123,6 +123,8 @@ def _run(ctx: typer.Context, a: dict[str, Any], *, images: list[str], mask: str 
     prompt = a["prompt"]
     if prompt is None and not env.stdin_isatty:
         prompt = "-"
+    if [prompt, *images].count("-") > 1:
+        raise UsageError("stdin can be read once: only one of PROMPT and IMAGE may be -")
     if prompt == "-":
         prompt = stdin_bytes().decode("utf-8", "replace").strip()
     if not prompt:
