@@ -64,6 +64,7 @@ class Settings:
     config_file: Path | None = None
     defaults: Mapping[str, Any] = field(default_factory=dict)
     sources: Mapping[str, str] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
 
     def gateway(self, model: str | None = None) -> Gateway:
         """The Gateway for a model (default: the settings' model), dialect and quirks resolved."""
@@ -211,6 +212,12 @@ def resolve(
         key, key_source = _api_key(name, prof, preset, environ)
     sources["api_key"] = key_source
     defaults = {k: prof[k] for k in OPTION_KEYS if k in prof}
+    warnings: tuple[str, ...] = ()
+    if key_source == "config file (api_key)" and name in config.insecure_inline_key(path, data):
+        warnings = (
+            f"{path} holds the inline api_key of profile {name!r} and others can read it: "
+            f"chmod 600 {path}, or move the key to api_key_env",
+        )
     return Settings(
         profile=name,
         base_url=str(base_url).rstrip("/"),
@@ -222,6 +229,7 @@ def resolve(
         config_file=path,
         defaults=defaults,
         sources=sources,
+        warnings=warnings,
     )
 
 

@@ -111,6 +111,12 @@ def _run(ctx: typer.Context, a: dict[str, Any], *, images: list[str], mask: str 
     s = settings.resolve(
         profile=a["profile"], model=a["model"], environ=env.environ, need_key=not a["dry_run"]
     )
+    for warning in s.warnings:
+        ui.warn(warning)
+    ui.debug(
+        f"profile {s.profile} ({s.sources.get('profile')}), base URL {s.base_url}, "
+        f"key from {s.key_source or 'nowhere (dry run)'}"
+    )
     d = dict(s.defaults)
     stdin_used = [False]
 
@@ -174,6 +180,10 @@ def _run(ctx: typer.Context, a: dict[str, Any], *, images: list[str], mask: str 
         cwd=o.cwd(),
     )
     plan = core.prepare(s, job, opts)
+    ui.debug(
+        f"model {plan.gateway.model}, dialect {plan.gateway.dialect}, size rule "
+        f"{plan.gateway.size_rule}, {len(plan.calls)} request(s), stream {plan.stream}"
+    )
     if a["dry_run"]:
         _print_dry_run(env, plan, s.base_url, a["json_out"])
         return
