@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 import re
+import secrets
 import tempfile
 import threading
 import time
@@ -32,11 +33,19 @@ class Scratch:
     def __init__(self) -> None:
         self._paths: set[Path] = set()
         self._lock = threading.Lock()
+        # Every name carries this run's token, so cleanup() also finds a file whose creation
+        # a signal cut short before it was recorded.
+        self._prefix = f".imggen-{secrets.token_hex(4)}-"
+        self._dirs: set[Path] = set()
+        self._closed = False
 
     def new(self, directory: Path) -> tuple[Path, BinaryIO]:
-        fd, name = tempfile.mkstemp(prefix=".imggen-", suffix=".part", dir=directory)
-        path = Path(name)
-        with self._lock:
+        with self._lock:  # held across mkstemp: no file appears after cleanup() has run
+            if self._closed:
+                raise GatewayFailed("cancelled: this run has ended")
+            self._dirs.add(directory)
+            fd, name = tempfile.mkstemp(prefix=self._prefix, suffix=".part", dir=directory)
+            path = Path(name)
             self._paths.add(path)
         return path, os.fdopen(fd, "wb")
 
@@ -49,9 +58,13 @@ class Scratch:
 
     def cleanup(self) -> None:
         with self._lock:
+            self._closed = True
             paths, self._paths = self._paths, set()
         for path in paths:
             path.unlink(missing_ok=True)
+        for folder in self._dirs:
+            for stray in folder.glob(f"{self._prefix}*.part"):
+                stray.unlink(missing_ok=True)
 
 
 @dataclass(frozen=True)
@@ -216,6 +229,8 @@ def save(
                     out.write(block)
         out.flush()
         os.fsync(out.fileno())
+    # --json's bytes and sha256 describe the file as saved (with its provenance chunk)
+    size, sha = tmp.stat().st_size, _sha256(tmp)
     if mime != "image/png":
         _write_sidecar(final, record, force=force or target.unique, scratch=scratch)
     _place(tmp, final, force=force and not target.unique, scratch=scratch)

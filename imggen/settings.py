@@ -280,6 +280,8 @@ def _run_key_cmd(name: str, cmd: Any) -> str:
     if done.returncode != 0 or not key:
         raise ConfigError(
             f"profile {name!r}: api_key_cmd {cmd[0]!r} exited {done.returncode} "
-            "without printing a key"
+            "without printing a key",
+            hint="run the command yourself to see why; imggen never shows its output, "
+            "which may hold the key",
         )
     return key

@@ -120,6 +120,10 @@ def set_cmd(
     env = _env(ctx)
     path, data = _load(env)
     parsed = config.parse_value(value)
+    if _has_null(parsed):  # tomli-w cannot write None: refuse rather than crash
+        from imggen.errors import UsageError
+
+        raise UsageError(f"TOML has no null: to remove {key} use `imggen config unset`")
     validate_key(key, parsed)
     config.set_dotted(data, key, parsed)
     config.save(path, data)
@@ -268,6 +272,14 @@ def init(
     config.save(path, data)
     env.out.write(f"{path}\n")
     ui.info(f"profile {name!r} ({preset}) saved; the key is read from ${prof['api_key_env']}")
+
+
+def _has_null(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(_has_null(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_null(v) for v in value)
+    return value is None
 
 
 def validate_key(key: str, value: Any) -> None:

@@ -179,6 +179,11 @@ def _run(ctx: typer.Context, a: dict[str, Any], *, images: list[str], mask: str 
         retries=retries,
         cwd=o.cwd(),
     )
+    if opts.output == "-" and a["json_out"] and not a["dry_run"]:
+        # both would go to stdout: image bytes followed by JSON is neither an image nor JSON
+        raise UsageError(
+            "-o - and --json both write to stdout", hint="save to a file with -o, or drop --json"
+        )
     plan = core.prepare(s, job, opts)
     ui.debug(
         f"model {plan.gateway.model}, dialect {plan.gateway.dialect}, size rule "
@@ -197,7 +202,9 @@ def _run(ctx: typer.Context, a: dict[str, Any], *, images: list[str], mask: str 
         outcome = core.run(s, job, env, ui, opts, plan=plan, on_saved=show)
     except ImggenError as exc:
         if a["json_out"]:
-            failed = core.Outcome(s.profile, plan.gateway.model, plan.gateway.dialect, error=exc)
+            failed = core.Outcome(
+                s.profile, plan.gateway.model, plan.gateway.dialect, retries=exc.retries, error=exc
+            )
             env.out.write(json.dumps(failed.as_json(), ensure_ascii=False) + "\n")
         raise
     for warning in outcome.warnings:

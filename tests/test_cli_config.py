@@ -1,0 +1,368 @@
+"""`imggen config path|show|init|get|set|unset|use|profiles` end to end through CliRunner."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import SENTINEL_KEY, Result
+
+Run = Callable[..., Result]
+
+TWO = {
+    "default_profile": "t",
+    "profiles": {
+        "t": {
+            "preset": "turing",
+            "base_url": "https://t.example/api/v1",
+            "model": "turing/gpt-image-2",
+            "api_key_env": "TURING_API_KEY",
+        },
+        "k": {"preset": "knox", "api_key": SENTINEL_KEY},
+    },
+}
+
+
+def read(path: Path) -> dict[str, Any]:
+    return tomllib.loads(path.read_text())
+
+
+# -- path -----------------------------------------------------------------------------------
+
+
+def test_path_prints_imggen_config(run: Run, clean_environ: Path) -> None:
+    r = run("config", "path")
+    assert (r.exit_code, r.stdout, r.stderr) == (0, f"{clean_environ}\n", "")
+
+
+# -- show -----------------------------------------------------------------------------------
+
+
+def test_show_redacts_inline_keys(run: Run, write_config: Callable[..., Path]) -> None:
+    write_config(TWO)
+    r = run("config", "show")
+    assert r.exit_code == 0
+    assert SENTINEL_KEY not in r.stdout + r.stderr
+    assert tomllib.loads(r.stdout)["profiles"]["k"] == {"preset": "knox", "api_key": "<redacted>"}
+    assert r.stderr == ""
+
+
+def test_show_json_redacts_inline_keys(run: Run, write_config: Callable[..., Path]) -> None:
+    write_config(TWO)
+    r = run("config", "show", "--json")
+    assert r.exit_code == 0
+    assert json.loads(r.stdout) == {
+        "default_profile": "t",
+        "profiles": {
+            "t": TWO["profiles"]["t"],
+            "k": {"preset": "knox", "api_key": "<redacted>"},
+        },
+    }
+
+
+def test_show_warns_when_others_can_read_an_inline_key(
+    run: Run, write_config: Callable[..., Path]
+) -> None:
+    path = write_config(TWO)
+    path.chmod(0o644)
+    r = run("config", "show")
+    assert r.exit_code == 0
+    assert r.stderr == (
+        f"warning: {path} holds an inline api_key (profile k) and others can read it: "
+        f"chmod 600 {path}, or use api_key_env\n"
+    )
+    assert SENTINEL_KEY not in r.stdout + r.stderr
+
+
+def test_show_without_a_file(run: Run, clean_environ: Path) -> None:
+    r = run("config", "show")
+    assert (r.exit_code, r.stdout) == (0, "")
+    assert r.stderr == (
+        f"no config at {clean_environ}; create one with `imggen config init --preset NAME`\n"
+    )
+    assert run("config", "show", "--json").stdout == "{}\n"
+
+
+def test_show_of_malformed_toml_is_exit_3_naming_the_file(run: Run, clean_environ: Path) -> None:
+    clean_environ.parent.mkdir(parents=True)
+    clean_environ.write_text("[profiles\n")
+    r = run("config", "show")
+    assert r.exit_code == 3
+    assert r.stderr.startswith(f"error: config file {clean_environ} is not valid TOML: ")
+    assert "Traceback" not in r.stderr
+
+
+# -- init -----------------------------------------------------------------------------------
+
+
+def test_init_with_preset(run: Run, clean_environ: Path) -> None:
+    r = run("config", "init", "--preset", "turing")
+    assert (r.exit_code, r.stdout) == (0, f"{clean_environ}\n")
+    assert r.stderr == "profile 'turing' (turing) saved; the key is read from $TURING_API_KEY\n"
+    assert read(clean_environ) == {
+        "profiles": {
+            "turing": {
+                "preset": "turing",
+                "model": "turing/gpt-image-2",
+                "api_key_env": "TURING_API_KEY",
+            }
+        },
+        "default_profile": "turing",
+    }
+    assert clean_environ.stat().st_mode & 0o777 == 0o600
+
+
+def test_init_with_name_and_options(run: Run, clean_environ: Path) -> None:
+    r = run(
+        "config", "init", "work", "--preset", "knox", "-m", "google/gemini-3-pro-image-preview",
+        "--base-url", "https://knox.example/v1", "--api-key-env", "WORK_KEY",
+    )  # fmt: skip
+    assert r.exit_code == 0, r.stderr
+    assert read(clean_environ)["profiles"]["work"] == {
+        "preset": "knox",
+        "base_url": "https://knox.example/v1",
+        "model": "google/gemini-3-pro-image-preview",
+        "api_key_env": "WORK_KEY",
+    }
+
+
+def test_init_no_default_keeps_the_current_default(
+    run: Run, write_config: Callable[..., Path]
+) -> None:
+    path = write_config(TWO)
+    assert run("config", "init", "x", "--preset", "xty", "--no-default").exit_code == 0
+    data = read(path)
+    assert (data["default_profile"], sorted(data["profiles"])) == ("t", ["k", "t", "x"])
+
+
+def test_init_without_preset_off_a_terminal_is_exit_2(run: Run, clean_environ: Path) -> None:
+    r = run("config", "init")
+    assert r.exit_code == 2
+    assert r.stderr == (
+        "error: config init needs --preset NAME when not at a terminal\n"
+        "hint: presets: trinity, knox, turing, openroute, xty, openrouter, openai\n"
+    )
+    assert not clean_environ.exists()
+
+
+def test_init_trinity_needs_base_url(run: Run, clean_environ: Path) -> None:
+    r = run("config", "init", "--preset", "trinity")
+    assert r.exit_code == 2
+    assert r.stderr.splitlines()[0] == (
+        "error: the trinity preset has no public base URL (its seed names none)"
+    )
+    assert not clean_environ.exists()
+    r = run("config", "init", "--preset", "trinity", "--base-url", "https://trinity.example/v1")
+    assert r.exit_code == 0
+    assert read(clean_environ)["profiles"]["trinity"] == {
+        "preset": "trinity",
+        "base_url": "https://trinity.example/v1",
+        "model": "hunyuan-image",
+        "api_key_env": "TRINITY_API_KEY",
+    }
+
+
+def test_init_unknown_preset_is_exit_2(run: Run) -> None:
+    r = run("config", "init", "--preset", "nope")
+    assert r.exit_code == 2
+    assert r.stderr.splitlines()[0] == "error: unknown preset 'nope'"
+
+
+def test_init_refuses_to_replace_without_force(run: Run, write_config: Callable[..., Path]) -> None:
+    path = write_config(TWO)
+    r = run("config", "init", "t", "--preset", "knox")
+    assert r.exit_code == 2
+    assert r.stderr == f"error: profile 't' exists in {path}\nhint: pass --force to replace it\n"
+    assert read(path) == TWO
+    r = run("config", "init", "t", "--preset", "knox", "--force")
+    assert r.exit_code == 0
+    assert read(path)["profiles"]["t"] == {
+        "preset": "knox",
+        "model": "google/gemini-2.5-flash-image",
+        "api_key_env": "KNOX_API_KEY",
+    }
+    assert read(path)["profiles"]["k"] == TWO["profiles"]["k"]
+
+
+# -- set / get / unset ------------------------------------------------------------------------
+
+
+def test_set_get_unset_dotted_keys(run: Run, write_config: Callable[..., Path]) -> None:
+    path = write_config(TWO)
+    assert run("config", "set", "profiles.t.count", "3").exit_code == 0
+    assert (
+        run("config", "set", "profiles.t.params.image_config.aspect_ratio", "16:9").exit_code == 0
+    )
+    assert run("config", "set", "profiles.t.stream", "false").exit_code == 0
+    assert read(path)["profiles"]["t"] == {
+        **TWO["profiles"]["t"],
+        "count": 3,
+        "stream": False,
+        "params": {"image_config": {"aspect_ratio": "16:9"}},
+    }
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert run("config", "get", "profiles.t.count").stdout == "3\n"
+    assert run("config", "get", "profiles.t.stream").stdout == "false\n"
+    assert run("config", "get", "profiles.t.model").stdout == "turing/gpt-image-2\n"
+    assert run("config", "get", "profiles.t.params").stdout == (
+        '[image_config]\naspect_ratio = "16:9"\n'
+    )
+    assert run("config", "unset", "profiles.t.params.image_config.aspect_ratio").exit_code == 0
+    assert "params" not in read(path)["profiles"]["t"]
+
+
+def test_set_creates_the_file(run: Run, clean_environ: Path) -> None:
+    r = run("config", "set", "profiles.x.base_url", "https://x.example/v1")
+    assert (r.exit_code, r.stdout, r.stderr) == (0, "", "")
+    assert read(clean_environ) == {"profiles": {"x": {"base_url": "https://x.example/v1"}}}
+
+
+def test_set_api_key_cmd_takes_an_argv_list(run: Run, clean_environ: Path) -> None:
+    r = run("config", "set", "profiles.x.api_key_cmd", '["pass", "show", "imggen"]')
+    assert r.exit_code == 0
+    assert read(clean_environ)["profiles"]["x"]["api_key_cmd"] == ["pass", "show", "imggen"]
+    r = run("config", "set", "profiles.x.api_key_cmd", "pass show imggen")
+    assert r.exit_code == 2
+    assert r.stderr == ('error: api_key_cmd is an argv list, e.g. \'["pass", "show", "imggen"]\'\n')
+
+
+def test_set_inline_key_warns_and_get_redacts(run: Run, clean_environ: Path) -> None:
+    r = run("config", "set", "profiles.x.api_key", SENTINEL_KEY)
+    assert r.exit_code == 0
+    assert r.stderr == (
+        "warning: the key is stored in plain text; api_key_env or api_key_cmd keep it out of "
+        "files\n"
+    )
+    assert run("config", "get", "profiles.x.api_key").stdout == "<redacted>\n"
+    shown = run("config", "get", "profiles.x")
+    assert shown.stdout == 'api_key = "<redacted>"\n'
+    assert SENTINEL_KEY not in shown.stdout + shown.stderr
+    everything = run("config", "get", "profiles")
+    assert everything.stdout == '[x]\napi_key = "<redacted>"\n'
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "stderr"),
+    [
+        (
+            "profiles.t.modle",
+            "x",
+            "error: unknown profile key 'modle'\n"
+            "hint: profile keys: preset, dialect, base_url, model, api_key_env, api_key_cmd, "
+            "api_key, aspect, size, count, format, quality, background, seed, stream, timeout, "
+            "retries, output, params (and params.*)\n",
+        ),
+        (
+            "profiles.t.model.x",
+            "x",
+            "error: unknown profile key 'model'\n"
+            "hint: profile keys: preset, dialect, base_url, model, api_key_env, api_key_cmd, "
+            "api_key, aspect, size, count, format, quality, background, seed, stream, timeout, "
+            "retries, output, params (and params.*)\n",
+        ),
+        (
+            "colour",
+            "red",
+            "error: unknown key 'colour'\nhint: keys: default_profile, profiles.NAME.KEY\n",
+        ),
+        ("profiles", "x", "error: unknown key 'profiles'\n"
+         "hint: keys: default_profile, profiles.NAME.KEY\n"),
+        ("default_profile", "3", "error: default_profile must be a profile name\n"),
+    ],
+)  # fmt: skip
+def test_set_refuses_unknown_keys(
+    run: Run, write_config: Callable[..., Path], key: str, value: str, stderr: str
+) -> None:
+    path = write_config(TWO)
+    r = run("config", "set", key, value)
+    assert (r.exit_code, r.stdout, r.stderr) == (2, "", stderr)
+    assert read(path) == TWO
+
+
+def test_set_null_is_refused_not_a_crash(run: Run, write_config: Callable[..., Path]) -> None:
+    path = write_config(TWO)
+    r = run("config", "set", "profiles.t.params.x", "null")
+    assert r.exit_code == 2
+    assert r.stderr.splitlines()[0] == (
+        "error: TOML has no null: to remove profiles.t.params.x use `imggen config unset`"
+    )
+    assert read(path) == TWO
+
+
+def test_get_and_unset_of_a_missing_key_are_exit_2(
+    run: Run, write_config: Callable[..., Path]
+) -> None:
+    path = write_config(TWO)
+    for command in ("get", "unset"):
+        r = run("config", command, "profiles.t.seed")
+        assert (r.exit_code, r.stderr) == (2, f"error: profiles.t.seed is not set in {path}\n")
+
+
+def test_unset_last_key_drops_profile_and_its_default(
+    run: Run, write_config: Callable[..., Path]
+) -> None:
+    path = write_config({"default_profile": "x", "profiles": {"x": {"model": "m"}, "y": {}}})
+    assert run("config", "unset", "profiles.x.model").exit_code == 0
+    assert read(path) == {"profiles": {"y": {}}}
+
+
+# -- use / profiles ---------------------------------------------------------------------------
+
+
+def test_use_sets_the_default(run: Run, write_config: Callable[..., Path]) -> None:
+    path = write_config(TWO)
+    r = run("config", "use", "k")
+    assert (r.exit_code, r.stdout, r.stderr) == (0, "", "")
+    assert read(path)["default_profile"] == "k"
+
+
+def test_use_unknown_profile_is_exit_3(run: Run, write_config: Callable[..., Path]) -> None:
+    path = write_config(TWO)
+    r = run("config", "use", "nope")
+    assert r.exit_code == 3
+    assert r.stderr == (
+        f"error: no profile 'nope' in {path} (profiles: k, t)\n"
+        "hint: create it: imggen config init nope --preset NAME\n"
+    )
+
+
+def test_profiles_is_tsv_off_a_terminal(run: Run, write_config: Callable[..., Path]) -> None:
+    write_config(TWO)
+    r = run("config", "profiles")
+    assert r.exit_code == 0
+    assert r.stdout.splitlines() == [
+        "\tprofile\tpreset\tmodel\tbase_url",
+        "*\tt\tturing\tturing/gpt-image-2\thttps://t.example/api/v1",
+        "\tk\tknox\t\t",
+    ]
+
+
+def test_profiles_json(run: Run, write_config: Callable[..., Path]) -> None:
+    write_config(TWO)
+    r = run("config", "profiles", "--json")
+    assert r.exit_code == 0
+    assert json.loads(r.stdout) == [
+        {
+            "name": "t",
+            "default": True,
+            "preset": "turing",
+            "model": "turing/gpt-image-2",
+            "base_url": "https://t.example/api/v1",
+        },
+        {"name": "k", "default": False, "preset": "knox", "model": "", "base_url": ""},
+    ]
+    assert SENTINEL_KEY not in r.stdout
+
+
+def test_profiles_without_any(run: Run, clean_environ: Path) -> None:
+    r = run("config", "profiles")
+    assert (r.exit_code, r.stdout) == (0, "")
+    assert r.stderr == (
+        f"no profiles in {clean_environ}; create one with `imggen config init --preset NAME`\n"
+    )
+    assert run("config", "profiles", "--json").stdout == "[]\n"

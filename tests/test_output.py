@@ -1,0 +1,269 @@
+"""output: slug(), plan() for every -o form, check_targets(), save() and provenance."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from imggen import output
+from imggen.errors import ExitCode, FileExists, GatewayFailed, UsageError
+from imggen.output import Scratch, Target, check_targets, plan, read_provenance, save, slug
+from tests.fakegateway import make_jpeg_header, make_png
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("a red fox", "a-red-fox"),
+        ("Sunset over the Sea!", "sunset-over-the-sea"),
+        ("  spaces   and\ttabs\n", "spaces-and-tabs"),
+        ("snake_case stays", "snake_case-stays"),
+        ("日落 海边", "日落-海边"),
+        ("!!!", "image"),
+        ("", "image"),
+        ("word " * 20, "-".join(["word"] * 9)),  # 9 words = 44 chars; a 10th passes 48
+        ("x" * 60, "image"),  # one word longer than the limit
+    ],
+)
+def test_slug(text: str, expected: str) -> None:
+    assert slug(text) == expected
+
+
+def test_slug_limit_is_a_parameter() -> None:
+    assert slug("one two three", limit=7) == "one-two"
+
+
+def _plan(output_: str | None, count: int = 1, fmt: str | None = None, *, cwd: Path) -> list:
+    return plan(output_, count, prompt="A red fox", model="turing/gpt-image-2", fmt=fmt, cwd=cwd)
+
+
+@pytest.mark.parametrize(
+    ("out", "count", "fmt", "expected"),
+    [
+        # None: generated names from the prompt in the current folder
+        (None, 1, None, [("a-red-fox.png", False, True)]),
+        (None, 2, "jpeg", [("a-red-fox-1.jpg", False, True), ("a-red-fox-2.jpg", False, True)]),
+        # a folder (trailing slash, or one that exists)
+        ("pics/", 1, None, [("pics/a-red-fox.png", False, True)]),
+        ("existing", 1, "webp", [("existing/a-red-fox.webp", False, True)]),
+        # a file with a known extension: exact
+        ("out.png", 1, None, [("out.png", True, False)]),
+        ("out.JPG", 1, None, [("out.JPG", True, False)]),
+        (
+            "out.png",
+            3,
+            None,
+            [("out-1.png", True, False), ("out-2.png", True, False), ("out-3.png", True, False)],
+        ),
+        # no (known) extension: the format's is added, not exact
+        ("out", 1, None, [("out.png", False, False)]),
+        ("out", 1, "jpeg", [("out.jpg", False, False)]),
+        ("v1.2", 1, None, [("v1.2.png", False, False)]),
+        ("out", 2, None, [("out-1.png", False, False), ("out-2.png", False, False)]),
+        # templates
+        (
+            "{slug}-{i}of{n}.png",
+            2,
+            None,
+            [("a-red-fox-1of2.png", True, False), ("a-red-fox-2of2.png", True, False)],
+        ),
+        ("{model}", 1, None, [("turing-gpt-image-2.png", False, False)]),
+        # a template without {i} still gives -1, -2 for several images
+        (
+            "{slug}.png",
+            2,
+            None,
+            [("a-red-fox-1.png", True, False), ("a-red-fox-2.png", True, False)],
+        ),
+    ],
+)
+def test_plan(tmp_path: Path, out: str | None, count: int, fmt: str | None, expected: list) -> None:
+    (tmp_path / "existing").mkdir()
+    targets = _plan(out, count, fmt, cwd=tmp_path)
+    got = [(str(t.path.relative_to(tmp_path)), t.exact, t.unique) for t in targets]
+    assert got == expected
+
+
+def test_plan_stdout_is_one_target_without_a_path(tmp_path: Path) -> None:
+    assert _plan("-", cwd=tmp_path) == [Target(None)]
+
+
+def test_plan_stdout_refuses_more_than_one_image(tmp_path: Path) -> None:
+    with pytest.raises(UsageError) as info:
+        _plan("-", 2, cwd=tmp_path)
+    assert info.value.exit_code == ExitCode.USAGE
+    assert info.value.message == "-o - writes one image to stdout; use -n 1 or a file name"
+
+
+def test_plan_template_with_date_field(tmp_path: Path) -> None:
+    (target,) = _plan("{date}.png", cwd=tmp_path)
+    assert target.path is not None
+    assert len(target.path.stem) == 8 and target.path.stem.isdigit()
+
+
+def test_plan_bad_template_is_a_usage_error(tmp_path: Path) -> None:
+    with pytest.raises(UsageError) as info:
+        _plan("{nope}.png", cwd=tmp_path)
+    assert info.value.message == "bad -o template '{nope}.png': 'nope'"
+    assert info.value.hint == "fields: {i} {n} {slug} {model} {date} {time}"
+
+
+# -- check_targets -------------------------------------------------------------------------
+
+
+def test_check_targets_refuses_an_existing_exact_file(tmp_path: Path) -> None:
+    (tmp_path / "out.png").write_bytes(b"old")
+    with pytest.raises(FileExists) as info:
+        check_targets([Target(tmp_path / "out.png", exact=True)], force=False)
+    assert info.value.exit_code == ExitCode.USAGE
+    assert info.value.message == (
+        f"{tmp_path / 'out.png'} exists; imggen never overwrites without --force"
+    )
+
+
+@pytest.mark.parametrize(
+    ("targets", "force"),
+    [
+        ([Target(Path("out.png"), exact=True)], True),  # --force
+        ([Target(Path("out.png"), unique=True)], False),  # generated names pick a free one
+        ([Target(None)], False),  # stdout
+        ([Target(Path("new.png"), exact=True)], False),  # nothing there yet
+    ],
+)
+def test_check_targets_passes(tmp_path: Path, targets: list[Target], force: bool) -> None:
+    (tmp_path / "out.png").write_bytes(b"old")
+    check_targets(
+        [Target(tmp_path / t.path, t.exact, t.unique) if t.path else t for t in targets],
+        force=force,
+    )
+    assert (tmp_path / "out.png").read_bytes() == b"old"
+
+
+def test_check_targets_creates_missing_folders(tmp_path: Path) -> None:
+    check_targets([Target(tmp_path / "a" / "b" / "out.png")], force=False)
+    assert (tmp_path / "a" / "b").is_dir()
+
+
+def test_check_targets_refuses_a_folder_it_cannot_create(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(UsageError) as info:
+        check_targets([Target(tmp_path / "file" / "out.png")], force=False)
+    assert info.value.message.startswith(f"cannot create folder {tmp_path / 'file'}: ")
+
+
+def test_check_targets_second_of_three_exists(tmp_path: Path) -> None:
+    targets = _plan("out.png", 3, cwd=tmp_path)
+    (tmp_path / "out-2.png").write_bytes(b"old")
+    with pytest.raises(FileExists) as info:
+        check_targets(targets, force=False)
+    assert str(tmp_path / "out-2.png") in info.value.message
+
+
+# -- save ------------------------------------------------------------------------------------
+
+
+def _scratch_file(tmp_path: Path, data: bytes) -> tuple[Scratch, Path]:
+    scratch = Scratch()
+    path, out = scratch.new(tmp_path)
+    with out:
+        out.write(data)
+    return scratch, path
+
+
+def test_save_png_places_file_with_provenance_and_leaves_no_temp(tmp_path: Path) -> None:
+    scratch, src = _scratch_file(tmp_path, make_png(4, 3))
+    saved = save(
+        src,
+        Target(tmp_path / "fox.png", exact=True),
+        provenance={"prompt": "a fox", "model": "m"},
+        force=False,
+        scratch=scratch,
+    )
+    src.unlink()
+    scratch.cleanup()
+    assert (saved.path, saved.mime, saved.pixels) == (
+        str(tmp_path / "fox.png"),
+        "image/png",
+        (4, 3),
+    )
+    assert read_provenance(tmp_path / "fox.png") == {"prompt": "a fox", "model": "m"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fox.png"]
+
+
+def test_save_jpeg_gets_real_extension_and_sidecar(tmp_path: Path) -> None:
+    scratch, src = _scratch_file(tmp_path, make_jpeg_header(4, 3))
+    saved = save(
+        src, Target(tmp_path / "fox.png"), provenance={"prompt": "p"}, force=False, scratch=scratch
+    )
+    src.unlink()
+    scratch.cleanup()
+    assert saved.path == str(tmp_path / "fox.jpg")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fox.jpg", "fox.jpg.json"]
+    assert read_provenance(tmp_path / "fox.jpg") == {"prompt": "p"}
+
+
+def test_save_exact_name_with_wrong_type_warns_and_keeps_name(tmp_path: Path) -> None:
+    scratch, src = _scratch_file(tmp_path, make_jpeg_header(4, 3))
+    warnings: list[str] = []
+    saved = save(
+        src,
+        Target(tmp_path / "fox.png", exact=True),
+        provenance={},
+        force=False,
+        scratch=scratch,
+        warn=warnings.append,
+    )
+    assert saved.path == str(tmp_path / "fox.png")
+    assert warnings == [
+        f"{tmp_path / 'fox.png'} holds image/jpeg data, not what its extension says"
+    ]
+
+
+def test_save_unique_target_never_clobbers(tmp_path: Path) -> None:
+    (tmp_path / "fox.png").write_bytes(b"old")
+    scratch, src = _scratch_file(tmp_path, make_png(2, 2))
+    saved = save(
+        src, Target(tmp_path / "fox.png", unique=True), provenance={}, force=False, scratch=scratch
+    )
+    assert saved.path == str(tmp_path / "fox-2.png")
+    assert (tmp_path / "fox.png").read_bytes() == b"old"
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (
+            b"<html><body>502</body></html>",
+            "the gateway sent an HTML page where an image should be",
+        ),
+        (b'{"error": "x"}', "the gateway sent JSON where an image should be"),
+        (b"", "the gateway sent nothing (0 bytes) where an image should be"),
+        (make_png(4, 4)[:-20], "the gateway sent a truncated image"),
+    ],
+)
+def test_save_refuses_what_is_not_a_whole_image(tmp_path: Path, data: bytes, message: str) -> None:
+    scratch, src = _scratch_file(tmp_path, data)
+    with pytest.raises(GatewayFailed) as info:
+        save(src, Target(tmp_path / "x.png"), provenance={}, force=False, scratch=scratch)
+    scratch.cleanup()
+    assert info.value.message == message
+    assert not (tmp_path / "x.png").exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_saved_file_mode_follows_umask(tmp_path: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        scratch, src = _scratch_file(tmp_path, make_png(2, 2))
+        save(src, Target(tmp_path / "a.png"), provenance={}, force=False, scratch=scratch)
+    finally:
+        os.umask(old)
+    assert (tmp_path / "a.png").stat().st_mode & 0o777 == 0o644
+
+
+def test_decode_base64_is_strict(tmp_path: Path) -> None:
+    with pytest.raises(GatewayFailed) as info:
+        output.decode_base64("iVBORw0KGgo!!!not-base64***", Scratch(), tmp_path)
+    assert info.value.message == "the gateway sent invalid base64 image data"
