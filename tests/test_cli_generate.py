@@ -150,7 +150,16 @@ def test_stdout_dash_with_two_images_is_refused_before_request(
 
 def test_stdout_dash_with_json_is_refused_before_request(run: Run, gateway: MockGateway) -> None:
     r = run("generate", "a red fox", "-o", "-", "--json")
-    assert (r.exit_code, r.stdout) == (2, "")
+    assert r.exit_code == 2
+    assert json.loads(r.stdout) == {
+        "paths": [],
+        "images": [],
+        "error": {
+            "class": "UsageError",
+            "message": "-o - and --json both write to stdout",
+            "exit_code": 2,
+        },
+    }
     assert r.stderr == (
         "error: -o - and --json both write to stdout\n"
         "hint: save to a file with -o, or drop --json\n"
@@ -598,3 +607,23 @@ def test_sentinel_key_never_appears_in_output_or_files(
             assert SENTINEL_KEY.encode() not in path.read_bytes(), path
     if code >= 3 and "json" not in scenario:
         assert "Incorrect API key provided: ***" in r.stderr
+
+
+def test_json_error_document_for_refusals_before_any_request(
+    run: Run, gateway: MockGateway, write_config
+) -> None:
+    write_config(
+        {
+            "profiles": {
+                "t": {"preset": "turing", "base_url": "https://gw.test/api/v1", "api_key": "k"}
+            }
+        }
+    )
+    r = run("generate", "a fox", "-s", "4000x2000", "--json")
+    assert r.exit_code == 2
+    assert json.loads(r.stdout)["error"] == {
+        "class": "SizeRefused",
+        "message": "turing/gpt-image-2 cannot make 4000x2000: the long side must be at most 3840 px",
+        "exit_code": 2,
+    }
+    assert gateway.requests == []

@@ -100,6 +100,30 @@ def locals_without(values: dict[str, Any], *names: str) -> dict[str, Any]:
 
 
 def _run(ctx: typer.Context, a: dict[str, Any], *, images: list[str], mask: str | None) -> None:
+    """With --json, stdout gets one document whatever happens, errors included."""
+    from imggen.errors import ImggenError
+
+    try:
+        _make(ctx, a, images=images, mask=mask)
+    except ImggenError as exc:
+        if a["json_out"] and not getattr(exc, "json_reported", False):
+            from imggen.env import Env
+
+            env = ctx.obj if isinstance(ctx.obj, Env) else Env()
+            doc = {
+                "paths": [],
+                "images": [],
+                "error": {
+                    "class": type(exc).__name__,
+                    "message": exc.message,
+                    "exit_code": int(exc.exit_code),
+                },
+            }
+            env.out.write(json.dumps(doc, ensure_ascii=False) + "\n")
+        raise
+
+
+def _make(ctx: typer.Context, a: dict[str, Any], *, images: list[str], mask: str | None) -> None:
     from imggen import core, inputs, settings
     from imggen.console import UI
     from imggen.env import Env
@@ -206,6 +230,7 @@ def _run(ctx: typer.Context, a: dict[str, Any], *, images: list[str], mask: str 
                 s.profile, plan.gateway.model, plan.gateway.dialect, retries=exc.retries, error=exc
             )
             env.out.write(json.dumps(failed.as_json(), ensure_ascii=False) + "\n")
+            exc.json_reported = True  # type: ignore[attr-defined]
         raise
     for warning in outcome.warnings:
         ui.warn(warning)
@@ -219,6 +244,7 @@ def _run(ctx: typer.Context, a: dict[str, Any], *, images: list[str], mask: str 
     if a["json_out"]:
         env.out.write(json.dumps(outcome.as_json(), ensure_ascii=False) + "\n")
     if outcome.error is not None:
+        outcome.error.json_reported = a["json_out"]  # type: ignore[attr-defined]
         raise outcome.error
 
 

@@ -92,8 +92,13 @@ def fan_out(count: int, call: HttpCall) -> list[HttpCall]:
 # Finding images in replies -------------------------------------------------------------
 
 _MD_IMAGE = re.compile(r"!\[[^\]]*\]\(\s*<?([^)\s>]+)>?\s*\)")
-_DATA_URL = re.compile(r"data:(image/[\w.+-]+);base64,([A-Za-z0-9+/=\s]+)")
-_BARE_URL = re.compile(r"https?://[^\s)\"'<>\]]+")
+# No whitespace in the base64 run: "data:...;base64,AAAA enjoy" must not swallow the word.
+_DATA_URL = re.compile(r"data:(image/[\w.+-]+);base64,([A-Za-z0-9+/]+={0,2})")
+# A markdown image link around a data URL that jsonstream spilled (Blob.prefix / .suffix).
+_MD_OPEN = re.compile(r"!\[[^\]]*\]\(\s*<?$")
+_MD_CLOSE = re.compile(r"^>?\s*\)")
+# ASCII only: seed 000 replies are Chinese, and "…/a.png。" must not take the "。" along.
+_BARE_URL = re.compile(r"https?://[\w\-.~:/?#\[@!$&*+,;=%]+", re.ASCII)
 
 
 def payload(value: Any, shape: str, reply: Reply) -> None:
@@ -111,7 +116,10 @@ def payload(value: Any, shape: str, reply: Reply) -> None:
             scan_text(text, shape, reply)
             return
         reply.images.append(Payload("blob", value, getattr(value, "mime", None)))
-        reply.text += getattr(value, "prefix", "") + getattr(value, "suffix", "")
+        prefix, suffix = getattr(value, "prefix", ""), getattr(value, "suffix", "")
+        if _MD_OPEN.search(prefix) and _MD_CLOSE.match(suffix):  # the link was the image
+            prefix, suffix = _MD_OPEN.sub("", prefix), _MD_CLOSE.sub("", suffix, count=1)
+        reply.text += prefix + suffix
     elif value.startswith("data:"):
         head, _, data = value.partition(",")
         mime = head[5:].split(";", 1)[0] or None

@@ -39,6 +39,8 @@ class ChatDialect:
             raise refuse("--quality", gw)
         if job.background is not None:
             raise refuse("--background", gw)
+        if job.mask is not None:  # no chat seed has a mask field: never drop it silently
+            raise refuse("--mask", gw)
         fmt = check_format(job, gw)
         config: dict[str, Any] = {}
         if res.aspect:

@@ -31,6 +31,8 @@ class GeminiDialect:
         res = sizes.resolve(gw.size_rule, gw.model, job.aspect, job.size)
         if job.background is not None:
             raise refuse("--background", gw)
+        if job.mask is not None:  # seed 002 edits Gemini images by conversation, not masks
+            raise refuse("--mask", gw)
         config: dict[str, Any] = {}
         if res.aspect:
             config["aspectRatio"] = res.aspect

@@ -1,0 +1,715 @@
+"""imggen.client through httpx.MockTransport: the key's scope, redirects, downloads, status
+mapping, retries and Retry-After, SSE and JSON bodies, and the --timeout deadline."""
+
+from __future__ import annotations
+
+import email.utils
+import itertools
+import json
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import httpx
+import pytest
+
+from imggen import client as client_module
+from imggen.client import Client, Pacer, backoff, retry_after
+from imggen.dialects import DIALECTS, FilePart, HttpCall
+from imggen.errors import AuthFailed, GatewayFailed, GatewayRefused, LinkExpired
+from imggen.job import Payload
+from tests.conftest import SENTINEL_KEY, png_bytes
+from tests.dialects import PNG_1X1, fixture, fixture_bytes
+
+BASE = "https://gw.example/v1"
+CHAT = DIALECTS["openrouter"]
+GEMINI = DIALECTS["gemini"]
+CALL = HttpCall(
+    "POST",
+    "/chat/completions",
+    json={"model": "m", "messages": [{"role": "user", "content": "a fox"}]},
+)
+STREAM_CALL = HttpCall(
+    "POST",
+    "/chat/completions",
+    json={"model": "m", "messages": [{"role": "user", "content": "a fox"}], "stream": True},
+    stream=True,
+)
+SSE = {"content-type": "text/event-stream"}
+PNG = png_bytes(2, 2)
+
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+class Recorder:
+    """A MockTransport handler answering from a list (Response, exception, or callable)."""
+
+    def __init__(self, *replies: Any) -> None:
+        self.replies = list(replies)
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        request.read()
+        self.requests.append(request)
+        reply = self.replies.pop(0) if self.replies else httpx.Response(599)
+        if isinstance(reply, Exception):
+            raise reply
+        if callable(reply) and not isinstance(reply, httpx.Response):
+            reply = reply(request)
+        assert isinstance(reply, httpx.Response)
+        return reply
+
+    @property
+    def urls(self) -> list[str]:
+        return [str(r.url) for r in self.requests]
+
+
+def make(handler: Handler, **kwargs: Any) -> Client:
+    return Client(BASE, SENTINEL_KEY, transport=httpx.MockTransport(handler), **kwargs)
+
+
+@pytest.fixture
+def spill(tmp_path: Path) -> Callable[[], tuple[Path, BinaryIO]]:
+    counter = itertools.count()
+
+    def new() -> tuple[Path, BinaryIO]:
+        path = tmp_path / f"spill-{next(counter)}.part"
+        return path, path.open("wb")
+
+    return new
+
+
+@pytest.fixture
+def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Retries without sleeping (the delays themselves are tested on backoff())."""
+    monkeypatch.setattr(client_module, "backoff", lambda attempt: 0.0)
+
+
+def ok_json(body: Any = None) -> httpx.Response:
+    return httpx.Response(200, json=fixture("knox_reply.json") if body is None else body)
+
+
+def image_response(data: bytes = PNG, **headers: str) -> httpx.Response:
+    return httpx.Response(200, headers={"content-type": "image/png", **headers}, content=data)
+
+
+def redirect(to: str, status: int = 302) -> httpx.Response:
+    return httpx.Response(status, headers={"location": to})
+
+
+# -- the key goes to the base URL only -------------------------------------------------------
+
+
+def test_authorization_only_on_requests_to_the_base_url(spill: Any) -> None:
+    rec = Recorder(
+        ok_json(fixture("trinity_url.json")),
+        image_response(),
+    )
+    with make(rec) as client:
+        reply = client.send(CALL, CHAT, spill)
+        path = client.download(reply.images[0].value, spill)
+
+    assert path.read_bytes() == PNG
+    assert rec.urls == [f"{BASE}/chat/completions", "https://cdn.trinity.example/gen/2f6c1e.png"]
+    assert rec.requests[0].headers["authorization"] == f"Bearer {SENTINEL_KEY}"
+    assert "authorization" not in rec.requests[1].headers
+
+
+def test_download_sends_no_cookies_even_on_the_gateway_host(spill: Any) -> None:
+    session = {"set-cookie": "session=s3cr3t; Path=/"}
+    rec = Recorder(
+        httpx.Response(200, headers=session, json=fixture("knox_reply.json")),
+        httpx.Response(302, headers={"location": f"{BASE}/files/b.png", **session}),
+        image_response(),
+    )
+    with make(rec) as client:
+        client.send(CALL, CHAT, spill)
+        client.download(f"{BASE}/files/a.png", spill)
+
+    assert [("authorization" in r.headers, "cookie" in r.headers) for r in rec.requests[1:]] == [
+        (False, False),
+        (False, False),
+    ]
+
+
+def test_api_redirect_is_not_followed_and_names_the_host(spill: Any) -> None:
+    rec = Recorder(redirect("https://elsewhere.example/v1/chat/completions", 307))
+    with make(rec) as client, pytest.raises(GatewayFailed) as info:
+        client.send(CALL, CHAT, spill)
+
+    assert info.value.exit_code == 5
+    assert info.value.message == (
+        "the gateway answered HTTP 307, a redirect to elsewhere.example; imggen does not "
+        "follow redirects with your key"
+    )
+    assert rec.urls == [f"{BASE}/chat/completions"]
+
+
+def test_error_message_never_echoes_the_key(spill: Any) -> None:
+    body = {"error": {"message": f"invalid api key {SENTINEL_KEY}", "code": "invalid_api_key"}}
+    rec = Recorder(httpx.Response(400, json=body))
+    with make(rec) as client, pytest.raises(GatewayRefused) as info:
+        client.send(CALL, CHAT, spill)
+
+    assert SENTINEL_KEY not in info.value.message
+    assert info.value.message == (
+        "the gateway refused the request (HTTP 400): invalid api key *** (invalid_api_key)"
+    )
+
+
+# -- downloads --------------------------------------------------------------------------------
+
+
+def test_download_follows_five_redirects(spill: Any) -> None:
+    hops = [redirect(f"https://cdn{i}.example/img.png") for i in range(1, 6)]
+    rec = Recorder(*hops, image_response())
+    with make(rec) as client:
+        path = client.download("https://cdn0.example/img.png", spill)
+
+    assert path.read_bytes() == PNG
+    assert rec.urls[-1] == "https://cdn5.example/img.png"
+    assert all("authorization" not in r.headers for r in rec.requests)
+
+
+def test_download_refuses_a_sixth_redirect(spill: Any) -> None:
+    rec = Recorder(*[redirect(f"https://cdn{i}.example/img.png") for i in range(1, 7)])
+    with make(rec) as client, pytest.raises(GatewayFailed) as info:
+        client.download("https://cdn0.example/img.png", spill)
+
+    assert info.value.message == "the image URL redirected more than 5 times"
+    assert len(rec.requests) == 6
+
+
+@pytest.mark.parametrize(
+    ("url", "first"),
+    [
+        ("ftp://files.example/a.png", None),
+        ("https://cdn.example/a.png", redirect("file:///etc/passwd")),
+    ],
+)
+def test_download_refuses_non_http_schemes(spill: Any, url: str, first: Any) -> None:
+    rec = Recorder(*([first] if first else []))
+    with make(rec) as client, pytest.raises(GatewayFailed) as info:
+        client.download(url, spill)
+
+    assert info.value.message.startswith("refusing to fetch a non-http(s) image URL")
+    assert len(rec.requests) == (1 if first else 0)
+
+
+def test_download_over_the_cap_by_content_length(
+    spill: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(client_module, "DOWNLOAD_CAP", 64)
+    rec = Recorder(image_response(png_bytes(40, 40)))
+    with make(rec) as client, pytest.raises(GatewayFailed) as info:
+        client.download("https://cdn.example/big.png", spill)
+
+    assert info.value.message.startswith("the image at cdn.example is ")
+    assert info.value.message.endswith(" bytes, over the size cap")
+
+
+def test_download_over_the_cap_while_streaming(
+    spill: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(client_module, "DOWNLOAD_CAP", 64)
+    body = png_bytes(40, 40)
+    chunks = iter([body[i : i + 32] for i in range(0, len(body), 32)])  # no content-length
+    rec = Recorder(httpx.Response(200, headers={"content-type": "image/png"}, content=chunks))
+    with make(rec) as client, pytest.raises(GatewayFailed) as info:
+        client.download("https://cdn.example/big.png", spill)
+
+    assert info.value.message == "the image at cdn.example is over the 64 cap"
+
+
+@pytest.mark.parametrize("status", [403, 404, 410])
+def test_download_gone_is_link_expired_and_not_retried(spill: Any, status: int) -> None:
+    rec = Recorder(httpx.Response(status, text="gone"), image_response())
+    with make(rec) as client, pytest.raises(LinkExpired) as info:
+        client.download("https://files.xty.app/images/a.png", spill)
+
+    assert info.value.exit_code == 5
+    assert info.value.message == (
+        f"the image link on files.xty.app has expired or is gone (HTTP {status})"
+    )
+    assert len(rec.requests) == 1
+
+
+@pytest.mark.parametrize(
+    ("name", "ctype"),
+    [("expired_link.xml", "application/xml"), ("gateway_502.html", "text/html")],
+)
+def test_download_of_a_page_instead_of_an_image_is_link_expired(
+    spill: Any, tmp_path: Path, name: str, ctype: str
+) -> None:
+    page = fixture_bytes(name)
+    rec = Recorder(httpx.Response(200, headers={"content-type": ctype}, content=page))
+    with make(rec) as client, pytest.raises(LinkExpired) as info:
+        client.download("https://files.xty.app/images/a.png", spill)
+
+    assert info.value.message == (
+        "the image link on files.xty.app answered a web page, not an image (an expired link?)"
+    )
+    assert list(tmp_path.glob("spill-*")) == []
+
+
+def test_download_retries_a_503(spill: Any, no_backoff: None) -> None:
+    rec = Recorder(httpx.Response(503), image_response())
+    with make(rec) as client:
+        path = client.download("https://cdn.example/a.png", spill)
+
+    assert path.read_bytes() == PNG
+    assert client.retried == 1
+
+
+# -- Retry-After and backoff -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("headers", "seconds"),
+    [
+        ({"retry-after-ms": "1500"}, 1.5),
+        ({"retry-after-ms": "1500", "retry-after": "9"}, 1.5),
+        ({"retry-after-ms": "junk", "retry-after": "3"}, 3.0),
+        ({"retry-after": "7"}, 7.0),
+        ({"retry-after": "0.25"}, 0.25),
+        ({"retry-after": "-4"}, 0.0),
+        ({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}, 0.0),
+        ({"retry-after": "soon"}, None),
+        ({"retry-after": ""}, None),
+        ({}, None),
+    ],
+)
+def test_retry_after_parsing(headers: dict[str, str], seconds: float | None) -> None:
+    assert retry_after(httpx.Headers(headers)) == seconds
+
+
+def test_retry_after_as_a_future_http_date() -> None:
+    when = email.utils.formatdate(time.time() + 30, usegmt=True)
+    wait = retry_after(httpx.Headers({"retry-after": when}))
+
+    assert wait is not None and 27 <= wait <= 31
+
+
+@pytest.mark.parametrize(
+    ("attempt", "low", "high"),
+    [(1, 0.25, 0.5), (2, 0.5, 1.0), (3, 1.0, 2.0), (4, 2.0, 4.0), (5, 4.0, 8.0), (9, 4.0, 8.0)],
+)
+def test_backoff_stays_within_jittered_bounds(attempt: int, low: float, high: float) -> None:
+    waits = [backoff(attempt) for _ in range(200)]
+
+    assert all(low <= w <= high for w in waits)
+    assert len(set(waits)) > 1  # jitter, so workers do not retry in step
+
+
+# -- status mapping and retries ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", [408, 409, 429, 500, 503])
+def test_retried_statuses_then_success(spill: Any, no_backoff: None, status: int) -> None:
+    messages: list[str] = []
+    body = {"error": {"message": "try later", "type": "server_error"}}
+    rec = Recorder(httpx.Response(status, json=body), ok_json())
+    with make(rec, on_retry=messages.append) as client:
+        reply = client.send(CALL, CHAT, spill)
+
+    assert reply.images == [Payload("base64", PNG_1X1, "image/png")]
+    assert len(rec.requests) == 2
+    assert client.retried == 1
+    assert messages == [
+        f"HTTP {status} from the gateway: try later (server_error); retrying POST "
+        "/chat/completions in 0.0 s (attempt 2 of 3, a retried generation may be billed twice)"
+    ]
+
+
+def test_connect_error_is_retried(spill: Any, no_backoff: None) -> None:
+    messages: list[str] = []
+    rec = Recorder(httpx.ConnectError("connection refused"), ok_json())
+    with make(rec, on_retry=messages.append) as client:
+        client.send(CALL, CHAT, spill)
+
+    assert len(rec.requests) == 2
+    assert client.retried == 1
+    assert messages[0].startswith("could not connect to gw.example: connection refused; retrying")
+
+
+def test_retries_exhausted_raise_the_last_failure(spill: Any, no_backoff: None) -> None:
+    rec = Recorder(*[httpx.Response(502, text="bad gateway")] * 3)
+    with make(rec, retries=2) as client, pytest.raises(GatewayFailed) as info:
+        client.send(CALL, CHAT, spill)
+
+    assert info.value.message == "HTTP 502 from the gateway: bad gateway"
+    assert len(rec.requests) == 3
+    assert client.retried == 2
+
+
+def test_html_error_page_is_named_not_dumped(spill: Any, no_backoff: None) -> None:
+    page = httpx.Response(
+        502, headers={"content-type": "text/html"}, content=fixture_bytes("gateway_502.html")
+    )
+    with make(Recorder(page), retries=0) as client, pytest.raises(GatewayFailed) as info:
+        client.send(CALL, CHAT, spill)
+
+    assert info.value.message == (
+        "HTTP 502 from the gateway: an HTML page: 502 Bad Gateway instead of JSON"
+    )
+
+
+@pytest.mark.parametrize(
+    ("response", "error", "message"),
+    [
+        (
+            httpx.Response(400, json=fixture("xty_error.json")),
+            GatewayRefused,
+            "the gateway refused the request (HTTP 400): 请求失败 (invalid_request_error)",
+        ),
+        (
+            httpx.Response(404, json={"error": {"message": "model not found"}}),
+            GatewayRefused,
+            "the gateway refused the request (HTTP 404): model not found",
+        ),
+        (
+            httpx.Response(400, json=fixture("turing_content_filter.json")),
+            GatewayRefused,
+            "the gateway refused the request (content filter): The prompt was blocked by "
+            "content moderation. (contentFilter)",
+        ),
+        (
+            # a refusal is final whatever its status (SPEC: never retried on a content filter)
+            httpx.Response(500, json=fixture("turing_image_filtered.json")),
+            GatewayRefused,
+            "the gateway refused the request (content filter): Generated image was filtered "
+            "by the output moderation. Please try a different prompt. (invalid_request_error)",
+        ),
+        (
+            httpx.Response(401, json={"error": {"message": "Invalid token"}}),
+            AuthFailed,
+            "the gateway rejected the API key (HTTP 401): Invalid token",
+        ),
+    ],
+)
+def test_refusals_are_not_retried(
+    spill: Any, no_backoff: None, response: httpx.Response, error: type, message: str
+) -> None:
+    rec = Recorder(response, ok_json())
+    with make(rec) as client, pytest.raises(error) as info:
+        client.send(CALL, CHAT, spill)
+
+    assert info.value.message == message
+    assert len(rec.requests) == 1
+    assert client.retried == 0
+
+
+def test_retry_after_above_the_cap_fails_at_once(spill: Any) -> None:
+    messages: list[str] = []
+    rec = Recorder(httpx.Response(429, headers={"retry-after": "3600"}, text="slow down"))
+    started = time.monotonic()
+    with make(rec, on_retry=messages.append) as client, pytest.raises(GatewayFailed) as info:
+        client.send(CALL, CHAT, spill)
+
+    assert info.value.message == (
+        "HTTP 429 from the gateway: slow down; the gateway asks to wait 3600 s, more than "
+        "imggen's 60 s cap"
+    )
+    assert info.value.hint == "try again later"
+    assert (len(rec.requests), client.retried, messages) == (1, 0, [])
+    assert time.monotonic() - started < 5
+    # nobody else sharing the Pacer is held back for a wait that was refused
+    assert client.pacer.until < time.monotonic() + 1
+
+
+def test_retry_after_ms_is_honoured_and_shared_through_the_pacer(spill: Any) -> None:
+    rec = Recorder(httpx.Response(429, headers={"retry-after-ms": "50"}), ok_json())
+    messages: list[str] = []
+    pacer = Pacer()
+    started = time.monotonic()
+    with make(rec, on_retry=messages.append, pacer=pacer) as client:
+        client.send(CALL, CHAT, spill)
+
+    assert len(rec.requests) == 2
+    assert messages[0].startswith("HTTP 429 from the gateway: HTTP 429 with no explanation")
+    assert " in 0.1 s " in messages[0]  # 50 ms, shown to one decimal
+    # every worker sharing the Pacer waits out the same 50 ms
+    assert started + 0.05 <= pacer.until < started + 1
+
+
+# -- JSON and multipart bodies -----------------------------------------------------------------
+
+
+def test_json_call_sends_the_body_and_parses_the_reply(spill: Any) -> None:
+    rec = Recorder(ok_json(fixture("turing_gemini25.json")))
+    with make(rec) as client:
+        reply = client.send(CALL, GEMINI, spill)
+
+    request = rec.requests[0]
+    assert (request.method, request.headers["content-type"]) == ("POST", "application/json")
+    assert json.loads(request.content) == CALL.json
+    assert reply.images == [Payload("base64", PNG_1X1, "image/png")]
+    assert reply.text == "Here's your dog!"
+
+
+def test_html_page_with_200_is_a_gateway_failure(spill: Any) -> None:
+    page = httpx.Response(
+        200, headers={"content-type": "text/html"}, content=fixture_bytes("gateway_502.html")
+    )
+    with make(Recorder(page)) as client, pytest.raises(GatewayFailed) as info:
+        client.send(CALL, CHAT, spill)
+
+    assert info.value.message == ("the gateway answered HTTP 200 with an HTML page instead of JSON")
+    assert info.value.hint == "check base_url: it may point at a website, not the API"
+
+
+def test_multipart_call_sends_fields_then_files(spill: Any) -> None:
+    call = HttpCall(
+        "POST",
+        "/images/edits",
+        form=(("model", "turing/gpt-image-2"), ("prompt", "蓝色瓶子"), ("n", "1")),
+        files=(
+            FilePart("image[]", "a.png", "image/png", b"AAA"),
+            FilePart("image[]", "b.png", "image/png", b"BBB"),
+        ),
+    )
+    rec = Recorder(ok_json(fixture("images_b64.json")))
+    with make(rec) as client:
+        reply = client.send(call, DIALECTS["images"], spill)
+
+    request = rec.requests[0]
+    ctype = request.headers["content-type"]
+    assert ctype.startswith("multipart/form-data; boundary=")
+    boundary = ctype.split("boundary=", 1)[1]
+    assert int(request.headers["content-length"]) == len(request.content)
+    assert request.content.decode().split("\r\n") == [
+        f"--{boundary}",
+        'Content-Disposition: form-data; name="model"',
+        "",
+        "turing/gpt-image-2",
+        f"--{boundary}",
+        'Content-Disposition: form-data; name="prompt"',
+        "",
+        "蓝色瓶子",
+        f"--{boundary}",
+        'Content-Disposition: form-data; name="n"',
+        "",
+        "1",
+        f"--{boundary}",
+        'Content-Disposition: form-data; name="image[]"; filename="a.png"',
+        "Content-Type: image/png",
+        "",
+        "AAA",
+        f"--{boundary}",
+        'Content-Disposition: form-data; name="image[]"; filename="b.png"',
+        "Content-Type: image/png",
+        "",
+        "BBB",
+        f"--{boundary}--",
+        "",
+    ]
+    assert len(reply.images) == 2
+
+
+# -- SSE streams -------------------------------------------------------------------------------
+
+
+def split(data: bytes, size: int) -> Iterator[bytes]:
+    """Chunks of `size` bytes: most boundaries fall in the middle of a line."""
+    return iter([data[i : i + size] for i in range(0, len(data), size)])
+
+
+def sse(*events: Any) -> bytes:
+    out = b""
+    for event in events:
+        data = event if isinstance(event, str) else json.dumps(event)
+        out += f"data: {data}\n\n".encode()
+    return out
+
+
+def delta(**fields: Any) -> dict[str, Any]:
+    return {"choices": [{"index": 0, "delta": fields}]}
+
+
+IMAGE_EVENT = delta(
+    images=[{"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG_1X1}"}}]
+)
+
+
+@pytest.mark.parametrize("size", [1, 7, 64, 100_000])
+def test_knox_stream_split_anywhere(spill: Any, size: int) -> None:
+    stream = split(fixture_bytes("knox_stream.sse"), size)
+    rec = Recorder(httpx.Response(200, headers=SSE, content=stream))
+    with make(rec) as client:
+        reply = client.send(STREAM_CALL, CHAT, spill)
+
+    assert reply.images == [Payload("base64", PNG_1X1, "image/png")]
+    assert reply.text == "Here is your futuristic city."
+    assert reply.usage == {"prompt_tokens": 8, "completion_tokens": 1300, "total_tokens": 1308}
+    assert reply.shapes == ["delta.images"]
+    assert rec.requests[0].headers["accept"] == "text/event-stream, application/json"
+
+
+def test_gemini_3_stream_with_raw_base64(spill: Any) -> None:
+    stream = split(fixture_bytes("turing_gemini3_stream.sse"), 13)
+    with make(Recorder(httpx.Response(200, headers=SSE, content=stream))) as client:
+        reply = client.send(STREAM_CALL, GEMINI, spill)
+
+    assert reply.images == [Payload("base64", PNG_1X1)]
+    assert reply.usage == {"prompt_tokens": 7, "completion_tokens": 1210, "total_tokens": 1217}
+
+
+def test_stream_with_crlf_keep_alives_and_usage_only_final_chunk(spill: Any) -> None:
+    body = (
+        b": OPENROUTER PROCESSING\r\n\r\n"
+        + sse(delta(role="assistant", content="Here "), IMAGE_EVENT).replace(b"\n", b"\r\n")
+        + b": OPENROUTER PROCESSING\n\n"
+        + sse({"choices": [], "usage": {"total_tokens": 5}}, "[DONE]")
+    )
+    with make(Recorder(httpx.Response(200, headers=SSE, content=split(body, 5)))) as client:
+        reply = client.send(STREAM_CALL, CHAT, spill)
+
+    assert (len(reply.images), reply.text, reply.usage) == (1, "Here ", {"total_tokens": 5})
+
+
+def test_stream_text_reply_with_done_is_returned_for_no_image(spill: Any) -> None:
+    body = sse(delta(content="I can't draw that, "), delta(content="sorry."), "[DONE]")
+    with make(Recorder(httpx.Response(200, headers=SSE, content=split(body, 9)))) as client:
+        reply = client.send(STREAM_CALL, CHAT, spill)
+
+    assert (reply.images, reply.text) == ([], "I can't draw that, sorry.")
+
+
+def test_stream_link_in_joined_text_is_found_at_the_end(spill: Any) -> None:
+    body = sse(delta(content="![image](https://files.xty"), delta(content=".app/a.png)"), "[DONE]")
+    with make(Recorder(httpx.Response(200, headers=SSE, content=split(body, 9)))) as client:
+        reply = client.send(STREAM_CALL, CHAT, spill)
+
+    assert reply.images == [Payload("url", "https://files.xty.app/a.png")]
+    assert reply.text == ""
+
+
+def test_stream_ending_without_image_or_done_fails(spill: Any, no_backoff: None) -> None:
+    body = sse(delta(role="assistant"), {"choices": [], "usage": {"total_tokens": 1}})
+    rec = Recorder(
+        httpx.Response(200, headers=SSE, content=split(body, 16)),
+        httpx.Response(200, headers=SSE, content=split(fixture_bytes("knox_stream.sse"), 64)),
+    )
+    with make(rec) as client, pytest.raises(GatewayFailed) as info:
+        client.send(STREAM_CALL, CHAT, spill)
+
+    assert info.value.message == ("the gateway's stream ended before the image arrived (no [DONE])")
+    assert len(rec.requests) == 1  # a generation had begun (and may be billed): not retried
+
+
+def test_stream_cut_inside_an_event_fails(spill: Any, no_backoff: None) -> None:
+    body = sse(delta(role="assistant"))[:-1] + b'data: {"choices": [{"delta": {"ima'
+    rec = Recorder(httpx.Response(200, headers=SSE, content=split(body, 16)))
+    with make(rec, retries=0) as client, pytest.raises(GatewayFailed) as info:
+        client.send(STREAM_CALL, CHAT, spill)
+
+    assert info.value.message == "the gateway's stream was cut off in the middle of an event"
+
+
+def test_empty_stream_is_retried_then_reported(spill: Any, no_backoff: None) -> None:
+    empty = httpx.Response(200, headers=SSE, content=b"")
+    good = httpx.Response(200, headers=SSE, content=split(fixture_bytes("knox_stream.sse"), 64))
+    with make(Recorder(empty, good)) as client:
+        assert len(client.send(STREAM_CALL, CHAT, spill).images) == 1
+        assert client.retried == 1
+
+    empty = httpx.Response(200, headers=SSE, content=b": OPENROUTER PROCESSING\n\n")
+    with make(Recorder(empty), retries=0) as client, pytest.raises(GatewayFailed) as info:
+        client.send(STREAM_CALL, CHAT, spill)
+
+    assert info.value.message == "the gateway's stream ended before any event arrived"
+
+
+def test_mid_stream_error_event(spill: Any) -> None:
+    body = sse(
+        delta(role="assistant"),
+        {"error": {"message": "upstream overloaded", "code": 502}},
+        "[DONE]",
+    )
+    rec = Recorder(httpx.Response(200, headers=SSE, content=split(body, 11)), ok_json())
+    with make(rec) as client, pytest.raises(GatewayFailed) as info:
+        client.send(STREAM_CALL, CHAT, spill)
+
+    assert info.value.message == (
+        "the gateway reported an error mid-stream: upstream overloaded (502)"
+    )
+    assert len(rec.requests) == 1
+
+
+def test_mid_stream_content_filter_is_a_refusal(spill: Any) -> None:
+    body = sse(fixture("turing_image_filtered.json"))
+    rec = Recorder(httpx.Response(200, headers=SSE, content=body))
+    with make(rec) as client, pytest.raises(GatewayRefused) as info:
+        client.send(STREAM_CALL, CHAT, spill)
+
+    assert info.value.message.startswith(
+        "the gateway refused the prompt: Generated image was filtered"
+    )
+
+
+def reset_after(*chunks: bytes) -> Iterator[bytes]:
+    yield from chunks
+    raise httpx.ReadError("connection reset by peer")
+
+
+def test_stream_that_delivered_is_not_retried_after_a_reset(spill: Any, no_backoff: None) -> None:
+    started = sse(delta(role="assistant", content="Here is your image"))
+    rec = Recorder(
+        httpx.Response(200, headers=SSE, content=reset_after(started)),
+        httpx.Response(200, headers=SSE, content=split(fixture_bytes("knox_stream.sse"), 64)),
+    )
+    with make(rec) as client, pytest.raises(GatewayFailed) as info:
+        client.send(STREAM_CALL, CHAT, spill)
+
+    assert info.value.message == (
+        "the connection to gw.example broke mid-reply: connection reset by peer "
+        "(the stream had started delivering, so it is not retried)"
+    )
+    assert (len(rec.requests), client.retried) == (1, 0)
+
+
+def test_stream_reset_before_anything_arrived_is_retried(spill: Any, no_backoff: None) -> None:
+    rec = Recorder(
+        httpx.Response(200, headers=SSE, content=reset_after(b": OPENROUTER PROCESSING\n\n")),
+        httpx.Response(200, headers=SSE, content=split(fixture_bytes("knox_stream.sse"), 64)),
+    )
+    with make(rec) as client:
+        reply = client.send(STREAM_CALL, CHAT, spill)
+
+    assert len(reply.images) == 1
+    assert (len(rec.requests), client.retried) == (2, 1)
+
+
+# -- --timeout ---------------------------------------------------------------------------------
+
+
+def slow_keepalives() -> Iterator[bytes]:
+    for _ in range(50):  # bounded: 5 s at most if the deadline were ignored
+        time.sleep(0.1)
+        yield b": OPENROUTER PROCESSING\n\n"
+
+
+def test_deadline_cuts_a_slow_stream_mentioning_timeout(spill: Any) -> None:
+    rec = Recorder(
+        lambda request: httpx.Response(200, headers=SSE, content=slow_keepalives()),
+        ok_json(),
+    )
+    started = time.monotonic()
+    client = make(rec, deadline=time.monotonic() + 0.3)
+    with client, pytest.raises(GatewayFailed) as info:
+        client.send(STREAM_CALL, CHAT, spill)
+
+    assert "--timeout" in info.value.message
+    assert time.monotonic() - started < 3
+    assert len(rec.requests) == 1
+
+
+def test_deadline_already_passed_sends_nothing(spill: Any) -> None:
+    rec = Recorder(ok_json())
+    client = make(rec, deadline=time.monotonic() - 1)
+    with client, pytest.raises(GatewayFailed) as info:
+        client.send(CALL, CHAT, spill)
+
+    assert "--timeout" in info.value.message
+    assert rec.requests == []
