@@ -623,7 +623,9 @@ def test_json_error_document_for_refusals_before_any_request(
     assert r.exit_code == 2
     assert json.loads(r.stdout)["error"] == {
         "class": "SizeRefused",
-        "message": "turing/gpt-image-2 cannot make 4000x2000: the long side must be at most 3840 px",
+        "message": (
+            "turing/gpt-image-2 cannot make 4000x2000: the long side must be at most 3840 px"
+        ),
         "exit_code": 2,
     }
     assert gateway.requests == []
