@@ -183,6 +183,8 @@ def extract(body: Any, *, scan: bool = True) -> Reply:
                 continue
             for img in _items(msg.get("images")):  # seeds 000/001/003
                 payload(_image_value(img), f"{where}.images", reply)
+            if where == "message" and reply.text and not reply.text.endswith("\n"):
+                reply.text += "\n"  # seed 004: one choice per image, each with its own words
             _content(msg.get("content"), f"{where}.content", reply, scan=scan)
     if isinstance(body.get("usage"), Mapping):
         reply.usage = dict(body["usage"])

@@ -101,3 +101,17 @@ def test_error_body_of_seed_004() -> None:
 
     assert error_text(body, 400) == "请求失败 (invalid_request_error)"
     assert is_content_filter(body) is False
+
+
+def test_texts_of_several_choices_stay_separate_lines() -> None:
+    from imggen.dialects.base import extract
+
+    body = {
+        "choices": [
+            {"index": 0, "message": {"content": "first ![a](https://cdn.test/1.png)"}},
+            {"index": 1, "message": {"content": "second ![b](https://cdn.test/2.png)"}},
+        ]
+    }
+    reply = extract(body)
+    assert [p.value for p in reply.images] == ["https://cdn.test/1.png", "https://cdn.test/2.png"]
+    assert reply.text.split("\n") == ["first ", "second "]
