@@ -113,6 +113,36 @@ class UI:
                 self._received = 0
                 self._progress.update(self._task, description=label, completed=0, total=None)
 
+    def start_count(self, label: str, total: int) -> None:
+        """One bar counting finished items (batch jobs); only on a terminal."""
+        if not self.interactive or self._progress is not None:
+            return
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            SpinnerColumn,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        self._progress = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=self.console,
+            transient=True,
+        )
+        self._progress.start()
+        self._task = self._progress.add_task(label, total=total)
+
+    def count(self, n: int = 1) -> None:
+        if self._progress is not None:
+            with self._lock:
+                self._progress.advance(self._task, n)
+
     def stop_progress(self) -> None:
         if self._progress is not None:
             self._progress.stop()

@@ -79,11 +79,17 @@ def root(
 
 
 def _register() -> None:
+    from imggen.cli import batch as batch_cli
     from imggen.cli import config, generate
+    from imggen.cli import doctor as doctor_cli
+    from imggen.cli import models as models_cli
 
     app.command("generate")(generate.generate)
     app.command("edit")(generate.edit)
     app.add_typer(config.app, name="config")
+    app.command("batch")(batch_cli.batch)
+    app.command("models")(models_cli.models)
+    app.command("doctor")(doctor_cli.doctor)
 
 
 _register()

@@ -1,0 +1,258 @@
+"""Batch runs: run_many() over one shared client per profile, the results file, and the
+summary that decides the exit code."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from imggen import core
+from imggen.console import UI
+from imggen.env import Env
+from imggen.errors import ImggenError, UsageError
+from imggen.job import SavedImage
+from imggen.tasks import Task
+
+DEFAULT_JOBS = 4
+ABANDON_WAIT = 5.0  # seconds an interrupted run waits for workers to remove their temp files
+
+
+@dataclass
+class JobResult:
+    task: Task
+    status: str  # saved | skipped | failed
+    paths: list[str] = field(default_factory=list)
+    retries: int = 0
+    error: ImggenError | None = None
+    warnings: list[str] = field(default_factory=list)
+    started: float = field(default_factory=time.time)
+    seconds: float = 0.0
+
+    def record(self) -> dict[str, Any]:
+        """One line of the results file."""
+        t = self.task
+        return {
+            "job": t.row.number,
+            "where": t.row.where,
+            "status": self.status,
+            "output": t.row.output,
+            "paths": self.paths,
+            "prompt": t.job.prompt,
+            "model": t.plan.gateway.model,
+            "profile": t.plan.gateway.profile,
+            "retries": self.retries,
+            "reason": t.reason if self.status == "skipped" else None,
+            "error": None
+            if self.error is None
+            else {
+                "class": type(self.error).__name__,
+                "message": self.error.message,
+                "exit_code": int(self.error.exit_code),
+            },
+            "warnings": self.warnings,
+            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(self.started)),
+            "seconds": round(self.seconds, 3),
+        }
+
+
+@dataclass
+class Summary:
+    results: list[JobResult]
+    total: int  # jobs in this run (after --shard)
+    seconds: float
+
+    def count(self, status: str) -> int:
+        return sum(1 for r in self.results if r.status == status)
+
+    @property
+    def not_started(self) -> int:
+        return self.total - len(self.results)
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every job saved or skipped; else the worst failure's code."""
+        return max((int(r.error.exit_code) for r in self.results if r.error), default=0)
+
+
+class ResultsFile:
+    """The JSONL results file: truncated at the start of a run, then one whole line per
+    finished job, each written with a single append so an interrupted run leaves whole lines."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+            self._fd = os.open(path, flags, 0o666)
+        except OSError as exc:
+            raise UsageError(f"cannot write the results file {path}: {exc.strerror}") from None
+        self._lock = threading.Lock()
+
+    def write(self, record: dict[str, Any]) -> None:
+        data = (json.dumps(record, ensure_ascii=False) + "\n").encode()
+        with self._lock:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self._fd, view) :]
+
+    def close(self) -> None:
+        os.close(self._fd)
+
+
+def run_many(
+    tasks: list[Task],
+    env: Env,
+    ui: UI,
+    *,
+    jobs: int = DEFAULT_JOBS,
+    results: ResultsFile | None = None,
+    fail_fast: bool = False,
+    on_saved: Callable[[SavedImage], None] | None = None,
+) -> Summary:
+    """Run the tasks `jobs` at a time on daemon threads sharing one Client per profile (one
+    pool, one Pacer: a 429 pauses every worker of that profile). Every job is attempted unless
+    fail_fast; on Ctrl-C/SIGTERM in-flight jobs are abandoned without partial files and the
+    interrupt is re-raised."""
+    from imggen.client import Client
+
+    start = time.monotonic()
+    done: list[JobResult] = []
+    lock = threading.Lock()
+    stop, abandon = threading.Event(), threading.Event()
+    todo = [t for t in tasks if t.action != "skip"]
+    queue = iter(todo)
+    clients: dict[tuple[str, str], Client] = {}
+    for t in todo:
+        key = (t.settings.profile, t.settings.base_url)
+        if key not in clients:
+            clients[key] = Client(t.settings.base_url, t.settings.api_key, transport=env.transport)
+
+    def finish(result: JobResult) -> None:
+        with lock:
+            done.append(result)
+            if results is not None:
+                results.write(result.record())
+            ui.count()
+            _report(ui, result, len(done), len(tasks))
+
+    def worker() -> None:
+        while not stop.is_set():
+            with lock:
+                task = next(queue, None)
+            if task is None:
+                return
+            client = clients[(task.settings.profile, task.settings.base_url)]
+            result = _run_one(task, client, env, ui, on_saved)
+            if abandon.is_set() and result.status == "failed":
+                return  # interrupted mid-job: no line for it; the next run redoes it
+            finish(result)
+            if fail_fast and result.status == "failed":
+                stop.set()
+
+    ui.start_count(f"batch: {len(tasks)} jobs", len(tasks))
+    threads = [
+        threading.Thread(target=worker, name=f"imggen-batch-{i}", daemon=True)
+        for i in range(min(max(1, jobs), len(todo)))
+    ]
+    try:
+        for t in tasks:
+            if t.action == "skip":
+                finish(JobResult(t, "skipped", paths=[str(p) for p in t.existing]))
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            while thread.is_alive():
+                thread.join(0.1)  # short joins: signals reach the main thread promptly
+    except BaseException:
+        abandon.set()
+        stop.set()
+        for client in clients.values():
+            client.close()  # in-flight reads fail at once; each core.run removes its temp files
+        until = time.monotonic() + ABANDON_WAIT
+        for thread in threads:
+            if thread.ident is not None:
+                thread.join(max(0.0, until - time.monotonic()))
+        raise
+    finally:
+        ui.stop_progress()
+        for client in clients.values():
+            client.close()
+    done.sort(key=lambda r: r.task.row.number)
+    return Summary(done, len(tasks), time.monotonic() - start)
+
+
+def _run_one(
+    task: Task,
+    shared: Any,
+    env: Env,
+    ui: UI,
+    on_saved: Callable[[SavedImage], None] | None,
+) -> JobResult:
+    result = JobResult(task, "failed")
+    began = time.monotonic()
+    deadline = began + task.opts.timeout if task.opts.timeout else None
+    label = shown(_target(task))
+    client = shared.fork(
+        retries=task.opts.retries,
+        deadline=deadline,
+        on_retry=lambda message: ui.retry(f"{label}: {message}"),
+    )
+    quiet = UI(env, quiet=True)  # core.run's own progress bar would fight the batch's
+    try:
+        outcome = core.run(
+            task.settings,
+            task.job,
+            env,
+            quiet,
+            task.opts,
+            plan=task.plan,
+            client=client,
+            on_saved=on_saved,
+        )
+        result.paths = [s.path for s in outcome.saved]
+        result.warnings = outcome.warnings
+        result.error = outcome.error
+        result.status = "saved" if outcome.error is None else "failed"
+    except ImggenError as exc:
+        result.error = exc
+    except Exception as exc:  # a bug in one job must not take the others down
+        result.error = ImggenError(f"internal error: {type(exc).__name__}: {exc}")
+    result.retries = client.retried
+    result.seconds = time.monotonic() - began
+    return result
+
+
+def _report(ui: UI, r: JobResult, k: int, total: int) -> None:
+    """One line per finished job: above the bar on a terminal, plain lines otherwise."""
+    head = f"[{k}/{total}]"
+    paths = ", ".join(shown(p) for p in r.paths) or shown(_target(r.task))
+    if r.status == "skipped":
+        ui.info(f"{head} skipped {paths} ({r.task.reason})")
+    elif r.error is None:
+        ui.info(f"{head} saved {paths} in {r.seconds:.1f} s")
+    else:
+        partial = f" (saved {paths})" if r.paths else ""
+        ui.error(
+            f"{head} {r.task.row.where}: {r.error.message}{partial} (exit {int(r.error.exit_code)})"
+        )
+    for warning in r.warnings:
+        ui.warn(f"{shown(_target(r.task))}: {warning}")
+
+
+def _target(task: Task) -> str:
+    return str(task.plan.targets[0].path)
+
+
+def shown(path: str) -> str:
+    """A path relative to the current folder when it lies below it."""
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        return path
+    return path if rel.startswith("..") else rel

@@ -1,0 +1,215 @@
+"""`imggen batch MANIFEST`: manifest -> checked tasks -> batch.run_many(); saved paths on
+stdout, a line per job and a summary table on stderr, the worst job's exit code."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from imggen.cli import options as o
+
+Jobs = Annotated[
+    int, typer.Option("-j", "--jobs", help="Jobs to run at a time.", rich_help_panel=o.RUN)
+]
+Shard = Annotated[
+    str | None,
+    typer.Option(
+        "--shard",
+        metavar="I/N",
+        help="Run the I-th of N stable slices (by output path), for a CI matrix.",
+        rich_help_panel=o.RUN,
+    ),
+]
+Results = Annotated[
+    Path | None,
+    typer.Option(
+        "--results",
+        help="Results file (JSONL) [MANIFEST.results.jsonl beside the manifest].",
+        rich_help_panel=o.RUN,
+    ),
+]
+FailFast = Annotated[
+    bool,
+    typer.Option("--fail-fast", help="Start no new job after one fails.", rich_help_panel=o.RUN),
+]
+DryRun = Annotated[
+    bool,
+    typer.Option(
+        "--dry-run",
+        help="List what would run and what would be skipped, and why; send nothing.",
+        rich_help_panel=o.RUN,
+    ),
+]
+Force = Annotated[
+    bool,
+    typer.Option(
+        "--force", help="Regenerate every job, overwriting its files.", rich_help_panel=o.RUN
+    ),
+]
+Timeout = Annotated[
+    float | None,
+    typer.Option("--timeout", help="Seconds each job may take.", rich_help_panel=o.RUN),
+]
+
+
+def batch(
+    ctx: typer.Context,
+    manifest: Annotated[
+        Path,
+        typer.Argument(
+            metavar="MANIFEST",
+            help="TOML ([defaults] + [[jobs]]) or JSONL (one job a line) manifest.",
+        ),
+    ],
+    jobs: Jobs = 4,
+    shard: Shard = None,
+    results: Results = None,
+    fail_fast: FailFast = False,
+    profile: o.Profile = None,
+    model: o.Model = None,
+    json_out: o.Json = False,
+    dry_run: DryRun = False,
+    force: Force = False,
+    timeout: Timeout = None,
+    retries: o.Retries = None,
+    quiet: o.Quiet = False,
+    verbose: o.Verbose = False,
+) -> None:
+    """Run the jobs of a manifest, -j at a time.
+
+    A re-run skips every job whose images were already made from the same request.
+    """
+    from imggen import batch as b
+    from imggen import manifest as mf
+    from imggen import tasks
+    from imggen.console import UI
+    from imggen.env import Env
+    from imggen.errors import UsageError
+
+    env = ctx.obj if isinstance(ctx.obj, Env) else Env()
+    ui = UI(env, quiet=quiet, verbose=verbose)
+    if jobs < 1:
+        raise UsageError(f"-j must be at least 1, not {jobs}")
+    if retries is not None and retries < 0:
+        raise UsageError(f"--retries must be 0 or more, not {retries}")
+    if timeout is not None and timeout <= 0:
+        raise UsageError("--timeout must be more than 0 seconds")
+    part = mf.parse_shard(shard) if shard else None
+    m = mf.load(manifest)
+    # Every machine of a CI matrix checks the whole manifest, so a bad job fails all shards
+    # alike instead of only the one it lands in.
+    todo = tasks.build(
+        m,
+        env,
+        profile=profile,
+        model=model,
+        timeout=timeout,
+        retries=retries,
+        force=force,
+        need_key=not dry_run,
+    )
+    if part:
+        todo = [t for t in todo if mf.in_shard(t.row, *part)]
+    if dry_run:
+        _dry_run(env, ui, todo, json_out)
+        return
+
+    lock = threading.Lock()
+
+    def show(saved: Any) -> None:
+        if not json_out:
+            with lock:
+                env.out.write(saved.path + "\n")
+                env.out.flush()
+
+    stem = m.path.stem + (f".results-{part[0]}-of-{part[1]}" if part else ".results")
+    results_file = b.ResultsFile(results or m.path.with_name(stem + ".jsonl"))
+    try:
+        summary = b.run_many(
+            todo, env, ui, jobs=jobs, results=results_file, fail_fast=fail_fast, on_saved=show
+        )
+    finally:
+        results_file.close()
+    _summarise(ui, summary, results_file.path)
+    if json_out:
+        doc = {
+            "manifest": str(m.path),
+            "results_file": str(results_file.path),
+            "jobs": [r.record() for r in summary.results],
+            "saved": summary.count("saved"),
+            "skipped": summary.count("skipped"),
+            "failed": summary.count("failed"),
+            "not_started": summary.not_started,
+            "exit_code": summary.exit_code,
+        }
+        env.out.write(json.dumps(doc, ensure_ascii=False) + "\n")
+    if summary.exit_code:
+        raise typer.Exit(summary.exit_code)
+
+
+def _summarise(ui: Any, summary: Any, results_path: Path) -> None:
+    from imggen.batch import shown
+
+    rows = []
+    for r in summary.results:
+        note = r.task.reason if r.status == "skipped" else ""
+        if r.error is not None:
+            note = f"exit {int(r.error.exit_code)}: {r.error.message}"
+        paths = ", ".join(shown(p) for p in r.paths) or shown(str(r.task.plan.targets[0].path))
+        rows.append(
+            [
+                str(r.task.row.number),
+                paths,
+                r.status,
+                r.task.plan.gateway.model,
+                str(r.retries),
+                f"{r.seconds:.1f}",
+                note[:120],
+            ]
+        )
+    columns = ["job", "output", "status", "model", "retries", "seconds", "note"]
+    ui.summary("imggen batch", columns, rows)
+    counts = ", ".join(
+        f"{n} {status}" for status in ("saved", "skipped", "failed") if (n := summary.count(status))
+    )
+    waiting = f", {summary.not_started} not started (--fail-fast)" if summary.not_started else ""
+    ui.info(
+        f"{summary.total} jobs: {counts or 'none run'}{waiting} in {summary.seconds:.1f} s; "
+        f"results in {shown(str(results_path))}"
+    )
+
+
+def _dry_run(env: Any, ui: Any, todo: list[Any], as_json: bool) -> None:
+    """What would run and what would be skipped, with why; on stdout. Nothing is sent."""
+    from imggen.batch import shown
+    from imggen.dialects.base import describe_call
+
+    if as_json:
+        doc = [
+            {
+                "job": t.row.number,
+                "where": t.row.where,
+                "action": t.action,
+                "reason": t.reason,
+                "outputs": [str(x.path) for x in t.plan.targets],
+                "model": t.plan.gateway.model,
+                "profile": t.plan.gateway.profile,
+                "requests": [describe_call(c, t.settings.base_url) for c in t.plan.calls],
+            }
+            for t in todo
+        ]
+        env.out.write(json.dumps({"jobs": doc}, ensure_ascii=False, indent=2) + "\n")
+    else:
+        for t in todo:
+            outputs = ", ".join(shown(str(x.path)) for x in t.plan.targets)
+            env.out.write(f"{t.action}\t{outputs}\t{t.plan.gateway.model}\t{t.reason}\n")
+    counts = {a: sum(1 for t in todo if t.action == a) for a in ("run", "skip", "refuse")}
+    ui.info(
+        f"{len(todo)} jobs: {counts['run']} would run, {counts['skip']} would be skipped"
+        + (f", {counts['refuse']} would fail (file exists)" if counts["refuse"] else "")
+        + "; nothing was sent"
+    )

@@ -1,0 +1,99 @@
+"""`imggen models`: a profile's image models as a table (terminal), TSV (pipes) or JSON."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+
+from imggen.cli import options as o
+
+COLUMNS = ("MODEL", "DIALECT", "SIZES", "ASPECTS", "STREAM", "EDIT", "NOTE")
+LIST_TIMEOUT = 60.0  # a listing is small: do not wait the 300 s a 4K image may need
+NO_MODEL = ""  # the model of a profile that names none: listing needs none
+
+
+def models(
+    ctx: typer.Context,
+    profile: o.Profile = None,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print one JSON document on stdout.")
+    ] = False,
+    all_models: Annotated[
+        bool, typer.Option("--all", help="Also list models without image output.")
+    ] = False,
+    catalog_only: Annotated[
+        bool,
+        typer.Option("--catalog", help="Show the built-in catalog; do not ask the gateway."),
+    ] = False,
+    quiet: o.Quiet = False,
+    verbose: o.Verbose = False,
+) -> None:
+    """List the profile's image models.
+
+    From the gateway's models API (filtered to image output) where it has one, else from the
+    built-in catalog drawn from the gateway documents; the source is named on stderr."""
+    from imggen import core
+    from imggen import models as listing_mod
+    from imggen.console import UI
+    from imggen.env import Env
+
+    env = ctx.obj if isinstance(ctx.obj, Env) else Env()
+    ui = UI(env, quiet=quiet, verbose=verbose)
+    s = resolve(profile, env.environ, need_key=False)
+    ask = not catalog_only and listing_mod.has_models_api(s)
+    client = None
+    if ask:
+        s = resolve(profile, env.environ, need_key=True)
+        client = core.make_client(
+            s, env, ui, core.Options(timeout=LIST_TIMEOUT, retries=1), read_timeout=LIST_TIMEOUT
+        )
+    try:
+        found = listing_mod.listing(s, client, all_models=all_models)
+    finally:
+        if client is not None:
+            client.close()
+    if json_out:
+        env.out.write(json.dumps(found.as_json(), ensure_ascii=False, indent=2) + "\n")
+        return
+    ui.info(f"{s.profile}: {found.detail}")
+    if not found.models:
+        what = f"{found.total} models, none" if found.total else "no models"
+        also = "" if all_models else "; --all lists every model"
+        ui.info(f"the gateway lists {what} with image output{also}")
+        return
+    title = f"{s.profile} models ({found.source})"
+    ui.table(title, COLUMNS, [_cells(m) for m in found.models], out=env.out)
+
+
+def _cells(m: Any) -> list[str]:
+    notes = []
+    if m.default:
+        notes.append("profile default")
+    if m.image_output is False:
+        notes.append("no image output")
+    elif m.image_output is None:
+        notes.append("output modalities unknown")
+    if not m.in_catalog:
+        notes.append("not in the catalog")
+    aspects = " ".join(m.rule.aspects) or "any"
+    yes = {True: "yes", False: "no"}
+    return [m.id, m.dialect, m.size_text(), aspects, yes[m.stream], yes[m.edit], "; ".join(notes)]
+
+
+def resolve(profile: str | None, environ: dict[str, str], *, need_key: bool) -> Any:
+    """Settings for listing: like generate's, but a profile that names no model still lists."""
+    import dataclasses
+
+    from imggen import settings
+    from imggen.errors import ConfigError
+
+    try:
+        return settings.resolve(profile=profile, environ=environ, need_key=need_key)
+    except ConfigError as exc:
+        if not exc.message.startswith("no model for profile"):
+            raise
+    # A stand-in model gets past resolve(); listing never sends it.
+    s = settings.resolve(profile=profile, model="-", environ=environ, need_key=need_key)
+    return dataclasses.replace(s, model=NO_MODEL, sources={**s.sources, "model": "(none)"})

@@ -1,0 +1,214 @@
+"""Which image models a profile offers: the gateway's models API filtered to image output, or
+the built-in catalog drawn from the seeds where the gateway has no such API."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from imggen import sizes
+from imggen.errors import GatewayRefused
+from imggen.settings import Settings
+
+MODELS_PATH = "/models"
+GATEWAY = "gateway"
+CATALOG = "catalog"
+
+
+class JsonGetter(Protocol):
+    """What listing needs of a client.Client: one authenticated GET returning JSON."""
+
+    def get_json(self, path: str) -> Any: ...
+
+
+@dataclass(frozen=True)
+class ModelRow:
+    """One model as generate would treat it: dialect, size rule and abilities come from
+    Settings.gateway(), so what `models` shows is what generate and edit validate against."""
+
+    id: str
+    dialect: str
+    size_rule: str
+    stream: bool
+    edit: bool
+    formats: tuple[str, ...]
+    in_catalog: bool
+    default: bool = False  # the profile's model
+    image_output: bool | None = None  # None: the source did not say
+    output_modalities: tuple[str, ...] | None = None
+    listed: bool | None = None  # named by the gateway's listing; None: not asked
+    name: str = ""
+
+    @property
+    def rule(self) -> sizes.SizeRule:
+        return sizes.RULES[self.size_rule]
+
+    def size_text(self) -> str:
+        """The sizes column: tiers, fixed pixel sizes, or "any"."""
+        r = self.rule
+        if r.name == "any":
+            return "any"
+        if r.name == "gpt-image-1":
+            return ", ".join(f"{w}x{h}" for w, h in r.table.values())
+        return "/".join(r.tiers) + (" or WxH" if r.free_pixels else "")
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name or None,
+            "default": self.default,
+            "dialect": self.dialect,
+            "image_output": self.image_output,
+            "output_modalities": (
+                list(self.output_modalities) if self.output_modalities is not None else None
+            ),
+            "in_catalog": self.in_catalog,
+            "listed": self.listed,
+            "size_rule": self.size_rule,
+            "sizes": sizes.describe(self.size_rule),
+            "aspects": list(self.rule.aspects),
+            "tiers": list(self.rule.tiers),
+            "pixels": pixel_table(self.size_rule),
+            "stream": self.stream,
+            "edit": self.edit,
+            "formats": list(self.formats),
+        }
+
+
+@dataclass(frozen=True)
+class Listing:
+    """The models of one profile and where the list came from."""
+
+    profile: str
+    preset: str | None
+    source: str  # GATEWAY or CATALOG
+    detail: str  # which URL was asked, or why the catalog was used
+    models: tuple[ModelRow, ...]
+    total: int = 0  # entries the gateway listed before filtering (0: not asked)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "profile": self.profile,
+            "preset": self.preset,
+            "source": self.source,
+            "detail": self.detail,
+            "models": [m.as_json() for m in self.models],
+        }
+
+
+def pixel_table(rule: str) -> dict[str, dict[str, str]]:
+    """aspect -> tier -> "WxH" for a size rule (empty where the seeds give no pixels)."""
+    out: dict[str, dict[str, str]] = {}
+    for (aspect, tier), (w, h) in sizes.RULES[rule].table.items():
+        out.setdefault(aspect, {})[tier] = f"{w}x{h}"
+    return out
+
+
+def has_models_api(settings: Settings) -> bool:
+    """Whether to ask the gateway: every preset but Trinity (seed 000: no GET /v1/models);
+    a profile without a preset is asked, and falls back when the gateway says 404."""
+    return settings.preset is None or settings.preset.models_api
+
+
+def models_path(settings: Settings, *, all_models: bool = False) -> str:
+    """The models API path, with the preset's filter query (OpenRouter style, seeds 001/003)
+    unless every model is wanted."""
+    query = settings.preset.models_query if settings.preset else ""
+    return f"{MODELS_PATH}?{query}" if query and not all_models else MODELS_PATH
+
+
+def row(settings: Settings, model: str, **extra: Any) -> ModelRow:
+    """A model as generate would see it on this profile."""
+    gw = settings.gateway(model)
+    known = settings.preset is not None and settings.preset.find(model) is not None
+    return ModelRow(
+        id=model,
+        dialect=gw.dialect,
+        size_rule=gw.size_rule,
+        stream=gw.can_stream,
+        edit=gw.can_edit,
+        formats=gw.formats,
+        in_catalog=known,
+        default=model == settings.model,
+        **extra,
+    )
+
+
+def catalog(settings: Settings, listed: Sequence[str] | None = None) -> list[ModelRow]:
+    """The built-in catalog of the profile's preset; without a preset, the profile's model."""
+    ids = [m.id for m in settings.preset.models] if settings.preset else []
+    if not ids and settings.model:
+        ids = [settings.model]
+    seen = set(listed) if listed is not None else None
+    return [
+        row(settings, mid, image_output=True, listed=None if seen is None else mid in seen)
+        for mid in ids
+    ]
+
+
+def output_modalities(entry: Mapping[str, Any]) -> tuple[str, ...] | None:
+    """An entry's output modalities (top level, or OpenRouter's architecture block), or None
+    when it says nothing about them."""
+    mods = entry.get("output_modalities")
+    if not isinstance(mods, list):
+        arch = entry.get("architecture")
+        mods = arch.get("output_modalities") if isinstance(arch, Mapping) else None
+    if not isinstance(mods, list):
+        return None
+    return tuple(str(m) for m in mods)
+
+
+def entries(body: Any) -> list[Mapping[str, Any]]:
+    """The model entries of a models API reply: OpenAI's {"data": [...]} or a bare list."""
+    items = body.get("data") if isinstance(body, Mapping) else body
+    if not isinstance(items, list):
+        return []
+    return [e for e in items if isinstance(e, Mapping) and isinstance(e.get("id"), str)]
+
+
+def listing(settings: Settings, client: JsonGetter | None, *, all_models: bool = False) -> Listing:
+    """The profile's image models: asked of the gateway when it has a models API and a client
+    is given, else the catalog. Raises AuthFailed and GatewayFailed; a 4xx other than 401/403
+    (no such endpoint) falls back to the catalog."""
+    preset = settings.preset.name if settings.preset else None
+
+    def from_catalog(why: str, listed: Sequence[str] | None = None) -> Listing:
+        rows = catalog(settings, listed)
+        return Listing(settings.profile, preset, CATALOG, f"built-in catalog: {why}", tuple(rows))
+
+    if not has_models_api(settings):
+        doc = settings.preset.doc if settings.preset else ""
+        return from_catalog(f"the {preset} gateway has no models API ({doc})")
+    if client is None:
+        return from_catalog("the gateway was not asked (--catalog)")
+    path = models_path(settings, all_models=all_models)
+    url = settings.base_url + path
+    try:
+        body = client.get_json(path)
+    except GatewayRefused as exc:
+        return from_catalog(f"the gateway has no models API (GET {url}: {exc.message})")
+    items = entries(body)
+    mods = {str(e["id"]): output_modalities(e) for e in items}
+    if items and not any(m is not None for m in mods.values()):
+        found = from_catalog(
+            f"GET {url} listed {len(items)} models without output modalities", list(mods)
+        )
+        if not all_models:
+            return found
+        known = {r.id for r in found.models}
+        extra = [row(settings, mid, listed=True) for mid in mods if mid not in known]
+        return Listing(
+            found.profile, preset, CATALOG, found.detail, found.models + tuple(extra), len(mods)
+        )
+    rows = []
+    for entry in items:
+        mid = str(entry["id"])
+        out = mods[mid]
+        image = None if out is None else "image" in out
+        name = str(entry.get("name") or "")
+        r = row(settings, mid, image_output=image, output_modalities=out, listed=True, name=name)
+        if all_models or image or (image is None and r.in_catalog):
+            rows.append(r)
+    detail = f"the gateway's models API (GET {url})"
+    return Listing(settings.profile, preset, GATEWAY, detail, tuple(rows), len(items))
