@@ -208,12 +208,7 @@ def save(
     record = json.dumps(dict(provenance), ensure_ascii=False, sort_keys=True)
     if target.path is None:
         assert stdout is not None
-        if mime == "image/png":
-            imagefile.copy_with_png_text(src, stdout, {PROVENANCE_KEY: record})
-        else:
-            with src.open("rb") as f:
-                while block := f.read(1 << 20):
-                    stdout.write(block)
+        _write_image(src, mime, record, stdout)
         stdout.flush()
         return SavedImage("-", mime, size, pixels, sha)
 
@@ -221,12 +216,7 @@ def save(
     tmp, out = scratch.new(final.parent)
     os.chmod(tmp, _file_mode())  # mkstemp makes 0600; a saved image follows the umask
     with out:
-        if mime == "image/png":
-            imagefile.copy_with_png_text(src, out, {PROVENANCE_KEY: record})
-        else:
-            with src.open("rb") as f:
-                while block := f.read(1 << 20):
-                    out.write(block)
+        _write_image(src, mime, record, out)
         out.flush()
         os.fsync(out.fileno())
     # --json's bytes and sha256 describe the file as saved (with its provenance chunk)
@@ -235,6 +225,16 @@ def save(
         _write_sidecar(final, record, force=force or target.unique, scratch=scratch)
     _place(tmp, final, force=force and not target.unique, scratch=scratch)
     return SavedImage(str(final), mime, size, pixels, sha)
+
+
+def _write_image(src: Path, mime: str, record: str, out: BinaryIO) -> None:
+    """Copy the image in 1 MiB pieces; a PNG gets its provenance as an iTXt chunk."""
+    if mime == "image/png":
+        imagefile.copy_with_png_text(src, out, {PROVENANCE_KEY: record})
+        return
+    with src.open("rb") as f:
+        while block := f.read(1 << 20):
+            out.write(block)
 
 
 def _final_path(target: Target, mime: str, warn: Any) -> Path:
