@@ -3,6 +3,7 @@ in bounded memory, downloads image URLs without the key, and maps failures to Im
 
 from __future__ import annotations
 
+import copy
 import email.utils
 import json
 import os
@@ -11,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import urljoin, urlsplit
@@ -39,6 +41,10 @@ RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504, 520, 522, 524})
 BACKOFF_BASE = 0.5
 BACKOFF_CAP = 8.0
 RETRY_AFTER_CAP = 60.0
+# Longest a stream may go without a data event. Keep-alive comments (seeds 001/003) do not
+# count: a gateway can send them forever while its upstream hangs. Above READ_TIMEOUT, since
+# the first image event of a 4K image may come minutes in.
+EVENT_GAP = 360.0
 DOWNLOAD_CAP = 200 * 1024 * 1024
 MAX_REDIRECTS = 5
 ERROR_BODY_CAP = 64 * 1024
@@ -67,10 +73,11 @@ class Pacer:
 class _Retry(Exception):
     """Internal: this attempt failed in a way worth retrying."""
 
-    def __init__(self, error: ImggenError, wait: float | None = None) -> None:
+    def __init__(self, error: ImggenError, wait: float | None = None, status: int = 0) -> None:
         super().__init__(error.message)
         self.error = error
         self.wait = wait
+        self.status = status
 
 
 class Client:
@@ -87,6 +94,7 @@ class Client:
         transport: Any = None,
         on_retry: Callable[[str], None] | None = None,
         on_bytes: Callable[[int, int | None], None] | None = None,
+        on_debug: Callable[[str], None] | None = None,
         pacer: Pacer | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
@@ -96,6 +104,8 @@ class Client:
         self.deadline = deadline
         self.on_retry = on_retry or (lambda message: None)
         self.on_bytes = on_bytes or (lambda n, total: None)
+        self.on_debug = on_debug or (lambda message: None)
+        self.event_gap = EVENT_GAP
         self.pacer = pacer or Pacer()
         self.cancelled = threading.Event()
         self.retried = 0
@@ -107,13 +117,52 @@ class Client:
             follow_redirects=False,  # a redirect must never carry the key to another host
             headers={"User-Agent": USER_AGENT},
         )
-        self._dl = httpx.Client(transport=transport, limits=limits, follow_redirects=False)
+        self._transport = transport
+        # built on first download (TLS setup costs); a list so fork()'s views share it
+        self._dl_client: list[httpx.Client] = []
+        self._dl_lock = threading.Lock()
 
     def close(self) -> None:
         """Stop: in-flight reads in other threads fail at once."""
         self.cancelled.set()
         self._http.close()
-        self._dl.close()
+        with self._dl_lock:
+            for dl in self._dl_client:
+                dl.close()
+
+    def fork(
+        self,
+        *,
+        retries: int | None = None,
+        deadline: float | None = None,
+        on_retry: Callable[[str], None] | None = None,
+    ) -> Client:
+        """A view for one batch job: the same connection pool, Pacer and cancellation, but its
+        own retry count (Outcome.retries), retry budget and deadline. Close the parent, not it."""
+        view = copy.copy(self)
+        view.retried = 0
+        view._lock = threading.Lock()
+        view.retries = self.retries if retries is None else retries
+        view.deadline = deadline
+        view.on_retry = on_retry or self.on_retry
+        return view
+
+    def _downloads(self) -> httpx.Client:
+        """The client for image URLs: no key, no cookies kept, redirects handled by hand."""
+        with self._dl_lock:
+            if not self._dl_client:
+                if self.cancelled.is_set():
+                    raise GatewayFailed("cancelled")
+                self._dl_client.append(
+                    httpx.Client(
+                        transport=self._transport,
+                        follow_redirects=False,
+                        headers={"User-Agent": USER_AGENT},
+                        # a CDN's cookies must not follow the next link, nor reach the gateway
+                        cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
+                    )
+                )
+            return self._dl_client[0]
 
     def __enter__(self) -> Client:
         return self
@@ -160,7 +209,11 @@ class Client:
         elif call.json is not None:
             kwargs["content"] = json.dumps(call.json, ensure_ascii=False).encode()
             headers["Content-Type"] = "application/json"
+        size = headers.get("Content-Length") or len(kwargs.get("content") or b"")
+        self.on_debug(f"-> {call.method} {self.url(call)} ({size} bytes, key sent)")
+        started = time.monotonic()
         with self._request(call.method, self.url(call), headers=headers, **kwargs) as resp:
+            self._log_response(resp, started)
             self._check_status(resp)
             ctype = resp.headers.get("content-type", "")
             if "text/event-stream" in ctype:
@@ -192,7 +245,18 @@ class Client:
                             hint="check base_url: it may point at a website, not the API",
                         )
                 parser.feed(chunk)
-            return parser.close()
+            try:
+                return parser.close()
+            except GatewayFailed as exc:
+                if "cut off" not in exc.message:
+                    raise
+                # HTTP framing said the body was whole (a short one fails in httpx), so the
+                # JSON itself is broken: not a network fault, and not retried
+                raise GatewayFailed(
+                    f"the gateway sent malformed JSON (HTTP {resp.status_code}): "
+                    f"{exc.message.split(': ', 1)[-1]}",
+                    hint="the gateway is misbehaving; try again later",
+                ) from exc
         except BaseException:
             for blob in parser.blobs:
                 blob.discard()
@@ -213,6 +277,9 @@ class Client:
             if pending.lstrip().startswith(b"[DONE]"):
                 done = True
             else:
+                # the generation is under way (and likely billed): from here on a broken
+                # stream is reported, not retried (SPEC "Reliability")
+                delivered[0] = True
                 parser = JsonStreamParser(spill)
                 parser.feed(pending)
             pending = b""
@@ -227,16 +294,21 @@ class Client:
                 parser = None
                 if isinstance(value, dict) and value.get("error"):
                     raise self._event_error(value)
-                part = dialect.parse_event(value)
-                if part.images or part.text:
-                    delivered[0] = True
-                reply.extend(part)
+                reply.extend(dialect.parse_event(value))
             pending = b""
 
+        last_data = time.monotonic()
         try:
             for chunk in self._chunks(resp):
+                if time.monotonic() - last_data > self.event_gap:
+                    raise GatewayFailed(
+                        f"the gateway's stream sent no event for {self.event_gap:.0f} s, "
+                        "only keep-alives",
+                        hint="try again later, or use --no-stream",
+                    )
                 for item in sse.feed(chunk):
                     if isinstance(item, Data):
+                        last_data = time.monotonic()
                         if parser is not None:
                             parser.feed(item.chunk)
                         elif not done:
@@ -260,8 +332,9 @@ class Client:
         if not reply.images and reply.text:
             text, reply.text = reply.text, ""
             scan_text(text, "delta.content", reply)
-        if not reply.images and not done and sse.events == 0:
-            raise GatewayFailed("the gateway's stream ended before any event arrived")
+        if not reply.images and not done and not delivered[0]:
+            # nothing was generated yet, so asking again costs nothing
+            raise _Retry(GatewayFailed("the gateway's stream ended before any event arrived"))
         if not reply.images and not done:
             raise GatewayFailed(
                 "the gateway's stream ended before the image arrived (no [DONE])",
@@ -306,8 +379,15 @@ class Client:
             )
         if status in RETRY_STATUSES or status >= 500:
             wait = retry_after(resp.headers)
-            raise _Retry(GatewayFailed(f"HTTP {status} from the gateway: {message}"), wait)
-        raise GatewayRefused(f"the gateway refused the request (HTTP {status}): {message}")
+            busy = "the gateway is failing or busy; try again later (or raise --retries)"
+            failed = GatewayFailed(f"HTTP {status} from the gateway: {message}", hint=busy)
+            raise _Retry(failed, wait, status)
+        raise GatewayRefused(
+            f"the gateway refused the request (HTTP {status}): {message}",
+            hint="check -m (`imggen models` lists them) and base_url"
+            if status == 404
+            else "check the options and --param fields against its message; it is not retried",
+        )
 
     def _with_retries(self, attempt: Callable[[list[bool]], Any], *, what: str) -> Any:
         tries = self.retries + 1
@@ -318,19 +398,28 @@ class Client:
                 return attempt(delivered)
             except _Retry as exc:
                 error, wait = exc.error, exc.wait
-                if wait is not None and "429" in error.message:
-                    self.pacer.pause(min(wait, RETRY_AFTER_CAP))
-            except (httpx.TransportError, GatewayFailed) as exc:
+                # a wait above the cap fails below at once; it must not hold back the others
+                if wait is not None and exc.status == 429 and wait <= RETRY_AFTER_CAP:
+                    self.pacer.pause(wait)
+            except httpx.TransportError as exc:
                 if self.cancelled.is_set():
                     raise GatewayFailed("cancelled") from exc
-                error = self._transport_error(exc) if isinstance(exc, httpx.TransportError) else exc
-                if isinstance(exc, GatewayFailed) and not _transient(exc):
-                    raise
+                error = self._transport_error(exc)
+                if isinstance(exc, httpx.UnsupportedProtocol):
+                    raise error from exc  # a bad URL stays bad
                 if delivered[0]:
                     raise GatewayFailed(
-                        f"{error.message} (the stream had started, so it is not retried)"
+                        f"{error.message} (the stream had started delivering, so it is not "
+                        "retried)",
+                        hint="try again, or use --no-stream",
                     ) from exc
                 wait = None
+            except (httpx.DecodingError, httpx.InvalidURL) as exc:
+                raise GatewayFailed(f"{what} failed: {_reason(exc)}") from exc
+            # Anything else (GatewayFailed from reading a 2xx body: malformed JSON, bad
+            # base64, a stream that broke after its first event) was already paid for.
+            if self.cancelled.is_set():
+                raise GatewayFailed("cancelled")
             if k == tries:
                 raise error
             if wait is not None and wait > RETRY_AFTER_CAP:
@@ -341,6 +430,8 @@ class Client:
                 )
             delay = wait if wait is not None else backoff(k)
             if self.deadline is not None and time.monotonic() + delay > self.deadline:
+                if error.message.startswith("--timeout"):
+                    raise error
                 raise GatewayFailed(f"{error.message} (no time left under --timeout to retry)")
             with self._lock:
                 self.retried += 1
@@ -379,14 +470,21 @@ class Client:
         if self.deadline is not None and time.monotonic() > self.deadline:
             raise GatewayFailed("--timeout reached before the reply was complete")
 
-    def _request(self, method: str, url: str, **kwargs: Any) -> Any:
+    def _request(self, method: str, url: str, *, download: bool = False, **kwargs: Any) -> Any:
         self._check_deadline()
         budget = self._read_budget()
         timeout = httpx.Timeout(
             connect=min(CONNECT_TIMEOUT, budget), read=budget, write=budget, pool=budget
         )
-        client = self._http if url.startswith(self.base_url) else self._dl
+        client = self._downloads() if download else self._http
         return client.stream(method, url, timeout=timeout, **kwargs)
+
+    def _log_response(self, resp: httpx.Response, started: float) -> None:
+        ctype = resp.headers.get("content-type", "no content type").split(";")[0]
+        self.on_debug(
+            f"<- HTTP {resp.status_code} {ctype} from {_host(str(resp.url))} "
+            f"after {time.monotonic() - started:.2f} s"
+        )
 
     def _redact(self, text: str) -> str:
         return text.replace(self._key, "***") if self._key else text
@@ -400,9 +498,16 @@ class Client:
 
     def _download(self, url: str, spill: SpillFactory) -> Path:
         for _ in range(MAX_REDIRECTS + 1):
-            if urlsplit(url).scheme not in ("http", "https"):
-                raise GatewayFailed(f"refusing to fetch a non-http(s) image URL ({_host(url)})")
-            with self._request("GET", url, headers={"Accept": "image/*"}) as resp:
+            scheme = urlsplit(url).scheme
+            if scheme not in ("http", "https"):
+                raise GatewayFailed(
+                    f"refusing to fetch a non-http(s) image URL ({_host(url)})",
+                    hint=f"the gateway sent a {scheme}: link; images are fetched over http(s) only",
+                )
+            self.on_debug(f"-> GET {_host(url)}{urlsplit(url).path} (image download, no key)")
+            started = time.monotonic()
+            with self._request("GET", url, download=True, headers={"Accept": "image/*"}) as resp:
+                self._log_response(resp, started)
                 if resp.status_code in (301, 302, 303, 307, 308):
                     url = urljoin(url, resp.headers.get("location", ""))
                     continue
@@ -443,10 +548,6 @@ class Client:
                 hint="generate again; such links are short-lived",
             )
         return path
-
-
-def _transient(exc: GatewayFailed) -> bool:
-    return "cut off" in exc.message or "broke" in exc.message or "before the image" in exc.message
 
 
 def backoff(attempt: int) -> float:

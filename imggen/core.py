@@ -3,11 +3,13 @@ edit, batch and tests alike."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -194,9 +196,24 @@ def make_client(settings: Settings, env: Env, ui: UI, opts: Options, **kwargs: A
         deadline=deadline,
         transport=env.transport,
         on_retry=ui.retry,
-        on_bytes=ui.advance,
+        on_bytes=_relabel_on_first_bytes(ui, f"{settings.model}: receiving"),
+        on_debug=ui.debug,
         **kwargs,
     )
+
+
+def _relabel_on_first_bytes(ui: UI, label: str) -> Callable[[int, int | None], None]:
+    """ui.advance that switches the bar from "waiting" to `label` when bytes start coming,
+    so a finished stream shows what it received (issue 4: bytes received on a terminal)."""
+    first = threading.Event()
+
+    def advance(n: int, total: int | None) -> None:
+        if not first.is_set():
+            first.set()
+            ui.describe(label)
+        ui.advance(n, total)
+
+    return advance
 
 
 def run(
@@ -280,11 +297,37 @@ def run(
         if outcome.error is not None and not outcome.saved:
             raise outcome.error
         return outcome
+    except ImggenError as exc:
+        exc.retries = client.retried  # --json counts them on failure too
+        raise
     finally:
-        ui.stop_progress()
-        if own_client:
-            client.close()
-        scratch.cleanup()
+        with _signals_held():  # a second Ctrl-C must not cut the clean-up short
+            ui.stop_progress()
+            if own_client:
+                client.close()
+            scratch.cleanup()
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Defer SIGINT/SIGTERM for the block, then deliver them. Main thread only: batch runs
+    jobs in workers, and only the main thread may set handlers."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    saved = {n: signal.signal(n, lambda n, f: caught.append(n)) for n in _SIGNALS}
+    try:
+        yield
+    finally:
+        for n, handler in saved.items():
+            if handler is not None:  # None: not set from Python; nothing to put back
+                signal.signal(n, handler)
+        if caught:
+            signal.raise_signal(caught[0])
+
+
+_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 Result = tuple[Reply, list[tuple[Path, Payload]]] | ImggenError
@@ -299,7 +342,8 @@ def _send_all(
     def one(call: HttpCall) -> Result:
         try:
             reply = client.send(call, plan.dialect, scratch.factory(spool))
-            ui.describe(f"{plan.gateway.model}: receiving")
+            if any(p.kind == "url" for p in reply.images):
+                ui.describe(f"{plan.gateway.model}: downloading")
             return reply, [(_materialize(p, client, scratch, spool), p) for p in reply.images]
         except ImggenError as exc:
             return exc
@@ -311,8 +355,13 @@ def _send_all(
         return [result]
     results: list[Result | None] = [None] * len(plan.calls)
 
+    crashes: list[BaseException] = []
+
     def worker(i: int, call: HttpCall) -> None:
-        results[i] = one(call)
+        try:
+            results[i] = one(call)
+        except BaseException as exc:  # a bug: re-raised below, not a thread's traceback
+            crashes.append(exc)
 
     threads = [
         threading.Thread(target=worker, args=(i, c), daemon=True) for i, c in enumerate(plan.calls)
@@ -324,10 +373,12 @@ def _send_all(
             while t.is_alive():
                 t.join(0.1)
     except BaseException:
-        client.close()  # workers' reads fail at once
-        for t in threads:
-            t.join(2)
+        # Interrupted: stop the workers and go. One blocked in a read wakes only when its
+        # socket does; it is a daemon, and Scratch refuses it new files once run() cleans up.
+        client.close()
         raise
+    if crashes:
+        raise crashes[0]
     done = [r for r in results if r is not None]
     errors = [r for r in done if isinstance(r, ImggenError)]
     if errors and len(errors) == len(done):

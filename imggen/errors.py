@@ -37,6 +37,7 @@ class ImggenError(Exception):
     """Base of every error imggen reports to a user as one line."""
 
     exit_code: ExitCode = ExitCode.INTERNAL
+    retries: int = 0  # retries made before it was raised, for --json (set by core.run)
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)

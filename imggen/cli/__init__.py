@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 from typing import Any
@@ -20,15 +21,30 @@ def main() -> None:
         print(f"imggen {__version__}")
         return
     signal.signal(signal.SIGTERM, _on_sigterm)
-    from imggen.cli.app import app
+    from imggen.errors import Interrupted
 
-    app(prog_name="imggen")
+    try:
+        from imggen.cli.app import app
+
+        app(prog_name="imggen")
+    except (KeyboardInterrupt, Interrupted) as exc:  # outside the boundary: start-up
+        error = exc if isinstance(exc, Interrupted) else Interrupted(signal.SIGINT)
+        sys.stderr.write(f"error: {error.message}\n")
+        raise SystemExit(int(error.exit_code)) from None
+    finally:
+        # Everything is reported; a signal now (Python shutting down) only sets the code.
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, _exit_now)
 
 
 def _on_sigterm(signum: int, frame: Any) -> None:
     from imggen.errors import Interrupted
 
     raise Interrupted(signum)
+
+
+def _exit_now(signum: int, frame: Any) -> None:
+    os._exit(128 + signum)
 
 
 def __getattr__(name: str) -> Any:

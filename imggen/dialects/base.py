@@ -101,6 +101,9 @@ _MD_CLOSE = re.compile(r"^>?\s*\)")
 _BARE_URL = re.compile(r"https?://[\w\-.~:/?#\[@!$&*+,;=%]+", re.ASCII)
 
 
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+
+
 def payload(value: Any, shape: str, reply: Reply) -> None:
     """Add one image value (URL, data URL, raw base64, or spilled Blob) to the reply."""
     if value is None or value == "":
@@ -124,7 +127,7 @@ def payload(value: Any, shape: str, reply: Reply) -> None:
         head, _, data = value.partition(",")
         mime = head[5:].split(";", 1)[0] or None
         reply.images.append(Payload("base64", data, mime))
-    elif value.startswith(("http://", "https://")):
+    elif _SCHEME.match(value):  # any scheme, so the client refuses ftp:, file: by name
         reply.images.append(Payload("url", value))
     else:
         reply.images.append(Payload("base64", value))

@@ -53,6 +53,23 @@ def key_env(preset: str, key: str = SENTINEL_KEY) -> dict[str, str]:
     return {KEY_ENV[preset]: key}
 
 
+def env_only(fake: FakeGateway, preset: str, model: str | None = None) -> dict[str, str]:
+    """A setup without a config file (the CI way): the preset named as the profile."""
+    env = {
+        "IMGGEN_PROFILE": preset,
+        "IMGGEN_BASE_URL": base_url(fake, preset),
+        "IMGGEN_API_KEY": SENTINEL_KEY,
+    }
+    if model:
+        env["IMGGEN_MODEL"] = model
+    return env
+
+
+def host_of(fake: FakeGateway) -> str:
+    """host:port, as imggen's messages name it."""
+    return fake.url.rsplit("//", 1)[1]
+
+
 def init_profile(
     cli: Callable[..., subprocess.CompletedProcess[bytes]],
     fake: FakeGateway,
