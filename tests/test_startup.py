@@ -125,3 +125,18 @@ def test_shipped_completion_scripts_are_up_to_date(shell: str) -> None:
     assert done.returncode == 0, done.stderr
     shipped = (ROOT / "completions" / f"imggen.{shell}").read_text()
     assert done.stdout == shipped, "run completions/regenerate.sh"
+
+
+def test_root_help_table_matches_each_commands_own_help() -> None:
+    """Root --help lists commands from a table so it need not import them; keep it true."""
+    from imggen.cli.app import COMMANDS, load_command
+
+    for name, (_, _, summary) in COMMANDS.items():
+        command = load_command(name)
+        assert command.name == name
+        assert (command.help or "").strip().split("\n\n")[0].replace("\n", " ") == summary
+
+
+def test_root_help_imports_no_command_module() -> None:
+    names = imported(["--help"])
+    assert {"imggen.cli.generate", "imggen.cli.batch", "imggen.cli.config"} & names == set()

@@ -2,19 +2,70 @@
 
 from __future__ import annotations
 
-import traceback
 from typing import Annotated, Any
 
 import typer
+import typer.main
 from typer.core import TyperGroup
 
 from imggen import __version__
 from imggen.cli import COMMANDS_HELP
 
+# Subcommands load lazily (issue 8): `imggen --help` and a TAB press import and build only
+# the command they need. name -> (module, attribute, the one-line help `imggen --help` shows;
+# tests/test_startup.py checks it matches the command's own docstring).
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "generate": (
+        "imggen.cli.generate",
+        "generate",
+        "Make images from a prompt (plus optional reference images).",
+    ),
+    "edit": (
+        "imggen.cli.generate",
+        "edit",
+        "Edit or combine images: IMAGE... PROMPT, with an optional --mask.",
+    ),
+    "batch": ("imggen.cli.batch", "batch", "Run the jobs of a manifest, -j at a time."),
+    "models": ("imggen.cli.models", "models", "List the profile's image models."),
+    "doctor": ("imggen.cli.doctor", "doctor", "Check a profile end to end."),
+    "config": (
+        "imggen.cli.config",
+        "app",
+        "Read and change the config file (profiles, keys, defaults).",
+    ),
+}
+
+
+def load_command(name: str) -> Any:
+    """The click command for a subcommand, importing its module on first use."""
+    if name not in _COMMANDS:
+        import importlib
+
+        module, attribute, _ = COMMANDS[name]
+        target = getattr(importlib.import_module(module), attribute)
+        if not isinstance(target, typer.Typer):
+            single = typer.Typer(rich_markup_mode=None, add_completion=False)
+            single.command(name)(target)
+            target = single
+        command = typer.main.get_command(target)
+        command.name = name
+        _COMMANDS[name] = command
+    return _COMMANDS[name]
+
 
 class ImggenGroup(TyperGroup):
     """One boundary for the console script and CliRunner alike: ImggenError -> one stderr
     line (+ hint) and its exit code; Ctrl-C -> 130; anything else -> exit 1, traceback on -v."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        return load_command(cmd_name) if cmd_name in COMMANDS else None
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, spec[2]) for name, spec in COMMANDS.items()])
 
     def invoke(self, ctx: Any) -> Any:
         from imggen.errors import ImggenError, Interrupted
@@ -33,6 +84,8 @@ class ImggenGroup(TyperGroup):
             raise  # usage errors: click prints them and exits 2
         except Exception as exc:
             if ctx.meta.get("imggen.verbose"):
+                import traceback
+
                 traceback.print_exc()
             _report(
                 ctx,
@@ -78,18 +131,4 @@ def root(
     """Turn prompts (and images) into image files through any OpenAI-compatible gateway."""
 
 
-def _register() -> None:
-    from imggen.cli import batch as batch_cli
-    from imggen.cli import config, generate
-    from imggen.cli import doctor as doctor_cli
-    from imggen.cli import models as models_cli
-
-    app.command("generate")(generate.generate)
-    app.command("edit")(generate.edit)
-    app.add_typer(config.app, name="config")
-    app.command("batch")(batch_cli.batch)
-    app.command("models")(models_cli.models)
-    app.command("doctor")(doctor_cli.doctor)
-
-
-_register()
+_COMMANDS: dict[str, Any] = {}  # name -> click command, built on first use

@@ -11,6 +11,7 @@ app = typer.Typer(
     help="Read and change the config file (profiles, keys, defaults).",
     no_args_is_help=True,
     rich_markup_mode=None,
+    add_completion=False,
 )
 
 REDACTED = "<redacted>"
