@@ -203,14 +203,12 @@ def save(
     if not imagefile.is_complete(src, mime):
         raise GatewayFailed("the gateway sent a truncated image", hint="try again")
     pixels = imagefile.dimensions(src)
-    size = src.stat().st_size
-    sha = _sha256(src)
     record = json.dumps(dict(provenance), ensure_ascii=False, sort_keys=True)
     if target.path is None:
         assert stdout is not None
         _write_image(src, mime, record, stdout)
         stdout.flush()
-        return SavedImage("-", mime, size, pixels, sha)
+        return SavedImage("-", mime, src.stat().st_size, pixels, _sha256(src))
 
     final = _final_path(target, mime, warn)
     tmp, out = scratch.new(final.parent)
