@@ -4,14 +4,10 @@ in bounded memory, downloads image URLs without the key, and maps failures to Im
 from __future__ import annotations
 
 import copy
-import email.utils
 import json
-import os
-import random
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -19,9 +15,9 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-from imggen import imagefile
+from imggen import imagefile, replies
 from imggen.dialects import Dialect, HttpCall
-from imggen.dialects.base import error_text, is_content_filter, scan_text
+from imggen.dialects.base import error_text, is_content_filter
 from imggen.errors import (
     AuthFailed,
     GatewayFailed,
@@ -30,17 +26,14 @@ from imggen.errors import (
     LinkExpired,
 )
 from imggen.job import Reply
-from imggen.jsonstream import JsonStreamParser
-from imggen.sse import Comment, Data, Dispatch, SseParser
+from imggen.multipart import multipart
+from imggen.replies import looks_like_html
+from imggen.retry import RETRY_AFTER_CAP, RETRY_STATUSES, Pacer, backoff, retry_after
 
 SpillFactory = Callable[[], tuple[Path, BinaryIO]]
 
 CONNECT_TIMEOUT = 10.0
 READ_TIMEOUT = 300.0  # seed 002: 4K + high takes 180-240 s; "建议设置 timeout >= 300s"
-RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504, 520, 522, 524})
-BACKOFF_BASE = 0.5
-BACKOFF_CAP = 8.0
-RETRY_AFTER_CAP = 60.0
 # Longest a stream may go without a data event. Keep-alive comments (seeds 001/003) do not
 # count: a gateway can send them forever while its upstream hangs. Above READ_TIMEOUT, since
 # the first image event of a 4K image may come minutes in.
@@ -49,25 +42,6 @@ DOWNLOAD_CAP = 200 * 1024 * 1024
 MAX_REDIRECTS = 5
 ERROR_BODY_CAP = 64 * 1024
 USER_AGENT = "imggen"
-
-
-@dataclass
-class Pacer:
-    """Shared among workers: a 429's Retry-After pauses every request, not just one."""
-
-    until: float = 0.0
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def pause(self, seconds: float) -> None:
-        with self.lock:
-            self.until = max(self.until, time.monotonic() + seconds)
-
-    def wait(self, cancelled: threading.Event, deadline: float | None) -> None:
-        while (delay := self.until - time.monotonic()) > 0:
-            if deadline is not None and time.monotonic() + delay > deadline:
-                raise GatewayFailed("the gateway asked to slow down past --timeout")
-            if cancelled.wait(min(delay, 0.2)):
-                return
 
 
 class _Retry(Exception):
@@ -196,6 +170,24 @@ class Client:
     def _auth(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self._key}"}
 
+    def _read_json(self, resp: httpx.Response, spill: SpillFactory) -> Any:
+        return replies.read_json(self._chunks(resp), resp.status_code, spill)
+
+    def _read_sse(
+        self, resp: httpx.Response, dialect: Dialect, spill: SpillFactory, delivered: list[bool]
+    ) -> Reply:
+        try:
+            return replies.read_sse(
+                self._chunks(resp),
+                dialect,
+                spill,
+                delivered,
+                event_gap=self.event_gap,
+                redact=self._redact,
+            )
+        except replies.StreamNotStarted as exc:
+            raise _Retry(exc) from exc
+
     def _attempt(
         self, call: HttpCall, dialect: Dialect, spill: SpillFactory, delivered: list[bool]
     ) -> Reply:
@@ -230,123 +222,6 @@ class Client:
             self._check_deadline()
             self.on_bytes(len(chunk), total)
             yield chunk
-
-    def _read_json(self, resp: httpx.Response, spill: SpillFactory) -> Any:
-        parser = JsonStreamParser(spill)
-        first = b""
-        try:
-            for chunk in self._chunks(resp):
-                if len(first) < 512:
-                    first += chunk[: 512 - len(first)]
-                    if _looks_like_html(first):
-                        raise GatewayFailed(
-                            f"the gateway answered HTTP {resp.status_code} with an HTML page "
-                            "instead of JSON",
-                            hint="check base_url: it may point at a website, not the API",
-                        )
-                parser.feed(chunk)
-            try:
-                return parser.close()
-            except GatewayFailed as exc:
-                if "cut off" not in exc.message:
-                    raise
-                # HTTP framing said the body was whole (a short one fails in httpx), so the
-                # JSON itself is broken: not a network fault, and not retried
-                raise GatewayFailed(
-                    f"the gateway sent malformed JSON (HTTP {resp.status_code}): "
-                    f"{exc.message.split(': ', 1)[-1]}",
-                    hint="the gateway is misbehaving; try again later",
-                ) from exc
-        except BaseException:
-            for blob in parser.blobs:
-                blob.discard()
-            raise
-
-    def _read_sse(
-        self, resp: httpx.Response, dialect: Dialect, spill: SpillFactory, delivered: list[bool]
-    ) -> Reply:
-        sse = SseParser()
-        reply = Reply()
-        parser: JsonStreamParser | None = None
-        pending = b""
-        done = False
-        blobs: list[Any] = []
-
-        def start() -> None:
-            nonlocal parser, pending, done
-            if pending.lstrip().startswith(b"[DONE]"):
-                done = True
-            else:
-                # the generation is under way (and likely billed): from here on a broken
-                # stream is reported, not retried (SPEC "Reliability")
-                delivered[0] = True
-                parser = JsonStreamParser(spill)
-                parser.feed(pending)
-            pending = b""
-
-        def finish() -> None:
-            nonlocal parser, pending
-            if parser is None and pending:
-                start()
-            if parser is not None:
-                value = parser.close()
-                blobs.extend(parser.blobs)
-                parser = None
-                if isinstance(value, dict) and value.get("error"):
-                    raise self._event_error(value)
-                reply.extend(dialect.parse_event(value))
-            pending = b""
-
-        last_data = time.monotonic()
-        try:
-            for chunk in self._chunks(resp):
-                if time.monotonic() - last_data > self.event_gap:
-                    raise GatewayFailed(
-                        f"the gateway's stream sent no event for {self.event_gap:.0f} s, "
-                        "only keep-alives",
-                        hint="try again later, or use --no-stream",
-                    )
-                for item in sse.feed(chunk):
-                    if isinstance(item, Data):
-                        last_data = time.monotonic()
-                        if parser is not None:
-                            parser.feed(item.chunk)
-                        elif not done:
-                            pending += item.chunk
-                            if len(pending) >= 8:
-                                start()
-                    elif isinstance(item, Dispatch):
-                        finish()
-                    elif isinstance(item, Comment):
-                        pass  # keep-alive (": OPENROUTER PROCESSING")
-            sse.close()
-            if sse.truncated:
-                raise GatewayFailed(
-                    "the gateway's stream was cut off in the middle of an event",
-                    hint="try again, or use --no-stream",
-                )
-        except BaseException:
-            for blob in blobs + (parser.blobs if parser else []):
-                blob.discard()
-            raise
-        if not reply.images and reply.text:
-            text, reply.text = reply.text, ""
-            scan_text(text, "delta.content", reply)
-        if not reply.images and not done and not delivered[0]:
-            # nothing was generated yet, so asking again costs nothing
-            raise _Retry(GatewayFailed("the gateway's stream ended before any event arrived"))
-        if not reply.images and not done:
-            raise GatewayFailed(
-                "the gateway's stream ended before the image arrived (no [DONE])",
-                hint="try again, or use --no-stream",
-            )
-        return reply
-
-    def _event_error(self, value: dict[str, Any]) -> ImggenError:
-        message = self._redact(error_text(value, 200))
-        if is_content_filter(value):
-            return GatewayRefused(f"the gateway refused the prompt: {message}")
-        return GatewayFailed(f"the gateway reported an error mid-stream: {message}")
 
     # -- status and retries -------------------------------------------------------------
 
@@ -542,80 +417,12 @@ class Client:
                 out.write(chunk)
         if imagefile.sniff(head) is None:
             path.unlink(missing_ok=True)
-            what = "a web page" if _looks_like_html(head) or head.startswith(b"<?xml") else "data"
+            what = "a web page" if looks_like_html(head) or head.startswith(b"<?xml") else "data"
             raise LinkExpired(
                 f"the image link on {host} answered {what}, not an image (an expired link?)",
                 hint="generate again; such links are short-lived",
             )
         return path
-
-
-def backoff(attempt: int) -> float:
-    """Exponential backoff with full jitter: about 0.5 s, 1 s, 2 s ... capped."""
-    ceiling: float = min(BACKOFF_CAP, BACKOFF_BASE * 2.0 ** (attempt - 1))
-    return ceiling / 2 + random.uniform(0, ceiling / 2)
-
-
-def retry_after(headers: Any) -> float | None:
-    """Seconds to wait from retry-after-ms, or Retry-After as seconds or an HTTP date."""
-    ms = headers.get("retry-after-ms")
-    if ms:
-        try:
-            return max(0.0, float(ms) / 1000)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
-def multipart(
-    call: HttpCall, on_bytes: Callable[[int, int | None], None]
-) -> tuple[Iterator[bytes], str, int]:
-    """A multipart/form-data body as chunks, with its content type and length (so large
-    uploads can show progress)."""
-    boundary = os.urandom(16).hex()
-    pieces: list[bytes] = []
-    for name, value in call.form:
-        pieces.append(
-            f'--{boundary}\r\nContent-Disposition: form-data; name="{_q(name)}"\r\n\r\n'.encode()
-            + value.encode()
-            + b"\r\n"
-        )
-    for part in call.files:
-        pieces.append(
-            (
-                f'--{boundary}\r\nContent-Disposition: form-data; name="{_q(part.field)}"; '
-                f'filename="{_q(part.filename)}"\r\nContent-Type: {part.content_type}\r\n\r\n'
-            ).encode()
-        )
-        pieces.append(part.data)
-        pieces.append(b"\r\n")
-    pieces.append(f"--{boundary}--\r\n".encode())
-    total = sum(len(p) for p in pieces)
-
-    def chunks() -> Iterator[bytes]:
-        step = 256 * 1024
-        for piece in pieces:
-            for i in range(0, len(piece), step):
-                block = piece[i : i + step]
-                on_bytes(len(block), total)
-                yield block
-
-    return chunks(), f"multipart/form-data; boundary={boundary}", total
-
-
-def _q(text: str) -> str:
-    return text.replace("\\", "\\\\").replace('"', "%22").replace("\r", "").replace("\n", "")
 
 
 def _content_length(resp: httpx.Response) -> int | None:
@@ -637,7 +444,7 @@ def _read_capped(resp: httpx.Response, cap: int, *, strict: bool = True) -> byte
 
 
 def _parse_small(raw: bytes, resp: httpx.Response) -> Any:
-    if _looks_like_html(raw[:512]):
+    if looks_like_html(raw[:512]):
         raise GatewayFailed(
             f"the gateway answered HTTP {resp.status_code} with an HTML page instead of JSON",
             hint="check base_url: it may point at a website, not the API",
@@ -646,11 +453,6 @@ def _parse_small(raw: bytes, resp: httpx.Response) -> Any:
         return json.loads(raw)
     except ValueError as exc:
         raise GatewayFailed("the gateway sent malformed JSON") from exc
-
-
-def _looks_like_html(head: bytes) -> bool:
-    text = head.lstrip()[:64].lower()
-    return text.startswith((b"<!doctype", b"<html", b"<head", b"<body"))
 
 
 def _host(url: str) -> str:

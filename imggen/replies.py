@@ -1,0 +1,161 @@
+"""Reply bodies to values: a JSON body or an SSE stream, fed as byte chunks. Big base64 strings
+are spilled to disk as they arrive (jsonstream), and streams are read in linear time (sse)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from imggen.dialects import Dialect
+from imggen.dialects.base import error_text, is_content_filter, scan_text
+from imggen.errors import GatewayFailed, GatewayRefused, ImggenError
+from imggen.job import Reply
+from imggen.jsonstream import JsonStreamParser
+from imggen.sse import Comment, Data, Dispatch, SseParser
+
+SpillFactory = Callable[[], tuple[Path, BinaryIO]]
+
+
+class StreamNotStarted(GatewayFailed):
+    """The stream ended before any event: nothing was generated, so asking again is safe."""
+
+
+def looks_like_html(head: bytes) -> bool:
+    text = head.lstrip()[:64].lower()
+    return text.startswith((b"<!doctype", b"<html", b"<head", b"<body"))
+
+
+def read_json(chunks: Iterable[bytes], status: int, spill: SpillFactory) -> Any:
+    """The JSON value of a whole body, its big strings spilled to disk as Blobs.
+
+    Raises GatewayFailed for an HTML page or malformed JSON.
+    """
+    parser = JsonStreamParser(spill)
+    first = b""
+    try:
+        for chunk in chunks:
+            if len(first) < 512:
+                first += chunk[: 512 - len(first)]
+                if looks_like_html(first):
+                    raise GatewayFailed(
+                        f"the gateway answered HTTP {status} with an HTML page instead of JSON",
+                        hint="check base_url: it may point at a website, not the API",
+                    )
+            parser.feed(chunk)
+        try:
+            return parser.close()
+        except GatewayFailed as exc:
+            if "cut off" not in exc.message:
+                raise
+            # HTTP framing said the body was whole (a short one fails in httpx), so the
+            # JSON itself is broken: not a network fault, and not retried
+            raise GatewayFailed(
+                f"the gateway sent malformed JSON (HTTP {status}): "
+                f"{exc.message.split(': ', 1)[-1]}",
+                hint="the gateway is misbehaving; try again later",
+            ) from exc
+    except BaseException:
+        for blob in parser.blobs:
+            blob.discard()
+        raise
+
+
+def read_sse(
+    chunks: Iterable[bytes],
+    dialect: Dialect,
+    spill: SpillFactory,
+    delivered: list[bool],
+    *,
+    event_gap: float,
+    redact: Callable[[str], str],
+) -> Reply:
+    """The images, text and usage of an SSE stream, event by event (seeds 001-003).
+
+    Sets delivered[0] once a data event arrives (from then on it is not retried). Raises
+    StreamNotStarted (safe to retry) or GatewayFailed / GatewayRefused.
+    """
+    sse = SseParser()
+    reply = Reply()
+    parser: JsonStreamParser | None = None
+    pending = b""
+    done = False
+    blobs: list[Any] = []
+
+    def start() -> None:
+        nonlocal parser, pending, done
+        if pending.lstrip().startswith(b"[DONE]"):
+            done = True
+        else:
+            # the generation is under way (and likely billed): from here on a broken
+            # stream is reported, not retried (SPEC "Reliability")
+            delivered[0] = True
+            parser = JsonStreamParser(spill)
+            parser.feed(pending)
+        pending = b""
+
+    def finish() -> None:
+        nonlocal parser, pending
+        if parser is None and pending:
+            start()
+        if parser is not None:
+            value = parser.close()
+            blobs.extend(parser.blobs)
+            parser = None
+            if isinstance(value, dict) and value.get("error"):
+                raise event_error(value, redact)
+            reply.extend(dialect.parse_event(value))
+        pending = b""
+
+    last_data = time.monotonic()
+    try:
+        for chunk in chunks:
+            if time.monotonic() - last_data > event_gap:
+                raise GatewayFailed(
+                    f"the gateway's stream sent no event for {event_gap:.0f} s, only keep-alives",
+                    hint="try again later, or use --no-stream",
+                )
+            for item in sse.feed(chunk):
+                if isinstance(item, Data):
+                    last_data = time.monotonic()
+                    if parser is not None:
+                        parser.feed(item.chunk)
+                    elif not done:
+                        pending += item.chunk
+                        if len(pending) >= 8:
+                            start()
+                elif isinstance(item, Dispatch):
+                    finish()
+                elif isinstance(item, Comment):
+                    pass  # keep-alive (": OPENROUTER PROCESSING")
+        sse.close()
+        if sse.truncated:
+            raise GatewayFailed(
+                "the gateway's stream was cut off in the middle of an event",
+                hint="try again, or use --no-stream",
+            )
+    except BaseException:
+        for blob in blobs + (parser.blobs if parser else []):
+            blob.discard()
+        raise
+    if not reply.images and reply.text:
+        text, reply.text = reply.text, ""
+        scan_text(text, "delta.content", reply)
+    if not reply.images and not done and not delivered[0]:
+        # nothing was generated yet, so asking again costs nothing
+        raise StreamNotStarted("the gateway's stream ended before any event arrived")
+    if not reply.images and not done:
+        raise GatewayFailed(
+            "the gateway's stream ended before the image arrived (no [DONE])",
+            hint="try again, or use --no-stream",
+        )
+    return reply
+
+
+def event_error(value: dict[str, Any], redact: Callable[[str], str]) -> ImggenError:
+    """The error a gateway put in a stream event (OpenRouter style)."""
+    message = redact(error_text(value, 200))
+    if is_content_filter(value):
+        return GatewayRefused(f"the gateway refused the prompt: {message}")
+    return GatewayFailed(f"the gateway reported an error mid-stream: {message}")
