@@ -4,8 +4,6 @@ edit, batch and tests alike."""
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import signal
 import threading
 import time
@@ -14,12 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from imggen import __version__, output, sizes
+from imggen import output, sizes
 from imggen.console import UI
 from imggen.dialects import DIALECTS, Dialect, HttpCall
 from imggen.env import Env
-from imggen.errors import GatewayFailed, ImggenError, NoImage, UsageError
+from imggen.errors import ImggenError, NoImage, UsageError
 from imggen.job import Gateway, Job, Payload, Reply, SavedImage
+from imggen.provenance import provenance
 from imggen.settings import Settings
 
 ASPECT_TOLERANCE = 0.03  # XTY's 16:9 is 1344x768, Gemini 3's is 1376x768 (seeds 002/004)
@@ -133,56 +132,6 @@ def prepare(settings: Settings, job: Job, opts: Options) -> Plan:
         opts.output, job.count, prompt=job.prompt, model=gw.model, fmt=job.format, cwd=opts.cwd
     )
     return Plan(gw, dialect, calls, stream, targets, requested)
-
-
-def job_digest(job: Job, gw: Gateway) -> str:
-    """A fingerprint of the request (prompt, model, profile, parameters, input digests):
-    batch skips a job whose saved image carries the same one."""
-    record = {
-        "prompt": job.prompt,
-        "model": gw.model,
-        "profile": gw.profile,
-        "params": _params(job),
-        "inputs": [i.sha256 or i.url for i in job.inputs],
-        "refs": [i.sha256 or i.url for i in job.refs],
-        "mask": job.mask.sha256 if job.mask else None,
-    }
-    return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()
-
-
-def _params(job: Job) -> dict[str, Any]:
-    return {
-        k: v
-        for k, v in {
-            "aspect": job.aspect,
-            "size": job.size,
-            "count": job.count,
-            "format": job.format,
-            "quality": job.quality,
-            "background": job.background,
-            "seed": job.seed,
-            "params": dict(job.params) or None,
-        }.items()
-        if v is not None
-    }
-
-
-def provenance(job: Job, gw: Gateway, index: int) -> dict[str, Any]:
-    """How an image was made. Never the key."""
-    return {
-        "prompt": job.prompt,
-        "model": gw.model,
-        "profile": gw.profile,
-        "dialect": gw.dialect,
-        "params": _params(job),
-        "inputs": [{"name": i.name, "sha256": i.sha256, "url": i.url} for i in job.inputs],
-        "refs": [{"name": i.name, "sha256": i.sha256, "url": i.url} for i in job.refs],
-        "mask": {"name": job.mask.name, "sha256": job.mask.sha256} if job.mask else None,
-        "index": index,
-        "request": job_digest(job, gw),
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "imggen": __version__,
-    }
 
 
 def make_client(settings: Settings, env: Env, ui: UI, opts: Options, **kwargs: Any) -> Any:
@@ -425,10 +374,3 @@ def _check_pixels(saved: SavedImage, res: sizes.Resolved, outcome: Outcome) -> N
             outcome.warnings.append(
                 f"asked for aspect {res.aspect} but the gateway returned {w}x{h} ({saved.path})"
             )
-
-
-def failed_outcome(settings: Settings, error: ImggenError) -> Outcome:
-    return Outcome(settings.profile, settings.model, "", error=error)
-
-
-__all__ = ["GatewayFailed", "Options", "Outcome", "Plan", "job_digest", "prepare", "run"]

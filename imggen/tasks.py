@@ -13,6 +13,7 @@ from imggen.env import Env
 from imggen.errors import ImggenError, UsageError
 from imggen.job import Job
 from imggen.manifest import Manifest, Problem, Row
+from imggen.provenance import job_digest
 
 
 @dataclass(frozen=True)
@@ -200,7 +201,7 @@ def _decide(task: Task, force: bool) -> Task:
     its own stale images) one whose request changed; refuse files imggen did not make."""
     if force:
         return _with(task, "run", "--force", force=True)
-    digest = core.job_digest(task.job, task.plan.gateway)
+    digest = job_digest(task.job, task.plan.gateway)
     found = [_existing(t) for t in task.plan.targets]
     present = tuple(p for p in found if p is not None)
     if not present:

@@ -1,0 +1,62 @@
+"""How an image was made: the record saved with it (never the key) and the request digest
+batch compares to skip work already done. Pure: no I/O."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from typing import Any
+
+from imggen import __version__
+from imggen.job import Gateway, Job
+
+
+def job_digest(job: Job, gw: Gateway) -> str:
+    """A fingerprint of the request (prompt, model, profile, parameters, input digests):
+    batch skips a job whose saved image carries the same one."""
+    record = {
+        "prompt": job.prompt,
+        "model": gw.model,
+        "profile": gw.profile,
+        "params": _params(job),
+        "inputs": [i.sha256 or i.url for i in job.inputs],
+        "refs": [i.sha256 or i.url for i in job.refs],
+        "mask": job.mask.sha256 if job.mask else None,
+    }
+    return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()
+
+
+def _params(job: Job) -> dict[str, Any]:
+    return {
+        k: v
+        for k, v in {
+            "aspect": job.aspect,
+            "size": job.size,
+            "count": job.count,
+            "format": job.format,
+            "quality": job.quality,
+            "background": job.background,
+            "seed": job.seed,
+            "params": dict(job.params) or None,
+        }.items()
+        if v is not None
+    }
+
+
+def provenance(job: Job, gw: Gateway, index: int) -> dict[str, Any]:
+    """How an image was made. Never the key."""
+    return {
+        "prompt": job.prompt,
+        "model": gw.model,
+        "profile": gw.profile,
+        "dialect": gw.dialect,
+        "params": _params(job),
+        "inputs": [{"name": i.name, "sha256": i.sha256, "url": i.url} for i in job.inputs],
+        "refs": [{"name": i.name, "sha256": i.sha256, "url": i.url} for i in job.refs],
+        "mask": {"name": job.mask.name, "sha256": job.mask.sha256} if job.mask else None,
+        "index": index,
+        "request": job_digest(job, gw),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "imggen": __version__,
+    }
