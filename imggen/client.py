@@ -20,6 +20,7 @@ from imggen.dialects import Dialect, HttpCall
 from imggen.dialects.base import error_text, is_content_filter
 from imggen.errors import (
     AuthFailed,
+    ContentFiltered,
     GatewayFailed,
     GatewayRefused,
     ImggenError,
@@ -241,28 +242,34 @@ class Client:
             body: Any = json.loads(raw)
         except ValueError:
             body = raw.decode("utf-8", "replace")
-        message = self._redact(error_text(body, status))
+        said = self._redact(error_text(body, status))
+        # the gateway's own words, unless it gave none
+        detail = "" if said == error_text(None, status) else f": {said}"
+        error: ImggenError
         if is_content_filter(body):
-            raise GatewayRefused(
-                f"the gateway refused the request (content filter): {message}",
+            error = ContentFiltered(
+                f"the gateway refused the request (content filter){detail}",
                 hint="rephrase the prompt; refusals are not retried",
             )
-        if status in (401, 403):
-            raise AuthFailed(
-                f"the gateway rejected the API key (HTTP {status}): {message}",
+        elif status in (401, 403):
+            error = AuthFailed(
+                f"the gateway rejected the API key (HTTP {status}){detail}",
                 hint="check the key: `imggen config show` says where it comes from",
             )
-        if status in RETRY_STATUSES or status >= 500:
-            wait = retry_after(resp.headers)
+        elif status in RETRY_STATUSES or status >= 500:
             busy = "the gateway is failing or busy; try again later (or raise --retries)"
-            failed = GatewayFailed(f"HTTP {status} from the gateway: {message}", hint=busy)
-            raise _Retry(failed, wait, status)
-        raise GatewayRefused(
-            f"the gateway refused the request (HTTP {status}): {message}",
-            hint="check -m (`imggen models` lists them) and base_url"
-            if status == 404
-            else "check the options and --param fields against its message; it is not retried",
-        )
+            error = GatewayFailed(f"HTTP {status} from the gateway{detail}", hint=busy)
+            error.status = status
+            raise _Retry(error, retry_after(resp.headers), status)
+        else:
+            error = GatewayRefused(
+                f"the gateway refused the request (HTTP {status}){detail}",
+                hint="check -m (`imggen models` lists them) and base_url"
+                if status == 404
+                else "check the options and --param fields against its message; it is not retried",
+            )
+        error.status = status
+        raise error
 
     def _with_retries(self, attempt: Callable[[list[bool]], Any], *, what: str) -> Any:
         tries = self.retries + 1
@@ -310,9 +317,10 @@ class Client:
                 raise GatewayFailed(f"{error.message} (no time left under --timeout to retry)")
             with self._lock:
                 self.retried += 1
+            billed = ", a retried generation may be billed twice" if what.startswith("POST") else ""
             self.on_retry(
-                f"{error.message}; retrying {what} in {delay:.1f} s (attempt {k + 1} of {tries}, "
-                "a retried generation may be billed twice)"
+                f"{error.message}; retrying {what} in {delay:.1f} s "
+                f"(attempt {k + 1} of {tries}{billed})"
             )
             if self.cancelled.wait(delay):
                 raise GatewayFailed("cancelled")

@@ -15,7 +15,14 @@ from imggen import core, settings, sizes
 from imggen import models as listing
 from imggen.console import UI
 from imggen.env import Env
-from imggen.errors import AuthFailed, ConfigError, GatewayFailed, GatewayRefused, ImggenError
+from imggen.errors import (
+    AuthFailed,
+    ConfigError,
+    ContentFiltered,
+    GatewayFailed,
+    GatewayRefused,
+    ImggenError,
+)
 from imggen.job import Job
 
 OK, WARN, FAIL, SKIP = "ok", "warn", "FAIL", "skip"
@@ -159,7 +166,7 @@ def _config(
 
 def _answered(exc: GatewayFailed) -> bool:
     """Whether the gateway answered at all (an HTTP status, a page, bad JSON)."""
-    return any(w in exc.message for w in ("HTTP", "JSON", "larger than expected"))
+    return exc.status is not None or any(w in exc.message for w in ("JSON", "larger than"))
 
 
 def _probe(report: Report, s: settings.Settings, env: Env, ui: UI) -> bool:
@@ -252,7 +259,7 @@ def _generate(
             try:
                 outcome = core.run(s, job, env, ui, opts, plan=plan)
             except (GatewayFailed, GatewayRefused) as exc:
-                if not plan.stream or "content filter" in exc.message:
+                if not plan.stream or isinstance(exc, ContentFiltered):
                     raise
                 stream_error = exc  # try once unstreamed: is it the stream or the gateway?
                 job = dataclasses.replace(job, stream=False)

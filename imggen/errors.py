@@ -8,6 +8,7 @@
     ├── ConfigError             3  no profile, no key, bad TOML
     │   └── AuthFailed             401 / 403 from the gateway
     ├── GatewayRefused          4  content filter, invalid request, unknown model
+    │   └── ContentFiltered        never retried, whatever its status
     ├── GatewayFailed           5  5xx, 429, timeouts, broken streams, bad image data
     │   └── LinkExpired            an image URL that no longer serves an image
     ├── NoImage                 6  the gateway answered without an image
@@ -38,6 +39,7 @@ class ImggenError(Exception):
 
     exit_code: ExitCode = ExitCode.INTERNAL
     retries: int = 0  # retries made before it was raised, for --json (set by core.run)
+    status: int | None = None  # the HTTP status the gateway answered with, if it answered one
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)
@@ -71,6 +73,10 @@ class AuthFailed(ConfigError):
 
 class GatewayRefused(ImggenError):
     exit_code = ExitCode.REFUSED
+
+
+class ContentFiltered(GatewayRefused):
+    """A content-filter refusal (seed 002: code contentFilter); never retried."""
 
 
 class GatewayFailed(ImggenError):

@@ -10,7 +10,7 @@ from typing import Any, BinaryIO
 
 from imggen.dialects import Dialect
 from imggen.dialects.base import error_text, is_content_filter, scan_text
-from imggen.errors import GatewayFailed, GatewayRefused, ImggenError
+from imggen.errors import ContentFiltered, GatewayFailed, ImggenError
 from imggen.job import Reply
 from imggen.jsonstream import JsonStreamParser
 from imggen.sse import Comment, Data, Dispatch, SseParser
@@ -157,5 +157,5 @@ def event_error(value: dict[str, Any], redact: Callable[[str], str]) -> ImggenEr
     """The error a gateway put in a stream event (OpenRouter style)."""
     message = redact(error_text(value, 200))
     if is_content_filter(value):
-        return GatewayRefused(f"the gateway refused the prompt: {message}")
+        return ContentFiltered(f"the gateway refused the prompt: {message}")
     return GatewayFailed(f"the gateway reported an error mid-stream: {message}")

@@ -427,7 +427,7 @@ def test_retry_after_ms_is_honoured_and_shared_through_the_pacer(spill: Any) -> 
         client.send(CALL, CHAT, spill)
 
     assert len(rec.requests) == 2
-    assert messages[0].startswith("HTTP 429 from the gateway: HTTP 429 with no explanation")
+    assert messages[0].startswith("HTTP 429 from the gateway; retrying POST /chat/completions")
     assert " in 0.1 s " in messages[0]  # 50 ms, shown to one decimal
     # every worker sharing the Pacer waits out the same 50 ms
     assert started + 0.05 <= pacer.until < started + 1
@@ -713,3 +713,39 @@ def test_deadline_already_passed_sends_nothing(spill: Any) -> None:
 
     assert "--timeout" in info.value.message
     assert rec.requests == []
+
+
+def test_errors_carry_the_http_status_and_filters_their_own_class() -> None:
+    from imggen.errors import ContentFiltered, GatewayRefused
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/filtered"):
+            body = {"error": {"code": "contentFilter", "message": "filtered"}}
+            return httpx.Response(500, json=body)
+        return httpx.Response(404, json={"error": {"message": "no such model"}})
+
+    client = Client("https://gw.test/v1", "k", transport=httpx.MockTransport(handler), retries=2)
+    with client:
+        with pytest.raises(GatewayRefused) as refused:
+            client.get_json("/models")
+        with pytest.raises(ContentFiltered) as filtered:
+            client.get_json("/filtered")
+    assert (refused.value.status, type(refused.value)) == (404, GatewayRefused)
+    assert filtered.value.status == 500
+    assert client.retried == 0
+
+
+def test_retry_note_about_billing_only_for_generation_requests() -> None:
+    replies = [httpx.Response(503), httpx.Response(200, json={"data": []})]
+    messages: list[str] = []
+    client = Client(
+        "https://gw.test/v1",
+        "k",
+        transport=httpx.MockTransport(lambda request: replies.pop(0)),
+        on_retry=messages.append,
+    )
+    with client:
+        client.get_json("/models")
+    assert len(messages) == 1
+    assert messages[0].startswith("HTTP 503 from the gateway; retrying GET /models in ")
+    assert "billed" not in messages[0]
