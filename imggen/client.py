@@ -69,6 +69,7 @@ class Client:
         transport: Any = None,
         on_retry: Callable[[str], None] | None = None,
         on_bytes: Callable[[int, int | None], None] | None = None,
+        on_sent: Callable[[int, int | None], None] | None = None,
         on_debug: Callable[[str], None] | None = None,
         pacer: Pacer | None = None,
     ) -> None:
@@ -78,7 +79,8 @@ class Client:
         self.read_timeout = read_timeout
         self.deadline = deadline
         self.on_retry = on_retry or (lambda message: None)
-        self.on_bytes = on_bytes or (lambda n, total: None)
+        self.on_bytes = on_bytes or (lambda n, total: None)  # reply bytes received
+        self.on_sent = on_sent or (lambda n, total: None)  # request bytes sent (uploads)
         self.on_debug = on_debug or (lambda message: None)
         self.event_gap = EVENT_GAP
         self.pacer = pacer or Pacer()
@@ -195,7 +197,7 @@ class Client:
         headers = {**self._auth(), "Accept": "text/event-stream, application/json"}
         kwargs: dict[str, Any] = {}
         if call.files or call.form:
-            body, ctype, length = multipart(call, self.on_bytes)
+            body, ctype, length = multipart(call, self.on_sent)
             headers["Content-Type"] = ctype
             headers["Content-Length"] = str(length)
             kwargs["content"] = body

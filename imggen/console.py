@@ -24,6 +24,7 @@ class UI:
         self._task: Any = None
         self._lock = threading.Lock()
         self._received = 0
+        self.label = ""  # what the progress bar says it is counting
 
     @property
     def console(self) -> Any:
@@ -108,6 +109,7 @@ class UI:
             self._progress.update(self._task, completed=self._received)
 
     def describe(self, label: str) -> None:
+        self.label = label
         if self._progress is not None:
             with self._lock:
                 self._received = 0

@@ -145,20 +145,19 @@ def make_client(settings: Settings, env: Env, ui: UI, opts: Options, **kwargs: A
         deadline=deadline,
         transport=env.transport,
         on_retry=ui.retry,
-        on_bytes=_relabel_on_first_bytes(ui, f"{settings.model}: receiving"),
+        on_sent=_labelled(ui, f"{settings.model}: uploading"),
+        on_bytes=_labelled(ui, f"{settings.model}: receiving"),
         on_debug=ui.debug,
         **kwargs,
     )
 
 
-def _relabel_on_first_bytes(ui: UI, label: str) -> Callable[[int, int | None], None]:
-    """ui.advance that switches the bar from "waiting" to `label` when bytes start coming,
-    so a finished stream shows what it received (issue 4: bytes received on a terminal)."""
-    first = threading.Event()
+def _labelled(ui: UI, label: str) -> Callable[[int, int | None], None]:
+    """ui.advance that first switches the bar to `label` ("uploading", then "receiving"),
+    so it always says which way the bytes it counts are going (issues 4 and 5)."""
 
     def advance(n: int, total: int | None) -> None:
-        if not first.is_set():
-            first.set()
+        if ui.label != label:
             ui.describe(label)
         ui.advance(n, total)
 

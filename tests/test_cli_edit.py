@@ -277,3 +277,25 @@ def test_existing_output_refused_before_upload(gw, profile, edit, images) -> Non
     assert "exists" in r.stderr
     assert gw.requests == []
     assert Path("taken.png").read_bytes() == b"x"
+
+
+def test_progress_says_uploading_for_the_request_body_then_receiving() -> None:
+    from imggen import core, settings
+    from imggen.console import UI
+
+    s = settings.resolve(
+        environ={
+            "IMGGEN_BASE_URL": "https://gw.test/v1",
+            "IMGGEN_MODEL": "m",
+            "IMGGEN_API_KEY": "k",
+        }
+    )
+    env = Env(environ={}, stderr_isatty=False)
+    ui = UI(env)
+    seen: list[tuple[str, int]] = []
+    ui.advance = lambda n, total: seen.append((ui.label, n))  # type: ignore[method-assign]
+    with core.make_client(s, env, ui, core.Options()) as client:
+        client.on_sent(100, 300)
+        client.on_sent(200, 300)
+        client.on_bytes(50, None)
+    assert seen == [("m: uploading", 100), ("m: uploading", 200), ("m: receiving", 50)]
