@@ -74,30 +74,12 @@ class UI:
     # -- progress: only on a terminal, never faked ---------------------------------------
 
     def start_progress(self, label: str) -> None:
+        """A bar counting bytes (received or uploaded); only on a terminal."""
         if not self.interactive or self._progress is not None:
             return
-        from rich.progress import (
-            BarColumn,
-            DownloadColumn,
-            Progress,
-            SpinnerColumn,
-            TextColumn,
-            TimeElapsedColumn,
-            TransferSpeedColumn,
-        )
+        from rich.progress import DownloadColumn, TransferSpeedColumn
 
-        self._progress = Progress(
-            SpinnerColumn(),
-            TextColumn("{task.description}"),
-            BarColumn(),
-            DownloadColumn(),
-            TransferSpeedColumn(),
-            TimeElapsedColumn(),
-            console=self.console,
-            transient=True,
-        )
-        self._progress.start()
-        self._task = self._progress.add_task(label, total=None)
+        self._start(label, None, DownloadColumn(), TransferSpeedColumn())
 
     def advance(self, n: int, total: int | None) -> None:
         if self._progress is None:
@@ -116,12 +98,16 @@ class UI:
                 self._progress.update(self._task, description=label, completed=0, total=None)
 
     def start_count(self, label: str, total: int) -> None:
-        """One bar counting finished items (batch jobs); only on a terminal."""
+        """A bar counting finished items (batch jobs); only on a terminal."""
         if not self.interactive or self._progress is not None:
             return
+        from rich.progress import MofNCompleteColumn
+
+        self._start(label, total, MofNCompleteColumn())
+
+    def _start(self, label: str, total: int | None, *counters: Any) -> None:
         from rich.progress import (
             BarColumn,
-            MofNCompleteColumn,
             Progress,
             SpinnerColumn,
             TextColumn,
@@ -132,7 +118,7 @@ class UI:
             SpinnerColumn(),
             TextColumn("{task.description}"),
             BarColumn(),
-            MofNCompleteColumn(),
+            *counters,
             TimeElapsedColumn(),
             console=self.console,
             transient=True,

@@ -140,3 +140,16 @@ def test_root_help_table_matches_each_commands_own_help() -> None:
 def test_root_help_imports_no_command_module() -> None:
     names = imported(["--help"])
     assert {"imggen.cli.generate", "imggen.cli.batch", "imggen.cli.config"} & names == set()
+
+
+def test_a_run_off_a_terminal_never_imports_rich(config_file: Path) -> None:
+    """Progress is switched off, not faked, off a TTY: rich stays unloaded (a closed
+    loopback port makes the run fail fast after progress would have started)."""
+    env = {
+        "IMGGEN_BASE_URL": "http://127.0.0.1:9/v1",
+        "IMGGEN_API_KEY": "k",
+        "IMGGEN_MODEL": "some/model",
+    }
+    names = imported(["generate", "a fox", "--retries", "0", "-o", "fox.png"], env)
+    assert "imggen.client" in names
+    assert "rich" not in names
