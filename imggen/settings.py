@@ -23,7 +23,9 @@ from imggen.errors import ConfigError
 from imggen.job import Gateway
 from imggen.presets import PRESETS, Preset, infer_dialect, infer_size_rule
 
-DIALECT_NAMES = ("openrouter", "trinity", "xty", "gemini", "images")
+DIALECT_NAMES = ("openrouter", "trinity", "xty", "gemini", "images")  # dialects.DIALECTS' keys
+ALL_FORMATS = ("png", "jpeg", "webp")
+DEFAULT_FORMATS = {"trinity": ("png", "jpeg")}  # seed 000: output_image_format png/jpeg
 # Profile keys that hold defaults for the image-making options.
 OPTION_KEYS = (
     "aspect",
@@ -79,20 +81,10 @@ class Settings:
                 self.preset.dialect,
             )
         dialect = dialect or infer_dialect(model)
+        from imggen.dialects import DIALECTS
+
         rule = info.size_rule if info else infer_size_rule(model)
-        if info:
-            return Gateway(
-                profile=self.profile,
-                base_url=self.base_url,
-                model=model,
-                dialect=dialect,
-                size_rule=rule,
-                preset=self.preset.name if self.preset else None,
-                can_stream=info.can_stream and dialect in ("openrouter", "gemini"),
-                can_edit=info.can_edit,
-                image_only=info.image_only,
-                formats=info.formats,
-            )
+        can_stream = DIALECTS[dialect].can_stream  # the dialect's rule, then the model's
         return Gateway(
             profile=self.profile,
             base_url=self.base_url,
@@ -100,9 +92,10 @@ class Settings:
             dialect=dialect,
             size_rule=rule,
             preset=self.preset.name if self.preset else None,
-            can_stream=dialect in ("openrouter", "gemini"),
-            can_edit=rule != "seedream",
-            formats=("png", "jpeg") if dialect == "trinity" else ("png", "jpeg", "webp"),
+            can_stream=can_stream and (info.can_stream if info else True),
+            can_edit=info.can_edit if info else rule != "seedream",
+            image_only=info.image_only if info else False,
+            formats=info.formats if info else DEFAULT_FORMATS.get(dialect, ALL_FORMATS),
         )
 
 

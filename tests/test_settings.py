@@ -319,3 +319,10 @@ def test_api_key_cmd_of_wrong_type_is_refused() -> None:
     with pytest.raises(ConfigError) as info:
         settings._api_key("x", {"api_key_cmd": 3}, None, {})
     assert info.value.message == "profile 'x': api_key_cmd must be a list of strings (an argv)"
+
+
+def test_dialect_names_are_the_registry() -> None:
+    from imggen.dialects import DIALECTS
+    from imggen.settings import DIALECT_NAMES
+
+    assert DIALECT_NAMES == tuple(DIALECTS)

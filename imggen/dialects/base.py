@@ -217,9 +217,8 @@ def _content(content: Any, shape: str, reply: Reply, *, scan: bool) -> None:
                 _content(part.get("text"), shape, reply, scan=scan)
             elif "image_url" in part:
                 payload(_image_value(part), f"{shape}[] image_url", reply)
-            elif isinstance(part.get("inline_data"), Mapping):
-                data = part["inline_data"]
-                reply.images.append(Payload("base64", data.get("data", ""), data.get("mime_type")))
+            elif isinstance(part.get("inline_data"), Mapping):  # Gemini's native part
+                payload(part["inline_data"].get("data"), f"{shape}[] inline_data", reply)
     elif content is not None and not isinstance(content, (int, float, bool)):
         payload(content, shape, reply)  # a spilled Blob: a huge text or data URL
 

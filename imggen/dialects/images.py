@@ -29,6 +29,13 @@ class ImagesDialect:
             fields["size"] = f"{res.pixels[0]}x{res.pixels[1]}"
         elif job.size and job.size.lower() == "auto":
             fields["size"] = "auto"
+        elif res.aspect or res.tier:
+            # the images API takes WxH; for a model no rule knows, a guess would be billed
+            raise UsageError(
+                f"imggen does not know which pixel sizes {gw.model} takes, so it cannot turn "
+                "--aspect/--size tier into WxH",
+                hint="pass --size WxH (for example 1024x1024), or drop --aspect",
+            )
         if job.quality is not None:
             if job.quality not in QUALITIES:
                 raise refuse(f"--quality {job.quality}", gw, ", ".join(QUALITIES))
@@ -67,11 +74,7 @@ class ImagesDialect:
         return calls
 
     def _edit(self, job: Job, gw: Gateway, fields: dict[str, Any]) -> list[HttpCall]:
-        if not gw.can_edit:
-            raise UsageError(
-                f"{gw.model} cannot edit images (it has no images/edits endpoint)",
-                hint="pick a model that can: see `imggen models` (edit column)",
-            )
+        # core.prepare has refused models that cannot edit (Seedream, seed 002)
         if any(img.url for img in job.inputs):
             raise InputError(
                 "images/edits uploads files; a URL cannot be an input here",

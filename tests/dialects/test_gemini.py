@@ -177,3 +177,29 @@ def test_parse_event_gemini_3_stream_raw_base64_in_delta_images() -> None:
     assert [p.images for p in parts] == [[], [Payload("base64", PNG_1X1)], []]
     assert parts[1].shapes == ["delta.images"]
     assert parts[2].usage == {"prompt_tokens": 7, "completion_tokens": 1210, "total_tokens": 1217}
+
+
+def test_large_inline_data_part_is_an_image_not_an_internal_error(tmp_path) -> None:
+    """Gemini's native inline_data part, big enough to be spilled to disk as a Blob."""
+    import base64
+    import json as _json
+    import os as _os
+
+    from imggen.dialects.base import extract
+    from imggen.jsonstream import parse_bytes
+
+    data = base64.b64encode(b"\x89PNG\r\n\x1a\n" + _os.urandom(100_000)).decode()
+    body = {
+        "choices": [
+            {"message": {"content": [{"inline_data": {"mime_type": "image/png", "data": data}}]}}
+        ]
+    }
+    counter = iter(range(100))
+
+    def spill():
+        path = tmp_path / f"s{next(counter)}"
+        return path, path.open("wb")
+
+    reply = extract(parse_bytes(_json.dumps(body).encode(), spill))
+    assert [p.kind for p in reply.images] == ["blob"]
+    assert reply.shapes == ["message.content[] inline_data"]

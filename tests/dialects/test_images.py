@@ -342,3 +342,15 @@ def test_error_text_of_an_html_page_names_its_title() -> None:
 
     assert error_text(page, 502) == "an HTML page: 502 Bad Gateway instead of JSON"
     assert error_text("<html><body>oops</body></html>", 502) == "an HTML page instead of JSON"
+
+
+def test_unknown_model_on_images_api_refuses_to_guess_pixels() -> None:
+    from imggen.dialects.images import IMAGES
+    from imggen.errors import UsageError
+    from imggen.job import Gateway, Job
+
+    gw = Gateway(profile="p", base_url="https://gw.test/v1", model="dall-e-3", dialect="images")
+    with pytest.raises(UsageError, match="cannot turn --aspect/--size tier into WxH"):
+        IMAGES.build(Job(prompt="x", aspect="16:9", size="2K"), gw, stream=False)
+    (call,) = IMAGES.build(Job(prompt="x", size="1792x1024"), gw, stream=False)
+    assert call.json["size"] == "1792x1024"
