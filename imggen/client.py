@@ -21,6 +21,7 @@ from imggen.dialects.base import error_text, is_content_filter
 from imggen.errors import (
     AuthFailed,
     ContentFiltered,
+    DeadlineExceeded,
     GatewayFailed,
     GatewayRefused,
     ImggenError,
@@ -213,7 +214,10 @@ class Client:
             ctype = resp.headers.get("content-type", "")
             if "text/event-stream" in ctype:
                 return self._read_sse(resp, dialect, spill, delivered)
-            return dialect.parse(self._read_json(resp, spill))
+            body = self._read_json(resp, spill)
+            if isinstance(body, dict) and body.get("error"):  # an error object with HTTP 2xx
+                raise replies.event_error(body, self._redact, where=f"in an HTTP {resp.status_code} reply")
+            return dialect.parse(body)
 
     # -- reading bodies -----------------------------------------------------------------
 
@@ -281,10 +285,7 @@ class Client:
             try:
                 return attempt(delivered)
             except _Retry as exc:
-                error, wait = exc.error, exc.wait
-                # a wait above the cap fails below at once; it must not hold back the others
-                if wait is not None and exc.status == 429 and wait <= RETRY_AFTER_CAP:
-                    self.pacer.pause(wait)
+                error, wait, slow_down = exc.error, exc.wait, exc.status == 429
             except httpx.TransportError as exc:
                 if self.cancelled.is_set():
                     raise GatewayFailed("cancelled") from exc
@@ -297,7 +298,7 @@ class Client:
                         "retried)",
                         hint="try again, or use --no-stream",
                     ) from exc
-                wait = None
+                wait, slow_down = None, False
             except (httpx.DecodingError, httpx.InvalidURL) as exc:
                 raise GatewayFailed(f"{what} failed: {_reason(exc)}") from exc
             # Anything else (GatewayFailed from reading a 2xx body: malformed JSON, bad
@@ -313,10 +314,12 @@ class Client:
                     hint="try again later",
                 )
             delay = wait if wait is not None else backoff(k)
+            if isinstance(error, DeadlineExceeded):
+                raise error
             if self.deadline is not None and time.monotonic() + delay > self.deadline:
-                if error.message.startswith("--timeout"):
-                    raise error
                 raise GatewayFailed(f"{error.message} (no time left under --timeout to retry)")
+            if slow_down:  # a 429 holds back every worker sharing this gateway (batch)
+                self.pacer.pause(delay)
             with self._lock:
                 self.retried += 1
             billed = ", a retried generation may be billed twice" if what.startswith("POST") else ""
@@ -335,9 +338,9 @@ class Client:
         elif isinstance(exc, httpx.ConnectError):
             text = f"could not connect to {host}: {_reason(exc)}"
         elif isinstance(exc, httpx.ReadTimeout):
-            text = f"{host} sent nothing for {self._read_budget():.0f} s"
             if self.deadline is not None and self.deadline - time.monotonic() <= 1:
-                text = "--timeout reached while waiting for the gateway"
+                return DeadlineExceeded("--timeout reached while waiting for the gateway")
+            text = f"{host} sent nothing for {self._read_budget():.0f} s"
         elif isinstance(exc, httpx.TimeoutException):
             text = f"timed out talking to {host}"
         elif isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError)):
@@ -353,7 +356,7 @@ class Client:
 
     def _check_deadline(self) -> None:
         if self.deadline is not None and time.monotonic() > self.deadline:
-            raise GatewayFailed("--timeout reached before the reply was complete")
+            raise DeadlineExceeded("--timeout reached before the reply was complete")
 
     def _request(self, method: str, url: str, *, download: bool = False, **kwargs: Any) -> Any:
         self._check_deadline()

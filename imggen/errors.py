@@ -10,6 +10,7 @@
     ├── GatewayRefused          4  content filter, invalid request, unknown model
     │   └── ContentFiltered        never retried, whatever its status
     ├── GatewayFailed           5  5xx, 429, timeouts, broken streams, bad image data
+    │   ├── DeadlineExceeded       --timeout ran out
     │   └── LinkExpired            an image URL that no longer serves an image
     ├── NoImage                 6  the gateway answered without an image
     └── Interrupted          130/143  SIGINT / SIGTERM
@@ -81,6 +82,10 @@ class ContentFiltered(GatewayRefused):
 
 class GatewayFailed(ImggenError):
     exit_code = ExitCode.FAILED
+
+
+class DeadlineExceeded(GatewayFailed):
+    """--timeout ran out; never retried."""
 
 
 class LinkExpired(GatewayFailed):

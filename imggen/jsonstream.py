@@ -18,7 +18,7 @@ from typing import Any, BinaryIO
 
 from imggen.errors import GatewayFailed
 
-__all__ = ["Blob", "JsonStreamParser", "SinkFactory", "parse_bytes"]
+__all__ = ["Blob", "JsonStreamParser", "SinkFactory", "Truncated", "parse_bytes"]
 
 SinkFactory = Callable[[], tuple[pathlib.Path, BinaryIO]]
 
@@ -80,6 +80,10 @@ _BULK_ESCAPES = tuple(
 )
 
 _CUT_OFF = "the gateway's reply was cut off"
+
+
+class Truncated(GatewayFailed):
+    """The document ended before it was whole (the stream or body was cut off)."""
 
 
 def _show(data: bytes | str) -> str:
@@ -404,6 +408,12 @@ class JsonStreamParser:
             self._closed = True
         return self._value
 
+    def abort(self) -> None:
+        """Stop early (the bytes' source failed): close the open spill file. The Blobs stay
+        in `blobs` for the caller to discard."""
+        if self._error is None:
+            self._fail(GatewayFailed("the reply was abandoned"))
+
     def _check_usable(self) -> None:
         if isinstance(self._error, GatewayFailed):
             raise self._error
@@ -485,7 +495,7 @@ class JsonStreamParser:
 
     def _finish(self) -> Any:
         if self._in_string:
-            raise GatewayFailed(f"{_CUT_OFF}: it ended inside a JSON string")
+            raise Truncated(f"{_CUT_OFF}: it ended inside a JSON string")
         text = bytes(self._skeleton)
         if not text.strip():
             raise GatewayFailed("the gateway sent an empty reply where JSON was expected")
@@ -496,7 +506,7 @@ class JsonStreamParser:
         except json.JSONDecodeError as exc:
             rest = exc.doc[exc.pos :].strip()
             if not rest or any(word.startswith(rest) for word in ("true", "false", "null")):
-                raise GatewayFailed(f"{_CUT_OFF}: the JSON document ended early") from None
+                raise Truncated(f"{_CUT_OFF}: the JSON document ended early") from None
             near = _show(exc.doc[max(0, exc.pos - 20) : exc.pos + 20])
             raise _malformed(f"{exc.msg.lower()} at character {exc.pos} (near {near})") from None
         if self._blobs:

@@ -12,7 +12,7 @@ from imggen.dialects import Dialect
 from imggen.dialects.base import error_text, is_content_filter, scan_text
 from imggen.errors import ContentFiltered, GatewayFailed, ImggenError
 from imggen.job import Reply
-from imggen.jsonstream import JsonStreamParser
+from imggen.jsonstream import JsonStreamParser, Truncated
 from imggen.sse import Comment, Data, Dispatch, SseParser
 
 SpillFactory = Callable[[], tuple[Path, BinaryIO]]
@@ -46,9 +46,7 @@ def read_json(chunks: Iterable[bytes], status: int, spill: SpillFactory) -> Any:
             parser.feed(chunk)
         try:
             return parser.close()
-        except GatewayFailed as exc:
-            if "cut off" not in exc.message:
-                raise
+        except Truncated as exc:
             # HTTP framing said the body was whole (a short one fails in httpx), so the
             # JSON itself is broken: not a network fault, and not retried
             raise GatewayFailed(
@@ -57,6 +55,7 @@ def read_json(chunks: Iterable[bytes], status: int, spill: SpillFactory) -> Any:
                 hint="the gateway is misbehaving; try again later",
             ) from exc
     except BaseException:
+        parser.abort()
         for blob in parser.blobs:
             blob.discard()
         raise
@@ -131,11 +130,18 @@ def read_sse(
                     pass  # keep-alive (": OPENROUTER PROCESSING")
         sse.close()
         if sse.truncated:
-            raise GatewayFailed(
-                "the gateway's stream was cut off in the middle of an event",
-                hint="try again, or use --no-stream",
-            )
+            # the last event lacks its blank line: keep it if it is whole (a final
+            # "data: [DONE]" often comes that way), else the stream was cut off
+            try:
+                finish()
+            except Truncated as exc:
+                raise GatewayFailed(
+                    "the gateway's stream was cut off in the middle of an event",
+                    hint="try again, or use --no-stream",
+                ) from exc
     except BaseException:
+        if parser is not None:
+            parser.abort()
         for blob in blobs + (parser.blobs if parser else []):
             blob.discard()
         raise
@@ -153,9 +159,12 @@ def read_sse(
     return reply
 
 
-def event_error(value: dict[str, Any], redact: Callable[[str], str]) -> ImggenError:
-    """The error a gateway put in a stream event (OpenRouter style)."""
+def event_error(
+    value: dict[str, Any], redact: Callable[[str], str], *, where: str = "mid-stream"
+) -> ImggenError:
+    """The error object a gateway put where a reply should be: in a stream event (OpenRouter
+    style) or in a 2xx body."""
     message = redact(error_text(value, 200))
     if is_content_filter(value):
         return ContentFiltered(f"the gateway refused the prompt: {message}")
-    return GatewayFailed(f"the gateway reported an error mid-stream: {message}")
+    return GatewayFailed(f"the gateway reported an error {where}: {message}")

@@ -17,7 +17,13 @@ import pytest
 from imggen import client as client_module
 from imggen.client import Client, Pacer, backoff, retry_after
 from imggen.dialects import DIALECTS, FilePart, HttpCall
-from imggen.errors import AuthFailed, GatewayFailed, GatewayRefused, LinkExpired
+from imggen.errors import (
+    AuthFailed,
+    ContentFiltered,
+    GatewayFailed,
+    GatewayRefused,
+    LinkExpired,
+)
 from imggen.job import Payload
 from tests.conftest import SENTINEL_KEY, png_bytes
 from tests.dialects import PNG_1X1, fixture, fixture_bytes
@@ -749,3 +755,64 @@ def test_retry_note_about_billing_only_for_generation_requests() -> None:
     assert len(messages) == 1
     assert messages[0].startswith("HTTP 503 from the gateway; retrying GET /models in ")
     assert "billed" not in messages[0]
+
+
+def test_final_done_without_its_blank_line_keeps_the_image(spill: Any) -> None:
+    body = sse(IMAGE_EVENT) + b"data: [DONE]\n"  # the stream ends right after the line
+    rec = Recorder(httpx.Response(200, headers=SSE, content=split(body, 5)))
+    with make(rec) as client:
+        reply = client.send(STREAM_CALL, CHAT, spill)
+    assert reply.images == [Payload("base64", PNG_1X1, "image/png")]
+
+
+def test_last_event_without_blank_line_but_cut_json_is_a_broken_stream(spill: Any) -> None:
+    body = sse(delta(role="assistant")) + b'data: {"choices": [{"delta": {"ima'
+    rec = Recorder(httpx.Response(200, headers=SSE, content=split(body, 5)))
+    with make(rec) as client, pytest.raises(GatewayFailed, match="cut off in the middle"):
+        client.send(STREAM_CALL, CHAT, spill)
+    assert len(rec.requests) == 1  # it had delivered an event: not retried
+
+
+@pytest.mark.parametrize(
+    ("error", "kind"),
+    [
+        ({"message": "Generated image was filtered", "code": "x"}, ContentFiltered),
+        ({"message": "upstream exploded"}, GatewayFailed),
+    ],
+)
+def test_error_object_in_a_200_body_is_reported_not_no_image(spill: Any, error, kind) -> None:
+    rec = Recorder(httpx.Response(200, json={"error": error}))
+    with make(rec) as client, pytest.raises(kind) as info:
+        client.send(CALL, CHAT, spill)
+    assert error["message"] in info.value.message
+    assert len(rec.requests) == 1
+
+
+def test_a_429_without_retry_after_still_pauses_every_worker(spill: Any, monkeypatch) -> None:
+    monkeypatch.setattr(client_module, "backoff", lambda attempt: 0.2)
+    rec = Recorder(httpx.Response(429), ok_json())
+    pacer = Pacer()
+    with make(rec, pacer=pacer) as client:
+        started = time.monotonic()
+        client.send(CALL, CHAT, spill)
+    assert pacer.until >= started + 0.2  # the pause others wait on, not just this worker's
+
+
+def test_a_failing_source_closes_the_open_spill_file(tmp_path: Path) -> None:
+    from imggen.replies import read_json
+
+    files: list[BinaryIO] = []
+
+    def new() -> tuple[Path, BinaryIO]:
+        path = tmp_path / f"s{len(files)}"
+        files.append(path.open("wb"))
+        return path, files[-1]
+
+    def chunks() -> Iterator[bytes]:
+        yield b'{"data": [{"b64_json": "' + b"A" * 200_000
+        raise httpx.ReadError("reset")
+
+    with pytest.raises(httpx.ReadError):
+        read_json(chunks(), 200, new)
+    assert len(files) == 1 and files[0].closed
+    assert not any(tmp_path.iterdir())
