@@ -216,7 +216,8 @@ class Client:
                 return self._read_sse(resp, dialect, spill, delivered)
             body = self._read_json(resp, spill)
             if isinstance(body, dict) and body.get("error"):  # an error object with HTTP 2xx
-                raise replies.event_error(body, self._redact, where=f"in an HTTP {resp.status_code} reply")
+                where = f"in an HTTP {resp.status_code} reply"
+                raise replies.event_error(body, self._redact, where=where)
             return dialect.parse(body)
 
     # -- reading bodies -----------------------------------------------------------------
