@@ -194,8 +194,9 @@ def run(
             if isinstance(result, ImggenError):
                 errors.append(result)
                 continue
-            reply, paths = result
+            reply, paths, failed = result
             files.extend(paths)
+            errors.extend(failed)
             if reply.text.strip():
                 outcome.text += ("\n" if outcome.text else "") + reply.text.strip()
             if reply.usage:
@@ -227,7 +228,7 @@ def run(
             finally:
                 path.unlink(missing_ok=True)
             outcome.saved.append(saved)
-            _check_pixels(saved, plan.requested, outcome)
+            _check_pixels(saved, plan.requested, gw.size_rule, outcome)
             if on_saved:
                 on_saved(saved)
         if errors:
@@ -243,6 +244,7 @@ def run(
             )
         outcome.retries = client.retried
         if outcome.error is not None and not outcome.saved:
+            outcome.error.outcome = outcome  # --json still reports the text and usage
             raise outcome.error
         return outcome
     except ImggenError as exc:
@@ -278,7 +280,8 @@ def _signals_held() -> Iterator[None]:
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
-Result = tuple[Reply, list[tuple[Path, Payload]]] | ImggenError
+# a call's reply, the images fetched to scratch files, and those that could not be fetched
+Result = tuple[Reply, list[tuple[Path, Payload]], list[ImggenError]] | ImggenError
 
 
 def _send_all(
@@ -290,11 +293,17 @@ def _send_all(
     def one(call: HttpCall) -> Result:
         try:
             reply = client.send(call, plan.dialect, scratch.factory(spool))
-            if any(p.kind == "url" for p in reply.images):
-                ui.describe(f"{plan.gateway.model}: downloading")
-            return reply, [(_materialize(p, client, scratch, spool), p) for p in reply.images]
         except ImggenError as exc:
             return exc
+        if any(p.kind == "url" for p in reply.images):
+            ui.describe(f"{plan.gateway.model}: downloading")
+        files, failed = [], []
+        for p in reply.images:  # one expired link must not cost the images that did arrive
+            try:
+                files.append((_materialize(p, client, scratch, spool), p))
+            except ImggenError as exc:
+                failed.append(exc)
+        return reply, files, failed
 
     if len(plan.calls) == 1:
         result = one(plan.calls[0])
@@ -353,7 +362,7 @@ def _requested(res: sizes.Resolved) -> dict[str, Any]:
     }
 
 
-def _check_pixels(saved: SavedImage, res: sizes.Resolved, outcome: Outcome) -> None:
+def _check_pixels(saved: SavedImage, res: sizes.Resolved, rule: str, outcome: Outcome) -> None:
     """Report, never hide, a gateway that ignored --size or --aspect."""
     if saved.pixels is None:
         return
@@ -367,9 +376,17 @@ def _check_pixels(saved: SavedImage, res: sizes.Resolved, outcome: Outcome) -> N
                 f"asked for {ew}x{eh} but the gateway returned {w}x{h} ({saved.path}): "
                 "it did not honour the size/aspect asked"
             )
-    elif res.aspect:
+        return
+    if res.aspect:
         aw, ah = (int(x) for x in res.aspect.split(":"))
         if abs((w / h) / (aw / ah) - 1) > ASPECT_TOLERANCE:
             outcome.warnings.append(
                 f"asked for aspect {res.aspect} but the gateway returned {w}x{h} ({saved.path})"
             )
+    # a tier without an aspect: every aspect of a tier has about the same area (seed 002)
+    square = sizes.RULES[rule].table.get(("1:1", res.tier)) if res.tier else None
+    if square and abs((w * h) / (square[0] * square[1]) - 1) > AREA_TOLERANCE:
+        outcome.warnings.append(
+            f"asked for the {res.tier} tier (about {square[0] * square[1] / 1e6:.1f} megapixels) "
+            f"but the gateway returned {w}x{h} ({saved.path})"
+        )

@@ -21,6 +21,7 @@ Every message says what happened; ``hint`` says what to do about it.
 from __future__ import annotations
 
 import enum
+from typing import Any
 
 
 class ExitCode(enum.IntEnum):
@@ -41,6 +42,7 @@ class ImggenError(Exception):
     exit_code: ExitCode = ExitCode.INTERNAL
     retries: int = 0  # retries made before it was raised, for --json (set by core.run)
     status: int | None = None  # the HTTP status the gateway answered with, if it answered one
+    outcome: Any = None  # core.Outcome so far, when a run failed after the gateway answered
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)

@@ -133,7 +133,7 @@ def _from_template(
     }
     try:
         name = template.format(**fields)
-    except (KeyError, IndexError, ValueError) as exc:
+    except (KeyError, IndexError, ValueError, AttributeError) as exc:
         raise UsageError(
             f"bad -o template {template!r}: {exc}",
             hint="fields: {i} {n} {slug} {model} {date} {time}",
@@ -219,16 +219,23 @@ def save(
         os.fsync(out.fileno())
     # --json's bytes and sha256 describe the file as saved (with its provenance chunk)
     size, sha = tmp.stat().st_size, _sha256(tmp)
-    if mime != "image/png":
-        _write_sidecar(final, record, force=force or target.unique, scratch=scratch)
     _place(tmp, final, force=force and not target.unique, scratch=scratch)
+    if mime != "image/png":
+        # only once the image is in place: a sidecar must never describe another image
+        _write_sidecar(final, record, scratch=scratch)
     return SavedImage(str(final), mime, size, pixels, sha)
 
 
 def _write_image(src: Path, mime: str, record: str, out: BinaryIO) -> None:
-    """Copy the image in 1 MiB pieces; a PNG gets its provenance as an iTXt chunk."""
+    """Copy the image in 1 MiB pieces; a PNG gets its provenance as an iTXt chunk.
+
+    Raises GatewayFailed for a PNG whose chunks are not in order.
+    """
     if mime == "image/png":
-        imagefile.copy_with_png_text(src, out, {PROVENANCE_KEY: record})
+        try:
+            imagefile.copy_with_png_text(src, out, {PROVENANCE_KEY: record})
+        except ValueError as exc:  # e.g. no IHDR first: a broken PNG, not a bug of ours
+            raise GatewayFailed("the gateway sent a malformed PNG", hint="try again") from exc
         return
     with src.open("rb") as f:
         while block := f.read(1 << 20):
@@ -290,7 +297,7 @@ def _sidecar(path: Path) -> Path:
     return path.with_name(path.name + ".json")
 
 
-def _write_sidecar(final: Path, record: str, *, force: bool, scratch: Scratch) -> None:
+def _write_sidecar(final: Path, record: str, *, scratch: Scratch) -> None:
     tmp, out = scratch.new(final.parent)
     os.chmod(tmp, _file_mode())
     with out:

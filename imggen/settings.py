@@ -175,6 +175,11 @@ def resolve(
     base_url, sources["base_url"] = pick(
         "IMGGEN_BASE_URL", "base_url", preset.base_url if preset else None
     )
+    if base_url and not str(base_url).startswith(("http://", "https://")):
+        raise ConfigError(
+            f"base_url {base_url!r} ({sources['base_url']}) must start with https:// or http://",
+            hint="for example https://gateway.example/v1",
+        )
     if not base_url:
         raise ConfigError(
             f"profile {name!r} has no base_url"
@@ -205,6 +210,8 @@ def resolve(
         key, key_source = _api_key(name, prof, preset, environ)
     sources["api_key"] = key_source
     defaults = {k: prof[k] for k in OPTION_KEYS if k in prof}
+    for option, value in defaults.items():
+        check_default(name, option, value)
     warnings: tuple[str, ...] = ()
     if key_source == "config file (api_key)" and name in config.insecure_inline_key(path, data):
         warnings = (
@@ -224,6 +231,36 @@ def resolve(
         sources=sources,
         warnings=warnings,
     )
+
+
+# The type each profile default must have, so a mistyped value is a config error (exit 3)
+# naming the key, not a crash later.
+_DEFAULT_TYPES: dict[str, tuple[type, ...]] = {
+    "aspect": (str,),
+    "size": (str, int),
+    "count": (int,),
+    "format": (str,),
+    "quality": (str, int),
+    "background": (str,),
+    "seed": (int,),
+    "stream": (bool,),
+    "timeout": (int, float),
+    "retries": (int,),
+    "output": (str,),
+    "params": (dict,),
+}
+
+
+def check_default(name: str, key: str, value: Any) -> None:
+    """Raise ConfigError when a profile default has the wrong type (e.g. timeout = "abc")."""
+    types = _DEFAULT_TYPES[key]
+    wrong_bool = isinstance(value, bool) and bool not in types
+    if wrong_bool or not isinstance(value, types):
+        kinds = " or ".join("a table" if t is dict else t.__name__ for t in types)
+        raise ConfigError(
+            f"profile {name!r}: {key} = {value!r} should be {kinds}",
+            hint=f"fix it with `imggen config set profiles.{name}.{key} VALUE`",
+        )
 
 
 def _api_key(

@@ -366,3 +366,10 @@ def test_profiles_without_any(run: Run, clean_environ: Path) -> None:
         f"no profiles in {clean_environ}; create one with `imggen config init --preset NAME`\n"
     )
     assert run("config", "profiles", "--json").stdout == "[]\n"
+
+
+def test_set_refuses_a_mistyped_default(run, write_config) -> None:
+    write_config({"profiles": {"t": {"preset": "turing"}}})
+    r = run("config", "set", "profiles.t.timeout", "soon")
+    assert r.exit_code == 2
+    assert "timeout = 'soon' should be int or float" in r.stderr

@@ -629,3 +629,50 @@ def test_json_error_document_for_refusals_before_any_request(
         "exit_code": 2,
     }
     assert gateway.requests == []
+
+
+def test_one_expired_link_keeps_the_image_that_did_arrive(
+    run: Run, gateway: MockGateway, tmp_path: Path
+) -> None:
+    """SPEC: with -n > 1 the images that arrived are saved and listed; the exit code is the
+    failure's."""
+    urls = {"data": [{"url": "https://cdn.test/a.png"}, {"url": "https://cdn.test/b.png"}]}
+    gateway.queue(
+        urls,
+        httpx.Response(200, headers={"content-type": "image/png"}, content=png_bytes()),
+        httpx.Response(404),
+    )
+    r = run("generate", "two", "-n", "2", "-o", "pair.png")
+    assert r.exit_code == 5
+    assert r.stdout == f"{tmp_path / 'pair-1.png'}\n"
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_file()) == ["pair-1.png"]
+    assert "expired" in r.stderr
+
+
+def test_json_keeps_the_models_words_when_no_image_came(run: Run, gateway: MockGateway) -> None:
+    words = {"choices": [{"message": {"role": "assistant", "content": "I cannot draw that."}}]}
+    gateway.queue(words)
+    r = run("generate", "x", "-p", "k", "--no-stream", "--json")
+    assert r.exit_code == 6
+    doc = json.loads(r.stdout)
+    assert doc["text"] == "I cannot draw that."
+    assert doc["error"]["class"] == "NoImage"
+
+
+def test_a_tier_without_an_aspect_is_still_checked(tmp_path: Path) -> None:
+    """gemini-3 asked for 4K (about 16.8 megapixels) that answers 1024x1024 is reported."""
+    from imggen import core, sizes
+    from imggen.job import SavedImage
+
+    outcome = core.Outcome("p", "m", "openrouter")
+    res = sizes.resolve("gemini-3", "m", None, "4K")
+    saved = SavedImage(str(tmp_path / "a.png"), "image/png", 1, (1024, 1024), "0")
+    core._check_pixels(saved, res, "gemini-3", outcome)
+    assert outcome.warnings == [
+        f"asked for the 4K tier (about 16.8 megapixels) but the gateway returned 1024x1024 "
+        f"({tmp_path / 'a.png'})"
+    ]
+    outcome.warnings.clear()
+    big = SavedImage(str(tmp_path / "b.png"), "image/png", 1, (5504, 3072), "0")
+    core._check_pixels(big, res, "gemini-3", outcome)
+    assert outcome.warnings == []

@@ -267,3 +267,49 @@ def test_decode_base64_is_strict(tmp_path: Path) -> None:
     with pytest.raises(GatewayFailed) as info:
         output.decode_base64("iVBORw0KGgo!!!not-base64***", Scratch(), tmp_path)
     assert info.value.message == "the gateway sent invalid base64 image data"
+
+
+def test_sidecar_of_another_image_is_never_rewritten(tmp_path: Path) -> None:
+    """-o out (no extension) expects out.png; the gateway sends a JPEG and out.jpg exists:
+    the refusal must leave out.jpg's own sidecar alone."""
+    from tests.fakegateway import make_jpeg_header
+
+    (tmp_path / "out.jpg").write_bytes(b"old image")
+    (tmp_path / "out.jpg.json").write_text('{"request": "old"}\n')
+    src = tmp_path / "new.part"
+    src.write_bytes(make_jpeg_header(8, 8))
+    target = output.plan("out", 1, prompt="p", model="m", fmt=None, cwd=tmp_path)[0]
+    with pytest.raises(FileExists):
+        output.save(
+            src, target, provenance={"request": "new"}, force=False, scratch=output.Scratch()
+        )
+    assert (tmp_path / "out.jpg.json").read_text() == '{"request": "old"}\n'
+
+
+def test_png_with_chunks_out_of_order_is_the_gateways_fault(tmp_path: Path) -> None:
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = struct.pack(">I", zlib.crc32(kind + data))
+        return struct.pack(">I", len(data)) + kind + data + crc
+
+    ihdr = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
+    broken = (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"tEXt", b"k\x00v")
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(b"\x00\x00\x00\x00"))
+        + chunk(b"IEND", b"")
+    )
+    src = tmp_path / "in.part"
+    src.write_bytes(broken)
+    target = output.Target(tmp_path / "out.png", exact=True)
+    with pytest.raises(GatewayFailed, match="malformed PNG"):
+        output.save(src, target, provenance={}, force=False, scratch=output.Scratch())
+    assert not (tmp_path / "out.png").exists()
+
+
+def test_template_with_an_attribute_is_a_usage_error(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="bad -o template"):
+        output.plan("{slug.x}.png", 1, prompt="p", model="m", fmt=None, cwd=tmp_path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -326,3 +327,31 @@ def test_dialect_names_are_the_registry() -> None:
     from imggen.settings import DIALECT_NAMES
 
     assert DIALECT_NAMES == tuple(DIALECTS)
+
+
+@pytest.mark.parametrize(
+    ("profile", "message"),
+    [
+        ({"timeout": "abc"}, "profile 't': timeout = 'abc' should be int or float"),
+        ({"seed": "7"}, "profile 't': seed = '7' should be int"),
+        ({"stream": "yes"}, "profile 't': stream = 'yes' should be bool"),
+        ({"params": 3}, "profile 't': params = 3 should be a table"),
+        ({"count": True}, "profile 't': count = True should be int"),
+        ({"base_url": "gw.test/v1"}, "base_url 'gw.test/v1' (profile t) must start with"),
+    ],
+)
+def test_mistyped_profile_values_are_config_errors(write_config, profile, message) -> None:
+    prof = {"preset": "turing", "base_url": "https://gw.test/v1", "api_key": "k", **profile}
+    write_config({"profiles": {"t": prof}})
+    with pytest.raises(ConfigError) as info:
+        settings.resolve(environ={"IMGGEN_CONFIG": os.environ["IMGGEN_CONFIG"]})
+    assert info.value.message.startswith(message)
+    assert info.value.exit_code == 3
+
+
+def test_profile_defaults_do_not_disturb_the_key(write_config, monkeypatch) -> None:
+    monkeypatch.setenv("TURING_API_KEY", "the-key")
+    prof = {"preset": "turing", "base_url": "https://gw.test/v1", "retries": 1, "size": "1K"}
+    write_config({"profiles": {"t": prof}})
+    s = settings.resolve(environ=dict(os.environ))
+    assert (s.api_key, dict(s.defaults)) == ("the-key", {"retries": 1, "size": "1K"})

@@ -285,8 +285,8 @@ def _has_null(value: Any) -> bool:
 
 def validate_key(key: str, value: Any) -> None:
     """Refuse keys imggen would ignore, so a typo is caught when it is made."""
-    from imggen.errors import UsageError
-    from imggen.settings import PROFILE_KEYS
+    from imggen.errors import ConfigError, UsageError
+    from imggen.settings import OPTION_KEYS, PROFILE_KEYS, check_default
 
     parts = key.split(".")
     if parts == ["default_profile"]:
@@ -294,6 +294,11 @@ def validate_key(key: str, value: Any) -> None:
             raise UsageError("default_profile must be a profile name")
         return
     if len(parts) >= 3 and parts[0] == "profiles":
+        if len(parts) == 3 and parts[2] in OPTION_KEYS:
+            try:
+                check_default(parts[1], parts[2], value)
+            except ConfigError as exc:  # typed on the command line: a usage error
+                raise UsageError(exc.message) from None
         if parts[2] == "params" or (len(parts) == 3 and parts[2] in PROFILE_KEYS):
             if parts[2] == "api_key_cmd" and not (
                 isinstance(value, list) and all(isinstance(v, str) for v in value)

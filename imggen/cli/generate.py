@@ -226,9 +226,10 @@ def _make(ctx: typer.Context, a: dict[str, Any], *, images: list[str], mask: str
         outcome = core.run(s, job, env, ui, opts, plan=plan, on_saved=show)
     except ImggenError as exc:
         if a["json_out"]:
-            failed = core.Outcome(
-                s.profile, plan.gateway.model, plan.gateway.dialect, retries=exc.retries, error=exc
+            failed = exc.outcome or core.Outcome(
+                s.profile, plan.gateway.model, plan.gateway.dialect, retries=exc.retries
             )
+            failed.error = exc
             env.out.write(json.dumps(failed.as_json(), ensure_ascii=False) + "\n")
             exc.json_reported = True  # type: ignore[attr-defined]
         raise
