@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from imggen import core
+from imggen import core, output
 from imggen.console import UI
 from imggen.env import Env
 from imggen.errors import ImggenError, UsageError
@@ -20,7 +20,6 @@ from imggen.job import SavedImage
 from imggen.tasks import Task
 
 DEFAULT_JOBS = 4
-ABANDON_WAIT = 5.0  # seconds an interrupted run waits for workers to remove their temp files
 
 
 @dataclass
@@ -95,11 +94,18 @@ class ResultsFile:
         self._lock = threading.Lock()
 
     def write(self, record: dict[str, Any]) -> None:
+        """Append one line. Raises UsageError when the file cannot be written (disk full)."""
         data = (json.dumps(record, ensure_ascii=False) + "\n").encode()
         with self._lock:
             view = memoryview(data)
-            while view:
-                view = view[os.write(self._fd, view) :]
+            try:
+                while view:
+                    view = view[os.write(self._fd, view) :]
+            except OSError as exc:
+                raise UsageError(
+                    f"cannot write the results file {self.path}: {exc.strerror}",
+                    hint="free some space or pass --results PATH; re-running resumes the rest",
+                ) from None
 
     def close(self) -> None:
         os.close(self._fd)
@@ -126,6 +132,8 @@ def run_many(
     lock = threading.Lock()
     stop, abandon = threading.Event(), threading.Event()
     todo = [t for t in tasks if t.action != "skip"]
+    scratches: list[output.Scratch] = []  # every job's temp files, for the main thread
+    crashed: list[BaseException] = []  # what ended a worker early, raised in the main thread
     queue = iter(todo)
     clients: dict[tuple[str, str], Client] = {}
     for t in todo:
@@ -142,18 +150,25 @@ def run_many(
             _report(ui, result, len(done), len(tasks))
 
     def worker() -> None:
-        while not stop.is_set():
-            with lock:
-                task = next(queue, None)
-            if task is None:
-                return
-            client = clients[(task.settings.profile, task.settings.base_url)]
-            result = _run_one(task, client, env, ui, on_saved)
-            if abandon.is_set() and result.status == "failed":
-                return  # interrupted mid-job: no line for it; the next run redoes it
-            finish(result)
-            if fail_fast and result.status == "failed":
-                stop.set()
+        try:
+            while not stop.is_set():
+                with lock:
+                    task = next(queue, None)
+                if task is None:
+                    return
+                client = clients[(task.settings.profile, task.settings.base_url)]
+                scratch = output.Scratch()
+                with lock:
+                    scratches.append(scratch)
+                result = _run_one(task, client, env, ui, on_saved, scratch)
+                if abandon.is_set() and result.status == "failed":
+                    return  # interrupted mid-job: no line for it; the next run redoes it
+                finish(result)
+                if fail_fast and result.status == "failed":
+                    stop.set()
+        except BaseException as exc:  # e.g. the results file cannot be written: stop all
+            crashed.append(exc)
+            stop.set()
 
     ui.start_count(f"batch: {len(tasks)} jobs", len(tasks))
     threads = [
@@ -169,15 +184,19 @@ def run_many(
         for thread in threads:
             while thread.is_alive():
                 thread.join(0.1)  # short joins: signals reach the main thread promptly
+        if crashed:
+            raise crashed[0]
     except BaseException:
         abandon.set()
         stop.set()
         for client in clients.values():
-            client.close()  # in-flight reads fail at once; each core.run removes its temp files
-        until = time.monotonic() + ABANDON_WAIT
-        for thread in threads:
-            if thread.ident is not None:
-                thread.join(max(0.0, until - time.monotonic()))
+            client.close()
+        # The main thread removes every job's temp files itself: a worker may stay blocked in
+        # a read, and a join cut short by the signal cannot be trusted (CPython 3.11).
+        with lock:
+            pending = list(scratches)
+        for scratch in pending:
+            scratch.cleanup()  # and no job can create a file after this
         raise
     finally:
         ui.stop_progress()
@@ -193,6 +212,7 @@ def _run_one(
     env: Env,
     ui: UI,
     on_saved: Callable[[SavedImage], None] | None,
+    scratch: output.Scratch,
 ) -> JobResult:
     result = JobResult(task, "failed")
     began = time.monotonic()
@@ -214,6 +234,7 @@ def _run_one(
             plan=task.plan,
             client=client,
             on_saved=on_saved,
+            scratch=scratch,
         )
         result.paths = [s.path for s in outcome.saved]
         result.warnings = outcome.warnings

@@ -174,6 +174,7 @@ def run(
     plan: Plan | None = None,
     client: Any = None,
     on_saved: Callable[[SavedImage], None] | None = None,
+    scratch: output.Scratch | None = None,
 ) -> Outcome:
     """Make the images of one job and save them. Failures after some images arrived are
     returned in Outcome.error with the saved ones; failures before are raised."""
@@ -181,7 +182,7 @@ def run(
     gw = plan.gateway
     output.check_targets(plan.targets, force=opts.force)
     outcome = Outcome(gw.profile, gw.model, gw.dialect, requested=_requested(plan.requested))
-    scratch = output.Scratch()
+    scratch = scratch or output.Scratch()  # batch passes its own, to clean up on interrupt
     own_client = client is None
     client = client or make_client(settings, env, ui, opts)
     spool = plan.targets[0].directory

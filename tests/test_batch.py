@@ -407,3 +407,58 @@ def test_cli_bad_flags_exit_2(
     r = run("batch", "assets.toml", *args)
     assert r.exit_code == 2
     assert r.stderr.splitlines()[0] == message
+
+
+def test_interrupt_removes_spill_files_of_jobs_stalled_mid_body(tmp_path: Path) -> None:
+    """A worker blocked in a read after its spill file exists cannot clean up; the main
+    thread must (SPEC: Ctrl-C leaves nothing partial)."""
+    import signal
+    import threading
+
+    release = threading.Event()
+    started = threading.Event()
+
+    def stalled_body():
+        yield b'{"data": [{"b64_json": "' + b"A" * 300_000  # past the spill threshold
+        started.set()
+        release.wait(10)
+        yield b'"}]}'
+
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, content=stalled_body()))
+    environ = dict(os.environ)
+    environ.update(
+        IMGGEN_BASE_URL="https://gw.test/v1",
+        IMGGEN_API_KEY=SENTINEL_KEY,
+        IMGGEN_MODEL="turing/gpt-image-2",
+    )
+    env = Env(environ=environ, stderr=io.StringIO(), transport=transport, stderr_isatty=False)
+    path = jobs_toml(tmp_path / "m.toml", ["a", "b"])
+    todo = tasks.build(manifest.load(path), env, force=False)
+
+    def interrupt() -> None:
+        started.wait(10)
+        time.sleep(0.2)
+        signal.raise_signal(signal.SIGINT)
+
+    threading.Thread(target=interrupt, daemon=True).start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            batch.run_many(todo, env, UI(env), jobs=2)
+        assert list((tmp_path / "out").glob(".imggen-*")) == []
+        assert list((tmp_path / "out").glob("*.png")) == []
+    finally:
+        release.set()
+
+
+def test_results_file_that_cannot_be_written_fails_the_run(fake: FakeGateway, tmp_path: Path):
+    if not Path("/dev/full").exists():
+        pytest.skip("needs /dev/full")
+    env = env_for(fake)
+    path = jobs_toml(tmp_path / "m.toml", ["a", "b", "c"])
+    todo = tasks.build(manifest.load(path), env, force=False)
+    results = batch.ResultsFile(Path("/dev/full"))
+    try:
+        with pytest.raises(batch.UsageError, match="cannot write the results file /dev/full"):
+            batch.run_many(todo, env, UI(env), jobs=1, results=results)
+    finally:
+        results.close()
