@@ -139,7 +139,14 @@ def run_many(
     for t in todo:
         key = (t.settings.profile, t.settings.base_url)
         if key not in clients:
-            clients[key] = Client(t.settings.base_url, t.settings.api_key, transport=env.transport)
+            # room for every worker's calls at once: -j 64 must not queue on a 32-slot pool
+            width = max(1, jobs) * max(len(task.plan.calls) for task in todo)
+            clients[key] = Client(
+                t.settings.base_url,
+                t.settings.api_key,
+                transport=env.transport,
+                max_connections=max(32, width),
+            )
 
     def finish(result: JobResult) -> None:
         with lock:

@@ -73,6 +73,7 @@ class Client:
         on_sent: Callable[[int, int | None], None] | None = None,
         on_debug: Callable[[str], None] | None = None,
         pacer: Pacer | None = None,
+        max_connections: int = 32,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._key = api_key
@@ -88,7 +89,9 @@ class Client:
         self.cancelled = threading.Event()
         self.retried = 0
         self._lock = threading.Lock()
-        limits = httpx.Limits(max_connections=32, max_keepalive_connections=16)
+        limits = httpx.Limits(
+            max_connections=max_connections, max_keepalive_connections=min(16, max_connections)
+        )
         self._http = httpx.Client(
             transport=transport,
             limits=limits,
@@ -239,11 +242,13 @@ class Client:
             return
         if 300 <= status < 400:
             where = resp.headers.get("location", "?")
-            raise GatewayFailed(
+            moved = GatewayFailed(
                 f"the gateway answered HTTP {status}, a redirect to {_host(where)}; imggen "
                 "does not follow redirects with your key",
                 hint="set base_url to the address it redirects to",
             )
+            moved.status = status
+            raise moved
         raw = _read_capped(resp, ERROR_BODY_CAP, strict=False)
         try:
             body: Any = json.loads(raw)
@@ -452,21 +457,28 @@ def _read_capped(resp: httpx.Response, cap: int, *, strict: bool = True) -> byte
         data += chunk
         if len(data) > cap:
             if strict:
-                raise GatewayFailed("the gateway's reply is larger than expected")
+                big = GatewayFailed("the gateway's reply is larger than expected")
+                big.status = resp.status_code
+                raise big
             break
     return bytes(data[:cap])
 
 
 def _parse_small(raw: bytes, resp: httpx.Response) -> Any:
+    """A small JSON body. Raises GatewayFailed carrying the HTTP status: it did answer."""
+    error = None
     if looks_like_html(raw[:512]):
-        raise GatewayFailed(
+        error = GatewayFailed(
             f"the gateway answered HTTP {resp.status_code} with an HTML page instead of JSON",
             hint="check base_url: it may point at a website, not the API",
         )
-    try:
-        return json.loads(raw)
-    except ValueError as exc:
-        raise GatewayFailed("the gateway sent malformed JSON") from exc
+    else:
+        try:
+            return json.loads(raw)
+        except ValueError:
+            error = GatewayFailed(f"the gateway sent malformed JSON (HTTP {resp.status_code})")
+    error.status = resp.status_code
+    raise error
 
 
 def _host(url: str) -> str:

@@ -126,6 +126,8 @@ def run(
         s = settings.resolve(profile=profile, model=model, environ=env.environ)
     except ConfigError as exc:
         key_error = exc
+    for warning in s.warnings:
+        ui.warn(warning)
     _config(report, s, gw.dialect, key_error)
     if key_error is not None:
         for name in ("reachable", "key", "models_api"):
@@ -166,7 +168,7 @@ def _config(
 
 def _answered(exc: GatewayFailed) -> bool:
     """Whether the gateway answered at all (an HTTP status, a page, bad JSON)."""
-    return exc.status is not None or any(w in exc.message for w in ("JSON", "larger than"))
+    return exc.status is not None
 
 
 def _probe(report: Report, s: settings.Settings, env: Env, ui: UI) -> bool:

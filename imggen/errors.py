@@ -6,6 +6,7 @@
     │   ├── InputError
     │   └── FileExists
     ├── ConfigError             3  no profile, no key, bad TOML
+    │   ├── NoModel                no model given or configured
     │   └── AuthFailed             401 / 403 from the gateway
     ├── GatewayRefused          4  content filter, invalid request, unknown model
     │   └── ContentFiltered        never retried, whatever its status
@@ -68,6 +69,10 @@ class FileExists(UsageError):
 
 class ConfigError(ImggenError):
     exit_code = ExitCode.CONFIG
+
+
+class NoModel(ConfigError):
+    """The profile names no model and none was given."""
 
 
 class AuthFailed(ConfigError):

@@ -306,9 +306,14 @@ def _write_sidecar(final: Path, record: str, *, scratch: Scratch) -> None:
 
 
 def read_provenance(path: Path) -> dict[str, Any] | None:
-    """What imggen recorded in (or beside) an image it saved; None if nothing readable."""
+    """What imggen recorded in (or beside) an image it saved; None if nothing readable.
+
+    Where to look follows the bytes, as save() does, not the name: PNG data saved as x.jpg
+    carries its record inside, WEBP data saved as x.png has a sidecar."""
     try:
-        if path.suffix.lower() == ".png":
+        with path.open("rb") as f:
+            is_png = imagefile.sniff(f.read(64)) == "image/png"
+        if is_png:
             text = imagefile.read_png_text(path).get(PROVENANCE_KEY)
         else:
             text = _sidecar(path).read_text("utf-8")

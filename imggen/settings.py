@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from imggen import config
-from imggen.errors import ConfigError
+from imggen.errors import ConfigError, NoModel
 from imggen.job import Gateway
 from imggen.presets import PRESETS, Preset, infer_dialect, infer_size_rule
 
@@ -199,7 +199,7 @@ def resolve(
             "IMGGEN_MODEL", "model", preset.default_model if preset else None
         )
     if not model:
-        raise ConfigError(
+        raise NoModel(
             f"no model for profile {name!r}",
             hint=f"pass -m MODEL, run `imggen config set profiles.{name}.model MODEL`, "
             "or set IMGGEN_MODEL",

@@ -54,12 +54,19 @@ def build(
             continue  # its own problems are listed; deeper checks would only repeat them
         key = (row.values.get("profile", profile), row.values.get("model", model))
         if key not in resolved:
-            try:
-                resolved[key] = settings.resolve(
-                    profile=key[0], model=key[1], environ=env.environ, need_key=need_key
-                )
-            except ImggenError as exc:
-                resolved[key] = exc
+            # once per profile: another model of it is the same settings (an api_key_cmd
+            # such as `pass show` runs once, not once per model)
+            same = next((v for k, v in resolved.items() if k[0] == key[0]), None)
+            if isinstance(same, settings.Settings) and key[1]:
+                sources = {**same.sources, "model": "manifest"}
+                resolved[key] = dataclasses.replace(same, model=key[1], sources=sources)
+            else:
+                try:
+                    resolved[key] = settings.resolve(
+                        profile=key[0], model=key[1], environ=env.environ, need_key=need_key
+                    )
+                except ImggenError as exc:
+                    resolved[key] = exc
         s = resolved[key]
         if isinstance(s, ImggenError):
             failed_settings.setdefault(key, []).append(row)
@@ -174,6 +181,16 @@ def _check_outputs(tasks: list[Task], problems: list[Problem]) -> None:
     """Each job needs file names of its own: a re-run finds a job's images by them."""
     owner: dict[Path, Row] = {}
     for task in tasks:
+        if any(field in str(task.row.output) for field in ("{date}", "{time}")):
+            problems.append(
+                Problem(
+                    task.row.where,
+                    f"output {task.row.output!r} changes with the clock; a re-run could never "
+                    "find (and skip) this job's image: drop {date}/{time}",
+                    job=task.row.number,
+                )
+            )
+            continue
         for target in task.plan.targets:
             if target.path is None or target.unique:
                 problems.append(

@@ -462,3 +462,51 @@ def test_results_file_that_cannot_be_written_fails_the_run(fake: FakeGateway, tm
             batch.run_many(todo, env, UI(env), jobs=1, results=results)
     finally:
         results.close()
+
+
+def test_clock_templates_are_refused_for_batch(fake: FakeGateway, tmp_path: Path) -> None:
+    from imggen.errors import ImggenError
+
+    path = tmp_path / "m.toml"
+    path.write_text('[[jobs]]\nprompt = "a"\noutput = "out/{slug}-{time}.png"\n')
+    with pytest.raises(ImggenError, match="changes with the clock"):
+        tasks.build(manifest.load(path), env_for(fake), force=False)
+    assert fake.requests == []
+
+
+def test_key_command_runs_once_per_profile_however_many_models(
+    fake: FakeGateway, tmp_path: Path, write_config
+) -> None:
+    import sys
+
+    calls = tmp_path / "calls"
+    cmd = [sys.executable, "-c", f"open({str(calls)!r}, 'a').write('x'); print({SENTINEL_KEY!r})"]
+    write_config({"profiles": {"p": {"base_url": f"{fake.url}/v1", "api_key_cmd": cmd}}})
+    path = tmp_path / "m.toml"
+    path.write_text(
+        '[defaults]\nprofile = "p"\n\n'
+        + "".join(
+            f'[[jobs]]\nprompt = "x"\nmodel = "{m}"\noutput = "out/{i}.png"\n\n'
+            for i, m in enumerate(["a/one", "b/two", "c/three"])
+        )
+    )
+    env = Env(environ=dict(os.environ), stderr=io.StringIO(), stderr_isatty=False)
+    todo = tasks.build(manifest.load(path), env, force=False)
+    assert [t.settings.model for t in todo] == ["a/one", "b/two", "c/three"]
+    assert calls.read_text() == "x"
+
+
+def test_batch_warns_about_a_readable_inline_key(fake: FakeGateway, tmp_path: Path, write_config):
+    from typer.testing import CliRunner
+
+    from imggen.cli.app import app
+
+    config = write_config({"profiles": {"p": {"base_url": f"{fake.url}/v1", "api_key": "k"}}})
+    config.chmod(0o644)
+    path = tmp_path / "m.toml"
+    path.write_text('[[jobs]]\nprompt = "x"\nmodel = "a/b"\noutput = "o.png"\n')
+    env = Env(environ=dict(os.environ), stdin_isatty=False, stderr_isatty=False)
+    r = CliRunner().invoke(app, ["batch", str(path), "--dry-run"], obj=env)
+    assert r.exit_code == 0, r.stderr
+    r = CliRunner().invoke(app, ["batch", str(path), "-q"], obj=env)
+    assert "holds the inline api_key of profile 'p' and others can read it" in r.stderr

@@ -288,10 +288,6 @@ def test_bare_list_reply_is_read(
             httpx.Response(503, json={"error": {"message": "busy"}}),
             "error: HTTP 503 from the gateway: busy",
         ),
-        (
-            httpx.Response(200, text="<html><body>hi</body></html>"),
-            "error: the gateway answered HTTP 200 with an HTML page instead of JSON",
-        ),
     ],
 )
 def test_gateway_failure_is_exit_5(
@@ -353,3 +349,18 @@ def test_a_tier_the_catalog_does_not_advertise_is_refused(
     assert tier not in r.rule.tiers
     with pytest.raises(SizeRefused):
         sizes.resolve(r.size_rule, model, "16:9", tier)
+
+
+def test_a_page_instead_of_a_listing_falls_back_to_the_catalog(
+    run: Invoke, gateway: MockGateway, write_config: Callable[..., Path], monkeypatch: Any
+) -> None:
+    """A 200 that is no listing (an HTML page) means no models API here: show the catalog
+    and say why, rather than fail."""
+    write_config(KNOX)
+    monkeypatch.setenv("KNOX_API_KEY", SENTINEL_KEY)
+    gateway.queue(httpx.Response(200, text="<html><body>hi</body></html>"))
+    r = run("models")
+    assert r.exit_code == 0, r.stderr
+    assert "google/gemini-2.5-flash-image" in r.stdout
+    assert "with an HTML page instead of JSON" in r.stderr
+    assert len(gateway.requests) == 1

@@ -313,3 +313,15 @@ def test_png_with_chunks_out_of_order_is_the_gateways_fault(tmp_path: Path) -> N
 def test_template_with_an_attribute_is_a_usage_error(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="bad -o template"):
         output.plan("{slug.x}.png", 1, prompt="p", model="m", fmt=None, cwd=tmp_path)
+
+
+@pytest.mark.parametrize(("name", "png"), [("hero.png", False), ("hero.jpg", True)])
+def test_provenance_is_read_where_the_bytes_put_it(tmp_path: Path, name: str, png: bool) -> None:
+    """An exact name whose real type differs keeps its record (batch re-runs rely on it)."""
+    from tests.fakegateway import make_png, make_webp_header
+
+    src = tmp_path / "in.part"
+    src.write_bytes(make_png(4, 4) if png else make_webp_header(4, 4))
+    target = output.Target(tmp_path / name, exact=True)
+    output.save(src, target, provenance={"request": "r1"}, force=False, scratch=output.Scratch())
+    assert output.read_provenance(tmp_path / name) == {"request": "r1"}

@@ -112,6 +112,8 @@ def batch(
         force=force,
         need_key=not dry_run,
     )
+    for warning in dict.fromkeys(w for t in todo for w in t.settings.warnings):
+        ui.warn(warning)  # e.g. a readable config file holding an inline key, once each
     if part:
         todo = [t for t in todo if mf.in_shard(t.row, *part)]
     if dry_run:

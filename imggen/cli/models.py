@@ -46,6 +46,8 @@ def models(
     client = None
     if ask:
         s = resolve(profile, env.environ, need_key=True)
+        for warning in s.warnings:
+            ui.warn(warning)
         client = core.make_client(
             s, env, ui, core.Options(timeout=LIST_TIMEOUT, retries=1), read_timeout=LIST_TIMEOUT
         )
@@ -87,13 +89,12 @@ def resolve(profile: str | None, environ: dict[str, str], *, need_key: bool) -> 
     import dataclasses
 
     from imggen import settings
-    from imggen.errors import ConfigError
+    from imggen.errors import NoModel
 
     try:
         return settings.resolve(profile=profile, environ=environ, need_key=need_key)
-    except ConfigError as exc:
-        if not exc.message.startswith("no model for profile"):
-            raise
+    except NoModel:
+        pass
     # A stand-in model gets past resolve(); listing never sends it.
     s = settings.resolve(profile=profile, model="-", environ=environ, need_key=need_key)
     return dataclasses.replace(s, model=NO_MODEL, sources={**s.sources, "model": "(none)"})
