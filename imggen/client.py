@@ -290,6 +290,9 @@ class Client:
             delivered = [False]
             try:
                 return attempt(delivered)
+            except ImggenError as exc:
+                exc.delivered = delivered[0]  # e.g. a stream cut after its first event
+                raise
             except _Retry as exc:
                 error, wait, slow_down = exc.error, exc.wait, exc.status == 429
             except httpx.TransportError as exc:
@@ -299,11 +302,13 @@ class Client:
                 if isinstance(exc, httpx.UnsupportedProtocol):
                     raise error from exc  # a bad URL stays bad
                 if delivered[0]:
-                    raise GatewayFailed(
+                    broken = GatewayFailed(
                         f"{error.message} (the stream had started delivering, so it is not "
                         "retried)",
                         hint="try again, or use --no-stream",
-                    ) from exc
+                    )
+                    broken.delivered = True
+                    raise broken from exc
                 wait, slow_down = None, False
             except (httpx.DecodingError, httpx.InvalidURL) as exc:
                 raise GatewayFailed(f"{what} failed: {_reason(exc)}") from exc

@@ -261,8 +261,8 @@ def _generate(
             try:
                 outcome = core.run(s, job, env, ui, opts, plan=plan)
             except (GatewayFailed, GatewayRefused) as exc:
-                if not plan.stream or isinstance(exc, ContentFiltered):
-                    raise
+                if not plan.stream or isinstance(exc, ContentFiltered) or exc.delivered:
+                    raise  # a stream that had delivered was likely billed: no second image
                 stream_error = exc  # try once unstreamed: is it the stream or the gateway?
                 job = dataclasses.replace(job, stream=False)
                 plan = core.prepare(s, job, opts)

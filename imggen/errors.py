@@ -44,6 +44,7 @@ class ImggenError(Exception):
     retries: int = 0  # retries made before it was raised, for --json (set by core.run)
     status: int | None = None  # the HTTP status the gateway answered with, if it answered one
     outcome: Any = None  # core.Outcome so far, when a run failed after the gateway answered
+    delivered: bool = False  # a stream had started delivering: the image was likely billed
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)
