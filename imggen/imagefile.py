@@ -3,9 +3,10 @@ Everything streams: files may be tens of MB and are never read whole."""
 
 from __future__ import annotations
 
+import contextlib
 import struct
 import zlib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import BinaryIO
 
@@ -85,9 +86,20 @@ def _webp_size(head: bytes) -> tuple[int, int] | None:
     return None
 
 
-def dimensions(path: Path) -> tuple[int, int] | None:
+@contextlib.contextmanager
+def _reader(source: Path | BinaryIO) -> Iterator[BinaryIO]:
+    """A file to read from its start: a path is opened, an open file is rewound."""
+    if isinstance(source, Path):
+        with source.open("rb") as f:
+            yield f
+    else:
+        source.seek(0)
+        yield source
+
+
+def dimensions(source: Path | BinaryIO) -> tuple[int, int] | None:
     """Width and height from the file's header, or None when unknown or unparseable."""
-    with path.open("rb") as f:
+    with _reader(source) as f:
         head = f.read(32)
         mime = sniff(head)
         if mime == "image/png":
@@ -242,10 +254,10 @@ def _decode_text(kind: bytes, data: bytes) -> tuple[str, str] | None:
         return None
 
 
-def read_png_text(path: Path) -> dict[str, str]:
+def read_png_text(source: Path | BinaryIO) -> dict[str, str]:
     """Text chunks (tEXt, zTXt, iTXt) before the first IDAT; the first of a keyword wins."""
     found: dict[str, str] = {}
-    with path.open("rb") as f:
+    with _reader(source) as f:
         if f.read(8) != _PNG_SIG:
             return found
         while True:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import tempfile
-from pathlib import Path
 
 from imggen import imagefile, output
 from imggen.errors import InputError
@@ -43,16 +41,13 @@ def load(source: str, *, stdin: bytes | None = None, what: str = "input image") 
 
 def _inspect(data: bytes) -> tuple[tuple[int, int] | None, str | None]:
     """Pixel size, and the prompt imggen recorded if it made this image."""
+    import io
     import json
 
-    with tempfile.NamedTemporaryFile(prefix=".imggen-", suffix=".in") as f:
-        f.write(data)
-        f.flush()
-        path = Path(f.name)
-        pixels = imagefile.dimensions(path)
-        text = None
-        if data[:4] == b"\x89PNG":
-            text = imagefile.read_png_text(path).get(output.PROVENANCE_KEY)
+    pixels = imagefile.dimensions(io.BytesIO(data))
+    text = None
+    if data[:4] == b"\x89PNG":
+        text = imagefile.read_png_text(io.BytesIO(data)).get(output.PROVENANCE_KEY)
     prompt = None
     if text:
         try:

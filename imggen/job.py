@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,8 +32,11 @@ class ImageInput:
 
     def data_url(self) -> str:
         """The image as a data: URL (or its URL when it is a remote reference)."""
-        if self.url:
-            return self.url
+        return self.url or self._inline
+
+    @functools.cached_property
+    def _inline(self) -> str:
+        # built once and shared by every request that sends this image (batch, -n)
         import base64
 
         return f"data:{self.mime or 'image/png'};base64,{base64.b64encode(self.data).decode()}"

@@ -49,6 +49,7 @@ def build(
     resolved: dict[tuple[str | None, str | None], settings.Settings | ImggenError] = {}
     failed_settings: dict[tuple[str | None, str | None], list[Row]] = {}
     tasks: list[Task] = []
+    loaded: dict[str, Any] = {}  # input images by path (or URL)
     for row in m.rows:
         if not row.valid:
             continue  # its own problems are listed; deeper checks would only repeat them
@@ -71,7 +72,7 @@ def build(
         if isinstance(s, ImggenError):
             failed_settings.setdefault(key, []).append(row)
             continue
-        task = _task(row, s, m.folder, timeout, retries, problems)
+        task = _task(row, s, m.folder, timeout, retries, problems, loaded)
         if task is not None:
             tasks.append(task)
     for key, rows in failed_settings.items():
@@ -94,6 +95,7 @@ def _task(
     timeout: float | None,
     retries: int | None,
     problems: list[Problem],
+    loaded: dict[str, Any],
 ) -> Task | None:
     """A Task, or None after adding the row's problems. Each value comes from the job, else
     [defaults], else the batch command's flag, else the profile, else the built-in default."""
@@ -117,8 +119,11 @@ def _task(
     def load(sources: list[str], what: str) -> list[Any]:
         out = []
         for src in sources:
+            source = _local(src, folder)
             try:
-                out.append(inputs.load(_local(src, folder), what=what))
+                if source not in loaded:  # read and hashed once, however many jobs use it
+                    loaded[source] = inputs.load(source, what=what)
+                out.append(loaded[source])
             except ImggenError as exc:
                 bad(exc)
         return out

@@ -163,7 +163,7 @@ def _make(ctx: typer.Context, a: dict[str, Any], *, images: list[str], mask: str
         )
 
     loaded = [inputs.load(src, stdin=stdin_bytes() if src == "-" else None) for src in images]
-    refs = [inputs.load(src, what="reference image") for src in pick_list(a["ref"], d, "refs")]
+    refs = [inputs.load(src, what="reference image") for src in a["ref"] or []]
     mask_input = None
     if mask:
         mask_input = inputs.load(mask, what="mask")
@@ -247,11 +247,6 @@ def _make(ctx: typer.Context, a: dict[str, Any], *, images: list[str], mask: str
     if outcome.error is not None:
         outcome.error.json_reported = a["json_out"]  # type: ignore[attr-defined]
         raise outcome.error
-
-
-def pick_list(flag: list[str] | None, defaults: dict[str, Any], key: str) -> list[str]:
-    value = flag if flag else defaults.get(key) or []
-    return [str(v) for v in value]
 
 
 def _str(value: Any) -> str | None:
