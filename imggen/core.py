@@ -49,6 +49,7 @@ class Outcome:
     retries: int = 0
     shapes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    mismatches: list[str] = field(default_factory=list)  # the warnings about ignored sizes
     requested: dict[str, Any] = field(default_factory=dict)
     error: ImggenError | None = None
 
@@ -365,29 +366,34 @@ def _requested(res: sizes.Resolved) -> dict[str, Any]:
 
 def _check_pixels(saved: SavedImage, res: sizes.Resolved, rule: str, outcome: Outcome) -> None:
     """Report, never hide, a gateway that ignored --size or --aspect."""
-    if saved.pixels is None:
-        return
-    w, h = saved.pixels
+    if saved.pixels is not None:
+        problem = size_mismatch(res, rule, saved.pixels)
+        if problem:
+            why = ": it did not honour the size/aspect asked" if res.pixels else ""
+            outcome.mismatches.append(f"{problem} ({saved.path}){why}")
+            outcome.warnings.append(outcome.mismatches[-1])
+
+
+def size_mismatch(res: sizes.Resolved, rule: str, pixels: tuple[int, int]) -> str | None:
+    """What the gateway got wrong about the size asked, or None when it honoured it (within
+    the tolerances above). One judgement for generate, batch and doctor."""
+    w, h = pixels
     if res.pixels:
         ew, eh = res.pixels
         ratio_off = abs((w / h) / (ew / eh) - 1)
         area_off = abs((w * h) / (ew * eh) - 1)
         if ratio_off > ASPECT_TOLERANCE or area_off > AREA_TOLERANCE:
-            outcome.warnings.append(
-                f"asked for {ew}x{eh} but the gateway returned {w}x{h} ({saved.path}): "
-                "it did not honour the size/aspect asked"
-            )
-        return
+            return f"asked for {ew}x{eh} but the gateway returned {w}x{h}"
+        return None
     if res.aspect:
         aw, ah = (int(x) for x in res.aspect.split(":"))
         if abs((w / h) / (aw / ah) - 1) > ASPECT_TOLERANCE:
-            outcome.warnings.append(
-                f"asked for aspect {res.aspect} but the gateway returned {w}x{h} ({saved.path})"
-            )
+            return f"asked for aspect {res.aspect} but the gateway returned {w}x{h}"
     # a tier without an aspect: every aspect of a tier has about the same area (seed 002)
     square = sizes.RULES[rule].table.get(("1:1", res.tier)) if res.tier else None
     if square and abs((w * h) / (square[0] * square[1]) - 1) > AREA_TOLERANCE:
-        outcome.warnings.append(
+        return (
             f"asked for the {res.tier} tier (about {square[0] * square[1] / 1e6:.1f} megapixels) "
-            f"but the gateway returned {w}x{h} ({saved.path})"
+            f"but the gateway returned {w}x{h}"
         )
+    return None

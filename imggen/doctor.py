@@ -300,7 +300,7 @@ def _results(
         "mime": saved.mime,
         "bytes": saved.bytes,
     }
-    report.facts["warnings"] = [w for w in outcome.warnings if "did not honour" not in w]
+    report.facts["warnings"] = [w for w in outcome.warnings if w not in outcome.mismatches]
     shapes = "; ".join(f"{sh}: {_shape_note(sh)}" for sh in outcome.shapes) or "none recorded"
     report.set("response_shape", OK, shapes)
     streamed = any(sh.startswith("delta.") for sh in outcome.shapes)
@@ -325,7 +325,7 @@ def _results(
         report.set("streaming", OK, "the image arrived over SSE")
     else:
         report.set("streaming", WARN, "asked for a stream; the gateway answered with one JSON body")
-    report.set("size", *_size_verdict(plan.requested, saved.pixels))
+    report.set("size", *_size_verdict(plan.requested, plan.gateway.size_rule, saved.pixels))
 
 
 def _shape_note(shape: str) -> str:
@@ -334,21 +334,16 @@ def _shape_note(shape: str) -> str:
     return SHAPES.get(shape, "not one the seeds describe")
 
 
-def _size_verdict(res: sizes.Resolved, got: tuple[int, int] | None) -> tuple[str, str]:
+def _size_verdict(res: sizes.Resolved, rule: str, got: tuple[int, int] | None) -> tuple[str, str]:
     asked = " ".join(x for x in (res.aspect, res.tier) if x)
     if got is None:
         return WARN, f"asked {asked}; the image's pixel size could not be read"
     w, h = got
     if res.pixels:
-        ew, eh = res.pixels
-        ratio_off = abs((w / h) / (ew / eh) - 1)
-        area_off = abs((w * h) / (ew * eh) - 1)
-        ok = ratio_off <= core.ASPECT_TOLERANCE and area_off <= core.AREA_TOLERANCE
-        text = f"asked {asked} = {ew}x{eh}; got {w}x{h}"
+        text = f"asked {asked} = {res.pixels[0]}x{res.pixels[1]}; got {w}x{h}"
     elif res.aspect:
-        aw, ah = (int(x) for x in res.aspect.split(":"))
-        ok = abs((w / h) / (aw / ah) - 1) <= core.ASPECT_TOLERANCE
         text = f"asked {asked} (the seeds give no pixels for it); got {w}x{h}"
     else:
         return SKIP, f"nothing asked; got {w}x{h}"
-    return (OK, f"{text}: honoured") if ok else (WARN, f"{text}: not honoured")
+    honoured = core.size_mismatch(res, rule, got) is None
+    return (OK, f"{text}: honoured") if honoured else (WARN, f"{text}: not honoured")
