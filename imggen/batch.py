@@ -247,6 +247,8 @@ def _run_one(
         result.warnings = outcome.warnings
         result.error = outcome.error
         result.status = "saved" if outcome.error is None else "failed"
+        if result.status == "saved":
+            _remove_superseded(task, result.paths)
     except ImggenError as exc:
         result.error = exc
     except Exception as exc:  # a bug in one job must not take the others down
@@ -254,6 +256,15 @@ def _run_one(
     result.retries = client.retried
     result.seconds = time.monotonic() - began
     return result
+
+
+def _remove_superseded(task: Task, saved: list[str]) -> None:
+    """A regenerated job's earlier images under another extension (hero.jpg once hero.png is
+    saved) are its own, checked by provenance when planned: they go, sidecars too."""
+    for old in task.existing:
+        if str(old) not in saved:
+            old.unlink(missing_ok=True)
+            old.with_name(old.name + ".json").unlink(missing_ok=True)
 
 
 def _report(ui: UI, r: JobResult, k: int, total: int) -> None:

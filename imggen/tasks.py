@@ -224,7 +224,7 @@ def _decide(task: Task, force: bool) -> Task:
     if force:
         return _with(task, "run", "--force", force=True)
     digest = job_digest(task.job, task.plan.gateway)
-    found = [_existing(t) for t in task.plan.targets]
+    found = [_existing(t, digest) for t in task.plan.targets]
     present = tuple(p for p in found if p is not None)
     if not present:
         return task
@@ -245,15 +245,16 @@ def _with(task: Task, action: str, reason: str, *, force: bool = True, **kw: Any
     return dataclasses.replace(task, action=action, reason=reason, opts=opts, **kw)
 
 
-def _existing(target: output.Target) -> Path | None:
+def _existing(target: output.Target, digest: str) -> Path | None:
     """The file a target became: its own name, or (extension following the real image type)
-    a sibling with another image extension."""
+    a sibling with another image extension; the one made by this very request first, so a
+    leftover of an earlier type cannot make every re-run pay again."""
     assert target.path is not None
-    if target.path.exists():
-        return target.path
+    names = [target.path]
     if not target.exact:
-        for ext in ("png", "jpeg", "webp", "gif"):
-            sibling = target.path.with_suffix(output.FORMAT_EXT[ext])
-            if sibling.exists():
-                return sibling
-    return None
+        names += [target.path.with_suffix(output.FORMAT_EXT[e]) for e in ("png", "jpeg", "webp")]
+    present = [p for p in dict.fromkeys(names) if p.exists()]
+    for path in present:
+        if (output.read_provenance(path) or {}).get("request") == digest:
+            return path
+    return present[0] if present else None

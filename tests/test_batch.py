@@ -510,3 +510,22 @@ def test_batch_warns_about_a_readable_inline_key(fake: FakeGateway, tmp_path: Pa
     assert r.exit_code == 0, r.stderr
     r = CliRunner().invoke(app, ["batch", str(path), "-q"], obj=env)
     assert "holds the inline api_key of profile 'p' and others can read it" in r.stderr
+
+
+def test_type_change_leaves_no_stale_sibling_and_reruns_cost_nothing(
+    fake: FakeGateway, tmp_path: Path
+) -> None:
+    env = env_for(fake)
+    path = tmp_path / "m.toml"
+    path.write_text('[[jobs]]\nprompt = "one"\noutput = "out/hero"\n')
+    assert run_batch(path, env).count("saved") == 1
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["hero.png"]
+
+    fake.image_format = "webp"  # the changed job now comes back as another type
+    path.write_text('[[jobs]]\nprompt = "two"\noutput = "out/hero"\n')
+    assert run_batch(path, env).count("saved") == 1
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["hero.webp", "hero.webp.json"]
+
+    before = len(chat_posts(fake))
+    assert run_batch(path, env).count("skipped") == 1
+    assert len(chat_posts(fake)) == before
