@@ -39,6 +39,9 @@ def main() -> None:
     exe = shutil.which("imggen", path=str(Path(sys.executable).parent)) or "imggen"
     tmp = tempfile.mkdtemp()
     env = {**os.environ, "IMGGEN_CONFIG": os.path.join(tmp, "config.toml")}
+    # As installed: pip ships imggen's bytecode; an editable checkout must be allowed to cache
+    # its own (some machines set PYTHONDONTWRITEBYTECODE), and measure() warms it up.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     complete_env = {
         **env,
         "_IMGGEN_COMPLETE": "complete_bash",

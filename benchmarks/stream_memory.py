@@ -105,6 +105,9 @@ def main() -> None:
             "IMGGEN_API_KEY": KEY,
             "IMGGEN_MODEL": MODEL,
         }
+        # As installed: pip ships imggen's bytecode; let an editable checkout cache its own.
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        subprocess.run([exe, "--help"], env=env, capture_output=True, check=False)
         ours = os.path.join(tmp, "imggen.png")
         cmd = [exe, "generate", "noise", "-s", args.size, "-o", ours, "-q", "--stream"]
         rows.append(("imggen (SSE, spilled to disk)", *measure(cmd, env), ours))

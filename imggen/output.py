@@ -15,7 +15,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 from imggen import imagefile
 from imggen.errors import FileExists, GatewayFailed, InputError, UsageError
@@ -213,17 +213,33 @@ def save(
     final = _final_path(target, mime, warn)
     tmp, out = scratch.new(final.parent)
     os.chmod(tmp, _file_mode())  # mkstemp makes 0600; a saved image follows the umask
+    # --json's bytes and sha256 describe the file as saved (with its provenance chunk),
+    # hashed on the way out rather than read back
+    hashed = _Hashing(out)
     with out:
-        _write_image(src, mime, record, out)
+        _write_image(src, mime, record, cast(BinaryIO, hashed))
         out.flush()
         os.fsync(out.fileno())
-    # --json's bytes and sha256 describe the file as saved (with its provenance chunk)
-    size, sha = tmp.stat().st_size, _sha256(tmp)
+    size, sha = hashed.size, hashed.digest.hexdigest()
     _place(tmp, final, force=force and not target.unique, scratch=scratch)
     if mime != "image/png":
         # only once the image is in place: a sidecar must never describe another image
         _write_sidecar(final, record, scratch=scratch)
     return SavedImage(str(final), mime, size, pixels, sha)
+
+
+class _Hashing:
+    """A write-only file that hashes and counts what passes through it."""
+
+    def __init__(self, out: BinaryIO) -> None:
+        self._out = out
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes) -> int:
+        self.digest.update(data)
+        self.size += len(data)
+        return self._out.write(data)
 
 
 def _write_image(src: Path, mime: str, record: str, out: BinaryIO) -> None:
