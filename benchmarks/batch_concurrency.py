@@ -21,7 +21,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from imggen import batch, manifest, tasks  # noqa: E402
+from imggen.batch import manifest  # noqa: E402
+from imggen.batch import plan as tasks  # noqa: E402
+from imggen.batch import run as batch  # noqa: E402
 from imggen.console import UI  # noqa: E402
 from imggen.env import Env  # noqa: E402
 from tests.fakegateway import FakeGateway  # noqa: E402

@@ -15,7 +15,7 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-from imggen import imagefile, replies
+from imggen import replies
 from imggen.dialects import Dialect, HttpCall
 from imggen.dialects.base import error_text, is_content_filter
 from imggen.errors import (
@@ -27,6 +27,7 @@ from imggen.errors import (
     ImggenError,
     LinkExpired,
 )
+from imggen.files import imagefile
 from imggen.job import Reply
 from imggen.multipart import multipart
 from imggen.replies import looks_like_html

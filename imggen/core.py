@@ -1,5 +1,5 @@
-"""run(settings, job, env): dialect -> client -> output. Knows no Typer; serves generate,
-edit, batch and tests alike."""
+"""prepare + run: a Job checked and built for one gateway, then sent, received and saved.
+Knows no Typer; serves generate, edit, batch, doctor and tests alike."""
 
 from __future__ import annotations
 
@@ -7,27 +7,26 @@ import contextlib
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from imggen import output, sizes
+from imggen import options, sizes
 from imggen.console import UI
 from imggen.dialects import DIALECTS, Dialect, HttpCall
 from imggen.env import Env
-from imggen.errors import ImggenError, NoImage, UsageError
-from imggen.job import Gateway, Job, Payload, Reply, SavedImage
-from imggen.provenance import provenance
+from imggen.errors import ImggenError, NoImage, SizeRefused, UsageError
+from imggen.files import save, targets
+from imggen.files.provenance import provenance
+from imggen.job import Gateway, ImageInput, Job, Payload, Reply, SavedImage
+from imggen.outcome import Outcome
 from imggen.settings import Settings
-
-ASPECT_TOLERANCE = 0.03  # XTY's 16:9 is 1344x768, Gemini 3's is 1376x768 (seeds 002/004)
-AREA_TOLERANCE = 0.15
 
 
 @dataclass(frozen=True)
-class Options:
-    """How to run, as opposed to what to make."""
+class RunOptions:
+    """How to run, as opposed to what to make: the options.OPTIONS that land in a run."""
 
     output: str | None = None
     force: bool = False
@@ -35,57 +34,28 @@ class Options:
     retries: int = 2
     cwd: Path = field(default_factory=Path.cwd)
 
+    @classmethod
+    def of(cls, values: options.Values, cwd: Path) -> RunOptions:
+        return cls(cwd=cwd, **values.lands(options.RUN_))
 
-@dataclass
-class Outcome:
-    """What a run produced, for paths on stdout, --json, and batch results."""
 
-    profile: str
-    model: str
-    dialect: str
-    saved: list[SavedImage] = field(default_factory=list)
-    text: str = ""
-    usage: list[dict[str, Any]] = field(default_factory=list)
-    retries: int = 0
-    shapes: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    mismatches: list[str] = field(default_factory=list)  # the warnings about ignored sizes
-    requested: dict[str, Any] = field(default_factory=dict)
-    error: ImggenError | None = None
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "paths": [s.path for s in self.saved],
-            "images": [
-                {
-                    "path": s.path,
-                    "mime": s.mime,
-                    "bytes": s.bytes,
-                    "width": s.pixels[0] if s.pixels else None,
-                    "height": s.pixels[1] if s.pixels else None,
-                    "sha256": s.sha256,
-                }
-                for s in self.saved
-            ],
-            "profile": self.profile,
-            "model": self.model,
-            "dialect": self.dialect,
-            "requested": self.requested,
-            "text": self.text,
-            "usage": self.usage,
-            "retries": self.retries,
-            "response_shapes": self.shapes,
-            "warnings": self.warnings,
-            "error": (
-                None
-                if self.error is None
-                else {
-                    "class": type(self.error).__name__,
-                    "message": self.error.message,
-                    "exit_code": int(self.error.exit_code),
-                }
-            ),
-        }
+def make_job(
+    prompt: str,
+    values: options.Values,
+    *,
+    refs: Sequence[ImageInput] = (),
+    inputs: Sequence[ImageInput] = (),
+    mask: ImageInput | None = None,
+) -> Job:
+    """A Job from merged option values and the images already read."""
+    return Job(
+        prompt=prompt,
+        refs=tuple(refs),
+        inputs=tuple(inputs),
+        mask=mask,
+        origins=dict(values.origins),
+        **values.lands(options.JOB),
+    )
 
 
 @dataclass(frozen=True)
@@ -96,11 +66,11 @@ class Plan:
     dialect: Dialect
     calls: list[HttpCall]
     stream: bool
-    targets: list[output.Target]
+    targets: list[targets.Target]
     requested: sizes.Resolved
 
 
-def prepare(settings: Settings, job: Job, opts: Options) -> Plan:
+def prepare(settings: Settings, job: Job, opts: RunOptions) -> Plan:
     """Check everything that can be checked offline and build the requests.
 
     Raises UsageError (exit 2) for anything the model cannot take, before any request.
@@ -108,34 +78,46 @@ def prepare(settings: Settings, job: Job, opts: Options) -> Plan:
     gw = settings.gateway()
     dialect = DIALECTS[gw.dialect]
     if job.stream and not gw.can_stream:
-        why = "seed 000: Trinity refuses stream:true for images" if gw.dialect == "trinity" else ""
+        why = f" ({gw.no_stream_why})" if gw.no_stream_why else ""
         raise UsageError(
-            f"{gw.model} on the {gw.dialect} dialect cannot stream{f' ({why})' if why else ''}",
-            hint="drop --stream",
+            f"{gw.model} cannot stream{why}",
+            hint=_stream_hint(job.origins.get("stream", "--stream")),
         )
     stream = gw.can_stream if job.stream is None else job.stream
     if job.is_edit and not gw.can_edit:
-        from imggen.presets import PRESETS
+        from imggen.dialects.presets import PRESETS
 
         presets = [settings.preset] if settings.preset else list(PRESETS.values())
         able = dict.fromkeys(m.id for p in presets for m in p.models if m.can_edit)
+        why = f" ({gw.no_edit_why})" if gw.no_edit_why else ""
         raise UsageError(
-            f"{gw.model} cannot edit images (seed 002: Seedream has no images/edits)"
-            if gw.size_rule == "seedream"
-            else f"{gw.model} cannot edit images",
+            f"{gw.model} cannot edit images{why}",
             hint=f"use a model that can: {', '.join(list(able)[:6])}",
         )
-    if job.count < 1:
-        raise UsageError("-n must be at least 1")
-    requested = sizes.resolve(gw.size_rule, gw.model, job.aspect, job.size)
-    calls = dialect.build(job, gw, stream=stream)
-    targets = output.plan(
+    try:
+        requested = sizes.resolve(gw.size_rule, gw.model, job.aspect, job.size)
+    except SizeRefused as exc:
+        raise SizeRefused(exc.message + _set_by(job, "aspect", "size"), hint=exc.hint) from None
+    calls = dialect.build(job, gw, requested, stream=stream)
+    where = targets.plan(
         opts.output, job.count, prompt=job.prompt, model=gw.model, fmt=job.format, cwd=opts.cwd
     )
-    return Plan(gw, dialect, calls, stream, targets, requested)
+    return Plan(gw, dialect, calls, stream, where, requested)
 
 
-def make_client(settings: Settings, env: Env, ui: UI, opts: Options, **kwargs: Any) -> Any:
+def _stream_hint(origin: str) -> str:
+    """How to take back a value: drop the flag, or override where else it was set."""
+    return f"drop {origin}" if origin.startswith("-") else f"pass --no-stream ({origin} asks)"
+
+
+def _set_by(job: Job, *names: str) -> str:
+    """ "; set by profile knox (size)" for values that did not come from a flag."""
+    said = [job.origins[n] for n in names if getattr(job, n) is not None and n in job.origins]
+    shown = [label for label in said if not label.startswith("-")]
+    return f"; set by {' and '.join(shown)}" if shown else ""
+
+
+def make_client(settings: Settings, env: Env, ui: UI, opts: RunOptions, **kwargs: Any) -> Any:
     from imggen.client import Client
 
     deadline = time.monotonic() + opts.timeout if opts.timeout else None
@@ -155,7 +137,7 @@ def make_client(settings: Settings, env: Env, ui: UI, opts: Options, **kwargs: A
 
 def _labelled(ui: UI, label: str) -> Callable[[int, int | None], None]:
     """ui.advance that first switches the bar to `label` ("uploading", then "receiving"),
-    so it always says which way the bytes it counts are going (issues 4 and 5)."""
+    so it always says which way the bytes it counts are going."""
 
     def advance(n: int, total: int | None) -> None:
         if ui.label != label:
@@ -170,94 +152,117 @@ def run(
     job: Job,
     env: Env,
     ui: UI,
-    opts: Options,
+    opts: RunOptions,
     *,
     plan: Plan | None = None,
     client: Any = None,
     on_saved: Callable[[SavedImage], None] | None = None,
-    scratch: output.Scratch | None = None,
+    scratch: save.Scratch | None = None,
 ) -> Outcome:
-    """Make the images of one job and save them. Failures after some images arrived are
-    returned in Outcome.error with the saved ones; failures before are raised."""
+    """Make the images of one job and save them. Whatever goes wrong once the plan exists
+    (a file in the way, the gateway, the network, a bad image) is returned in Outcome.error,
+    beside the images that did arrive; only an interrupt or a bug is raised."""
     plan = plan or prepare(settings, job, opts)
     gw = plan.gateway
-    output.check_targets(plan.targets, force=opts.force)
     outcome = Outcome(gw.profile, gw.model, gw.dialect, requested=_requested(plan.requested))
-    scratch = scratch or output.Scratch()  # batch passes its own, to clean up on interrupt
+    scratch = scratch or save.Scratch()  # batch passes its own, to clean up on interrupt
     own_client = client is None
     client = client or make_client(settings, env, ui, opts)
-    spool = plan.targets[0].directory
-    ui.start_progress(f"{gw.model}: waiting for the gateway")
     try:
-        results = _send_all(client, plan, scratch, spool, ui)
-        files: list[tuple[Path, Payload]] = []
-        errors: list[ImggenError] = []
-        for result in results:
-            if isinstance(result, ImggenError):
-                errors.append(result)
-                continue
-            reply, paths, failed = result
-            files.extend(paths)
-            errors.extend(failed)
-            if reply.text.strip():
-                outcome.text += ("\n" if outcome.text else "") + reply.text.strip()
-            if reply.usage:
-                outcome.usage.append(reply.usage)
-            outcome.shapes.extend(s for s in reply.shapes if s not in outcome.shapes)
+        targets.check(plan.targets, force=opts.force)
+        ui.start_progress(f"{gw.model}: waiting for the gateway")
+        files, errors = _receive(client, plan, scratch, outcome, ui)
         ui.stop_progress()
-        if len(files) > len(plan.targets):
-            outcome.warnings.append(
-                f"the gateway sent {len(files)} images for {len(plan.targets)} asked; "
-                "saving the first"
-            )
-            for path, _ in files[len(plan.targets) :]:
-                path.unlink(missing_ok=True)
-            files = files[: len(plan.targets)]
-        for i, ((path, _), target) in enumerate(zip(files, plan.targets, strict=False), 1):
-            try:
-                saved = output.save(
-                    path,
-                    target,
-                    provenance=provenance(job, gw, i),
-                    force=opts.force,
-                    scratch=scratch,
-                    stdout=env.out_bytes() if target.path is None else None,
-                    warn=outcome.warnings.append,
-                )
-            except ImggenError as exc:
-                errors.append(exc)
-                continue
-            finally:
-                path.unlink(missing_ok=True)
-            outcome.saved.append(saved)
-            _check_pixels(saved, plan.requested, gw.size_rule, outcome)
-            if on_saved:
-                on_saved(saved)
+        errors += _save_all(files, job, plan, env, opts, scratch, outcome, on_saved)
         if errors:
             outcome.error = max(errors, key=lambda e: int(e.exit_code))
         elif len(outcome.saved) < job.count:
-            got = len(outcome.saved)
-            said = f" It said: {outcome.text[:500]}" if outcome.text else ""
-            which = f" for {job.count - got} of {job.count}" if got else ""
-            outcome.error = NoImage(
-                f"the gateway answered without an image{which}.{said}",
-                text=outcome.text,
-                hint="check that the model makes images and the prompt asks for one",
-            )
-        outcome.retries = client.retried
-        if outcome.error is not None and not outcome.saved:
-            outcome.error.outcome = outcome  # --json still reports the text and usage
-            raise outcome.error
-        return outcome
+            outcome.error = _no_image(outcome, job.count)
     except ImggenError as exc:
-        exc.retries = client.retried  # --json counts them on failure too
-        raise
+        outcome.error = exc
     finally:
         with _signals_held():  # a second Ctrl-C must not cut the clean-up short
             ui.stop_progress()
             if own_client:
                 client.close()
             scratch.cleanup()
+    outcome.retries = client.retried
+    return outcome
+
+
+def _receive(
+    client: Any, plan: Plan, scratch: save.Scratch, outcome: Outcome, ui: UI
+) -> tuple[list[Path], list[ImggenError]]:
+    """Send the calls; the images they brought, in scratch files, at most one per target."""
+    files: list[Path] = []
+    errors: list[ImggenError] = []
+    for result in _send_all(client, plan, scratch, plan.targets[0].directory, ui):
+        if isinstance(result, ImggenError):
+            errors.append(result)
+            continue
+        reply, paths, failed = result
+        files.extend(path for path, _ in paths)
+        errors.extend(failed)
+        if reply.text.strip():
+            outcome.text += ("\n" if outcome.text else "") + reply.text.strip()
+        if reply.usage:
+            outcome.usage.append(reply.usage)
+        outcome.shapes.extend(s for s in reply.shapes if s not in outcome.shapes)
+    if len(files) > len(plan.targets):
+        outcome.warnings.append(
+            f"the gateway sent {len(files)} images for {len(plan.targets)} asked; saving the first"
+        )
+        for path in files[len(plan.targets) :]:
+            path.unlink(missing_ok=True)
+        files = files[: len(plan.targets)]
+    return files, errors
+
+
+def _save_all(
+    files: list[Path],
+    job: Job,
+    plan: Plan,
+    env: Env,
+    opts: RunOptions,
+    scratch: save.Scratch,
+    outcome: Outcome,
+    on_saved: Callable[[SavedImage], None] | None,
+) -> list[ImggenError]:
+    """Move each received image into place with its provenance; the errors of those that
+    could not be."""
+    errors: list[ImggenError] = []
+    for i, (path, target) in enumerate(zip(files, plan.targets, strict=False), 1):
+        try:
+            saved = save.save(
+                path,
+                target,
+                provenance=provenance(job, plan.gateway, i),
+                force=opts.force,
+                scratch=scratch,
+                stdout=env.out_bytes() if target.path is None else None,
+                warn=outcome.warnings.append,
+            )
+        except ImggenError as exc:
+            errors.append(exc)
+            continue
+        finally:
+            path.unlink(missing_ok=True)
+        outcome.saved.append(saved)
+        _check_pixels(saved, plan.requested, plan.gateway.size_rule, outcome)
+        if on_saved:
+            on_saved(saved)
+    return errors
+
+
+def _no_image(outcome: Outcome, count: int) -> NoImage:
+    got = len(outcome.saved)
+    said = f" It said: {outcome.text[:500]}" if outcome.text else ""
+    which = f" for {count - got} of {count}" if got else ""
+    return NoImage(
+        f"the gateway answered without an image{which}.{said}",
+        text=outcome.text,
+        hint="check that the model makes images and the prompt asks for one",
+    )
 
 
 @contextlib.contextmanager
@@ -286,9 +291,7 @@ _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 Result = tuple[Reply, list[tuple[Path, Payload]], list[ImggenError]] | ImggenError
 
 
-def _send_all(
-    client: Any, plan: Plan, scratch: output.Scratch, spool: Path, ui: UI
-) -> list[Result]:
+def _send_all(client: Any, plan: Plan, scratch: save.Scratch, spool: Path, ui: UI) -> list[Result]:
     """Send the plan's calls, in parallel when there are several; each worker also fetches
     its images to scratch files. The main thread only waits, so signals stay prompt."""
 
@@ -345,7 +348,7 @@ def _send_all(
     return done
 
 
-def _materialize(p: Payload, client: Any, scratch: output.Scratch, spool: Path) -> Path:
+def _materialize(p: Payload, client: Any, scratch: save.Scratch, spool: Path) -> Path:
     """The decoded bytes of one image in a scratch file."""
     if p.kind == "blob":
         scratch_path: Path = p.value.path
@@ -353,7 +356,7 @@ def _materialize(p: Payload, client: Any, scratch: output.Scratch, spool: Path) 
     if p.kind == "url":
         path: Path = client.download(p.value, scratch.factory(spool))
         return path
-    return output.decode_base64(p.value, scratch, spool)
+    return save.decode_base64(p.value, scratch, spool)
 
 
 def _requested(res: sizes.Resolved) -> dict[str, Any]:
@@ -367,33 +370,8 @@ def _requested(res: sizes.Resolved) -> dict[str, Any]:
 def _check_pixels(saved: SavedImage, res: sizes.Resolved, rule: str, outcome: Outcome) -> None:
     """Report, never hide, a gateway that ignored --size or --aspect."""
     if saved.pixels is not None:
-        problem = size_mismatch(res, rule, saved.pixels)
+        problem = sizes.mismatch(res, rule, saved.pixels)
         if problem:
             why = ": it did not honour the size/aspect asked" if res.pixels else ""
             outcome.mismatches.append(f"{problem} ({saved.path}){why}")
             outcome.warnings.append(outcome.mismatches[-1])
-
-
-def size_mismatch(res: sizes.Resolved, rule: str, pixels: tuple[int, int]) -> str | None:
-    """What the gateway got wrong about the size asked, or None when it honoured it (within
-    the tolerances above). One judgement for generate, batch and doctor."""
-    w, h = pixels
-    if res.pixels:
-        ew, eh = res.pixels
-        ratio_off = abs((w / h) / (ew / eh) - 1)
-        area_off = abs((w * h) / (ew * eh) - 1)
-        if ratio_off > ASPECT_TOLERANCE or area_off > AREA_TOLERANCE:
-            return f"asked for {ew}x{eh} but the gateway returned {w}x{h}"
-        return None
-    if res.aspect:
-        aw, ah = (int(x) for x in res.aspect.split(":"))
-        if abs((w / h) / (aw / ah) - 1) > ASPECT_TOLERANCE:
-            return f"asked for aspect {res.aspect} but the gateway returned {w}x{h}"
-    # a tier without an aspect: every aspect of a tier has about the same area (seed 002)
-    square = sizes.RULES[rule].table.get(("1:1", res.tier)) if res.tier else None
-    if square and abs((w * h) / (square[0] * square[1]) - 1) > AREA_TOLERANCE:
-        return (
-            f"asked for the {res.tier} tier (about {square[0] * square[1] / 1e6:.1f} megapixels) "
-            f"but the gateway returned {w}x{h}"
-        )
-    return None

@@ -24,21 +24,23 @@ from imggen.errors import (
     ImggenError,
 )
 from imggen.job import Job
+from imggen.outcome import Outcome
 
 OK, WARN, FAIL, SKIP = "ok", "warn", "FAIL", "skip"
 CHECKS = ("config", "reachable", "key", "models_api")
 GENERATION_CHECKS = ("generation", "response_shape", "streaming", "size")
 PROMPT = "a small red circle on a plain white background"
 PROBE_TIMEOUT = 30.0
-# Where each response shape comes from, for the report (dialects/base.py names the shapes).
+# What each response shape is, for the report (dialects/base.py names the shapes; the
+# gateway documents in shared/seeds/ say which gateway uses which).
 SHAPES = {
-    "message.images": "OpenRouter style (seeds 000/001/003)",
-    "delta.images": "OpenRouter style, streamed (seeds 001/003)",
-    "choices[].images": "Gemini 3.x images at choice level (seed 002)",
-    "message.content": "content parts (Gemini 2.5, seed 002)",
-    "delta.content": "streamed content parts (seed 002)",
-    "data[].b64_json": "images API base64 (seed 002)",
-    "data[].url": "images API URLs",
+    "message.images": "OpenRouter-style chat: images beside the message",
+    "delta.images": "OpenRouter-style chat, streamed",
+    "choices[].images": "images at choice level (Gemini 3.x style)",
+    "message.content": "images in content parts (Gemini 2.5 style)",
+    "delta.content": "images in streamed content parts",
+    "data[].b64_json": "images API, base64",
+    "data[].url": "images API, links to download",
 }
 
 
@@ -175,7 +177,7 @@ def _probe(report: Report, s: settings.Settings, env: Env, ui: UI) -> bool:
     """reachable, key and models_api from one GET of the models path; False: stop here."""
     has_api = listing.has_models_api(s)
     path = listing.models_path(s)
-    opts = core.Options(timeout=PROBE_TIMEOUT, retries=1)
+    opts = core.RunOptions(timeout=PROBE_TIMEOUT, retries=1)
     host = s.base_url
     no_key_check = "not checked without --generate: the gateway has no models API to ask"
     try:
@@ -222,8 +224,8 @@ def _probe(report: Report, s: settings.Settings, env: Env, ui: UI) -> bool:
 
 
 def _no_api(s: settings.Settings) -> str:
-    seed = " (seed 000)" if s.preset and not s.preset.models_api else ""
-    return f"no models API{seed}; `imggen models` shows the built-in catalog"
+    why = s.preset.no_models_api_why if s.preset and not s.preset.models_api else ""
+    return f"{why or 'no models API'}; `imggen models` shows the built-in catalog"
 
 
 def _generate(
@@ -246,7 +248,7 @@ def _generate(
             report.set(name, SKIP, why if name == "generation" else "skipped: needs the generation")
         return
     with tempfile.TemporaryDirectory(prefix="imggen-doctor-") as tmp:
-        opts = core.Options(
+        opts = core.RunOptions(
             output=str(Path(tmp) / "doctor.png"),
             force=True,
             timeout=timeout,
@@ -259,14 +261,14 @@ def _generate(
             report.facts["request"]["stream"] = plan.stream
             stream_error: ImggenError | None = None
             try:
-                outcome = core.run(s, job, env, ui, opts, plan=plan)
+                outcome = core.run(s, job, env, ui, opts, plan=plan).check()
             except (GatewayFailed, GatewayRefused) as exc:
                 if not plan.stream or isinstance(exc, ContentFiltered) or exc.delivered:
                     raise  # a stream that had delivered was likely billed: no second image
                 stream_error = exc  # try once unstreamed: is it the stream or the gateway?
                 job = dataclasses.replace(job, stream=False)
                 plan = core.prepare(s, job, opts)
-                outcome = core.run(s, job, env, ui, opts, plan=plan)
+                outcome = core.run(s, job, env, ui, opts, plan=plan).check()
         except AuthFailed as exc:
             report.fail("key" if report.checks["key"].status == SKIP else "generation", exc)
             return
@@ -281,7 +283,7 @@ def _results(
     report: Report,
     s: settings.Settings,
     plan: core.Plan,
-    outcome: core.Outcome,
+    outcome: Outcome,
     seconds: float,
     stream_error: ImggenError | None,
 ) -> None:
@@ -315,11 +317,7 @@ def _results(
             f"use --no-stream, or `imggen config set profiles.{s.profile}.stream false`",
         )
     elif not plan.stream:
-        why = (
-            " (seed 000: Trinity refuses stream for images)"
-            if plan.gateway.dialect == "trinity"
-            else ""
-        )
+        why = f" ({plan.gateway.no_stream_why})" if plan.gateway.no_stream_why else ""
         report.set("streaming", SKIP, f"not offered on the {plan.gateway.dialect} dialect{why}")
     elif streamed:
         report.set("streaming", OK, "the image arrived over SSE")
@@ -330,8 +328,8 @@ def _results(
 
 def _shape_note(shape: str) -> str:
     if " (" in shape:  # dialects/base.py scan_text: "message.content (markdown image in text)"
-        return "image links inside the reply text (seeds 000/004)"
-    return SHAPES.get(shape, "not one the seeds describe")
+        return "image links inside the reply text"
+    return SHAPES.get(shape, "a shape imggen does not know by name")
 
 
 def _size_verdict(res: sizes.Resolved, rule: str, got: tuple[int, int] | None) -> tuple[str, str]:
@@ -342,8 +340,8 @@ def _size_verdict(res: sizes.Resolved, rule: str, got: tuple[int, int] | None) -
     if res.pixels:
         text = f"asked {asked} = {res.pixels[0]}x{res.pixels[1]}; got {w}x{h}"
     elif res.aspect:
-        text = f"asked {asked} (the seeds give no pixels for it); got {w}x{h}"
+        text = f"asked {asked} (no exact pixels are published for it); got {w}x{h}"
     else:
         return SKIP, f"nothing asked; got {w}x{h}"
-    honoured = core.size_mismatch(res, rule, got) is None
+    honoured = sizes.mismatch(res, rule, got) is None
     return (OK, f"{text}: honoured") if honoured else (WARN, f"{text}: not honoured")

@@ -41,15 +41,21 @@ class ImggenError(Exception):
     """Base of every error imggen reports to a user as one line."""
 
     exit_code: ExitCode = ExitCode.INTERNAL
-    retries: int = 0  # retries made before it was raised, for --json (set by core.run)
     status: int | None = None  # the HTTP status the gateway answered with, if it answered one
-    outcome: Any = None  # core.Outcome so far, when a run failed after the gateway answered
     delivered: bool = False  # a stream had started delivering: the image was likely billed
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
+
+    def as_json(self) -> dict[str, Any]:
+        """The error as --json, batch results and doctor report it."""
+        return {
+            "class": type(self).__name__,
+            "message": self.message,
+            "exit_code": int(self.exit_code),
+        }
 
 
 class UsageError(ImggenError):

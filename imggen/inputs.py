@@ -1,27 +1,110 @@
-"""Input, mask and reference images: read, sniffed by their bytes, checked before any request."""
+"""What the user hands in: the prompt (maybe from stdin), and input, mask and reference images,
+read and sniffed by their bytes and checked before any request.
+
+stdin can be read once: the prompt or one image may come from it, never both.
+"""
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
-from imggen import imagefile, output
-from imggen.errors import InputError
+from imggen.errors import InputError, UsageError
+from imggen.files import imagefile
+from imggen.files.provenance import PROVENANCE_KEY
 from imggen.job import ImageInput
 
 MAX_BYTES = 50 * 1024 * 1024  # seed 002: 单文件不超过 50 MB
 ACCEPTED = ("image/png", "image/jpeg", "image/webp")
+ONCE = "stdin can be read once: only one of PROMPT and IMAGE may be -"
 
 
-def load(source: str, *, stdin: bytes | None = None, what: str = "input image") -> ImageInput:
+class Stdin:
+    """Standard input, which one thing (the prompt or one image) may read."""
+
+    def __init__(self, env: Any) -> None:
+        self._env = env
+        self._used = False
+
+    @property
+    def piped(self) -> bool:
+        return not self._env.stdin_isatty
+
+    def read(self) -> bytes:
+        if self._used:
+            raise UsageError(ONCE)
+        self._used = True
+        data: bytes = self._env.read_stdin_bytes()
+        return data
+
+
+def split_edit_args(args: Sequence[str], stdin: Stdin) -> tuple[list[str], str]:
+    """`edit IMAGE... PROMPT`: the images and the prompt; with one argument and a piped stdin,
+    the argument is the image and stdin the prompt. Raises UsageError."""
+    if len(args) >= 2:
+        return list(args[:-1]), args[-1]
+    if len(args) == 1 and stdin.piped and args[0] != "-":
+        return list(args), "-"
+    raise UsageError(
+        "edit needs at least one image and a prompt: imggen edit IMAGE... PROMPT",
+        hint="or pipe the prompt: echo 'make it blue' | imggen edit in.png",
+    )
+
+
+def read_prompt(prompt: str | None, images: Sequence[str], stdin: Stdin, *, command: str) -> str:
+    """The prompt: as given, or from stdin for `-` (or none with a piped stdin).
+    Raises UsageError when there is none, or when stdin is asked for twice."""
+    if prompt is None and stdin.piped:
+        prompt = "-"
+    if [prompt, *images].count("-") > 1:
+        raise UsageError(ONCE)
+    if prompt == "-":
+        prompt = stdin.read().decode("utf-8", "replace").strip()
+    if not prompt:
+        example = (
+            'imggen edit photo.png "make the sky stormy"'
+            if command == "edit"
+            else 'imggen generate "a red fox"'
+        )
+        raise UsageError("no prompt given", hint=f"{example} (or pipe it on stdin)")
+    return prompt
+
+
+def read_input(source: str, *, stdin: Stdin | None = None, what: str = "input image") -> bytes:
+    """The bytes of a local input image, or of stdin for `-`. Raises InputError."""
+    if source == "-":
+        if stdin is None:
+            raise InputError(f"{what} cannot be - (stdin) here")
+        return stdin.read()
+    try:
+        return Path(source).expanduser().read_bytes()
+    except FileNotFoundError:
+        raise InputError(f"{what} {source} does not exist") from None
+    except IsADirectoryError:
+        raise InputError(f"{what} {source} is a folder, not an image") from None
+    except OSError as exc:
+        raise InputError(f"cannot read {what} {source}: {exc.strerror}") from None
+
+
+def load(
+    source: str,
+    *,
+    stdin: Stdin | None = None,
+    what: str = "input image",
+    max_bytes: int | None = None,
+) -> ImageInput:
     """An ImageInput from a path, `-` (stdin) or an http(s) URL. Raises InputError (exit 2)."""
     if source.startswith(("http://", "https://")):
         return ImageInput(source=source, url=source)
     if source.startswith("data:"):
         raise InputError(f"{what}: pass a file or an http(s) URL, not a data: URL")
-    data = output.read_input(source, stdin=stdin, what=what)
-    if len(data) > MAX_BYTES:
+    data = read_input(source, stdin=stdin, what=what)
+    max_bytes = MAX_BYTES if max_bytes is None else max_bytes
+    if len(data) > max_bytes:
         raise InputError(
-            f"{what} {source} is {len(data) / 1e6:.1f} MB; gateways take at most 50 MB"
+            f"{what} {source} is {_size(len(data))}; gateways take at most {_size(max_bytes)}"
         )
     mime = imagefile.sniff(data[:64])
     if mime not in ACCEPTED:
@@ -39,6 +122,10 @@ def load(source: str, *, stdin: bytes | None = None, what: str = "input image") 
     )
 
 
+def _size(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 100_000 else f"{n:,} bytes"
+
+
 def _inspect(data: bytes) -> tuple[tuple[int, int] | None, str | None]:
     """Pixel size, and the prompt imggen recorded if it made this image."""
     import io
@@ -47,7 +134,7 @@ def _inspect(data: bytes) -> tuple[tuple[int, int] | None, str | None]:
     pixels = imagefile.dimensions(io.BytesIO(data))
     text = None
     if data[:4] == b"\x89PNG":
-        text = imagefile.read_png_text(io.BytesIO(data)).get(output.PROVENANCE_KEY)
+        text = imagefile.read_png_text(io.BytesIO(data)).get(PROVENANCE_KEY)
     prompt = None
     if text:
         try:

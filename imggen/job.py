@@ -44,7 +44,12 @@ class ImageInput:
 
 @dataclass(frozen=True)
 class Job:
-    """One user request: a prompt and options, independent of any gateway."""
+    """One user request: a prompt and options, independent of any gateway.
+
+    The option fields are those of options.OPTIONS that land in a job; `origins` says where
+    each value came from ("--size", "profile knox (size)", "assets.toml:12 (size)") so a
+    refusal can name it.
+    """
 
     prompt: str
     count: int = 1
@@ -59,10 +64,18 @@ class Job:
     mask: ImageInput | None = None
     params: Mapping[str, Any] = field(default_factory=dict)  # --param, nested already
     stream: bool | None = None  # None: stream where the gateway allows it
+    origins: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     @property
     def is_edit(self) -> bool:
         return bool(self.inputs)
+
+    def said(self, name: str) -> str:
+        """An option as the user gave it, for messages: "--quality hd",
+        "profile knox (quality) hd"."""
+        value = getattr(self, name)
+        label = self.origins.get(name) or f"--{name}"
+        return f"{label} {value}" if value is not None else label
 
 
 @dataclass(frozen=True)
@@ -76,7 +89,9 @@ class Gateway:
     size_rule: str = "any"  # a key of sizes.RULES
     preset: str | None = None
     can_stream: bool = True
+    no_stream_why: str = ""  # the gateway's reason, said when --stream is refused
     can_edit: bool = True
+    no_edit_why: str = ""  # likewise for `edit`
     image_only: bool = False  # modalities ["image"] instead of ["image", "text"]
     formats: tuple[str, ...] = ("png", "jpeg", "webp")
 

@@ -178,8 +178,8 @@ def listing(settings: Settings, client: JsonGetter | None, *, all_models: bool =
         return Listing(settings.profile, preset, CATALOG, f"built-in catalog: {why}", tuple(rows))
 
     if not has_models_api(settings):
-        doc = settings.preset.doc if settings.preset else ""
-        return from_catalog(f"the {preset} gateway has no models API ({doc})")
+        why = settings.preset.no_models_api_why if settings.preset else ""
+        return from_catalog(why or f"the {preset} gateway has no models API")
     if client is None:
         return from_catalog("the gateway was not asked (--catalog)")
     path = models_path(settings, all_models=all_models)

@@ -18,30 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from imggen import config
+from imggen import config, options
+from imggen.dialects import DIALECTS
+from imggen.dialects.presets import PRESETS, Preset, infer_dialect, infer_size_rule
 from imggen.errors import ConfigError, NoModel
 from imggen.job import Gateway
-from imggen.presets import PRESETS, Preset, infer_dialect, infer_size_rule
 
-DIALECT_NAMES = ("openrouter", "trinity", "xty", "gemini", "images")  # dialects.DIALECTS' keys
-ALL_FORMATS = ("png", "jpeg", "webp")
-DEFAULT_FORMATS = {"trinity": ("png", "jpeg")}  # seed 000: output_image_format png/jpeg
-# Profile keys that hold defaults for the image-making options.
-OPTION_KEYS = (
-    "aspect",
-    "size",
-    "count",
-    "format",
-    "quality",
-    "background",
-    "seed",
-    "stream",
-    "timeout",
-    "retries",
-    "output",
-    "params",
-)
-PROFILE_KEYS = (
+SETTING_KEYS = (
     "preset",
     "dialect",
     "base_url",
@@ -49,8 +32,9 @@ PROFILE_KEYS = (
     "api_key_env",
     "api_key_cmd",
     "api_key",
-    *OPTION_KEYS,
 )
+# Every key a profile may hold: where the gateway is, and defaults for the image options.
+PROFILE_KEYS = (*SETTING_KEYS, *options.PROFILE_OPTIONS)
 ENV_PROFILE = "env"  # the profile name of an environment-only run
 
 
@@ -64,9 +48,13 @@ class Settings:
     preset: Preset | None = None
     dialect: str | None = None  # explicit (env or profile); None: per model, from the preset
     config_file: Path | None = None
-    defaults: Mapping[str, Any] = field(default_factory=dict)
+    defaults: Mapping[str, Any] = field(default_factory=dict)  # checked option defaults
     sources: Mapping[str, str] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+
+    def layer(self) -> options.Layer:
+        """The profile's option defaults as a precedence layer."""
+        return options.Layer(self.defaults, lambda key: f"profile {self.profile} ({key})")
 
     def gateway(self, model: str | None = None) -> Gateway:
         """The Gateway for a model (default: the settings' model), dialect and quirks resolved."""
@@ -81,10 +69,8 @@ class Settings:
                 self.preset.dialect,
             )
         dialect = dialect or infer_dialect(model)
-        from imggen.dialects import DIALECTS
-
+        style = DIALECTS[dialect]
         rule = info.size_rule if info else infer_size_rule(model)
-        can_stream = DIALECTS[dialect].can_stream  # the dialect's rule, then the model's
         return Gateway(
             profile=self.profile,
             base_url=self.base_url,
@@ -92,10 +78,13 @@ class Settings:
             dialect=dialect,
             size_rule=rule,
             preset=self.preset.name if self.preset else None,
-            can_stream=can_stream and (info.can_stream if info else True),
+            # the dialect's rule first, then the model's
+            can_stream=style.can_stream and (info.can_stream if info else True),
+            no_stream_why=style.no_stream_why or (info.no_stream_why if info else ""),
             can_edit=info.can_edit if info else rule != "seedream",
+            no_edit_why=info.no_edit_why if info else "",
             image_only=info.image_only if info else False,
-            formats=info.formats if info else DEFAULT_FORMATS.get(dialect, ALL_FORMATS),
+            formats=info.formats if info else style.formats,
         )
 
 
@@ -122,8 +111,10 @@ def resolve(
     environ: Mapping[str, str],
     path: Path | None = None,
     need_key: bool = True,
+    model_source: str = "--model",
 ) -> Settings:
-    """Settings for one command. Raises ConfigError (exit 3) naming the fix."""
+    """Settings for one command; `model`, when given, came from `model_source` (a flag or a
+    manifest line). Raises ConfigError (exit 3) naming the fix."""
     path = path or config.config_path(environ)
     data = config.load(path)
     name, why = select_profile(profile, environ, data)
@@ -187,13 +178,13 @@ def resolve(
             hint=f"run `imggen config set profiles.{name}.base_url URL` or set IMGGEN_BASE_URL",
         )
     dialect, sources["dialect"] = pick("IMGGEN_DIALECT", "dialect")
-    if dialect and dialect not in DIALECT_NAMES:
+    if dialect and dialect not in DIALECTS:
         raise ConfigError(
             f"unknown dialect {dialect!r} ({sources['dialect']})",
-            hint=f"dialects: {', '.join(DIALECT_NAMES)}",
+            hint=f"dialects: {', '.join(DIALECTS)}",
         )
     if model:
-        sources["model"] = "--model"
+        sources["model"] = model_source
     else:
         model, sources["model"] = pick(
             "IMGGEN_MODEL", "model", preset.default_model if preset else None
@@ -209,9 +200,7 @@ def resolve(
     if need_key:
         key, key_source = _api_key(name, prof, preset, environ)
     sources["api_key"] = key_source
-    defaults = {k: prof[k] for k in OPTION_KEYS if k in prof}
-    for option, value in defaults.items():
-        check_default(name, option, value)
+    defaults = profile_defaults(name, prof)
     warnings: tuple[str, ...] = ()
     if key_source == "config file (api_key)" and name in config.insecure_inline_key(path, data):
         warnings = (
@@ -233,34 +222,19 @@ def resolve(
     )
 
 
-# The type each profile default must have, so a mistyped value is a config error (exit 3)
-# naming the key, not a crash later.
-_DEFAULT_TYPES: dict[str, tuple[type, ...]] = {
-    "aspect": (str,),
-    "size": (str, int),
-    "count": (int,),
-    "format": (str,),
-    "quality": (str, int),
-    "background": (str,),
-    "seed": (int,),
-    "stream": (bool,),
-    "timeout": (int, float),
-    "retries": (int,),
-    "output": (str,),
-    "params": (dict,),
-}
-
-
-def check_default(name: str, key: str, value: Any) -> None:
-    """Raise ConfigError when a profile default has the wrong type (e.g. timeout = "abc")."""
-    types = _DEFAULT_TYPES[key]
-    wrong_bool = isinstance(value, bool) and bool not in types
-    if wrong_bool or not isinstance(value, types):
-        kinds = " or ".join("a table" if t is dict else t.__name__ for t in types)
+def profile_defaults(name: str, prof: Mapping[str, Any]) -> dict[str, Any]:
+    """A profile's option defaults, checked as any value of those options is: a bad one is a
+    config error (exit 3) naming the profile and key."""
+    raw = {k: prof[k] for k in options.PROFILE_OPTIONS if k in prof}
+    values, problems = options.check(raw, lambda key: f"profile {name} ({key})")
+    if problems:
+        first = problems[0]
         raise ConfigError(
-            f"profile {name!r}: {key} = {value!r} should be {kinds}",
-            hint=f"fix it with `imggen config set profiles.{name}.{key} VALUE`",
+            str(first),
+            hint=f"fix it with `imggen config set profiles.{name}.{first.option} VALUE`"
+            + (f"; {first.hint}" if first.hint else ""),
         )
+    return values
 
 
 def _api_key(

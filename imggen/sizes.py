@@ -328,3 +328,34 @@ def describe(rule: str) -> str:
     if r.name == "any":
         return "any aspect and size; passed through unchecked"
     return f"aspect {aspects}; size {tiers} (fixed pixels per aspect and tier)"
+
+
+# How far a returned image may stray from what was asked before it counts as ignored: XTY's
+# 16:9 is 1344x768 while Gemini 3's is 1376x768 (seeds 002/004).
+ASPECT_TOLERANCE = 0.03
+AREA_TOLERANCE = 0.15
+
+
+def mismatch(res: Resolved, rule: str, pixels: Pixels) -> str | None:
+    """What the gateway got wrong about the size asked, or None when it honoured it (within
+    the tolerances above). One judgement for generate, batch and doctor."""
+    w, h = pixels
+    if res.pixels:
+        ew, eh = res.pixels
+        ratio_off = abs((w / h) / (ew / eh) - 1)
+        area_off = abs((w * h) / (ew * eh) - 1)
+        if ratio_off > ASPECT_TOLERANCE or area_off > AREA_TOLERANCE:
+            return f"asked for {ew}x{eh} but the gateway returned {w}x{h}"
+        return None
+    if res.aspect:
+        aw, ah = (int(x) for x in res.aspect.split(":"))
+        if abs((w / h) / (aw / ah) - 1) > ASPECT_TOLERANCE:
+            return f"asked for aspect {res.aspect} but the gateway returned {w}x{h}"
+    # a tier without an aspect: every aspect of a tier has about the same area (seed 002)
+    square = RULES[rule].table.get(("1:1", res.tier)) if res.tier else None
+    if square and abs((w * h) / (square[0] * square[1]) - 1) > AREA_TOLERANCE:
+        return (
+            f"asked for the {res.tier} tier (about {square[0] * square[1] / 1e6:.1f} megapixels) "
+            f"but the gateway returned {w}x{h}"
+        )
+    return None

@@ -1,4 +1,4 @@
-"""Batch runs through tasks.build + batch.run_many against the loopback fake gateway (real HTTP,
+"""Batch runs through plan.build + run.run_many against the loopback fake gateway (real HTTP,
 real threads), and the `batch` command through CliRunner with a MockTransport."""
 
 from __future__ import annotations
@@ -13,9 +13,12 @@ from typing import Any
 import httpx
 import pytest
 
-from imggen import batch, manifest, output, tasks
+from imggen.batch import manifest
+from imggen.batch import plan as tasks
+from imggen.batch import run as batch
 from imggen.console import UI
 from imggen.env import Env
+from imggen.files.provenance import read_provenance
 from tests.conftest import SENTINEL_KEY, b64_png, png_bytes
 from tests.fakegateway import FakeGateway, Fault
 
@@ -124,7 +127,7 @@ def test_one_changed_prompt_sends_exactly_one_request(fake: FakeGateway, tmp_pat
         "skipped",
     ]
     assert summary.results[2].task.reason == "changed since its image was made"
-    made = output.read_provenance(tmp_path / "out" / "02.png")
+    made = read_provenance(tmp_path / "out" / "02.png")
     assert made is not None and made["prompt"] == "a different picture"
 
 
@@ -216,8 +219,8 @@ output = "e.png"
         tasks.build(manifest.load(path), env_for(fake))
     assert [str(p) for p in info.value.problems] == [
         f"{path}:5 [[jobs]] #2: turing/gpt-image-2 cannot make 4000x4000: the long side must be "
-        "at most 3840 px; it allows at most 8,294,400 pixels, this is 16,000,000 "
-        "(try --size 2880x2880)",
+        f"at most 3840 px; it allows at most 8,294,400 pixels, this is 16,000,000; set by "
+        f"{path}:9 (size) (try --size 2880x2880)",
         f"{path}:11 [[jobs]] #3: input image {tmp_path}/nowhere.png does not exist",
         f"{path}:16 [[jobs]] #4: output {tmp_path}/ok.png is also {path}:1 [[jobs]] #1's",
         f"{path}:20 [[jobs]] #5: the job has no 'prompt'",
@@ -270,7 +273,7 @@ def test_foreign_file_refused_without_request_then_force_overwrites(
     assert summary.exit_code == 2
     forced = run_batch(path, env_for(fake), force=True)
     assert [r.status for r in forced.results] == ["saved", "saved"]
-    assert output.read_provenance(tmp_path / "out" / "00.png") is not None
+    assert read_provenance(tmp_path / "out" / "00.png") is not None
 
 
 def test_relative_paths_resolve_against_the_manifest_folder(
@@ -395,9 +398,9 @@ def test_cli_shard_gets_its_own_results_file(
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["-j", "0"], "error: -j must be at least 1, not 0"),
+        (["-j", "0"], "error: --jobs 0: must be a whole number of at least 1"),
         (["--shard", "4/3"], "error: --shard '4/3': give I/N with 1 <= I <= N"),
-        (["--retries", "-1"], "error: --retries must be 0 or more, not -1"),
+        (["--retries", "-1"], "error: --retries -1: must be a whole number of at least 0"),
     ],
 )
 def test_cli_bad_flags_exit_2(

@@ -154,7 +154,7 @@ def test_init_trinity_needs_base_url(run: Run, clean_environ: Path) -> None:
     r = run("config", "init", "--preset", "trinity")
     assert r.exit_code == 2
     assert r.stderr.splitlines()[0] == (
-        "error: the trinity preset has no public base URL (its seed names none)"
+        "error: the trinity preset has no public base URL (Trinity publishes no public address)"
     )
     assert not clean_environ.exists()
     r = run("config", "init", "--preset", "trinity", "--base-url", "https://trinity.example/v1")
@@ -254,16 +254,16 @@ def test_set_inline_key_warns_and_get_redacts(run: Run, clean_environ: Path) -> 
             "x",
             "error: unknown profile key 'modle'\n"
             "hint: profile keys: preset, dialect, base_url, model, api_key_env, api_key_cmd, "
-            "api_key, aspect, size, count, format, quality, background, seed, stream, timeout, "
-            "retries, output, params (and params.*)\n",
+            "api_key, aspect, size, count, output, format, quality, background, seed, stream, "
+            "params, timeout, retries (and params.*)\n",
         ),
         (
             "profiles.t.model.x",
             "x",
-            "error: unknown profile key 'model'\n"
+            "error: unknown profile key 'model.x'\n"
             "hint: profile keys: preset, dialect, base_url, model, api_key_env, api_key_cmd, "
-            "api_key, aspect, size, count, format, quality, background, seed, stream, timeout, "
-            "retries, output, params (and params.*)\n",
+            "api_key, aspect, size, count, output, format, quality, background, seed, stream, "
+            "params, timeout, retries (and params.*)\n",
         ),
         (
             "colour",
@@ -372,4 +372,4 @@ def test_set_refuses_a_mistyped_default(run, write_config) -> None:
     write_config({"profiles": {"t": {"preset": "turing"}}})
     r = run("config", "set", "profiles.t.timeout", "soon")
     assert r.exit_code == 2
-    assert "timeout = 'soon' should be int or float" in r.stderr
+    assert r.stderr == "error: profile t (timeout) 'soon': must be a number of seconds above 0\n"

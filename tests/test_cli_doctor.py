@@ -15,8 +15,8 @@ import pytest
 from typer.testing import CliRunner
 
 from imggen import doctor
+from imggen.dialects.presets import PRESETS
 from imggen.env import Env
-from imggen.presets import PRESETS
 from tests.conftest import SENTINEL_KEY, Result
 from tests.fakegateway import FakeGateway, Fault
 
@@ -77,38 +77,37 @@ PER_PRESET: dict[str, tuple[dict[str, str], str, str]] = {
     # preset: (statuses, response_shape detail, size detail)
     "trinity": (
         NO_STREAM,
-        "message.images: OpenRouter style (seeds 000/001/003)",
-        "asked 16:9 1K (the seeds give no pixels for it); got 1376x768: honoured",
+        "message.images: OpenRouter-style chat: images beside the message",
+        "asked 16:9 1K (no exact pixels are published for it); got 1376x768: honoured",
     ),
     "knox": (
         ALL_OK,
-        "delta.images: OpenRouter style, streamed (seeds 001/003)",
+        "delta.images: OpenRouter-style chat, streamed",
         "asked 16:9 1K = 1344x768; got 1344x768: honoured",
     ),
     "turing": (
         NO_STREAM,
-        "data[].b64_json: images API base64 (seed 002)",
+        "data[].b64_json: images API, base64",
         "asked 16:9 1K = 1376x768; got 1376x768: honoured",
     ),
     "openroute": (
         ALL_OK,
-        "delta.images: OpenRouter style, streamed (seeds 001/003)",
+        "delta.images: OpenRouter-style chat, streamed",
         "asked 16:9 1K = 1344x768; got 1344x768: honoured",
     ),
     "xty": (
         NO_STREAM,
-        "message.content (markdown image in text): image links inside the reply text "
-        "(seeds 000/004)",
-        "asked 16:9 512 (the seeds give no pixels for it); got 1344x768: honoured",
+        "message.content (markdown image in text): image links inside the reply text",
+        "asked 16:9 512 (no exact pixels are published for it); got 1344x768: honoured",
     ),
     "openrouter": (
         ALL_OK,
-        "delta.images: OpenRouter style, streamed (seeds 001/003)",
+        "delta.images: OpenRouter-style chat, streamed",
         "asked 16:9 1K = 1344x768; got 1344x768: honoured",
     ),
     "openai": (
         NO_STREAM,
-        "data[].b64_json: images API base64 (seed 002)",
+        "data[].b64_json: images API, base64",
         "asked 3:2 1K = 1536x1024; got 1536x1024: honoured",
     ),
 }
@@ -137,7 +136,7 @@ def test_trinity_key_is_checked_by_the_generation(loop: Invoke, fake: FakeGatewa
     )
     assert d["models_api"] == (
         "absent (the gateway refused the request (HTTP 404): Not found: /v1/models "
-        "(not_found)); no models API (seed 000); `imggen models` shows the built-in catalog"
+        "(not_found)); Trinity has no models API; `imggen models` shows the built-in catalog"
     )
     doc = json.loads(r.stdout)
     assert doc["request"] == {"model": "hunyuan-image", "aspect": "16:9", "size": "1K",

@@ -17,8 +17,8 @@ import pytest
 import tomli_w
 from typer.testing import CliRunner
 
-from imggen import output
 from imggen.env import Env
+from imggen.files.provenance import read_provenance
 from tests.conftest import SENTINEL_KEY, Result
 from tests.fakegateway import FakeGateway, make_png
 
@@ -129,7 +129,7 @@ def test_several_inputs_are_repeated_image_brackets_with_mask(gw, profile, edit,
 def test_provenance_records_input_digests(gw, profile, edit, images) -> None:
     profile("turing")
     assert edit("a.png", "b.png", "combine", "-o", "o.png").exit_code == 0
-    record = output.read_provenance(Path("o.png"))
+    record = read_provenance(Path("o.png"))
     assert record is not None
     assert record["prompt"] == "combine"
     assert [i["sha256"] for i in record["inputs"]] == [
@@ -210,7 +210,7 @@ def test_trinity_takes_url_inputs_as_reference_images(gw, profile, edit) -> None
 
 REFUSALS = [
     # (preset, args, exit code, stderr fragment)
-    ("trinity", ["a.png", "x"], 2, "Trinity takes reference images as URLs only"),
+    ("trinity", ["a.png", "x"], 2, "takes reference images as http(s) URLs only"),
     ("turing", ["a.png", "x", "-m", "doubao-seedream-4-5-251128"], 2, "cannot edit images"),
     ("turing", ["missing.png", "x"], 2, "missing.png does not exist"),
     ("turing", ["notes.png", "x"], 2, "not a PNG, JPEG or WEBP image"),
@@ -240,7 +240,7 @@ def test_oversized_input_refused_before_request(gw, profile, edit, images, monke
     profile("turing")
     r = edit("a.png", "x")
     assert r.exit_code == 2
-    assert "gateways take at most 50 MB" in r.stderr
+    assert "gateways take at most 100 bytes" in r.stderr
     assert gw.requests == []
 
 
@@ -294,7 +294,7 @@ def test_progress_says_uploading_for_the_request_body_then_receiving() -> None:
     ui = UI(env)
     seen: list[tuple[str, int]] = []
     ui.advance = lambda n, total: seen.append((ui.label, n))  # type: ignore[method-assign]
-    with core.make_client(s, env, ui, core.Options()) as client:
+    with core.make_client(s, env, ui, core.RunOptions()) as client:
         client.on_sent(100, 300)
         client.on_sent(200, 300)
         client.on_bytes(50, None)

@@ -15,8 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
-from imggen import imagefile
-from imggen.output import read_provenance
+from imggen.files import imagefile
+from imggen.files.provenance import read_provenance
 from tests.conftest import SENTINEL_KEY, MockGateway, Result, b64_png, png_bytes
 from tests.fakegateway import make_jpeg_header
 

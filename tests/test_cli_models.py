@@ -15,10 +15,10 @@ import pytest
 from typer.testing import CliRunner
 
 from imggen import core, models, settings, sizes
+from imggen.dialects.presets import PRESETS
 from imggen.env import Env
 from imggen.errors import SizeRefused
 from imggen.job import Job
-from imggen.presets import PRESETS
 from tests.conftest import SENTINEL_KEY, MockGateway, Result
 from tests.fakegateway import FakeGateway
 
@@ -164,10 +164,7 @@ def test_trinity_lists_the_catalog_without_a_request_or_a_key(
         HEADER,
         "hunyuan-image\ttrinity\tany\tany\tno\tyes\tprofile default",
     ]
-    assert r.stderr == (
-        "trinity: built-in catalog: the trinity gateway has no models API "
-        "(seeds/000_aa690c4b979c8ccf.txt)\n"
-    )
+    assert r.stderr == ("trinity: built-in catalog: Trinity has no models API\n")
     assert fake.requests == []
 
 
@@ -313,7 +310,7 @@ def test_gateway_failure_is_exit_5(
 def test_every_advertised_aspect_and_tier_passes_generate_validation(
     preset: str, tmp_path: Path
 ) -> None:
-    opts = core.Options(output=str(tmp_path / "x.png"), cwd=tmp_path)
+    opts = core.RunOptions(output=str(tmp_path / "x.png"), cwd=tmp_path)
     for r in models.catalog(settings.resolve(profile=preset, environ=_env(preset))):
         s = settings.resolve(profile=preset, model=r.id, environ=_env(preset))
         for aspect in r.rule.aspects or ("16:9",):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from imggen.imagefile import (
+from imggen.files.imagefile import (
     MIME_EXT,
     copy_with_png_text,
     dimensions,

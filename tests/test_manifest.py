@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from imggen import manifest
+from imggen.batch import manifest
 from imggen.errors import InputError, UsageError
 
 
@@ -128,10 +128,10 @@ output = "fine.png"
         f"{path}:4 [defaults]: unknown key 'qualty' (did you mean 'quality'?)",
         f"{path}:6 [[jobs]] #1: the job has no 'prompt'",
         f"{path}:7 [[jobs]] #1: unknown key 'promt' (did you mean 'prompt'?)",
-        f"{path}:13 [[jobs]] #2: cannot read size 'huge': give a tier (512, 1K, 2K, 4K), "
+        f"{path}:13 [[jobs]] #2: size 'huge': not a size; give a tier (512, 1K, 2K, 4K), "
         "pixels WxH or auto",
-        f"{path}:14 [[jobs]] #2: n must be a whole number of at least 1, not 0",
-        f"{path}:15 [[jobs]] #2: stream must be true or false, not 'yes'",
+        f"{path}:14 [[jobs]] #2: n 0: must be a whole number of at least 1",
+        f"{path}:15 [[jobs]] #2: stream 'yes': must be true or false",
     ]
     m = manifest.load(path)
     assert [r.valid for r in m.rows] == [False, False, True]
@@ -149,7 +149,7 @@ def test_jsonl_problems_name_their_line(tmp_path: Path) -> None:
         '{"prompt": "c", "output": "c.png", "n": 2, "count": 2}\n',
     )
     assert problems(path) == [
-        f"{path}:1: seed must be a whole number, not 'x'",
+        f"{path}:1: seed 'x': must be a whole number",
         f"{path}:2: not valid JSON (Expecting value at column 1)",
         f"{path}:3: each line must be a JSON object (one job)",
         f'{path}:4: defaults go alone on the first line: {{"defaults": {{...}}}}',

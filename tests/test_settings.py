@@ -322,21 +322,25 @@ def test_api_key_cmd_of_wrong_type_is_refused() -> None:
     assert info.value.message == "profile 'x': api_key_cmd must be a list of strings (an argv)"
 
 
-def test_dialect_names_are_the_registry() -> None:
+def test_unknown_dialect_names_the_registry(write_config) -> None:
     from imggen.dialects import DIALECTS
-    from imggen.settings import DIALECT_NAMES
 
-    assert DIALECT_NAMES == tuple(DIALECTS)
+    prof = {"base_url": "https://gw.test/v1", "api_key": "k", "model": "m", "dialect": "nope"}
+    write_config({"profiles": {"t": prof}})
+    with pytest.raises(ConfigError) as info:
+        settings.resolve(environ={"IMGGEN_CONFIG": os.environ["IMGGEN_CONFIG"]})
+    assert info.value.hint == f"dialects: {', '.join(DIALECTS)}"
 
 
 @pytest.mark.parametrize(
     ("profile", "message"),
     [
-        ({"timeout": "abc"}, "profile 't': timeout = 'abc' should be int or float"),
-        ({"seed": "7"}, "profile 't': seed = '7' should be int"),
-        ({"stream": "yes"}, "profile 't': stream = 'yes' should be bool"),
-        ({"params": 3}, "profile 't': params = 3 should be a table"),
-        ({"count": True}, "profile 't': count = True should be int"),
+        ({"timeout": "abc"}, "profile t (timeout) 'abc': must be a number of seconds above 0"),
+        ({"seed": "7"}, "profile t (seed) '7': must be a whole number"),
+        ({"stream": "yes"}, "profile t (stream) 'yes': must be true or false"),
+        ({"params": 3}, "profile t (params) 3: must be a table of body fields"),
+        ({"count": True}, "profile t (count) True: must be a whole number of at least 1"),
+        ({"size": "9K"}, "profile t (size) '9K': not a size; give a tier"),
         ({"base_url": "gw.test/v1"}, "base_url 'gw.test/v1' (profile t) must start with"),
     ],
 )

@@ -10,10 +10,12 @@ from typing import Annotated, Any
 
 import typer
 
-from imggen.cli import options as o
+from imggen.cli.options import Flags, checked, takes
+from imggen.options import RUN
 
 Jobs = Annotated[
-    int, typer.Option("-j", "--jobs", help="Jobs to run at a time.", rich_help_panel=o.RUN)
+    int,
+    typer.Option("-j", "--jobs", metavar="N", help="Jobs to run at a time.", rich_help_panel=RUN),
 ]
 Shard = Annotated[
     str | None,
@@ -21,41 +23,25 @@ Shard = Annotated[
         "--shard",
         metavar="I/N",
         help="Run the I-th of N stable slices (by output path), for a CI matrix.",
-        rich_help_panel=o.RUN,
+        rich_help_panel=RUN,
     ),
 ]
 Results = Annotated[
     Path | None,
     typer.Option(
         "--results",
+        metavar="FILE",
         help="Results file (JSONL) [MANIFEST.results.jsonl beside the manifest].",
-        rich_help_panel=o.RUN,
+        rich_help_panel=RUN,
     ),
 ]
 FailFast = Annotated[
     bool,
-    typer.Option("--fail-fast", help="Start no new job after one fails.", rich_help_panel=o.RUN),
-]
-DryRun = Annotated[
-    bool,
-    typer.Option(
-        "--dry-run",
-        help="List what would run and what would be skipped, and why; send nothing.",
-        rich_help_panel=o.RUN,
-    ),
-]
-Force = Annotated[
-    bool,
-    typer.Option(
-        "--force", help="Regenerate every job, overwriting its files.", rich_help_panel=o.RUN
-    ),
-]
-Timeout = Annotated[
-    float | None,
-    typer.Option("--timeout", help="Seconds each job may take.", rich_help_panel=o.RUN),
+    typer.Option("--fail-fast", help="Start no new job after one fails.", rich_help_panel=RUN),
 ]
 
 
+@takes("batch")
 def batch(
     ctx: typer.Context,
     manifest: Annotated[
@@ -69,92 +55,89 @@ def batch(
     shard: Shard = None,
     results: Results = None,
     fail_fast: FailFast = False,
-    profile: o.Profile = None,
-    model: o.Model = None,
-    json_out: o.Json = False,
-    dry_run: DryRun = False,
-    force: Force = False,
-    timeout: Timeout = None,
-    retries: o.Retries = None,
-    quiet: o.Quiet = False,
-    verbose: o.Verbose = False,
+    *,
+    flags: Flags,
 ) -> None:
     """Run the jobs of a manifest, -j at a time.
 
-    A re-run skips every job whose images were already made from the same request.
+    A re-run skips every job whose images were already made from the same request. Image
+    options given here apply to every job that does not set them itself.
     """
-    from imggen import batch as b
-    from imggen import manifest as mf
-    from imggen import tasks
+    from imggen.batch import manifest as mf
+    from imggen.batch import plan
+    from imggen.batch import run as b
     from imggen.console import UI
     from imggen.env import Env
     from imggen.errors import UsageError
 
     env = ctx.obj if isinstance(ctx.obj, Env) else Env()
-    ui = UI(env, quiet=quiet, verbose=verbose)
+    ui = UI(env, quiet=flags["quiet"], verbose=flags["verbose"])
     if jobs < 1:
-        raise UsageError(f"-j must be at least 1, not {jobs}")
-    if retries is not None and retries < 0:
-        raise UsageError(f"--retries must be 0 or more, not {retries}")
-    if timeout is not None and timeout <= 0:
-        raise UsageError("--timeout must be more than 0 seconds")
+        raise UsageError(f"--jobs {jobs}: must be a whole number of at least 1")
+    given = checked(flags)
     part = mf.parse_shard(shard) if shard else None
     m = mf.load(manifest)
     # Every machine of a CI matrix checks the whole manifest, so a bad job fails all shards
     # alike instead of only the one it lands in.
-    todo = tasks.build(
-        m,
-        env,
-        profile=profile,
-        model=model,
-        timeout=timeout,
-        retries=retries,
-        force=force,
-        need_key=not dry_run,
-    )
+    todo = plan.build(m, env, flags=given, force=flags["force"], need_key=not flags["dry_run"])
     for warning in dict.fromkeys(w for t in todo for w in t.settings.warnings):
         ui.warn(warning)  # e.g. a readable config file holding an inline key, once each
     if part:
         todo = [t for t in todo if mf.in_shard(t.row, *part)]
-    if dry_run:
-        _dry_run(env, ui, todo, json_out)
+    if flags["dry_run"]:
+        _dry_run(env, ui, todo, flags["json"])
         return
-
-    lock = threading.Lock()
-
-    def show(saved: Any) -> None:
-        if not json_out:
-            with lock:
-                env.out.write(saved.path + "\n")
-                env.out.flush()
-
     stem = m.path.stem + (f".results-{part[0]}-of-{part[1]}" if part else ".results")
     results_file = b.ResultsFile(results or m.path.with_name(stem + ".jsonl"))
     try:
         summary = b.run_many(
-            todo, env, ui, jobs=jobs, results=results_file, fail_fast=fail_fast, on_saved=show
+            todo,
+            env,
+            ui,
+            jobs=jobs,
+            results=results_file,
+            fail_fast=fail_fast,
+            on_saved=_printer(env, quiet=flags["json"]),
         )
     finally:
         results_file.close()
     _summarise(ui, summary, results_file.path)
-    if json_out:
-        doc = {
-            "manifest": str(m.path),
-            "results_file": str(results_file.path),
-            "jobs": [r.record() for r in summary.results],
-            "saved": summary.count("saved"),
-            "skipped": summary.count("skipped"),
-            "failed": summary.count("failed"),
-            "not_started": summary.not_started,
-            "exit_code": summary.exit_code,
-        }
-        env.out.write(json.dumps(doc, ensure_ascii=False) + "\n")
+    if flags["json"]:
+        env.out.write(
+            json.dumps(_document(m, results_file.path, summary), ensure_ascii=False) + "\n"
+        )
     if summary.exit_code:
         raise typer.Exit(summary.exit_code)
 
 
+def _printer(env: Any, *, quiet: bool) -> Any:
+    """Saved paths on stdout as they land, one line each, whole lines from any worker."""
+    lock = threading.Lock()
+
+    def show(saved: Any) -> None:
+        if not quiet:
+            with lock:
+                env.out.write(saved.path + "\n")
+                env.out.flush()
+
+    return show
+
+
+def _document(m: Any, results_path: Path, summary: Any) -> dict[str, Any]:
+    return {
+        "manifest": str(m.path),
+        "results_file": str(results_path),
+        "jobs": [r.record() for r in summary.results],
+        "saved": summary.count("saved"),
+        "skipped": summary.count("skipped"),
+        "failed": summary.count("failed"),
+        "not_started": summary.not_started,
+        "exit_code": summary.exit_code,
+    }
+
+
 def _summarise(ui: Any, summary: Any, results_path: Path) -> None:
-    from imggen.batch import shown
+    from imggen.batch.run import shown
 
     rows = []
     for r in summary.results:
@@ -187,7 +170,7 @@ def _summarise(ui: Any, summary: Any, results_path: Path) -> None:
 
 def _dry_run(env: Any, ui: Any, todo: list[Any], as_json: bool) -> None:
     """What would run and what would be skipped, with why; on stdout. Nothing is sent."""
-    from imggen.batch import shown
+    from imggen.batch.run import shown
     from imggen.dialects.base import describe_call
 
     if as_json:

@@ -17,6 +17,15 @@ app = typer.Typer(
 REDACTED = "<redacted>"
 
 
+def _preset_names() -> str:
+    from imggen.dialects.presets import PRESETS
+
+    return ", ".join(PRESETS)
+
+
+PRESET_NAMES = _preset_names()
+
+
 def _env(ctx: typer.Context) -> Any:
     from imggen.env import Env
 
@@ -125,8 +134,7 @@ def set_cmd(
         from imggen.errors import UsageError
 
         raise UsageError(f"TOML has no null: to remove {key} use `imggen config unset`")
-    validate_key(key, parsed)
-    config.set_dotted(data, key, parsed)
+    config.set_dotted(data, key, validate_key(key, parsed))
     config.save(path, data)
     if key.endswith(".api_key"):
         UI(env).warn(
@@ -147,7 +155,7 @@ def unset(ctx: typer.Context, key: Annotated[str, typer.Argument(help="Dotted ke
     except KeyError:
         raise UsageError(f"{key} is not set in {path}") from None
     if data.get("default_profile") and data["default_profile"] not in data.get("profiles", {}):
-        from imggen.presets import PRESETS
+        from imggen.dialects.presets import PRESETS
 
         if data["default_profile"] not in PRESETS:
             del data["default_profile"]
@@ -217,7 +225,9 @@ def init(
     name: Annotated[str | None, typer.Argument(help="Profile name [the preset's name].")] = None,
     preset: Annotated[
         str | None,
-        typer.Option("--preset", help="trinity, knox, turing, openroute, xty, openrouter, openai."),
+        typer.Option(
+            "--preset", metavar="PRESET", help="A built-in gateway: " + PRESET_NAMES + "."
+        ),
     ] = None,
     base_url: Annotated[
         str | None, typer.Option("--base-url", help="Override the preset's URL.")
@@ -234,8 +244,8 @@ def init(
     """Create a profile from a preset (asks on a terminal when --preset is missing)."""
     from imggen import config
     from imggen.console import UI
+    from imggen.dialects.presets import PRESETS
     from imggen.errors import UsageError
-    from imggen.presets import PRESETS
 
     env = _env(ctx)
     ui = UI(env)
@@ -260,7 +270,8 @@ def init(
     if base_url or p.base_url is None:
         if not base_url:
             raise UsageError(
-                f"the {preset} preset has no public base URL (its seed names none)",
+                f"the {preset} preset has no public base URL "
+                f"({p.no_base_url_why or 'none is published'})",
                 hint=f"pass --base-url, e.g. imggen config init --preset {preset} --base-url URL",
             )
         prof["base_url"] = base_url
@@ -283,30 +294,45 @@ def _has_null(value: Any) -> bool:
     return value is None
 
 
-def validate_key(key: str, value: Any) -> None:
-    """Refuse keys imggen would ignore, so a typo is caught when it is made."""
-    from imggen.errors import ConfigError, UsageError
-    from imggen.settings import OPTION_KEYS, PROFILE_KEYS, check_default
+def validate_key(key: str, value: Any) -> Any:
+    """The value to store at `key`, checked as imggen will read it (profile options by the
+    option table), so a typo or a bad value is refused when it is typed (exit 2)."""
+    from imggen import options
+    from imggen.dialects import DIALECTS
+    from imggen.dialects.presets import PRESETS
+    from imggen.errors import UsageError
+    from imggen.settings import PROFILE_KEYS
 
     parts = key.split(".")
     if parts == ["default_profile"]:
         if not isinstance(value, str):
             raise UsageError("default_profile must be a profile name")
-        return
-    if len(parts) >= 3 and parts[0] == "profiles":
-        if len(parts) == 3 and parts[2] in OPTION_KEYS:
-            try:
-                check_default(parts[1], parts[2], value)
-            except ConfigError as exc:  # typed on the command line: a usage error
-                raise UsageError(exc.message) from None
-        if parts[2] == "params" or (len(parts) == 3 and parts[2] in PROFILE_KEYS):
-            if parts[2] == "api_key_cmd" and not (
-                isinstance(value, list) and all(isinstance(v, str) for v in value)
-            ):
-                raise UsageError('api_key_cmd is an argv list, e.g. \'["pass", "show", "imggen"]\'')
-            return
+        return value
+    if len(parts) < 3 or parts[0] != "profiles":
+        raise UsageError(f"unknown key {key!r}", hint="keys: default_profile, profiles.NAME.KEY")
+    name, field = parts[1], parts[2]
+    label = f"profile {name} ({field})"
+    if field == "params":
+        return value if len(parts) > 3 else options.check_one("params", value, label)
+    if len(parts) > 3 or field not in PROFILE_KEYS:
         raise UsageError(
-            f"unknown profile key {parts[2]!r}",
+            f"unknown profile key {'.'.join(parts[2:])!r}",
             hint=f"profile keys: {', '.join(PROFILE_KEYS)} (and params.*)",
         )
-    raise UsageError(f"unknown key {key!r}", hint="keys: default_profile, profiles.NAME.KEY")
+    if field in options.OPTIONS:
+        return options.check_one(field, value, label)
+    choices: list[str] | None = {"preset": list(PRESETS), "dialect": list(DIALECTS)}.get(field)
+    if choices is not None and value not in choices:
+        raise UsageError(f"{label} {value!r}: choose one of {', '.join(choices)}")
+    if field == "api_key_cmd" and not (
+        isinstance(value, list) and value and all(isinstance(v, str) for v in value)
+    ):
+        raise UsageError('api_key_cmd is an argv list, e.g. \'["pass", "show", "imggen"]\'')
+    if field == "base_url" and not str(value).startswith(("https://", "http://")):
+        raise UsageError(
+            f"{label} {value!r}: must start with https:// or http://",
+            hint="for example https://gateway.example/v1",
+        )
+    if field != "api_key_cmd" and not isinstance(value, str):
+        raise UsageError(f"{label}: must be a string, not {value!r}")
+    return value

@@ -7,15 +7,14 @@ from typing import Annotated
 
 import typer
 
-from imggen.cli import options as o
+from imggen.cli.options import Flags, checked, takes
 
 COLUMNS = ("CHECK", "RESULT", "DETAIL")
 
 
+@takes("doctor")
 def doctor(
     ctx: typer.Context,
-    profile: o.Profile = None,
-    model: o.Model = None,
     generate: Annotated[
         bool,
         typer.Option(
@@ -23,15 +22,8 @@ def doctor(
             help="Spend one small image to test response shape, streaming and size.",
         ),
     ] = False,
-    json_out: Annotated[
-        bool, typer.Option("--json", help="Print one JSON document on stdout.")
-    ] = False,
-    timeout: Annotated[
-        float | None,
-        typer.Option("--timeout", help="Seconds the test generation may take."),
-    ] = None,
-    quiet: o.Quiet = False,
-    verbose: o.Verbose = False,
+    *,
+    flags: Flags,
 ) -> None:
     """Check a profile end to end.
 
@@ -41,12 +33,11 @@ def doctor(
     from imggen import doctor as checks
     from imggen.console import UI
     from imggen.env import Env
-    from imggen.errors import UsageError
 
     env = ctx.obj if isinstance(ctx.obj, Env) else Env()
-    ui = UI(env, quiet=quiet, verbose=verbose)
-    if timeout is not None and timeout <= 0:
-        raise UsageError("--timeout must be more than 0 seconds")
+    ui = UI(env, quiet=flags["quiet"], verbose=flags["verbose"])
+    timeout = checked(flags).values.get("timeout")
+    json_out = flags["json"]
 
     def consent(question: str) -> bool:
         if generate:
@@ -56,7 +47,7 @@ def doctor(
             return typer.confirm(question, default=False, err=True)
         return False
 
-    report = checks.run(profile, model, env, ui, consent=consent, timeout=timeout)
+    report = checks.run(flags["profile"], flags["model"], env, ui, consent=consent, timeout=timeout)
     if json_out:
         env.out.write(json.dumps(report.as_json(), ensure_ascii=False, indent=2) + "\n")
     else:

@@ -7,19 +7,16 @@ from typing import Annotated, Any
 
 import typer
 
-from imggen.cli import options as o
+from imggen.cli.options import Flags, takes
 
 COLUMNS = ("MODEL", "DIALECT", "SIZES", "ASPECTS", "STREAM", "EDIT", "NOTE")
 LIST_TIMEOUT = 60.0  # a listing is small: do not wait the 300 s a 4K image may need
 NO_MODEL = ""  # the model of a profile that names none: listing needs none
 
 
+@takes("models")
 def models(
     ctx: typer.Context,
-    profile: o.Profile = None,
-    json_out: Annotated[
-        bool, typer.Option("--json", help="Print one JSON document on stdout.")
-    ] = False,
     all_models: Annotated[
         bool, typer.Option("--all", help="Also list models without image output.")
     ] = False,
@@ -27,20 +24,21 @@ def models(
         bool,
         typer.Option("--catalog", help="Show the built-in catalog; do not ask the gateway."),
     ] = False,
-    quiet: o.Quiet = False,
-    verbose: o.Verbose = False,
+    *,
+    flags: Flags,
 ) -> None:
     """List the profile's image models.
 
     From the gateway's models API (filtered to image output) where it has one, else from the
-    built-in catalog drawn from the gateway documents; the source is named on stderr."""
+    built-in catalog; the source is named on stderr."""
     from imggen import core
     from imggen import models as listing_mod
     from imggen.console import UI
     from imggen.env import Env
 
     env = ctx.obj if isinstance(ctx.obj, Env) else Env()
-    ui = UI(env, quiet=quiet, verbose=verbose)
+    ui = UI(env, quiet=flags["quiet"], verbose=flags["verbose"])
+    profile, json_out = flags["profile"], flags["json"]
     s = resolve(profile, env.environ, need_key=False)
     ask = not catalog_only and listing_mod.has_models_api(s)
     client = None
@@ -49,7 +47,7 @@ def models(
         for warning in s.warnings:
             ui.warn(warning)
         client = core.make_client(
-            s, env, ui, core.Options(timeout=LIST_TIMEOUT, retries=1), read_timeout=LIST_TIMEOUT
+            s, env, ui, core.RunOptions(timeout=LIST_TIMEOUT, retries=1), read_timeout=LIST_TIMEOUT
         )
     try:
         found = listing_mod.listing(s, client, all_models=all_models)

@@ -1,17 +1,25 @@
-"""Annotated option types shared by generate, edit and batch, and the flag -> Job merge."""
+"""Typer parameters made from the option table (imggen/options.py), so a command declares
+none of the shared options by hand.
+
+`@takes(command)` appends, to the decorated function's own parameters, one typed Typer option
+per entry of `options.OPTIONS` that `command` takes, and hands their values to the function as
+one `flags` mapping (option name -> the value typed, None when absent). Typer reads the
+resulting signature like any other: every parameter keeps a real type.
+"""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-from typing import Annotated, Any
+import functools
+import inspect
+from collections.abc import Callable, Mapping
+from typing import Annotated, Any, TypeVar
 
 import typer
 
-from imggen.errors import UsageError
+from imggen import options
 
-IMAGE = "Image options"
-RUN = "Run options"
+F = TypeVar("F", bound=Callable[..., Any])
+Flags = Mapping[str, Any]
 
 
 def _verbose(ctx: typer.Context, value: bool) -> bool:
@@ -20,158 +28,88 @@ def _verbose(ctx: typer.Context, value: bool) -> bool:
     return value
 
 
-def _complete_profile(incomplete: str) -> list[str]:
-    from imggen.cli.completion import profiles
+def _completer(source: str) -> Callable[..., list[str]]:
+    def complete(ctx: typer.Context, incomplete: str) -> list[str]:
+        from imggen.cli import completion
 
-    return [p for p in profiles() if p.startswith(incomplete)]
+        found: list[str] = getattr(completion, source)(ctx.params)
+        return [value for value in found if value.startswith(incomplete)]
 
-
-def _complete_model(ctx: typer.Context, incomplete: str) -> list[str]:
-    from imggen.cli.completion import models
-
-    return [m for m in models(ctx.params.get("profile")) if m.startswith(incomplete)]
+    return complete
 
 
-Profile = Annotated[
-    str | None,
-    typer.Option(
-        "-p", "--profile", help="Profile from the config file.", autocompletion=_complete_profile
-    ),
-]
-Model = Annotated[
-    str | None,
-    typer.Option("-m", "--model", help="Model id.", autocompletion=_complete_model),
-]
-Aspect = Annotated[
-    str | None, typer.Option("-a", "--aspect", help="Aspect ratio W:H.", rich_help_panel=IMAGE)
-]
-Size = Annotated[
-    str | None,
-    typer.Option("-s", "--size", help="Tier 512/1K/2K/4K or pixels WxH.", rich_help_panel=IMAGE),
-]
-Count = Annotated[
-    int | None, typer.Option("-n", "--count", help="Number of images.", rich_help_panel=IMAGE)
-]
-Output = Annotated[
-    str | None,
-    typer.Option(
-        "-o",
-        "--output",
-        help="File, folder, template ({i} {n} {slug} {model} {date} {time}) or - for stdout.",
-        rich_help_panel=IMAGE,
-    ),
-]
-Format = Annotated[
-    str | None, typer.Option("--format", help="png, jpeg or webp.", rich_help_panel=IMAGE)
-]
-Quality = Annotated[
-    str | None,
-    typer.Option("--quality", help="low/medium/high/auto, or 0-100.", rich_help_panel=IMAGE),
-]
-Background = Annotated[
-    str | None,
-    typer.Option("--background", help="transparent, opaque or auto.", rich_help_panel=IMAGE),
-]
-Seed = Annotated[int | None, typer.Option("--seed", help="Seed.", rich_help_panel=IMAGE)]
-Ref = Annotated[
-    list[str] | None,
-    typer.Option(
-        "-r", "--ref", help="Reference image file or URL (repeatable).", rich_help_panel=IMAGE
-    ),
-]
-Stream = Annotated[
-    bool | None,
-    typer.Option(
-        "--stream/--no-stream",
-        help="Stream the reply (default: where the gateway allows it).",
+def _typed(opt: options.Option) -> Any:
+    """The Python type Typer reads for an option: absent flags are None (or False)."""
+    if opt.kind is bool:
+        return bool | None if opt.tristate else bool
+    if opt.kind is list:
+        return list[str] | None
+    return opt.kind | None
+
+
+def parameter(opt: options.Option, command: str) -> inspect.Parameter:
+    """The option as a typed keyword parameter carrying its typer.Option."""
+    decls = list(opt.flags)
+    if opt.negative:
+        decls = [f"{opt.flag}/{opt.negative}"]
+    info = typer.Option(
+        *decls,
+        metavar=opt.metavar,
+        help=opt.help_for(command),
+        rich_help_panel=opt.panel or None,
         show_default=False,
-        rich_help_panel=RUN,
-    ),
-]
-Param = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--param",
-        help="Extra body field KEY=VALUE (dotted keys nest; JSON values parsed).",
-        rich_help_panel=IMAGE,
-    ),
-]
-Json = Annotated[
-    bool, typer.Option("--json", help="Print one JSON document on stdout.", rich_help_panel=RUN)
-]
-DryRun = Annotated[
-    bool,
-    typer.Option(
-        "--dry-run", help="Print the request (key redacted); send nothing.", rich_help_panel=RUN
-    ),
-]
-Force = Annotated[
-    bool, typer.Option("--force", help="Overwrite existing files.", rich_help_panel=RUN)
-]
-Timeout = Annotated[
-    float | None,
-    typer.Option("--timeout", help="Seconds the whole command may take.", rich_help_panel=RUN),
-]
-Retries = Annotated[
-    int | None,
-    typer.Option(
-        "--retries", help="Retries on 408/409/429/5xx and network errors [2].", rich_help_panel=RUN
-    ),
-]
-Quiet = Annotated[
-    bool, typer.Option("-q", "--quiet", help="No progress or notes.", rich_help_panel=RUN)
-]
-Verbose = Annotated[
-    bool,
-    typer.Option(
-        "-v",
-        "--verbose",
-        help="More detail; tracebacks for bugs.",
-        callback=_verbose,
-        rich_help_panel=RUN,
-    ),
-]
+        autocompletion=_completer(opt.complete) if opt.complete else None,
+        callback=_verbose if opt.name == "verbose" else None,
+    )
+    default = False if opt.kind is bool and not opt.tristate else None
+    return inspect.Parameter(
+        opt.name,
+        inspect.Parameter.KEYWORD_ONLY,
+        annotation=Annotated[_typed(opt), info],
+        default=default,
+    )
 
 
-def parse_params(items: list[str] | None) -> dict[str, Any]:
-    """--param KEY=VALUE: dotted keys nest; values are JSON when they parse."""
-    out: dict[str, Any] = {}
-    for item in items or []:
-        key, sep, raw = item.partition("=")
-        if not sep or not key.strip():
-            raise UsageError(f"--param {item!r}: expected KEY=VALUE")
-        try:
-            value: Any = json.loads(raw)
-        except ValueError:
-            value = raw
-        node = out
-        parts = key.strip().split(".")
-        for part in parts[:-1]:
-            child = node.setdefault(part, {})
-            if not isinstance(child, dict):
-                raise UsageError(f"--param {item!r}: {part} is already a value")
-            node = child
-        node[parts[-1]] = value
-    return out
+def takes(command: str, *, skip: tuple[str, ...] = ()) -> Callable[[F], F]:
+    """Give the decorated command the table's options for `command` (less `skip`), collected
+    into its keyword-only `flags` parameter."""
+    table = [o for o in options.for_command(command) if o.name not in skip]
+
+    def decorate(func: F) -> F:
+        own = [
+            p
+            for p in inspect.signature(func, eval_str=True).parameters.values()
+            if p.name != "flags"
+        ]
+        params = own + [parameter(o, command) for o in table]
+        names = [o.name for o in table]
+
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            flags = {name: kwargs.pop(name) for name in names}
+            return func(*args, flags=flags, **kwargs)
+
+        del wrapper.__wrapped__  # Typer must read the signature below, not func's
+        wrapper.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+        wrapper.__annotations__ = {p.name: p.annotation for p in params}
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
 
 
-def pick(flag: Any, defaults: dict[str, Any], key: str, default: Any = None) -> Any:
-    """flag > profile default > built-in default."""
-    if flag is not None:
-        return flag
-    return defaults.get(key, default)
-
-
-def check_choice(value: str | None, option: str, choices: tuple[str, ...]) -> str | None:
-    if value is None:
-        return None
-    low = value.lower()
-    if low == "jpg" and "jpeg" in choices:
-        low = "jpeg"
-    if low not in choices:
-        raise UsageError(f"{option} {value!r}: choose one of {', '.join(choices)}")
-    return low
-
-
-def cwd() -> Path:
-    return Path.cwd()
+def checked(flags: Flags, *, skip: tuple[str, ...] = ()) -> options.Layer:
+    """The flags given, checked by the table (a bad value is exit 2 naming the flag), as the
+    highest precedence layer. Flags that only shape the output (--json, -q, ...) are left out."""
+    given = {
+        name: value
+        for name, value in flags.items()
+        if value is not None
+        and name not in skip
+        and options.OPTIONS[name].lands != options.CLI
+        and not (value is False and not options.OPTIONS[name].tristate)
+    }
+    layer = options.flag_layer({})
+    values, problems = options.check(given, layer.label)
+    if problems:
+        raise problems[0].error()
+    return options.flag_layer(values)

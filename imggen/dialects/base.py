@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 from imggen.errors import InputError, UsageError
 from imggen.job import Gateway, Job, Payload, Reply
+from imggen.sizes import Resolved
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,13 @@ class Dialect(Protocol):
     @property
     def can_stream(self) -> bool: ...
 
-    def build(self, job: Job, gw: Gateway, *, stream: bool) -> list[HttpCall]: ...
+    @property
+    def no_stream_why(self) -> str: ...
+
+    @property
+    def formats(self) -> tuple[str, ...]: ...
+
+    def build(self, job: Job, gw: Gateway, res: Resolved, *, stream: bool) -> list[HttpCall]: ...
 
     def parse(self, body: Any) -> Reply: ...
 
@@ -59,17 +66,19 @@ def deep_merge(target: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, An
     return target
 
 
-def refuse(option: str, gw: Gateway, accepts: str = "") -> UsageError:
+def refuse(job: Job, option: str, gw: Gateway, accepts: str = "") -> UsageError:
+    """A refusal naming the value as the user gave it (flag, profile or manifest line) and what
+    the model accepts instead."""
     detail = f"; it accepts {accepts}" if accepts else ""
     return UsageError(
-        f"{option} is not something {gw.model} ({gw.dialect} dialect) can take{detail}",
+        f"{job.said(option)} is not something {gw.model} ({gw.dialect} dialect) can take{detail}",
         hint="drop the option, or pass a raw body field with --param KEY=VALUE",
     )
 
 
 def check_format(job: Job, gw: Gateway) -> str | None:
     if job.format and job.format not in gw.formats:
-        raise refuse(f"--format {job.format}", gw, ", ".join(gw.formats))
+        raise refuse(job, "format", gw, ", ".join(gw.formats))
     return job.format
 
 
@@ -260,10 +269,11 @@ def is_content_filter(body: Any) -> bool:
     )
 
 
-def trinity_needs_url(source: str) -> InputError:
+def needs_url(source: str, gw: Gateway) -> InputError:
+    # seed 000: image_config.reference_images[].type is always "url"
     return InputError(
-        f"{source}: Trinity takes reference images as URLs only (seed 000: "
-        'image_config.reference_images[].type is always "url")',
+        f"{source}: {gw.model} takes reference images as http(s) URLs only; this gateway has "
+        "no way to upload a file",
         hint="upload the image somewhere reachable and pass its https:// URL",
     )
 

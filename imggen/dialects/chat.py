@@ -1,8 +1,8 @@
 """OpenRouter-style chat completions with `modalities`, and its Trinity and XTY variants.
 
 One class; the variants are data (which body key holds the image options, whether `n` is
-native, whether streaming is allowed), read from seeds 000 (Trinity), 001/003 (Knox,
-OpenRoute) and 004 (XTY).
+native, whether streaming is allowed, how references and the format travel), read from seeds
+000 (Trinity), 001/003 (Knox, OpenRoute) and 004 (XTY).
 """
 
 from __future__ import annotations
@@ -10,18 +10,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from imggen import sizes
 from imggen.dialects.base import (
     HttpCall,
     check_format,
     deep_merge,
     extract,
     fan_out,
+    needs_url,
     refuse,
-    trinity_needs_url,
     user_content,
 )
+from imggen.errors import UsageError
 from imggen.job import Gateway, Job, Reply
+from imggen.sizes import Resolved
+
+ALL_FORMATS = ("png", "jpeg", "webp")
 
 
 @dataclass(frozen=True)
@@ -29,18 +32,24 @@ class ChatDialect:
     name: str
     config_path: tuple[str, ...] = ("image_config",)
     native_n: bool = False  # seed 004 (XTY): `n` gives one choice per image
-    can_stream: bool = True  # seed 000 (Trinity): stream:true is refused for images
-    trinity: bool = False  # seed 000: output_image_format, reference_images
-    formats_field: bool = False
+    can_stream: bool = True
+    no_stream_why: str = ""
+    # seed 000 (Trinity): reference images go in image_config.reference_images as URLs, and
+    # the format in image_config.output_image_format (png or jpeg)
+    refs_as_urls: bool = False
+    format_key: str | None = None
+    formats: tuple[str, ...] = ALL_FORMATS
 
-    def build(self, job: Job, gw: Gateway, *, stream: bool) -> list[HttpCall]:
-        res = sizes.resolve(gw.size_rule, gw.model, job.aspect, job.size)
+    def build(self, job: Job, gw: Gateway, res: Resolved, *, stream: bool) -> list[HttpCall]:
         if job.quality is not None:
-            raise refuse("--quality", gw)
+            raise refuse(job, "quality", gw)
         if job.background is not None:
-            raise refuse("--background", gw)
+            raise refuse(job, "background", gw)
         if job.mask is not None:  # no chat seed has a mask field: never drop it silently
-            raise refuse("--mask", gw)
+            raise UsageError(
+                f"{gw.model} ({gw.dialect} dialect) takes no --mask",
+                hint="describe the area to change in the prompt instead",
+            )
         fmt = check_format(job, gw)
         config: dict[str, Any] = {}
         if res.aspect:
@@ -48,20 +57,19 @@ class ChatDialect:
         if res.tier:
             config["image_size"] = res.tier
         images = [*job.inputs, *job.refs]
-        if self.trinity:
-            # seed 000: reference images go in image_config.reference_images, URLs only
+        if self.refs_as_urls:
             refs = []
             for img in images:
                 if not img.url:
-                    raise trinity_needs_url(img.source)
+                    raise needs_url(img.source, gw)
                 refs.append({"type": "url", "url": img.url})
             if refs:
                 config["reference_images"] = refs
-            if fmt:
-                config["output_image_format"] = fmt
             images = []
+        if fmt and self.format_key:
+            config[self.format_key] = fmt
         elif fmt:
-            raise refuse(f"--format {fmt}", gw, "none: the gateway picks the format (PNG)")
+            raise refuse(job, "format", gw, "none: the gateway picks the format (PNG)")
         body: dict[str, Any] = {
             "model": gw.model,
             "messages": [{"role": "user", "content": user_content(job, images)}],
@@ -92,7 +100,20 @@ class ChatDialect:
 
 
 OPENROUTER = ChatDialect("openrouter")
-TRINITY = ChatDialect("trinity", can_stream=False, trinity=True)
+# seed 000: stream:true is refused for image requests; output_image_format is png or jpeg
+TRINITY = ChatDialect(
+    "trinity",
+    can_stream=False,
+    no_stream_why="this gateway refuses stream:true for image requests",
+    refs_as_urls=True,
+    format_key="output_image_format",
+    formats=("png", "jpeg"),
+)
+# seed 004: options in a literal extra_body.google.image_config; n gives one choice an image
 XTY = ChatDialect(
-    "xty", config_path=("extra_body", "google", "image_config"), native_n=True, can_stream=False
+    "xty",
+    config_path=("extra_body", "google", "image_config"),
+    native_n=True,
+    can_stream=False,
+    no_stream_why="this gateway answers image requests in one reply, without a stream",
 )

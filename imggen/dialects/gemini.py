@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from imggen import sizes
 from imggen.dialects.base import (
     HttpCall,
     check_format,
@@ -17,7 +16,9 @@ from imggen.dialects.base import (
     refuse,
     user_content,
 )
+from imggen.errors import UsageError
 from imggen.job import Gateway, Job, Reply
+from imggen.sizes import Resolved
 
 MIME = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
 
@@ -26,13 +27,17 @@ MIME = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
 class GeminiDialect:
     name: str = "gemini"
     can_stream: bool = True
+    no_stream_why: str = ""
+    formats: tuple[str, ...] = ("png", "jpeg", "webp")
 
-    def build(self, job: Job, gw: Gateway, *, stream: bool) -> list[HttpCall]:
-        res = sizes.resolve(gw.size_rule, gw.model, job.aspect, job.size)
+    def build(self, job: Job, gw: Gateway, res: Resolved, *, stream: bool) -> list[HttpCall]:
         if job.background is not None:
-            raise refuse("--background", gw)
+            raise refuse(job, "background", gw)
         if job.mask is not None:  # seed 002 edits Gemini images by conversation, not masks
-            raise refuse("--mask", gw)
+            raise UsageError(
+                f"{gw.model} ({gw.dialect} dialect) takes no --mask: it edits by conversation",
+                hint="describe the area to change in the prompt instead",
+            )
         config: dict[str, Any] = {}
         if res.aspect:
             config["aspectRatio"] = res.aspect
@@ -45,7 +50,7 @@ class GeminiDialect:
         if job.quality is not None:
             # seed 002: imageOutputOptions.compressionQuality, a number (95 in its example)
             if not job.quality.isdigit() or not 0 <= int(job.quality) <= 100:
-                raise refuse(f"--quality {job.quality}", gw, "a compression quality 0-100")
+                raise refuse(job, "quality", gw, "a compression quality 0-100")
             options["compressionQuality"] = int(job.quality)
         if options:
             config["imageOutputOptions"] = options

@@ -7,10 +7,10 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from imggen import sizes
 from imggen.dialects.base import FilePart, HttpCall, check_format, deep_merge, extract, refuse
 from imggen.errors import InputError, UsageError
 from imggen.job import Gateway, Job, Reply
+from imggen.sizes import Resolved
 
 QUALITIES = ("low", "medium", "high", "auto")
 BACKGROUNDS = ("transparent", "opaque", "auto")
@@ -21,9 +21,10 @@ MAX_N = 10  # seed 002: n is 1-10
 class ImagesDialect:
     name: str = "images"
     can_stream: bool = False
+    no_stream_why: str = "imggen does not stream the images API yet"
+    formats: tuple[str, ...] = ("png", "jpeg", "webp")
 
-    def build(self, job: Job, gw: Gateway, *, stream: bool) -> list[HttpCall]:
-        res = sizes.resolve(gw.size_rule, gw.model, job.aspect, job.size)
+    def build(self, job: Job, gw: Gateway, res: Resolved, *, stream: bool) -> list[HttpCall]:
         fields: dict[str, Any] = {"model": gw.model, "prompt": job.prompt}
         if res.pixels:
             fields["size"] = f"{res.pixels[0]}x{res.pixels[1]}"
@@ -38,16 +39,16 @@ class ImagesDialect:
             )
         if job.quality is not None:
             if job.quality not in QUALITIES:
-                raise refuse(f"--quality {job.quality}", gw, ", ".join(QUALITIES))
+                raise refuse(job, "quality", gw, ", ".join(QUALITIES))
             fields["quality"] = job.quality
         fmt = check_format(job, gw)
         if job.background is not None:
             if job.background not in BACKGROUNDS:
-                raise refuse(f"--background {job.background}", gw, ", ".join(BACKGROUNDS))
+                raise refuse(job, "background", gw, ", ".join(BACKGROUNDS))
             # seed 002: transparent must go with output_format="png"
             if job.background == "transparent" and fmt not in (None, "png"):
                 raise UsageError(
-                    f"--background transparent needs PNG, not {fmt}",
+                    f"{job.said('background')} needs PNG, not {job.said('format')}",
                     hint="use --format png (or drop --format)",
                 )
             fields["background"] = job.background
@@ -55,7 +56,7 @@ class ImagesDialect:
             fields["output_format"] = fmt
         if job.seed is not None:
             if gw.size_rule != "seedream":
-                raise refuse("--seed", gw)
+                raise refuse(job, "seed", gw)
             fields["seed"] = job.seed
         if job.refs:
             raise UsageError(

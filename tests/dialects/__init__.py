@@ -8,9 +8,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from imggen.dialects import HttpCall
-from imggen.job import Gateway
-from imggen.presets import PRESETS
+from imggen import sizes
+from imggen.dialects import Dialect, HttpCall
+from imggen.dialects.presets import PRESETS
+from imggen.job import Gateway, Job
 from imggen.settings import Settings
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
@@ -66,3 +67,9 @@ def gateway(preset: str, model: str, **overrides: Any) -> Gateway:
 def request(call: HttpCall) -> dict[str, Any]:
     """A JSON call as a literal dict."""
     return {"method": call.method, "path": call.path, "json": call.json}
+
+
+def build(dialect: Dialect, job: Job, gw: Gateway, *, stream: bool = False) -> list[HttpCall]:
+    """The dialect's calls for a job, its sizes resolved first as core.prepare does."""
+    res = sizes.resolve(gw.size_rule, gw.model, job.aspect, job.size)
+    return dialect.build(job, gw, res, stream=stream)

@@ -9,7 +9,7 @@ from imggen.dialects import DIALECTS
 from imggen.errors import SizeRefused, UsageError
 from imggen.job import ImageInput, Job, Payload
 from tests.conftest import png_bytes
-from tests.dialects import PNG_1X1, fixture, gateway, request, sse_events
+from tests.dialects import PNG_1X1, build, fixture, gateway, request, sse_events
 
 GEMINI = DIALECTS["gemini"]
 PRO = "turing/gemini-3-pro-image"
@@ -27,7 +27,7 @@ def test_build_uses_camel_case_image_config() -> None:
         seed=5,
         params={"temperature": 1},
     )
-    calls = GEMINI.build(job, gateway("turing", PRO), stream=False)
+    calls = build(GEMINI, job, gateway("turing", PRO), stream=False)
 
     assert [request(c) for c in calls] == [
         {
@@ -51,7 +51,7 @@ def test_build_uses_camel_case_image_config() -> None:
 
 
 def test_stream_and_count_fan_out_streaming_calls() -> None:
-    calls = GEMINI.build(Job("a banana", count=2), gateway("turing", PRO), stream=True)
+    calls = build(GEMINI, Job("a banana", count=2), gateway("turing", PRO), stream=True)
 
     assert [c.json for c in calls] == [
         {
@@ -69,8 +69,8 @@ def test_follow_up_edit_becomes_user_assistant_user_turns() -> None:
     earlier = ImageInput(
         "dog.png", data=png_bytes(1, 1), mime="image/png", prompt="Please draw me a dog"
     )
-    (call,) = GEMINI.build(
-        Job("Add a hat on the dog", inputs=(earlier,)), gateway("turing", PRO), stream=True
+    (call,) = build(
+        GEMINI, Job("Add a hat on the dog", inputs=(earlier,)), gateway("turing", PRO), stream=True
     )
 
     assert call.json is not None
@@ -83,7 +83,7 @@ def test_follow_up_edit_becomes_user_assistant_user_turns() -> None:
 
 def test_edit_of_a_foreign_image_is_one_user_turn() -> None:
     photo = ImageInput("photo.png", data=png_bytes(1, 1), mime="image/png")
-    (call,) = GEMINI.build(Job("Add a hat", inputs=(photo,)), gateway("turing", PRO), stream=False)
+    (call,) = build(GEMINI, Job("Add a hat", inputs=(photo,)), gateway("turing", PRO), stream=False)
 
     assert call.json is not None
     assert call.json["messages"] == [
@@ -112,7 +112,7 @@ def test_edit_of_a_foreign_image_is_one_user_turn() -> None:
         ),
         (
             Job("x", background="transparent"),
-            f"--background is not something {PRO} (gemini dialect) can take",
+            f"--background transparent is not something {PRO} (gemini dialect) can take",
         ),
         (
             Job(
@@ -120,31 +120,31 @@ def test_edit_of_a_foreign_image_is_one_user_turn() -> None:
                 inputs=(ImageInput("a.png", data=png_bytes(), mime="image/png"),),
                 mask=ImageInput("m.png", data=png_bytes(), mime="image/png"),
             ),
-            f"--mask is not something {PRO} (gemini dialect) can take",
+            f"{PRO} (gemini dialect) takes no --mask: it edits by conversation",
         ),
     ],
 )
 def test_values_gemini_cannot_take_are_refused(job: Job, message: str) -> None:
     with pytest.raises(UsageError) as info:
-        GEMINI.build(job, gateway("turing", PRO), stream=False)
+        build(GEMINI, job, gateway("turing", PRO), stream=False)
 
     assert info.value.message == message
 
 
 def test_gemini_25_has_only_1k() -> None:
     with pytest.raises(SizeRefused) as info:
-        GEMINI.build(Job("x", size="2K"), gateway("turing", FLASH_25), stream=False)
+        build(GEMINI, Job("x", size="2K"), gateway("turing", FLASH_25), stream=False)
 
     assert info.value.message == f"{FLASH_25} has no 2K tier; it accepts: 1K"
 
 
 def test_pixels_must_be_a_table_entry() -> None:
-    (call,) = GEMINI.build(Job("x", size="2752x1536"), gateway("turing", PRO), stream=False)
+    (call,) = build(GEMINI, Job("x", size="2752x1536"), gateway("turing", PRO), stream=False)
     assert call.json is not None
     assert call.json["imageConfig"] == {"aspectRatio": "16:9", "imageSize": "2K"}
 
     with pytest.raises(SizeRefused) as info:
-        GEMINI.build(Job("x", size="1920x1080"), gateway("turing", PRO), stream=False)
+        build(GEMINI, Job("x", size="1920x1080"), gateway("turing", PRO), stream=False)
     assert info.value.message.startswith(
         f"{PRO} cannot make 1920x1080: its sizes are fixed per aspect and tier; nearest: "
     )

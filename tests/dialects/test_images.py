@@ -14,7 +14,7 @@ from imggen.dialects.base import error_text, is_content_filter
 from imggen.errors import InputError, SizeRefused, UsageError
 from imggen.job import ImageInput, Job, Payload
 from tests.conftest import SENTINEL_KEY, png_bytes
-from tests.dialects import PNG_1X1, PNG_2X1, fixture, gateway, request, settings
+from tests.dialects import PNG_1X1, PNG_2X1, build, fixture, gateway, request, settings
 
 IMAGES = DIALECTS["images"]
 GPT2 = "turing/gpt-image-2"
@@ -24,7 +24,7 @@ PROMPT = "a close-up of a bear walking through a misty forest at dawn"
 
 def test_generations_body_with_size_from_aspect_and_tier() -> None:
     job = Job(PROMPT, aspect="16:9", size="4K", quality="high", background="opaque", format="png")
-    calls = IMAGES.build(job, gateway("turing", GPT2), stream=False)
+    calls = build(IMAGES, job, gateway("turing", GPT2), stream=False)
 
     # seed 002 "4K 与任意分辨率": 3840x2160 is gpt-image-2's 4K landscape
     assert [request(c) for c in calls] == [
@@ -51,7 +51,7 @@ def test_transparent_png_and_params_pass_through() -> None:
         background="transparent",
         params={"moderation": "low", "output_compression": 80},
     )
-    (call,) = IMAGES.build(job, gateway("turing", GPT2), stream=False)
+    (call,) = build(IMAGES, job, gateway("turing", GPT2), stream=False)
 
     assert call.json == {
         "model": GPT2,
@@ -65,7 +65,7 @@ def test_transparent_png_and_params_pass_through() -> None:
 
 
 def test_count_above_ten_is_split_into_calls_of_at_most_ten() -> None:
-    calls = IMAGES.build(Job(PROMPT, count=23), gateway("turing", GPT2), stream=False)
+    calls = build(IMAGES, Job(PROMPT, count=23), gateway("turing", GPT2), stream=False)
 
     assert [(c.json or {})["n"] for c in calls] == [10, 10, 3]
     assert [c.images for c in calls] == [10, 10, 3]
@@ -73,7 +73,8 @@ def test_count_above_ten_is_split_into_calls_of_at_most_ten() -> None:
 
 def test_seedream_takes_seed_and_n() -> None:
     # seed 002: Seedream's n becomes sequential_image_generation on the gateway's side
-    calls = IMAGES.build(
+    calls = build(
+        IMAGES,
         Job(PROMPT, count=3, aspect="1:1", size="2K", seed=11),
         gateway("turing", SEEDREAM),
         stream=False,
@@ -93,9 +94,9 @@ def test_seedream_takes_seed_and_n() -> None:
     [
         (
             Job("x", background="transparent", format="jpeg"),
-            "--background transparent needs PNG, not jpeg",
+            "--background transparent needs PNG, not --format jpeg",
         ),
-        (Job("x", seed=1), f"--seed is not something {GPT2} (images dialect) can take"),
+        (Job("x", seed=1), f"--seed 1 is not something {GPT2} (images dialect) can take"),
         (
             Job("x", format="webp"),
             f"--format webp is not something {GPT2} (images dialect) can take; "
@@ -110,7 +111,7 @@ def test_seedream_takes_seed_and_n() -> None:
 )
 def test_values_gpt_image_cannot_take_are_refused(job: Job, message: str) -> None:
     with pytest.raises(UsageError) as info:
-        IMAGES.build(job, gateway("turing", GPT2), stream=False)
+        build(IMAGES, job, gateway("turing", GPT2), stream=False)
 
     assert info.value.message == message
 
@@ -127,7 +128,7 @@ def test_values_gpt_image_cannot_take_are_refused(job: Job, message: str) -> Non
 )
 def test_gpt_image_2_size_rules_of_seed_002(size: str, problem: str) -> None:
     with pytest.raises(SizeRefused) as info:
-        IMAGES.build(Job("x", size=size), gateway("turing", GPT2), stream=False)
+        build(IMAGES, Job("x", size=size), gateway("turing", GPT2), stream=False)
 
     assert info.value.message == f"{GPT2} cannot make {size}: {problem}"
     assert info.value.hint is not None and info.value.hint.startswith("try --size ")
@@ -135,18 +136,18 @@ def test_gpt_image_2_size_rules_of_seed_002(size: str, problem: str) -> None:
 
 def test_gpt_image_2_refuses_an_aspect_outside_its_table_and_the_512_tier() -> None:
     with pytest.raises(SizeRefused) as info:
-        IMAGES.build(Job("x", aspect="5:3"), gateway("turing", GPT2), stream=False)
+        build(IMAGES, Job("x", aspect="5:3"), gateway("turing", GPT2), stream=False)
     assert info.value.message.startswith(f"{GPT2} cannot make aspect 5:3; it accepts: 1:1, ")
 
     with pytest.raises(SizeRefused) as info:
-        IMAGES.build(Job("x", size="512"), gateway("turing", GPT2), stream=False)
+        build(IMAGES, Job("x", size="512"), gateway("turing", GPT2), stream=False)
     assert info.value.message.startswith(f"{GPT2} has no 512 tier")
 
 
 def test_references_are_refused_on_generations() -> None:
     ref = ImageInput("https://img.example/a.png", url="https://img.example/a.png")
     with pytest.raises(UsageError) as info:
-        IMAGES.build(Job("x", refs=(ref,)), gateway("turing", GPT2), stream=False)
+        build(IMAGES, Job("x", refs=(ref,)), gateway("turing", GPT2), stream=False)
 
     assert info.value.message == f"{GPT2} takes no reference images on images/generations"
 
@@ -167,7 +168,7 @@ def test_edit_with_one_input_and_mask_uses_image_and_mask_fields() -> None:
         quality="high",
         params={"input_fidelity": "high"},
     )
-    (call,) = IMAGES.build(job, gateway("turing", GPT2), stream=False)
+    (call,) = build(IMAGES, job, gateway("turing", GPT2), stream=False)
 
     assert (call.method, call.path, call.json) == ("POST", "/images/edits", None)
     assert call.form == (
@@ -186,8 +187,8 @@ def test_edit_with_one_input_and_mask_uses_image_and_mask_fields() -> None:
 
 def test_edit_with_several_inputs_repeats_image_brackets() -> None:
     inputs = (image("item1.png"), image("item2.png"), image("item3.png"))
-    (call,) = IMAGES.build(
-        Job("a gift basket", inputs=inputs, count=2), gateway("turing", GPT2), stream=False
+    (call,) = build(
+        IMAGES, Job("a gift basket", inputs=inputs, count=2), gateway("turing", GPT2), stream=False
     )
 
     assert [(f.field, f.filename) for f in call.files] == [
@@ -201,7 +202,7 @@ def test_edit_with_several_inputs_repeats_image_brackets() -> None:
 
 def test_edit_form_values_that_are_not_text_go_as_json() -> None:
     job = Job("x", inputs=(image("a.png"),), params={"output_compression": 80, "extra": {"k": 1}})
-    (call,) = IMAGES.build(job, gateway("turing", GPT2), stream=False)
+    (call,) = build(IMAGES, job, gateway("turing", GPT2), stream=False)
 
     assert call.form[-2:] == (("output_compression", "80"), ("extra", '{"k": 1}'))
 
@@ -209,7 +210,7 @@ def test_edit_form_values_that_are_not_text_go_as_json() -> None:
 def test_edit_of_a_url_input_is_refused() -> None:
     url = ImageInput("https://img.example/a.png", url="https://img.example/a.png")
     with pytest.raises(InputError) as info:
-        IMAGES.build(Job("x", inputs=(url,)), gateway("turing", GPT2), stream=False)
+        build(IMAGES, Job("x", inputs=(url,)), gateway("turing", GPT2), stream=False)
 
     assert info.value.message == "images/edits uploads files; a URL cannot be an input here"
 
@@ -218,7 +219,7 @@ def test_seedream_edit_refused_naming_models_that_can(tmp_path: Path) -> None:
     # seed 002: Seedream has no /images/edits
     job = Job("x", inputs=(image("a.png"),))
     with pytest.raises(UsageError) as info:
-        core.prepare(settings("turing", SEEDREAM), job, core.Options(cwd=tmp_path))
+        core.prepare(settings("turing", SEEDREAM), job, core.RunOptions(cwd=tmp_path))
 
     assert info.value.message.startswith(f"{SEEDREAM} cannot edit images")
     assert info.value.hint is not None
@@ -351,6 +352,6 @@ def test_unknown_model_on_images_api_refuses_to_guess_pixels() -> None:
 
     gw = Gateway(profile="p", base_url="https://gw.test/v1", model="dall-e-3", dialect="images")
     with pytest.raises(UsageError, match="cannot turn --aspect/--size tier into WxH"):
-        IMAGES.build(Job(prompt="x", aspect="16:9", size="2K"), gw, stream=False)
-    (call,) = IMAGES.build(Job(prompt="x", size="1792x1024"), gw, stream=False)
+        build(IMAGES, Job(prompt="x", aspect="16:9", size="2K"), gw, stream=False)
+    (call,) = build(IMAGES, Job(prompt="x", size="1792x1024"), gw, stream=False)
     assert call.json["size"] == "1792x1024"

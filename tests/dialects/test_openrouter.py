@@ -15,7 +15,7 @@ from imggen.errors import SizeRefused, UsageError
 from imggen.job import ImageInput, Job, Payload
 from imggen.jsonstream import Blob, parse_bytes
 from tests.conftest import SENTINEL_KEY, png_bytes
-from tests.dialects import PNG_1X1, fixture, fixture_bytes, gateway, request, sse_events
+from tests.dialects import PNG_1X1, build, fixture, fixture_bytes, gateway, request, sse_events
 
 OPENROUTER = DIALECTS["openrouter"]
 GEMINI_3 = "google/gemini-3-pro-image-preview"
@@ -35,7 +35,7 @@ def full_job(**changes: Any) -> Job:
 
 
 def test_build_puts_aspect_and_tier_in_image_config() -> None:
-    calls = OPENROUTER.build(full_job(), gateway("knox", GEMINI_3), stream=False)
+    calls = build(OPENROUTER, full_job(), gateway("knox", GEMINI_3), stream=False)
 
     assert [request(c) for c in calls] == [
         {
@@ -60,7 +60,7 @@ def test_build_puts_aspect_and_tier_in_image_config() -> None:
 
 def test_image_only_model_asks_for_the_image_modality_alone() -> None:
     job = Job("a red fox")
-    (call,) = OPENROUTER.build(job, gateway("knox", GEMINI_25, image_only=True), stream=False)
+    (call,) = build(OPENROUTER, job, gateway("knox", GEMINI_25, image_only=True), stream=False)
 
     assert call.json == {
         "model": GEMINI_25,
@@ -70,7 +70,7 @@ def test_image_only_model_asks_for_the_image_modality_alone() -> None:
 
 
 def test_stream_sets_stream_true_in_body_and_call() -> None:
-    (call,) = OPENROUTER.build(Job("a red fox"), gateway("openroute", GEMINI_25), stream=True)
+    (call,) = build(OPENROUTER, Job("a red fox"), gateway("openroute", GEMINI_25), stream=True)
 
     assert call.json == {
         "model": GEMINI_25,
@@ -82,7 +82,7 @@ def test_stream_sets_stream_true_in_body_and_call() -> None:
 
 
 def test_count_fans_out_into_identical_single_image_calls() -> None:
-    calls = OPENROUTER.build(full_job(count=3), gateway("knox", GEMINI_3), stream=True)
+    calls = build(OPENROUTER, full_job(count=3), gateway("knox", GEMINI_3), stream=True)
 
     assert len(calls) == 3
     assert calls[0] == calls[1] == calls[2]
@@ -92,7 +92,7 @@ def test_count_fans_out_into_identical_single_image_calls() -> None:
 
 def test_param_nests_into_image_config_and_wins() -> None:
     job = full_job(params={"image_config": {"image_size": "4K", "person_generation": "allow"}})
-    (call,) = OPENROUTER.build(job, gateway("knox", GEMINI_3), stream=False)
+    (call,) = build(OPENROUTER, job, gateway("knox", GEMINI_3), stream=False)
 
     assert call.json is not None
     assert call.json["image_config"] == {
@@ -106,7 +106,7 @@ def test_references_and_inputs_go_as_image_url_parts() -> None:
     local = ImageInput("cat.png", data=png_bytes(1, 1), mime="image/png")
     remote = ImageInput("https://img.example/dog.jpg", url="https://img.example/dog.jpg")
     job = Job("put the cat next to the dog", inputs=(local,), refs=(remote,))
-    (call,) = OPENROUTER.build(job, gateway("knox", GEMINI_25), stream=False)
+    (call,) = build(OPENROUTER, job, gateway("knox", GEMINI_25), stream=False)
 
     assert call.json is not None
     assert call.json["messages"] == [
@@ -124,29 +124,32 @@ def test_references_and_inputs_go_as_image_url_parts() -> None:
 @pytest.mark.parametrize(
     ("job", "named"),
     [
-        (Job("x", quality="high"), "--quality"),
-        (Job("x", background="transparent"), "--background"),
-        (Job("x", format="jpeg"), "--format jpeg"),
+        (Job("x", quality="high"), f"--quality high is not something {GEMINI_3}"),
+        (
+            Job("x", background="transparent"),
+            f"--background transparent is not something {GEMINI_3}",
+        ),
+        (Job("x", format="jpeg"), f"--format jpeg is not something {GEMINI_3}"),
         (
             Job(
                 "x",
                 inputs=(ImageInput("a.png", data=png_bytes(), mime="image/png"),),
                 mask=ImageInput("m.png", data=png_bytes(), mime="image/png"),
             ),
-            "--mask",
+            f"{GEMINI_3} (openrouter dialect) takes no --mask",
         ),
     ],
 )
 def test_options_the_chat_style_lacks_are_refused(job: Job, named: str) -> None:
     with pytest.raises(UsageError) as info:
-        OPENROUTER.build(job, gateway("knox", GEMINI_3), stream=False)
+        build(OPENROUTER, job, gateway("knox", GEMINI_3), stream=False)
 
-    assert info.value.message.startswith(f"{named} is not something {GEMINI_3}")
+    assert info.value.message.startswith(named)
 
 
 def test_unknown_aspect_refused_naming_the_accepted_ones() -> None:
     with pytest.raises(SizeRefused) as info:
-        OPENROUTER.build(Job("x", aspect="7:5"), gateway("knox", GEMINI_3), stream=False)
+        build(OPENROUTER, Job("x", aspect="7:5"), gateway("knox", GEMINI_3), stream=False)
 
     assert info.value.message == (
         f"{GEMINI_3} cannot make aspect 7:5; it accepts: "
@@ -156,7 +159,7 @@ def test_unknown_aspect_refused_naming_the_accepted_ones() -> None:
 
 def test_tier_the_model_lacks_is_refused() -> None:
     with pytest.raises(SizeRefused) as info:
-        OPENROUTER.build(Job("x", size="4K"), gateway("knox", GEMINI_25), stream=False)
+        build(OPENROUTER, Job("x", size="4K"), gateway("knox", GEMINI_25), stream=False)
 
     assert info.value.message == f"{GEMINI_25} has no 4K tier; it accepts: 1K"
 
@@ -169,7 +172,7 @@ def test_tier_the_model_lacks_is_refused() -> None:
     [
         (
             ["--quality", "high"],
-            f"--quality is not something {GEMINI_25} (openrouter dialect) can take",
+            f"--quality high is not something {GEMINI_25} (openrouter dialect) can take",
         ),
         (["--aspect", "5:3"], f"{GEMINI_25} cannot make aspect 5:3"),
         (["--size", "2K"], f"{GEMINI_25} has no 2K tier; it accepts: 1K"),

@@ -13,7 +13,7 @@ from imggen.dialects import DIALECTS
 from imggen.errors import InputError, UsageError
 from imggen.job import ImageInput, Job, Payload
 from tests.conftest import png_bytes
-from tests.dialects import PNG_1X1, fixture, gateway, request, settings
+from tests.dialects import PNG_1X1, build, fixture, gateway, request, settings
 
 TRINITY = DIALECTS["trinity"]
 MODEL = "hunyuan-image"
@@ -30,7 +30,7 @@ def test_build_puts_format_and_url_references_in_image_config() -> None:
         refs=(REF,),
         params={"image_config": {"output_format": "url"}},
     )
-    calls = TRINITY.build(job, gateway("trinity", MODEL), stream=False)
+    calls = build(TRINITY, job, gateway("trinity", MODEL), stream=False)
 
     assert [request(c) for c in calls] == [
         {
@@ -55,7 +55,7 @@ def test_build_puts_format_and_url_references_in_image_config() -> None:
 
 
 def test_count_fans_out_without_n() -> None:
-    calls = TRINITY.build(Job("x", count=2), gateway("trinity", MODEL), stream=False)
+    calls = build(TRINITY, Job("x", count=2), gateway("trinity", MODEL), stream=False)
 
     assert [c.json for c in calls] == [
         {
@@ -72,18 +72,18 @@ def test_local_file_reference_refused_naming_the_url_requirement(field: str) -> 
     job = Job("x", **{field: (local,)})
 
     with pytest.raises(InputError) as info:
-        TRINITY.build(job, gateway("trinity", MODEL), stream=False)
+        build(TRINITY, job, gateway("trinity", MODEL), stream=False)
 
     assert info.value.message == (
-        "sketch.png: Trinity takes reference images as URLs only (seed 000: "
-        'image_config.reference_images[].type is always "url")'
+        "sketch.png: hunyuan-image takes reference images as http(s) URLs only; this gateway "
+        "has no way to upload a file"
     )
     assert info.value.hint == "upload the image somewhere reachable and pass its https:// URL"
 
 
 def test_webp_refused_naming_png_and_jpeg() -> None:
     with pytest.raises(UsageError) as info:
-        TRINITY.build(Job("x", format="webp"), gateway("trinity", MODEL), stream=False)
+        build(TRINITY, Job("x", format="webp"), gateway("trinity", MODEL), stream=False)
 
     assert info.value.message == (
         "--format webp is not something hunyuan-image (trinity dialect) can take; "
@@ -92,21 +92,23 @@ def test_webp_refused_naming_png_and_jpeg() -> None:
 
 
 def test_never_streams_by_default(tmp_path: Path) -> None:
-    plan = core.prepare(settings("trinity", MODEL), Job("x"), core.Options(cwd=tmp_path))
+    plan = core.prepare(settings("trinity", MODEL), Job("x"), core.RunOptions(cwd=tmp_path))
 
     assert plan.stream is False
     assert [c.stream for c in plan.calls] == [False]
     assert "stream" not in (plan.calls[0].json or {})
 
 
-def test_stream_flag_refused_citing_seed_000(tmp_path: Path) -> None:
+def test_stream_flag_refused_saying_why(tmp_path: Path) -> None:
     with pytest.raises(UsageError) as info:
-        core.prepare(settings("trinity", MODEL), Job("x", stream=True), core.Options(cwd=tmp_path))
+        core.prepare(
+            settings("trinity", MODEL), Job("x", stream=True), core.RunOptions(cwd=tmp_path)
+        )
 
     assert info.value.message == (
-        "hunyuan-image on the trinity dialect cannot stream "
-        "(seed 000: Trinity refuses stream:true for images)"
+        "hunyuan-image cannot stream (this gateway refuses stream:true for image requests)"
     )
+    assert info.value.hint == "drop --stream"
 
 
 # -- replies ----------------------------------------------------------------------------------

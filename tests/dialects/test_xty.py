@@ -12,7 +12,7 @@ from imggen.dialects import DIALECTS
 from imggen.dialects.base import error_text, is_content_filter
 from imggen.errors import SizeRefused, UsageError
 from imggen.job import Job, Payload
-from tests.dialects import fixture, gateway, request, settings
+from tests.dialects import build, fixture, gateway, request, settings
 
 XTY = DIALECTS["xty"]
 FLASH = "gemini-3.1-flash-image-preview"
@@ -22,7 +22,7 @@ PROMPT = "一只可爱的橙色小猫坐在彩虹桥上,卡通风格,明亮的�
 
 def test_build_is_one_call_with_n_and_literal_extra_body() -> None:
     job = Job(PROMPT, count=2, aspect="16:9", size="2K", seed=9, params={"user": "ci"})
-    calls = XTY.build(job, gateway("xty", FLASH), stream=False)
+    calls = build(XTY, job, gateway("xty", FLASH), stream=False)
 
     # seed 004's curl example: extra_body is a body key sent as is, not an SDK argument
     assert [request(c) for c in calls] == [
@@ -47,7 +47,7 @@ def test_build_is_one_call_with_n_and_literal_extra_body() -> None:
 
 
 def test_one_image_sends_no_n() -> None:
-    (call,) = XTY.build(Job(PROMPT), gateway("xty", FLASH), stream=False)
+    (call,) = build(XTY, Job(PROMPT), gateway("xty", FLASH), stream=False)
 
     assert call.json == {
         "model": FLASH,
@@ -59,20 +59,23 @@ def test_one_image_sends_no_n() -> None:
 
 def test_512_tier_only_on_flash() -> None:
     # seed 004: gemini-3.1-flash-image-preview takes 512/1K/2K/4K, gemini-3-pro 1K/2K/4K
-    (call,) = XTY.build(Job(PROMPT, size="512"), gateway("xty", FLASH), stream=False)
+    (call,) = build(XTY, Job(PROMPT, size="512"), gateway("xty", FLASH), stream=False)
     assert call.json is not None
     assert call.json["extra_body"] == {"google": {"image_config": {"image_size": "512"}}}
 
     with pytest.raises(SizeRefused) as info:
-        XTY.build(Job(PROMPT, size="512"), gateway("xty", PRO), stream=False)
+        build(XTY, Job(PROMPT, size="512"), gateway("xty", PRO), stream=False)
     assert info.value.message == f"{PRO} has no 512 tier; it accepts: 1K, 2K, 4K"
 
 
 def test_stream_flag_refused(tmp_path: Path) -> None:
     with pytest.raises(UsageError) as info:
-        core.prepare(settings("xty", FLASH), Job("x", stream=True), core.Options(cwd=tmp_path))
+        core.prepare(settings("xty", FLASH), Job("x", stream=True), core.RunOptions(cwd=tmp_path))
 
-    assert info.value.message == f"{FLASH} on the xty dialect cannot stream"
+    assert info.value.message == (
+        f"{FLASH} cannot stream (this gateway answers image requests in one reply, without a "
+        "stream)"
+    )
 
 
 # -- replies ----------------------------------------------------------------------------------

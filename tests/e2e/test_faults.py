@@ -16,7 +16,7 @@ import pytest
 from imggen.client import Client
 from imggen.dialects import DIALECTS, HttpCall
 from imggen.errors import GatewayFailed
-from imggen.output import Scratch
+from imggen.files.save import Scratch
 from tests.conftest import SENTINEL_KEY
 from tests.e2e import (
     RUN_TIMEOUT,

@@ -1,15 +1,19 @@
-"""How an image was made: the record saved with it (never the key) and the request digest
-batch compares to skip work already done. Pure: no I/O."""
+"""How an image was made: the record saved with it (never the key), reading it back from an
+image (or its sidecar), and the request digest batch compares to skip work already done."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 from imggen import __version__
+from imggen.files import imagefile
 from imggen.job import Gateway, Job
+
+PROVENANCE_KEY = "imggen"
 
 
 def job_digest(job: Job, gw: Gateway) -> str:
@@ -60,3 +64,31 @@ def provenance(job: Job, gw: Gateway, index: int) -> dict[str, Any]:
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "imggen": __version__,
     }
+
+
+def sidecar(path: Path) -> Path:
+    """Where the record of a JPEG or WEBP image lives."""
+    return path.with_name(path.name + ".json")
+
+
+def read_provenance(path: Path) -> dict[str, Any] | None:
+    """What imggen recorded in (or beside) an image it saved; None if nothing readable.
+
+    Where to look follows the bytes, as save() does, not the name: PNG data saved as x.jpg
+    carries its record inside, WEBP data saved as x.png has a sidecar."""
+    try:
+        with path.open("rb") as f:
+            is_png = imagefile.sniff(f.read(64)) == "image/png"
+        if is_png:
+            text = imagefile.read_png_text(path).get(PROVENANCE_KEY)
+        else:
+            text = sidecar(path).read_text("utf-8")
+    except OSError:
+        return None
+    if not text:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None

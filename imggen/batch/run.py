@@ -12,12 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from imggen import core, output
+from imggen import core
+from imggen.batch.plan import Task
 from imggen.console import UI
 from imggen.env import Env
 from imggen.errors import ImggenError, UsageError
+from imggen.files import save
 from imggen.job import SavedImage
-from imggen.tasks import Task
 
 DEFAULT_JOBS = 4
 
@@ -47,13 +48,7 @@ class JobResult:
             "profile": t.plan.gateway.profile,
             "retries": self.retries,
             "reason": t.reason if self.status == "skipped" else None,
-            "error": None
-            if self.error is None
-            else {
-                "class": type(self.error).__name__,
-                "message": self.error.message,
-                "exit_code": int(self.error.exit_code),
-            },
+            "error": None if self.error is None else self.error.as_json(),
             "warnings": self.warnings,
             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(self.started)),
             "seconds": round(self.seconds, 3),
@@ -132,7 +127,7 @@ def run_many(
     lock = threading.Lock()
     stop, abandon = threading.Event(), threading.Event()
     todo = [t for t in tasks if t.action != "skip"]
-    scratches: list[output.Scratch] = []  # every job's temp files, for the main thread
+    scratches: list[save.Scratch] = []  # every job's temp files, for the main thread
     crashed: list[BaseException] = []  # what ended a worker early, raised in the main thread
     queue = iter(todo)
     clients: dict[tuple[str, str], Client] = {}
@@ -164,7 +159,7 @@ def run_many(
                 if task is None:
                     return
                 client = clients[(task.settings.profile, task.settings.base_url)]
-                scratch = output.Scratch()
+                scratch = save.Scratch()
                 with lock:
                     scratches.append(scratch)
                 result = _run_one(task, client, env, ui, on_saved, scratch)
@@ -219,7 +214,7 @@ def _run_one(
     env: Env,
     ui: UI,
     on_saved: Callable[[SavedImage], None] | None,
-    scratch: output.Scratch,
+    scratch: save.Scratch,
 ) -> JobResult:
     result = JobResult(task, "failed")
     began = time.monotonic()
@@ -249,8 +244,6 @@ def _run_one(
         result.status = "saved" if outcome.error is None else "failed"
         if result.status == "saved":
             _remove_superseded(task, result.paths)
-    except ImggenError as exc:
-        result.error = exc
     except Exception as exc:  # a bug in one job must not take the others down
         result.error = ImggenError(f"internal error: {type(exc).__name__}: {exc}")
     result.retries = client.retried

@@ -1,5 +1,5 @@
-"""Where images go and how they land: -o resolution, no-clobber, scratch files, magic-byte
-checks, temp file + rename, and provenance (PNG iTXt chunk or a sidecar JSON)."""
+"""How images land: scratch files, magic-byte and completeness checks, temp file + rename,
+with their provenance (PNG iTXt chunk or a sidecar JSON)."""
 
 from __future__ import annotations
 
@@ -11,19 +11,15 @@ import re
 import secrets
 import tempfile
 import threading
-import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
-from imggen import imagefile
-from imggen.errors import FileExists, GatewayFailed, InputError, UsageError
+from imggen.errors import FileExists, GatewayFailed
+from imggen.files import imagefile
+from imggen.files.provenance import PROVENANCE_KEY, sidecar
+from imggen.files.targets import EXTS, Target
 from imggen.job import SavedImage
-
-PROVENANCE_KEY = "imggen"
-EXTS = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".webp": "webp", ".gif": "gif"}
-FORMAT_EXT = {"png": ".png", "jpeg": ".jpg", "webp": ".webp", "gif": ".gif"}
 
 
 class Scratch:
@@ -65,105 +61,6 @@ class Scratch:
         for folder in self._dirs:
             for stray in folder.glob(f"{self._prefix}*.part"):
                 stray.unlink(missing_ok=True)
-
-
-@dataclass(frozen=True)
-class Target:
-    path: Path | None  # None: stdout
-    exact: bool = False  # the user named the file with its extension
-    unique: bool = False  # a generated name: pick a free one rather than refuse
-
-    @property
-    def directory(self) -> Path:
-        return self.path.parent if self.path else Path(tempfile.gettempdir())
-
-
-def slug(text: str, limit: int = 48) -> str:
-    """A file-name stem from a prompt: lowercase words joined by dashes."""
-    words = re.findall(r"\w+", text.lower())
-    out = ""
-    for word in words:
-        if len(out) + len(word) + 1 > limit:
-            break
-        out = f"{out}-{word}" if out else word
-    return out or "image"
-
-
-def plan(
-    output: str | None, count: int, *, prompt: str, model: str, fmt: str | None, cwd: Path
-) -> list[Target]:
-    """The targets for `count` images from the -o value. Raises UsageError."""
-    ext = FORMAT_EXT.get(fmt or "png", ".png")
-    if output == "-":
-        if count != 1:
-            raise UsageError("-o - writes one image to stdout; use -n 1 or a file name")
-        return [Target(None)]
-    if output and "{" in output:
-        return [
-            _from_template(output, i, count, prompt, model, ext, cwd) for i in range(1, count + 1)
-        ]
-    if output is None or output.endswith(("/", os.sep)) or (cwd / output).is_dir():
-        folder = cwd / output if output else cwd
-        stem = slug(prompt)
-        if count == 1:
-            return [Target(folder / f"{stem}{ext}", unique=True)]
-        return [Target(folder / f"{stem}-{i}{ext}", unique=True) for i in range(1, count + 1)]
-    path = cwd / output
-    exact = path.suffix.lower() in EXTS
-    if not exact:
-        path = path.with_name(path.name + ext)
-    if count == 1:
-        return [Target(path, exact=exact)]
-    return [
-        Target(path.with_name(f"{path.stem}-{i}{path.suffix}"), exact=exact)
-        for i in range(1, count + 1)
-    ]
-
-
-def _from_template(
-    template: str, i: int, count: int, prompt: str, model: str, ext: str, cwd: Path
-) -> Target:
-    fields = {
-        "i": i,
-        "n": count,
-        "slug": slug(prompt),
-        "model": re.sub(r"[^\w.-]+", "-", model),
-        "date": time.strftime("%Y%m%d"),
-        "time": time.strftime("%H%M%S"),
-    }
-    try:
-        name = template.format(**fields)
-    except (KeyError, IndexError, ValueError, AttributeError) as exc:
-        raise UsageError(
-            f"bad -o template {template!r}: {exc}",
-            hint="fields: {i} {n} {slug} {model} {date} {time}",
-        ) from None
-    path = cwd / name
-    if count > 1 and "{i}" not in template:
-        path = path.with_name(f"{path.stem}-{i}{path.suffix}")
-    exact = path.suffix.lower() in EXTS
-    if not exact:
-        path = path.with_name(path.name + ext)
-    return Target(path, exact=exact)
-
-
-def check_targets(targets: list[Target], *, force: bool) -> None:
-    """Refuse existing files and unwritable folders before any request is sent."""
-    for target in targets:
-        if target.path is None or target.unique:
-            continue
-        if target.path.exists() and not force:
-            raise FileExists(
-                f"{target.path} exists; imggen never overwrites without --force",
-                hint="pass --force, or choose another -o",
-            )
-    for folder in {t.path.parent for t in targets if t.path is not None}:
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise UsageError(f"cannot create folder {folder}: {exc.strerror}") from exc
-        if not os.access(folder, os.W_OK):
-            raise UsageError(f"cannot write to folder {folder}")
 
 
 def decode_base64(text: str, scratch: Scratch, directory: Path) -> Path:
@@ -224,7 +121,7 @@ def save(
     _place(tmp, final, force=force and not target.unique, scratch=scratch)
     if mime != "image/png":
         # only once the image is in place: a sidecar must never describe another image
-        _write_sidecar(final, record, scratch=scratch)
+        _writesidecar(final, record, scratch=scratch)
     return SavedImage(str(final), mime, size, pixels, sha)
 
 
@@ -270,7 +167,7 @@ def _final_path(target: Target, mime: str, warn: Any) -> Path:
         path = path.with_suffix(real_ext)
     if target.unique:
         stem, n = path.stem, 2
-        while path.exists() or _sidecar(path).exists():
+        while path.exists() or sidecar(path).exists():
             path = path.with_name(f"{stem}-{n}{path.suffix}")
             n += 1
     return path
@@ -309,55 +206,12 @@ def _file_mode() -> int:
     return 0o666 & ~mask
 
 
-def _sidecar(path: Path) -> Path:
-    return path.with_name(path.name + ".json")
-
-
-def _write_sidecar(final: Path, record: str, *, scratch: Scratch) -> None:
+def _writesidecar(final: Path, record: str, *, scratch: Scratch) -> None:
     tmp, out = scratch.new(final.parent)
     os.chmod(tmp, _file_mode())
     with out:
         out.write(record.encode() + b"\n")
-    _place(tmp, _sidecar(final), force=True, scratch=scratch)
-
-
-def read_provenance(path: Path) -> dict[str, Any] | None:
-    """What imggen recorded in (or beside) an image it saved; None if nothing readable.
-
-    Where to look follows the bytes, as save() does, not the name: PNG data saved as x.jpg
-    carries its record inside, WEBP data saved as x.png has a sidecar."""
-    try:
-        with path.open("rb") as f:
-            is_png = imagefile.sniff(f.read(64)) == "image/png"
-        if is_png:
-            text = imagefile.read_png_text(path).get(PROVENANCE_KEY)
-        else:
-            text = _sidecar(path).read_text("utf-8")
-    except OSError:
-        return None
-    if not text:
-        return None
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return None
-    return value if isinstance(value, dict) else None
-
-
-def read_input(source: str, *, stdin: bytes | None = None, what: str = "input image") -> bytes:
-    """The bytes of a local input image. Raises InputError."""
-    if source == "-":
-        if stdin is None:
-            raise InputError("- reads an image from stdin, but stdin is not available")
-        return stdin
-    try:
-        return Path(source).expanduser().read_bytes()
-    except FileNotFoundError:
-        raise InputError(f"{what} {source} does not exist") from None
-    except IsADirectoryError:
-        raise InputError(f"{what} {source} is a folder, not an image") from None
-    except OSError as exc:
-        raise InputError(f"cannot read {what} {source}: {exc.strerror}") from None
+    _place(tmp, sidecar(final), force=True, scratch=scratch)
 
 
 def _sha256(path: Path) -> str:

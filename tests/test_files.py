@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from imggen import output
 from imggen.errors import ExitCode, FileExists, GatewayFailed, UsageError
-from imggen.output import Scratch, Target, check_targets, plan, read_provenance, save, slug
+from imggen.files.provenance import read_provenance
+from imggen.files.save import Scratch, decode_base64, save
+from imggen.files.targets import Target, plan, slug
+from imggen.files.targets import check as check_targets
 from tests.fakegateway import make_jpeg_header, make_png
 
 
@@ -265,7 +267,7 @@ def test_saved_file_mode_follows_umask(tmp_path: Path) -> None:
 
 def test_decode_base64_is_strict(tmp_path: Path) -> None:
     with pytest.raises(GatewayFailed) as info:
-        output.decode_base64("iVBORw0KGgo!!!not-base64***", Scratch(), tmp_path)
+        decode_base64("iVBORw0KGgo!!!not-base64***", Scratch(), tmp_path)
     assert info.value.message == "the gateway sent invalid base64 image data"
 
 
@@ -278,11 +280,9 @@ def test_sidecar_of_another_image_is_never_rewritten(tmp_path: Path) -> None:
     (tmp_path / "out.jpg.json").write_text('{"request": "old"}\n')
     src = tmp_path / "new.part"
     src.write_bytes(make_jpeg_header(8, 8))
-    target = output.plan("out", 1, prompt="p", model="m", fmt=None, cwd=tmp_path)[0]
+    target = plan("out", 1, prompt="p", model="m", fmt=None, cwd=tmp_path)[0]
     with pytest.raises(FileExists):
-        output.save(
-            src, target, provenance={"request": "new"}, force=False, scratch=output.Scratch()
-        )
+        save(src, target, provenance={"request": "new"}, force=False, scratch=Scratch())
     assert (tmp_path / "out.jpg.json").read_text() == '{"request": "old"}\n'
 
 
@@ -304,15 +304,15 @@ def test_png_with_chunks_out_of_order_is_the_gateways_fault(tmp_path: Path) -> N
     )
     src = tmp_path / "in.part"
     src.write_bytes(broken)
-    target = output.Target(tmp_path / "out.png", exact=True)
+    target = Target(tmp_path / "out.png", exact=True)
     with pytest.raises(GatewayFailed, match="malformed PNG"):
-        output.save(src, target, provenance={}, force=False, scratch=output.Scratch())
+        save(src, target, provenance={}, force=False, scratch=Scratch())
     assert not (tmp_path / "out.png").exists()
 
 
 def test_template_with_an_attribute_is_a_usage_error(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="bad -o template"):
-        output.plan("{slug.x}.png", 1, prompt="p", model="m", fmt=None, cwd=tmp_path)
+        plan("{slug.x}.png", 1, prompt="p", model="m", fmt=None, cwd=tmp_path)
 
 
 @pytest.mark.parametrize(("name", "png"), [("hero.png", False), ("hero.jpg", True)])
@@ -322,6 +322,6 @@ def test_provenance_is_read_where_the_bytes_put_it(tmp_path: Path, name: str, pn
 
     src = tmp_path / "in.part"
     src.write_bytes(make_png(4, 4) if png else make_webp_header(4, 4))
-    target = output.Target(tmp_path / name, exact=True)
-    output.save(src, target, provenance={"request": "r1"}, force=False, scratch=output.Scratch())
-    assert output.read_provenance(tmp_path / name) == {"request": "r1"}
+    target = Target(tmp_path / name, exact=True)
+    save(src, target, provenance={"request": "r1"}, force=False, scratch=Scratch())
+    assert read_provenance(tmp_path / name) == {"request": "r1"}

@@ -14,16 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from imggen import sizes
-from imggen.errors import ExitCode, ImggenError, InputError, UsageError
+from imggen import options
+from imggen.errors import ExitCode, InputError, UsageError
 
-# Every generate/edit option a job may set; "n" is the short name of "count".
-JOB_KEYS = tuple(
-    "prompt output model profile aspect size count n format quality background seed refs "
-    "inputs mask params stream timeout retries".split()
-)
-PER_JOB = ("prompt", "output")  # what [defaults] may not set: each job names its own
-FORMATS = ("png", "jpeg", "webp")
+# Every option a job may set (imggen/options.py); "n" is the short name of "count".
+JOB_KEYS = options.MANIFEST_KEYS
+PER_JOB = options.PER_JOB  # what [defaults] may not set: each job names its own
 
 
 @dataclass(frozen=True)
@@ -60,16 +56,31 @@ class ManifestError(UsageError):
 
 @dataclass(frozen=True)
 class Row:
-    """One job as the manifest gives it, [defaults] merged in and each value checked."""
+    """One job as the manifest gives it: its own checked values and those of [defaults], each
+    with where it was written, as two precedence layers (options.merge walks them)."""
 
     number: int  # 1-based, in manifest order
     where: str  # e.g. "assets.toml:12 [[jobs]] #3" or "assets.jsonl:4"
-    values: Mapping[str, Any] = field(default_factory=dict)
+    job: Mapping[str, Any] = field(default_factory=dict)
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+    labels: Mapping[str, str] = field(default_factory=dict)  # "job.size" -> "a.toml:12 (size)"
     valid: bool = True  # no problem of its own: worth checking further (settings, sizes, inputs)
+
+    def layers(self) -> list[options.Layer]:
+        """The job, then [defaults]: the two highest layers of a batch job's precedence."""
+        return [
+            options.Layer(self.job, lambda key: self.labels.get(f"job.{key}", self.where)),
+            options.Layer(self.defaults, lambda key: self.labels.get(f"defaults.{key}", "")),
+        ]
+
+    @property
+    def values(self) -> Mapping[str, Any]:
+        """The job's values with [defaults] under them."""
+        return options.merge(self.layers()).values
 
     @property
     def output(self) -> str:
-        return str(self.values["output"])
+        return str(self.job["output"])
 
     @property
     def shard_key(self) -> str:
@@ -142,9 +153,10 @@ def _toml(name: str, text: str, problems: list[Problem]) -> list[Row]:
     if not isinstance(defaults_raw, dict):
         problems.append(Problem(name, "defaults must be a table ([defaults])"))
         defaults_raw = {}
-    defaults = _check(
+    checked = _check(
         defaults_raw, lambda k: at(dline, k, " [defaults]"), problems, is_defaults=True
     )
+    defaults = (checked, {k: at(dline, k, " [defaults]") for k in checked})
     jobs = data.get("jobs", [])
     if not isinstance(jobs, list) or not all(isinstance(j, dict) for j in jobs):
         problems.append(Problem(name, "jobs must be an array of tables ([[jobs]])"))
@@ -163,7 +175,7 @@ def _toml(name: str, text: str, problems: list[Problem]) -> list[Row]:
 
 
 def _jsonl(name: str, text: str, problems: list[Problem]) -> list[Row]:
-    defaults: dict[str, Any] = {}
+    defaults: tuple[dict[str, Any], dict[str, str]] = ({}, {})
     rows: list[Row] = []
     seen_line = False
     for lineno, line in enumerate(text.splitlines(), 1):
@@ -190,7 +202,8 @@ def _jsonl(name: str, text: str, problems: list[Problem]) -> list[Row]:
                     Problem(where, 'defaults go alone on the first line: {"defaults": {...}}')
                 )
             else:
-                defaults = _check(obj["defaults"], _fixed(where), problems, is_defaults=True)
+                checked = _check(obj["defaults"], _fixed(where), problems, is_defaults=True)
+                defaults = (checked, dict.fromkeys(checked, where))
             continue
         number = len(rows) + 1
         rows.append(_row(number, where, defaults, obj, _fixed(where), problems))
@@ -205,32 +218,24 @@ def _fixed(where: str) -> Callable[[str], str]:
 def _row(
     number: int,
     where: str,
-    defaults: Mapping[str, Any],
+    defaults: tuple[Mapping[str, Any], Mapping[str, str]],
     raw: Mapping[str, Any],
     loc: Callable[[str], str],
     problems: list[Problem],
 ) -> Row:
-    """One job checked, [defaults] merged in; its problems carry its number."""
+    """One job checked; its problems carry its number."""
     before = len(problems)
     job = _check(raw, loc, problems)
-    values = {**defaults, **job}
-    if "params" in defaults and "params" in job:
-        values["params"] = deep_merge(defaults["params"], job["params"])
     for key in PER_JOB:
         if key not in raw:
             problems.append(Problem(where, f"the job has no {key!r}"))
     for i in range(before, len(problems)):
         problems[i] = dataclasses.replace(problems[i], job=number)
-    return Row(number, where, values, valid=len(problems) == before)
-
-
-def deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for k, v in over.items():
-        out[k] = (
-            deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-        )
-    return out
+    values, at = defaults
+    # "assets.toml:9 (size)": the line says which job; messages name the job anyway
+    labels = {f"job.{k}": f"{loc(k).split(' ')[0]} ({k})" for k in job}
+    labels |= {f"defaults.{k}": f"{at[k].split(' ')[0]} ([defaults] {k})" for k in values}
+    return Row(number, where, job, values, labels, valid=len(problems) == before)
 
 
 def _check(
@@ -240,74 +245,37 @@ def _check(
     *,
     is_defaults: bool = False,
 ) -> dict[str, Any]:
-    """Known keys with checked, normalised values; a Problem for every other one."""
-    out: dict[str, Any] = {}
+    """Known keys with values checked by the option table; a Problem for every other one."""
     if "n" in raw and "count" in raw:
         problems.append(Problem(loc("n"), "set n or count, not both"))
+    known: dict[str, Any] = {}
     for key, value in raw.items():
         if key not in JOB_KEYS:
             problems.append(Problem(loc(key), f"unknown key {key!r}{_did_you_mean(key, JOB_KEYS)}"))
-            continue
-        if is_defaults and key in PER_JOB:
+        elif value is None:
+            problems.append(Problem(loc(key), f"{key} cannot be null; leave it out instead"))
+        elif is_defaults and options.canonical(key) in PER_JOB:
             problems.append(Problem(loc(key), f"{key!r} belongs in each job, not in defaults"))
-            continue
-        try:
-            out["count" if key == "n" else key] = check_value(key, value)
-        except ImggenError as exc:
-            problems.append(Problem(loc(key), exc.message))
+        else:
+            known[key] = value
+    out, found = options.check(known, lambda name: name)
+    for p in found:
+        key = next(k for k in known if options.canonical(k) == p.option)
+        problems.append(Problem(loc(key), str(dataclasses.replace(p, label=key))))
+    for name, value in out.items():
+        problem = _batch_only(name, value)
+        if problem:
+            problems.append(Problem(loc(name), problem))
     return out
 
 
-def check_value(key: str, v: Any) -> Any:
-    """One checked value. Raises UsageError naming what is accepted."""
-    if key in ("prompt", "output", "model", "profile", "background", "mask"):
-        if not isinstance(v, str) or not v.strip():
-            raise UsageError(f"{key} must be a non-empty string, not {v!r}")
-        if v.strip() == "-" and key in ("output", "mask"):
-            raise UsageError(f"{key} cannot be - (stdin/stdout) in a batch")
-        return v.strip() if key != "prompt" else v
-    if key == "aspect":
-        return sizes.parse_aspect(str(v))
-    if key == "size":
-        parsed = sizes.parse_size(str(v))
-        return parsed if isinstance(parsed, str) else f"{parsed[0]}x{parsed[1]}"
-    if key in ("count", "n", "seed", "retries"):
-        least = {"seed": None, "retries": 0}.get(key, 1)
-        if not isinstance(v, int) or isinstance(v, bool) or (least is not None and v < least):
-            raise UsageError(
-                f"{key} must be a whole number{'' if least is None else f' of at least {least}'}"
-                f", not {v!r}"
-            )
-        return v
-    if key == "format":
-        low = {"jpg": "jpeg"}.get(str(v).lower(), str(v).lower())
-        if low not in FORMATS:
-            raise UsageError(f"format {v!r}: choose one of {', '.join(FORMATS)}")
-        return low
-    if key == "quality":
-        if isinstance(v, bool) or not isinstance(v, str | int):
-            raise UsageError(f"quality must be a string or a number, not {v!r}")
-        return str(v)
-    if key in ("refs", "inputs"):
-        items = [v] if isinstance(v, str) else v
-        if not isinstance(items, list) or not all(isinstance(i, str) and i.strip() for i in items):
-            raise UsageError(f"{key} must be a file/URL or a list of them, not {v!r}")
-        if "-" in items:
-            raise UsageError(f"{key} cannot read stdin (-) in a batch")
-        return [i.strip() for i in items]
-    if key == "params":
-        if not isinstance(v, dict):
-            raise UsageError(f"params must be a table/object of body fields, not {v!r}")
-        return v
-    if key == "stream":
-        if not isinstance(v, bool):
-            raise UsageError(f"stream must be true or false, not {v!r}")
-        return v
-    if key == "timeout":
-        if isinstance(v, bool) or not isinstance(v, int | float) or v <= 0:
-            raise UsageError(f"timeout must be a number of seconds above 0, not {v!r}")
-        return float(v)
-    raise AssertionError(key)
+def _batch_only(name: str, value: Any) -> str | None:
+    """What a manifest may not say that a command line may: stdin and stdout."""
+    if name in ("output", "mask") and value == "-":
+        return f"{name} cannot be - (stdin/stdout) in a batch"
+    if name in ("refs", "inputs") and "-" in value:
+        return f"{name} cannot read stdin (-) in a batch"
+    return None
 
 
 def _did_you_mean(key: str, known: tuple[str, ...]) -> str:

@@ -1,4 +1,4 @@
-"""Batch tasks: manifest rows -> checked Jobs with their settings and plan, and whether each
+"""Batch plans: manifest rows -> checked Jobs with their settings and plan, and whether each
 must run (missing, changed, --force) or can be skipped (same request already saved)."""
 
 from __future__ import annotations
@@ -8,12 +8,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from imggen import core, inputs, manifest, output, settings, sizes
+from imggen import core, inputs, options, settings, sizes
+from imggen.batch import manifest
+from imggen.batch.manifest import Manifest, Problem, Row
 from imggen.env import Env
 from imggen.errors import ImggenError, UsageError
+from imggen.files import targets
+from imggen.files.provenance import job_digest, read_provenance
 from imggen.job import Job
-from imggen.manifest import Manifest, Problem, Row
-from imggen.provenance import job_digest
+
+Key = tuple[str | None, str | None]  # (profile, model) as the job asks for them
 
 
 @dataclass(frozen=True)
@@ -23,7 +27,7 @@ class Task:
     row: Row
     settings: settings.Settings
     job: Job
-    opts: core.Options
+    opts: core.RunOptions
     plan: core.Plan
     action: str = "run"
     reason: str = "missing"
@@ -34,45 +38,33 @@ def build(
     m: Manifest,
     env: Env,
     *,
-    profile: str | None = None,
-    model: str | None = None,
-    timeout: float | None = None,
-    retries: int | None = None,
+    flags: options.Layer | None = None,
     force: bool = False,
     need_key: bool = True,
 ) -> list[Task]:
     """Check every row offline (settings, input images, sizes, outputs) and decide what to skip.
+    `flags` are the batch command's own option flags, under the manifest and over the profile.
 
     Raises ManifestError listing every problem at once, before any request.
     """
+    flags = flags or options.flag_layer({})
     problems = list(m.problems)
-    resolved: dict[tuple[str | None, str | None], settings.Settings | ImggenError] = {}
-    failed_settings: dict[tuple[str | None, str | None], list[Row]] = {}
+    resolved: dict[Key, settings.Settings | ImggenError] = {}
+    failed_settings: dict[Key, list[Row]] = {}
     tasks: list[Task] = []
     loaded: dict[str, Any] = {}  # input images by path (or URL)
     for row in m.rows:
         if not row.valid:
             continue  # its own problems are listed; deeper checks would only repeat them
-        key = (row.values.get("profile", profile), row.values.get("model", model))
+        chosen = options.merge([*row.layers(), flags])
+        key = (chosen.values.get("profile"), chosen.values.get("model"))
         if key not in resolved:
-            # once per profile: another model of it is the same settings (an api_key_cmd
-            # such as `pass show` runs once, not once per model)
-            same = next((v for k, v in resolved.items() if k[0] == key[0]), None)
-            if isinstance(same, settings.Settings) and key[1]:
-                sources = {**same.sources, "model": "manifest"}
-                resolved[key] = dataclasses.replace(same, model=key[1], sources=sources)
-            else:
-                try:
-                    resolved[key] = settings.resolve(
-                        profile=key[0], model=key[1], environ=env.environ, need_key=need_key
-                    )
-                except ImggenError as exc:
-                    resolved[key] = exc
+            resolved[key] = _settings(key, chosen.origins.get("model", ""), resolved, env, need_key)
         s = resolved[key]
         if isinstance(s, ImggenError):
             failed_settings.setdefault(key, []).append(row)
             continue
-        task = _task(row, s, m.folder, timeout, retries, problems, loaded)
+        task = _task(row, s, m.folder, flags, problems, loaded)
         if task is not None:
             tasks.append(task)
     for key, rows in failed_settings.items():
@@ -88,12 +80,36 @@ def build(
     return [_decide(t, force) for t in tasks]
 
 
+def _settings(
+    key: Key,
+    model_source: str,
+    resolved: dict[Key, settings.Settings | ImggenError],
+    env: Env,
+    need_key: bool,
+) -> settings.Settings | ImggenError:
+    """Settings for a (profile, model) pair, resolved once per profile: another model of it
+    is the same settings (an api_key_cmd such as `pass show` runs once, not once per model)."""
+    same = next((v for k, v in resolved.items() if k[0] == key[0]), None)
+    if isinstance(same, settings.Settings) and key[1]:
+        sources = {**same.sources, "model": model_source}
+        return dataclasses.replace(same, model=key[1], sources=sources)
+    try:
+        return settings.resolve(
+            profile=key[0],
+            model=key[1],
+            environ=env.environ,
+            need_key=need_key,
+            model_source=model_source,
+        )
+    except ImggenError as exc:
+        return exc
+
+
 def _task(
     row: Row,
     s: settings.Settings,
     folder: Path,
-    timeout: float | None,
-    retries: int | None,
+    flags: options.Layer,
     problems: list[Problem],
     loaded: dict[str, Any],
 ) -> Task | None:
@@ -101,20 +117,11 @@ def _task(
     [defaults], else the batch command's flag, else the profile, else the built-in default."""
     before = len(problems)
 
-    def bad(exc: ImggenError, prefix: str = "") -> None:
+    def bad(exc: ImggenError) -> None:
         hint = f" ({exc.hint})" if exc.hint else ""
-        problems.append(Problem(row.where, prefix + exc.message + hint, exc.exit_code, row.number))
+        problems.append(Problem(row.where, exc.message + hint, exc.exit_code, row.number))
 
-    flags = {"timeout": timeout, "retries": retries}
-    v = {k: f for k, f in flags.items() if f is not None} | dict(row.values)
-    for key, value in s.defaults.items():
-        if key in manifest.JOB_KEYS and key not in manifest.PER_JOB and key not in v:
-            try:
-                v[key] = manifest.check_value(key, value)
-            except ImggenError as exc:
-                bad(exc, f"profile {s.profile}: ")
-    if isinstance(s.defaults.get("params"), dict) and "params" in row.values:
-        v["params"] = manifest.deep_merge(s.defaults["params"], row.values["params"])
+    values = options.merge([*row.layers(), flags, s.layer()])
 
     def load(sources: list[str], what: str) -> list[Any]:
         out = []
@@ -128,9 +135,9 @@ def _task(
                 bad(exc)
         return out
 
-    images = load(v.get("inputs", []), "input image")
-    refs = load(v.get("refs", []), "reference image")
-    masks = load([v["mask"]] if "mask" in v else [], "mask")
+    images = load(values.get("inputs") or [], "input image")
+    refs = load(values.get("refs") or [], "reference image")
+    masks = load([values.get("mask")] if values.get("mask") else [], "mask")
     try:
         if masks and not images:
             raise UsageError("mask needs inputs (the images to edit)")
@@ -138,34 +145,17 @@ def _task(
             inputs.check_mask(masks[0], images[0])
     except ImggenError as exc:
         bad(exc)
+    job = core.make_job(
+        values.get("prompt"), values, refs=refs, inputs=images, mask=masks[0] if masks else None
+    )
     if len(problems) > before:
         try:  # still say whether the model takes the size, so every problem shows at once
             gw = s.gateway()
-            sizes.resolve(gw.size_rule, gw.model, v.get("aspect"), v.get("size"))
+            sizes.resolve(gw.size_rule, gw.model, job.aspect, job.size)
         except ImggenError as exc:
             bad(exc)
         return None
-    job = Job(
-        prompt=v["prompt"],
-        count=v.get("count", 1),
-        aspect=v.get("aspect"),
-        size=v.get("size"),
-        format=v.get("format"),
-        quality=v.get("quality"),
-        background=v.get("background"),
-        seed=v.get("seed"),
-        refs=tuple(refs),
-        inputs=tuple(images),
-        mask=masks[0] if masks else None,
-        params=v.get("params", {}),
-        stream=v.get("stream"),
-    )
-    opts = core.Options(
-        output=row.output,
-        timeout=v.get("timeout"),
-        retries=v.get("retries", 2),
-        cwd=folder,
-    )
+    opts = core.RunOptions.of(values, cwd=folder)
     try:
         plan = core.prepare(s, job, opts)
     except ImggenError as exc:
@@ -228,7 +218,7 @@ def _decide(task: Task, force: bool) -> Task:
     present = tuple(p for p in found if p is not None)
     if not present:
         return task
-    made = [(output.read_provenance(p) or {}).get("request") for p in present]
+    made = [(read_provenance(p) or {}).get("request") for p in present]
     foreign = [p for p, d in zip(present, made, strict=True) if d is None]
     if foreign:
         reason = f"{foreign[0]} exists and was not made by imggen; --force overwrites it"
@@ -245,16 +235,16 @@ def _with(task: Task, action: str, reason: str, *, force: bool = True, **kw: Any
     return dataclasses.replace(task, action=action, reason=reason, opts=opts, **kw)
 
 
-def _existing(target: output.Target, digest: str) -> Path | None:
+def _existing(target: targets.Target, digest: str) -> Path | None:
     """The file a target became: its own name, or (extension following the real image type)
     a sibling with another image extension; the one made by this very request first, so a
     leftover of an earlier type cannot make every re-run pay again."""
     assert target.path is not None
     names = [target.path]
     if not target.exact:
-        names += [target.path.with_suffix(output.FORMAT_EXT[e]) for e in ("png", "jpeg", "webp")]
+        names += [target.path.with_suffix(targets.FORMAT_EXT[e]) for e in ("png", "jpeg", "webp")]
     present = [p for p in dict.fromkeys(names) if p.exists()]
     for path in present:
-        if (output.read_provenance(path) or {}).get("request") == digest:
+        if (read_provenance(path) or {}).get("request") == digest:
             return path
     return present[0] if present else None

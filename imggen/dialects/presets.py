@@ -1,4 +1,5 @@
-"""Built-in gateways as data: base URL, dialect per model, quirks, a model catalog (seeds)."""
+"""Built-in gateways as data: base URL, dialect per model, quirks and why-not texts, and a
+model catalog (drawn from the gateway documents in shared/seeds/)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class ModelInfo:
-    """What the seeds say one model can do."""
+    """What the gateway's documents say one model can do, and why not where it cannot."""
 
     id: str
     dialect: str
@@ -16,7 +17,8 @@ class ModelInfo:
     can_edit: bool = True
     image_only: bool = False
     formats: tuple[str, ...] = ("png", "jpeg", "webp")
-    note: str = ""
+    no_stream_why: str = ""  # shown when --stream is refused
+    no_edit_why: str = ""  # shown when `edit` is refused
 
 
 @dataclass(frozen=True)
@@ -28,7 +30,8 @@ class Preset:
     models_api: bool = True
     models_query: str = ""  # query string for the models API, e.g. output_modalities=image
     models: tuple[ModelInfo, ...] = ()
-    doc: str = ""
+    no_models_api_why: str = ""  # said where the models API would be asked
+    no_base_url_why: str = ""  # said when a profile of this preset lacks base_url
     model_dialects: tuple[tuple[str, str], ...] = field(default=())  # (substring, dialect)
 
     @property
@@ -60,10 +63,9 @@ PRESETS: dict[str, Preset] = {
             "trinity",
             "TRINITY_API_KEY",
             models_api=False,
-            models=(
-                ModelInfo("hunyuan-image", "trinity", "any", can_stream=False, formats=_PNG_JPEG),
-            ),
-            doc="seeds/000_aa690c4b979c8ccf.txt",
+            models=(ModelInfo("hunyuan-image", "trinity", "any", formats=_PNG_JPEG),),
+            no_models_api_why="Trinity has no models API",
+            no_base_url_why="Trinity publishes no public address",
         ),
         # seed 001: OpenRouter style, SSE with delta.images, base64 data URLs
         Preset(
@@ -77,7 +79,6 @@ PRESETS: dict[str, Preset] = {
                 _gemini("google/gemini-2.5-flash-image-preview", "openrouter", "gemini-2.5"),
                 _gemini("google/gemini-3-pro-image-preview", "openrouter", "gemini-3"),
             ),
-            doc="seeds/001_665e11a79c774d91.txt",
         ),
         # seed 002: images API for gpt-image and Seedream, Gemini-style chat for gemini models
         Preset(
@@ -96,6 +97,7 @@ PRESETS: dict[str, Preset] = {
                     False,
                     can_edit=False,
                     formats=_PNG_JPEG,
+                    no_edit_why="Seedream models have no image edit endpoint on Turing",
                 ),
                 _gemini("turing/gemini-3-pro-image", "gemini", "gemini-3"),
                 _gemini("turing/gemini-3.1-flash-image", "gemini", "gemini-3"),
@@ -103,7 +105,6 @@ PRESETS: dict[str, Preset] = {
                 _gemini("turing/gemini-2.5-flash-image", "gemini", "gemini-2.5"),
             ),
             model_dialects=(("gemini", "gemini"),),
-            doc="seeds/002_b08cd22946c7f3fa.txt",
         ),
         # seed 003: OpenRouter style with SSE
         Preset(
@@ -113,7 +114,6 @@ PRESETS: dict[str, Preset] = {
             "OPENROUTE_API_KEY",
             models_query="output_modalities=image",
             models=(_gemini("google/gemini-2.5-flash-image-preview", "openrouter", "gemini-2.5"),),
-            doc="seeds/003_a31b6fb6a5662d65.txt",
         ),
         # seed 004: n gives one choice per image; options in extra_body.google.image_config
         Preset(
@@ -125,7 +125,6 @@ PRESETS: dict[str, Preset] = {
                 ModelInfo("gemini-3.1-flash-image-preview", "xty", "gemini-3.1", False),
                 ModelInfo("gemini-3-pro-image-preview", "xty", "gemini-3", False),
             ),
-            doc="seeds/004_dc1c18c6c71477df.txt",
         ),
         Preset(
             "openrouter",

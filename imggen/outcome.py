@@ -1,0 +1,65 @@
+"""What a run produced: saved images, text, usage, retries, warnings and the error if any; the
+one document --json prints and batch results record."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from imggen.errors import ImggenError
+from imggen.job import SavedImage
+
+
+@dataclass
+class Outcome:
+    """What a run produced, for paths on stdout, --json, and batch results."""
+
+    profile: str
+    model: str
+    dialect: str
+    saved: list[SavedImage] = field(default_factory=list)
+    text: str = ""
+    usage: list[dict[str, Any]] = field(default_factory=list)
+    retries: int = 0
+    shapes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    mismatches: list[str] = field(default_factory=list)  # the warnings about ignored sizes
+    requested: dict[str, Any] = field(default_factory=dict)
+    error: ImggenError | None = None
+
+    def check(self) -> Outcome:
+        """Raise the error, if the run had one."""
+        if self.error is not None:
+            raise self.error
+        return self
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "paths": [s.path for s in self.saved],
+            "images": [
+                {
+                    "path": s.path,
+                    "mime": s.mime,
+                    "bytes": s.bytes,
+                    "width": s.pixels[0] if s.pixels else None,
+                    "height": s.pixels[1] if s.pixels else None,
+                    "sha256": s.sha256,
+                }
+                for s in self.saved
+            ],
+            "profile": self.profile,
+            "model": self.model,
+            "dialect": self.dialect,
+            "requested": self.requested,
+            "text": self.text,
+            "usage": self.usage,
+            "retries": self.retries,
+            "response_shapes": self.shapes,
+            "warnings": self.warnings,
+            "error": None if self.error is None else self.error.as_json(),
+        }
+
+
+def failed(error: ImggenError) -> dict[str, Any]:
+    """The --json document of a command that failed before it could run."""
+    return {"paths": [], "images": [], "error": error.as_json()}
