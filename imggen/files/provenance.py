@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from imggen import __version__
+from imggen import __version__, options
 from imggen.files import imagefile
 from imggen.job import Gateway, Job
 
@@ -32,20 +32,11 @@ def job_digest(job: Job, gw: Gateway) -> str:
 
 
 def _params(job: Job) -> dict[str, Any]:
-    return {
-        k: v
-        for k, v in {
-            "aspect": job.aspect,
-            "size": job.size,
-            "count": job.count,
-            "format": job.format,
-            "quality": job.quality,
-            "background": job.background,
-            "seed": job.seed,
-            "params": dict(job.params) or None,
-        }.items()
-        if v is not None
-    }
+    """The options that shape the image (those the option table marks `digest`), as set:
+    a new such option changes the digest only of the jobs that set it."""
+    values = {name: getattr(job, name) for name in options.DIGEST}
+    values["params"] = dict(job.params) or None
+    return {k: v for k, v in values.items() if v is not None}
 
 
 def provenance(job: Job, gw: Gateway, index: int) -> dict[str, Any]:

@@ -1,0 +1,1 @@
+"""Files on disk: output targets, saving images whole, image inspection, provenance."""
