@@ -26,7 +26,7 @@ from imggen.batch import plan as tasks  # noqa: E402
 from imggen.batch import run as batch  # noqa: E402
 from imggen.console import UI  # noqa: E402
 from imggen.env import Env  # noqa: E402
-from tests.fakegateway import FakeGateway  # noqa: E402
+from imggen.testing import FakeGateway  # noqa: E402
 
 KEY = "bench-key"
 

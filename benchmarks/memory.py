@@ -32,15 +32,13 @@ KEY = "bench-key"
 SERVER = r"""
 import sys
 sys.path.insert(0, sys.argv[1])
-from tests import fakegateway
-size = [(1024, 1024)]
-fakegateway.chat_pixels = lambda *a, **k: size[0]
-with fakegateway.FakeGateway(api_key=sys.argv[2]) as gw:
+from imggen.testing import FakeGateway
+with FakeGateway(api_key=sys.argv[2]) as gw:
     gw.noise = True
     print(gw.url, flush=True)
-    for line in sys.stdin:  # "W H" sets the chat image size; EOF stops the server
+    for line in sys.stdin:  # "W H" sets the image size; EOF stops the server
         w, h = map(int, line.split())
-        size[0] = (w, h)
+        gw.size = (w, h)
         print("ok", flush=True)
 """
 PLAIN = r"""

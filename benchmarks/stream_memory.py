@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.fakegateway import FakeGateway, image_size_of  # noqa: E402
+from imggen.testing import FakeGateway, image_size_of  # noqa: E402
 
 KEY = "bench-key"
 MODEL = "google/gemini-3-pro-image-preview"

@@ -19,7 +19,7 @@ import tomli_w
 from typer.testing import CliRunner
 
 from imggen.env import Env
-from tests.fakegateway import FakeGateway, make_png
+from imggen.testing import FakeGateway, make_png
 
 SENTINEL_KEY = "sk-test-SENTINEL-0123456789abcdef"
 

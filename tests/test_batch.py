@@ -19,8 +19,8 @@ from imggen.batch import run as batch
 from imggen.console import UI
 from imggen.env import Env
 from imggen.files.provenance import read_provenance
+from imggen.testing import FakeGateway, Fault
 from tests.conftest import SENTINEL_KEY, b64_png, png_bytes
-from tests.fakegateway import FakeGateway, Fault
 
 MODEL = "google/gemini-2.5-flash-image"
 

@@ -17,8 +17,8 @@ from typer.testing import CliRunner
 from imggen import doctor
 from imggen.dialects.presets import PRESETS
 from imggen.env import Env
+from imggen.testing import FakeGateway, Fault
 from tests.conftest import SENTINEL_KEY, Result
-from tests.fakegateway import FakeGateway, Fault
 
 Invoke = Callable[..., Result]
 BASE_PATH = {"turing": "/api/v1", "openroute": "/api/v1", "openrouter": "/api/v1"}

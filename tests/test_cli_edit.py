@@ -19,8 +19,8 @@ from typer.testing import CliRunner
 
 from imggen.env import Env
 from imggen.files.provenance import read_provenance
+from imggen.testing import FakeGateway, make_png
 from tests.conftest import SENTINEL_KEY, Result
-from tests.fakegateway import FakeGateway, make_png
 
 
 @pytest.fixture

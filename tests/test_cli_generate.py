@@ -17,8 +17,8 @@ import pytest
 
 from imggen.files import imagefile
 from imggen.files.provenance import read_provenance
+from imggen.testing import make_jpeg_header
 from tests.conftest import SENTINEL_KEY, MockGateway, Result, b64_png, png_bytes
-from tests.fakegateway import make_jpeg_header
 
 Run = Callable[..., Result]
 

@@ -19,8 +19,8 @@ from imggen.dialects.presets import PRESETS
 from imggen.env import Env
 from imggen.errors import SizeRefused
 from imggen.job import Job
+from imggen.testing import FakeGateway
 from tests.conftest import SENTINEL_KEY, MockGateway, Result
-from tests.fakegateway import FakeGateway
 
 Invoke = Callable[..., Result]
 ALL_ASPECTS = "1:1 2:3 3:2 3:4 4:3 4:5 5:4 9:16 16:9 21:9"

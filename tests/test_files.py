@@ -12,7 +12,7 @@ from imggen.files.provenance import read_provenance
 from imggen.files.save import Scratch, decode_base64, save
 from imggen.files.targets import Target, plan, slug
 from imggen.files.targets import check as check_targets
-from tests.fakegateway import make_jpeg_header, make_png
+from imggen.testing import make_jpeg_header, make_png
 
 
 @pytest.mark.parametrize(
@@ -274,7 +274,7 @@ def test_decode_base64_is_strict(tmp_path: Path) -> None:
 def test_sidecar_of_another_image_is_never_rewritten(tmp_path: Path) -> None:
     """-o out (no extension) expects out.png; the gateway sends a JPEG and out.jpg exists:
     the refusal must leave out.jpg's own sidecar alone."""
-    from tests.fakegateway import make_jpeg_header
+    from imggen.testing import make_jpeg_header
 
     (tmp_path / "out.jpg").write_bytes(b"old image")
     (tmp_path / "out.jpg.json").write_text('{"request": "old"}\n')
@@ -318,7 +318,7 @@ def test_template_with_an_attribute_is_a_usage_error(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("name", "png"), [("hero.png", False), ("hero.jpg", True)])
 def test_provenance_is_read_where_the_bytes_put_it(tmp_path: Path, name: str, png: bool) -> None:
     """An exact name whose real type differs keeps its record (batch re-runs rely on it)."""
-    from tests.fakegateway import make_png, make_webp_header
+    from imggen.testing import make_png, make_webp_header
 
     src = tmp_path / "in.part"
     src.write_bytes(make_png(4, 4) if png else make_webp_header(4, 4))

@@ -16,7 +16,7 @@ from imggen.settings import Settings
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
-# The tiny PNGs the fixtures carry instead of real images: tests.fakegateway.make_png(1, 1)
+# The tiny PNGs the fixtures carry instead of real images: imggen.testing.make_png(1, 1)
 # and make_png(2, 1, color=(0, 0, 255)), base64-encoded.
 PNG_1X1 = (
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGM4EaABAAMkAUEdGZ/EAAAAAElFTkSuQmCC"

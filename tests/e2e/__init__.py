@@ -1,5 +1,5 @@
 """Helpers for the end-to-end tests: the installed imggen as a subprocess against the loopback
-FakeGateway (tests/fakegateway.py). Fixtures `fake` and `cli` come from tests/conftest.py."""
+FakeGateway (imggen.testing). Fixtures `fake` and `cli` come from tests/conftest.py."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from imggen.testing import FakeGateway, make_png
 from tests.conftest import SENTINEL_KEY, imggen_exe
-from tests.fakegateway import FakeGateway, make_png
 
 # Generous: the suite shares 2 cores with other work.
 RUN_TIMEOUT = 60.0

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
+from imggen.testing import FakeGateway, Fault
 from tests.conftest import SENTINEL_KEY, imggen_exe, png_bytes
-from tests.fakegateway import FakeGateway, Fault
 
 Cli = Callable[..., subprocess.CompletedProcess[bytes]]
 

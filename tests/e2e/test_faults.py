@@ -17,6 +17,7 @@ from imggen.client import Client
 from imggen.dialects import DIALECTS, HttpCall
 from imggen.errors import GatewayFailed
 from imggen.files.save import Scratch
+from imggen.testing import FakeGateway, Fault
 from tests.conftest import SENTINEL_KEY
 from tests.e2e import (
     RUN_TIMEOUT,
@@ -32,7 +33,6 @@ from tests.e2e import (
     retry_delays,
     retry_lines,
 )
-from tests.fakegateway import FakeGateway, Fault
 
 Cli = Callable[..., subprocess.CompletedProcess[bytes]]
 GEMINI_3 = "google/gemini-3-pro-image-preview"

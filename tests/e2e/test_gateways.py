@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from imggen.testing import FakeGateway
 from tests.conftest import SENTINEL_KEY, imggen_exe
 from tests.e2e import (
     RUN_TIMEOUT,
@@ -30,7 +31,6 @@ from tests.e2e import (
     png_size,
     subprocess_env,
 )
-from tests.fakegateway import FakeGateway
 
 Cli = Callable[..., subprocess.CompletedProcess[bytes]]
 PROMPT = "a lighthouse at dusk"

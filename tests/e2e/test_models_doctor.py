@@ -9,8 +9,8 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
+from imggen.testing import FakeGateway
 from tests.conftest import SENTINEL_KEY
-from tests.fakegateway import FakeGateway
 
 Cli = Callable[..., subprocess.CompletedProcess[bytes]]
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from imggen.testing import FakeGateway, Fault, make_png
 from tests.conftest import SENTINEL_KEY
 from tests.e2e import (
     RUN_TIMEOUT,
@@ -26,7 +27,6 @@ from tests.e2e import (
     start,
     wait_for,
 )
-from tests.fakegateway import FakeGateway, Fault, make_png
 
 Cli = Callable[..., subprocess.CompletedProcess[bytes]]
 Generate = Callable[..., subprocess.CompletedProcess[bytes]]

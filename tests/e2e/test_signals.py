@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from imggen.testing import FakeGateway, Fault
 from tests.e2e import (
     PROMPT_EXIT,
     complete_png,
@@ -25,7 +26,6 @@ from tests.e2e import (
     temp_files,
     wait_for,
 )
-from tests.fakegateway import FakeGateway, Fault
 
 SIGNALS = {signal.SIGINT: (130, "SIGINT"), signal.SIGTERM: (143, "SIGTERM")}
 KNOX = ("knox", "google/gemini-3-pro-image-preview")

@@ -1,4 +1,4 @@
-"""Tests of the loopback fake gateway (tests/fakegateway.py) itself."""
+"""Tests of the loopback fake gateway (imggen.testing) itself."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.fakegateway import (
+from imggen.testing import (
     FAULT_KINDS,
     FakeGateway,
     Fault,

@@ -1,0 +1,61 @@
+"""GET /models: an OpenRouter-style listing (output modalities, filtered by the
+`output_modalities` query), or a 404 where the gateway has none (Trinity)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from imggen.testing.protocol import Fault, HTTPError, Recorded, Reply, error_reply, json_reply
+
+if TYPE_CHECKING:
+    from imggen.testing.server import FakeGateway
+
+DEFAULT_MODELS: list[dict[str, Any]] = [
+    {
+        "id": "google/gemini-2.5-flash-image",
+        "name": "Google: Gemini 2.5 Flash Image",
+        "architecture": {
+            "input_modalities": ["text", "image"],
+            "output_modalities": ["image", "text"],
+        },
+        "output_modalities": ["image", "text"],
+    },
+    {
+        "id": "google/gemini-3-pro-image-preview",
+        "name": "Google: Gemini 3 Pro Image Preview",
+        "architecture": {
+            "input_modalities": ["text", "image"],
+            "output_modalities": ["image", "text"],
+        },
+        "output_modalities": ["image", "text"],
+    },
+    {
+        "id": "openai/gpt-4o",
+        "name": "OpenAI: GPT-4o",
+        "architecture": {"input_modalities": ["text", "image"], "output_modalities": ["text"]},
+        "output_modalities": ["text"],
+    },
+]
+
+
+def output_modalities(model: dict[str, Any]) -> list[str]:
+    mods = model.get("output_modalities")
+    if not isinstance(mods, list):
+        arch = model.get("architecture") or {}
+        mods = arch.get("output_modalities") if isinstance(arch, dict) else None
+    return [str(m) for m in mods or []]
+
+
+def route(gw: FakeGateway, rec: Recorded, path: str, fault: Fault | None) -> Reply:
+    if not gw.models_endpoint:
+        # 000_aa690c4b979c8ccf.txt: Trinity has no public GET /v1/models.
+        raise HTTPError(
+            error_reply(404, f"Not found: {path}", "invalid_request_error", "not_found")
+        )
+    models = list(gw.models)
+    wanted = rec.query.get("output_modalities", "")
+    if wanted and wanted != "all":
+        # 001/003: models carry output_modalities; OpenRouter filters on the query parameter.
+        needed = {m.strip() for m in wanted.split(",") if m.strip()}
+        models = [m for m in models if needed <= set(output_modalities(m))]
+    return json_reply(200, {"data": models})

@@ -1,0 +1,259 @@
+"""What the fake gateway records of each request, the faults it can inject, and the replies it
+builds: the vocabulary its routes share."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+FAULT_KINDS = (
+    "status",
+    "content_filter",
+    "html",
+    "bad_json",
+    "reset",
+    "truncate_sse",
+    "slow",
+    "stall",
+    "no_image",
+    "bad_base64",
+    "expired",
+    "truncated_image",
+)
+
+BAD_BASE64 = "iVBORw0KGgo!!!not-base64***"
+NO_IMAGE_TEXT = "I can't draw that, but here is a poem."
+EXPIRED_XML = (
+    '<?xml version="1.0"?><Error><Code>AccessDenied</Code>'
+    "<Message>Request has expired</Message></Error>"
+)
+HTML_502 = "<html><body><h1>502 Bad Gateway</h1></body></html>"
+SLOW_STEP = 16  # bytes per tick for the "slow" fault
+
+
+@dataclass
+class FilePart:
+    name: str
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    json: Any
+    form: dict[str, list[str]] | None
+    files: list[FilePart]
+    raw_size: int
+
+    @property
+    def authorized(self) -> bool:
+        """Whether the request carried an Authorization header at all."""
+        return "authorization" in self.headers
+
+
+@dataclass
+class Fault:
+    """One injected failure, consumed by the first matching request (FIFO among matches).
+
+    Matching: a non-empty ``path`` matches request paths that end or start with it; an empty one
+    matches every request except /files/ and /redirect/ downloads. On top of that some kinds only
+    fit some requests (the fault then waits in the queue): ``expired`` only /files/ (its empty
+    path means "/files/"), ``truncate_sse`` only streaming chat requests, ``no_image`` and
+    ``bad_base64`` only generation requests, ``truncated_image`` generation requests and /files/.
+
+    ``status`` 0 means the kind's default (500 for "status", 502 for "html", 403 for "expired").
+    ``stall`` sends nothing for ``seconds`` and then the real reply; ``slow`` sends the headers,
+    then the body 16 bytes every ``seconds``; ``truncate_sse`` ends the chunked stream cleanly
+    after the role delta (no image event, no [DONE]); ``reset`` writes half the body, then RST.
+    """
+
+    kind: str
+    status: int = 0
+    headers: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0
+    body: str = ""
+    path: str = ""
+
+    def __post_init__(self) -> None:
+        if self.kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault kind {self.kind!r}; known: {', '.join(FAULT_KINDS)}")
+
+
+class Abort(Exception):
+    """Close the connection without (finishing) a reply."""
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: dict[str, str]
+    body: bytes = b""
+    pieces: list[bytes] | None = None  # streamed (chunked) reply, one chunk per piece
+
+
+def json_reply(status: int, obj: Any, headers: dict[str, str] | None = None) -> Reply:
+    body = json.dumps(obj, ensure_ascii=False).encode()
+    return Reply(status, {"Content-Type": "application/json", **(headers or {})}, body)
+
+
+def error_reply(
+    status: int, message: str, type_: str = "invalid_request_error", code: Any = None
+) -> Reply:
+    return json_reply(
+        status, {"error": {"message": message, "type": type_, "param": None, "code": code}}
+    )
+
+
+class HTTPError(Exception):
+    def __init__(self, reply: Reply) -> None:
+        super().__init__(reply.status)
+        self.reply = reply
+
+
+def bad_request(message: str, code: Any = None) -> HTTPError:
+    return HTTPError(error_reply(400, message, "invalid_request_error", code))
+
+
+_PARAM_RE = re.compile(r';\s*([\w*.-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;]*)')
+
+
+def header_params(value: str) -> tuple[str, dict[str, str]]:
+    main = value.split(";", 1)[0].strip().lower()
+    params: dict[str, str] = {}
+    for key, raw in _PARAM_RE.findall(value):
+        raw = raw.strip()
+        if raw.startswith('"') and raw.endswith('"') and len(raw) >= 2:
+            raw = re.sub(r"\\(.)", r"\1", raw[1:-1])
+        params[key.lower()] = raw
+    return main, params
+
+
+def parse_multipart(
+    body: bytes, content_type: str
+) -> tuple[dict[str, list[str]], list[FilePart], dict[str, list[bytes]]]:
+    """Text fields, file descriptions and file contents of a multipart/form-data body."""
+    _, params = header_params(content_type)
+    boundary = params.get("boundary")
+    if not boundary:
+        raise bad_request("multipart body without boundary")
+    delimiter = b"\r\n--" + boundary.encode("latin-1")
+    form: dict[str, list[str]] = {}
+    files: list[FilePart] = []
+    contents: dict[str, list[bytes]] = {}
+    sections = (b"\r\n" + body).split(delimiter)
+    if len(sections) < 2:
+        raise bad_request("malformed multipart body")
+    for section in sections[1:]:
+        if section.startswith(b"--"):
+            break
+        section = section.split(b"\r\n", 1)[1] if b"\r\n" in section else b""
+        head, sep, content = section.partition(b"\r\n\r\n")
+        if not sep:
+            raise bad_request("malformed multipart part")
+        part_headers: dict[str, str] = {}
+        for line in head.split(b"\r\n"):
+            name, _, value = line.decode("utf-8", "replace").partition(":")
+            part_headers[name.strip().lower()] = value.strip()
+        _, disposition = header_params(part_headers.get("content-disposition", ""))
+        name = disposition.get("name", "")
+        if "filename" in disposition:
+            files.append(
+                FilePart(
+                    name=name,
+                    filename=disposition["filename"],
+                    content_type=part_headers.get("content-type", "application/octet-stream"),
+                    size=len(content),
+                    sha256=hashlib.sha256(content).hexdigest(),
+                )
+            )
+            contents.setdefault(name, []).append(content)
+        else:
+            form.setdefault(name, []).append(content.decode("utf-8", "replace"))
+    return form, files, contents
+
+
+def as_int(value: Any, default: int) -> int:
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise bad_request(f"invalid integer {value!r}") from None
+
+
+def parse_wxh(size: Any) -> tuple[int, int] | None:
+    """None for auto/missing, else (w, h); 400 when malformed."""
+    if size is None or size == "" or size == "auto":
+        return None
+    match = re.fullmatch(r"\s*(\d+)\s*[xX×]\s*(\d+)\s*", str(size))
+    if not match or int(match[1]) < 1 or int(match[2]) < 1:
+        raise bad_request(f"invalid size {size!r}: expected 'auto' or '<w>x<h>'", "invalid_size")
+    return int(match[1]), int(match[2])
+
+
+def fault_matches(fault: Fault, path: str, route: str, streaming: bool) -> bool:
+    is_download = route in ("files", "redirect")
+    want = fault.path or ("/files/" if fault.kind == "expired" else "")
+    if want:
+        if not (path.endswith(want) or path.startswith(want)):
+            return False
+    elif is_download:
+        return False
+    if fault.kind == "expired":
+        return route == "files"
+    if fault.kind == "truncate_sse":
+        return route == "chat" and streaming
+    if fault.kind in ("no_image", "bad_base64"):
+        return route in ("chat", "generations", "edits")
+    if fault.kind == "truncated_image":
+        return route in ("chat", "generations", "edits", "files")
+    return True
+
+
+def fault_reply(fault: Fault | None) -> Reply | None:
+    """The reply of a fault that replaces the real answer, or None."""
+    if fault is None:
+        return None
+    if fault.kind == "status":
+        status = fault.status or 500
+        type_ = "server_error" if status >= 500 else "invalid_request_error"
+        if status == 429:
+            type_ = "rate_limit_error"
+        reply = error_reply(
+            status, fault.body or f"fake gateway error {status}", type_, str(status)
+        )
+        reply.headers.update(fault.headers)
+        return reply
+    if fault.kind == "content_filter":
+        # 002_b08cd22946c7f3fa.txt: prompt hit moderation -> 4xx with error.code "contentFilter".
+        reply = json_reply(
+            400,
+            {
+                "error": {
+                    "code": "contentFilter",
+                    "message": "The prompt was filtered due to content policy",
+                }
+            },
+        )
+        reply.headers.update(fault.headers)
+        return reply
+    if fault.kind == "html":
+        body = (fault.body or HTML_502).encode()
+        return Reply(fault.status or 502, {"Content-Type": "text/html", **fault.headers}, body)
+    if fault.kind == "bad_json":
+        return Reply(200, {"Content-Type": "application/json", **fault.headers}, b'{"choices": [')
+    if fault.kind == "expired":
+        body = (fault.body or EXPIRED_XML).encode()
+        return Reply(
+            fault.status or 403, {"Content-Type": "application/xml", **fault.headers}, body
+        )
+    return None
