@@ -14,10 +14,10 @@ from typing import Any
 
 from imggen import output, sizes
 from imggen.console import UI
-from imggen.dialects import DIALECTS, Dialect, HttpCall
+from imggen.dialects import DIALECTS, Dialect
 from imggen.env import Env
 from imggen.errors import ImggenError, NoImage, UsageError
-from imggen.job import Gateway, Job, Payload, Reply, SavedImage
+from imggen.job import Gateway, HttpCall, Job, Payload, Reply, SavedImage
 from imggen.provenance import provenance
 from imggen.settings import Settings
 

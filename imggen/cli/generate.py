@@ -269,9 +269,7 @@ def _size(value: Any) -> str | None:
 
 
 def _print_dry_run(env: Any, plan: Any, base_url: str, as_json: bool) -> None:
-    from imggen.dialects.base import describe_call
-
-    calls = [describe_call(c, base_url) for c in plan.calls]
+    calls = [c.describe(base_url) for c in plan.calls]
     if as_json:
         doc = {
             "model": plan.gateway.model,

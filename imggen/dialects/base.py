@@ -1,38 +1,13 @@
-"""What every dialect shares: the HttpCall it returns, finding images in replies, error text."""
+"""What every dialect shares: the Dialect protocol, body helpers, finding images in replies."""
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from imggen.errors import InputError, UsageError
-from imggen.job import Gateway, Job, Payload, Reply
-
-
-@dataclass(frozen=True)
-class FilePart:
-    """One file of a multipart body."""
-
-    field: str
-    filename: str
-    content_type: str
-    data: bytes = dataclasses.field(repr=False)
-
-
-@dataclass(frozen=True)
-class HttpCall:
-    """One request a dialect wants sent; client.py joins ``path`` to the gateway's base URL."""
-
-    method: str
-    path: str
-    json: dict[str, Any] | None = None
-    form: tuple[tuple[str, str], ...] = ()  # multipart text fields, in order
-    files: tuple[FilePart, ...] = ()
-    stream: bool = False
-    images: int = 1  # how many images this call should bring back
+from imggen.job import Gateway, HttpCall, Job, Payload, Reply
 
 
 class Dialect(Protocol):
@@ -266,41 +241,3 @@ def trinity_needs_url(source: str) -> InputError:
         'image_config.reference_images[].type is always "url")',
         hint="upload the image somewhere reachable and pass its https:// URL",
     )
-
-
-def describe_call(call: HttpCall, base_url: str) -> dict[str, Any]:
-    """The request as --dry-run shows it: key redacted, multipart files as name and size."""
-    headers = {"Authorization": "Bearer <redacted>"}
-    out: dict[str, Any] = {"method": call.method, "url": base_url.rstrip("/") + call.path}
-    if call.files or call.form:
-        headers["Content-Type"] = "multipart/form-data"
-        out["headers"] = headers
-        out["form"] = dict(call.form)
-        out["files"] = [
-            {
-                "field": f.field,
-                "filename": f.filename,
-                "content_type": f.content_type,
-                "bytes": len(f.data),
-            }
-            for f in call.files
-        ]
-    else:
-        headers["Content-Type"] = "application/json"
-        if call.stream:
-            headers["Accept"] = "text/event-stream"
-        out["headers"] = headers
-        out["json"] = _shorten_data_urls(call.json)
-    return out
-
-
-def _shorten_data_urls(value: Any) -> Any:
-    """Input images inlined as data URLs are shown by size, not as megabytes of base64."""
-    if isinstance(value, dict):
-        return {k: _shorten_data_urls(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_shorten_data_urls(v) for v in value]
-    if isinstance(value, str) and value.startswith("data:") and len(value) > 200:
-        head = value.split(",", 1)[0]
-        return f"{head},<{len(value) - len(head) - 1} base64 characters>"
-    return value

@@ -12,7 +12,6 @@ from typing import Any
 
 from imggen import sizes
 from imggen.dialects.base import (
-    HttpCall,
     check_format,
     deep_merge,
     extract,
@@ -21,7 +20,7 @@ from imggen.dialects.base import (
     trinity_needs_url,
     user_content,
 )
-from imggen.job import Gateway, Job, Reply
+from imggen.job import Gateway, HttpCall, Job, Reply
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,6 @@ from typing import Any
 
 from imggen import sizes
 from imggen.dialects.base import (
-    HttpCall,
     check_format,
     deep_merge,
     extract,
@@ -17,7 +16,7 @@ from imggen.dialects.base import (
     refuse,
     user_content,
 )
-from imggen.job import Gateway, Job, Reply
+from imggen.job import Gateway, HttpCall, Job, Reply
 
 MIME = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
 

@@ -8,8 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from imggen.dialects import HttpCall
-from imggen.job import Gateway
+from imggen.job import Gateway, HttpCall
 from imggen.presets import PRESETS
 from imggen.settings import Settings
 

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 
 from imggen import core
-from imggen.dialects import DIALECTS, FilePart
+from imggen.dialects import DIALECTS
 from imggen.dialects.base import error_text, is_content_filter
 from imggen.errors import InputError, SizeRefused, UsageError
-from imggen.job import ImageInput, Job, Payload
+from imggen.job import FilePart, ImageInput, Job, Payload
 from tests.conftest import SENTINEL_KEY, png_bytes
 from tests.dialects import PNG_1X1, PNG_2X1, fixture, gateway, request, settings
 
