@@ -28,9 +28,9 @@ from imggen.errors import (
     LinkExpired,
 )
 from imggen.job import Reply
-from imggen.multipart import multipart
 from imggen.replies import looks_like_html
 from imggen.retry import RETRY_AFTER_CAP, RETRY_STATUSES, Pacer, backoff, retry_after
+from imggen.wire.multipart import multipart
 
 SpillFactory = Callable[[], tuple[Path, BinaryIO]]
 

@@ -17,7 +17,7 @@ import pytest
 
 from imggen.errors import GatewayFailed
 from imggen.jsonstream import Blob, JsonStreamParser, parse_bytes
-from imggen.sse import Data, SseParser
+from imggen.wire.sse import Data, SseParser
 
 Factory = Callable[[], tuple[pathlib.Path, BinaryIO]]
 
