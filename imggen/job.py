@@ -137,7 +137,7 @@ class Payload:
     """One image as the gateway gave it: an http(s) URL, base64 text, or a spilled Blob."""
 
     kind: str  # "url" | "base64" | "blob"
-    value: Any  # str for url/base64, jsonstream.Blob for blob
+    value: Any  # str for url/base64, wire.jsonstream.Blob for blob
     mime: str | None = None
 
 

@@ -12,7 +12,7 @@ from imggen.dialects import Dialect
 from imggen.dialects.base import error_text, is_content_filter, scan_text
 from imggen.errors import ContentFiltered, GatewayFailed, ImggenError
 from imggen.job import Reply
-from imggen.jsonstream import JsonStreamParser, Truncated
+from imggen.wire.jsonstream import JsonStreamParser, Truncated
 from imggen.wire.sse import Comment, Data, Dispatch, SseParser
 
 SpillFactory = Callable[[], tuple[Path, BinaryIO]]

@@ -25,7 +25,7 @@ HEAVY = {
     "imggen.client",
     "imggen.core",
     "imggen.console",
-    "imggen.jsonstream",
+    "imggen.wire.jsonstream",
 }
 
 
