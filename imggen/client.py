@@ -17,7 +17,6 @@ import httpx
 
 from imggen import imagefile, replies
 from imggen.dialects import Dialect, HttpCall
-from imggen.dialects.base import error_text, is_content_filter
 from imggen.errors import (
     AuthFailed,
     ContentFiltered,
@@ -28,9 +27,15 @@ from imggen.errors import (
     LinkExpired,
 )
 from imggen.job import Reply
-from imggen.replies import looks_like_html
-from imggen.retry import RETRY_AFTER_CAP, RETRY_STATUSES, Pacer, backoff, retry_after
 from imggen.wire.multipart import multipart
+from imggen.wire.retry import RETRY_AFTER_CAP, Pacer, backoff, retry_after
+from imggen.wire.status import (
+    RETRY_STATUSES,
+    error_text,
+    event_error,
+    is_content_filter,
+    looks_like_html,
+)
 
 SpillFactory = Callable[[], tuple[Path, BinaryIO]]
 
@@ -220,7 +225,7 @@ class Client:
             body = self._read_json(resp, spill)
             if isinstance(body, dict) and body.get("error"):  # an error object with HTTP 2xx
                 where = f"in an HTTP {resp.status_code} reply"
-                raise replies.event_error(body, self._redact, where=where)
+                raise event_error(body, self._redact, where=where)
             return dialect.parse(body)
 
     # -- reading bodies -----------------------------------------------------------------

@@ -20,6 +20,7 @@ from typing import Any, BinaryIO, cast
 from imggen import imagefile
 from imggen.errors import FileExists, GatewayFailed, InputError, UsageError
 from imggen.job import SavedImage
+from imggen.wire.status import looks_like_html
 
 PROVENANCE_KEY = "imggen"
 EXTS = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".webp": "webp", ".gif": "gif"}
@@ -370,7 +371,7 @@ def _sha256(path: Path) -> str:
 
 def _describe(head: bytes) -> str:
     text = head.lstrip()[:16].lower()
-    if text.startswith((b"<!doctype", b"<html")):
+    if looks_like_html(head):
         return "an HTML page"
     if text.startswith(b"<"):
         return "an XML/HTML document"

@@ -9,22 +9,18 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from imggen.dialects import Dialect
-from imggen.dialects.base import error_text, is_content_filter, scan_text
-from imggen.errors import ContentFiltered, GatewayFailed, ImggenError
+from imggen.dialects.base import scan_text
+from imggen.errors import GatewayFailed
 from imggen.job import Reply
 from imggen.wire.jsonstream import JsonStreamParser, Truncated
 from imggen.wire.sse import Comment, Data, Dispatch, SseParser
+from imggen.wire.status import event_error, looks_like_html
 
 SpillFactory = Callable[[], tuple[Path, BinaryIO]]
 
 
 class StreamNotStarted(GatewayFailed):
     """The stream ended before any event: nothing was generated, so asking again is safe."""
-
-
-def looks_like_html(head: bytes) -> bool:
-    text = head.lstrip()[:64].lower()
-    return text.startswith((b"<!doctype", b"<html", b"<head", b"<body"))
 
 
 def read_json(chunks: Iterable[bytes], status: int, spill: SpillFactory) -> Any:
@@ -157,14 +153,3 @@ def read_sse(
             hint="try again, or use --no-stream",
         )
     return reply
-
-
-def event_error(
-    value: dict[str, Any], redact: Callable[[str], str], *, where: str = "mid-stream"
-) -> ImggenError:
-    """The error object a gateway put where a reply should be: in a stream event (OpenRouter
-    style) or in a 2xx body."""
-    message = redact(error_text(value, 200))
-    if is_content_filter(value):
-        return ContentFiltered(f"the gateway refused the prompt: {message}")
-    return GatewayFailed(f"the gateway reported an error {where}: {message}")

@@ -198,43 +198,6 @@ def _content(content: Any, shape: str, reply: Reply, *, scan: bool) -> None:
         payload(content, shape, reply)  # a spilled Blob: a huge text or data URL
 
 
-def error_text(body: Any, status: int) -> str:
-    """The gateway's own words for an error body (OpenAI-style or not)."""
-    if isinstance(body, Mapping):
-        err = body.get("error", body)
-        if isinstance(err, Mapping):
-            msg = str(err.get("message") or err.get("msg") or "").strip()
-            code = err.get("code") or err.get("type")
-            if msg:
-                return f"{msg} ({code})" if code and str(code) not in msg else msg
-        elif isinstance(err, str) and err:
-            return err
-    if isinstance(body, str):
-        text = body.strip()
-        if text.lower().startswith(("<!doctype html", "<html")) or "<body" in text[:500].lower():
-            title = re.search(r"<title>(.*?)</title>|<h1>(.*?)</h1>", text, re.I | re.S)
-            what = next((g for g in title.groups() if g), "") if title else ""
-            return f"an HTML page{': ' + what.strip() if what else ''} instead of JSON"
-        if text:
-            return text[:200]
-    return f"HTTP {status} with no explanation"
-
-
-def is_content_filter(body: Any) -> bool:
-    """seed 002: error.code "contentFilter", or "Generated image was filtered" in the message."""
-    if not isinstance(body, Mapping) or not isinstance(body.get("error"), Mapping):
-        return False
-    err = body["error"]
-    code = str(err.get("code") or "").lower().replace("_", "")
-    msg = str(err.get("message") or "").lower()
-    return (
-        code in ("contentfilter", "contentpolicyviolation", "moderationblocked")
-        or "was filtered" in msg
-        or "content policy" in msg
-        or "safety system" in msg
-    )
-
-
 def trinity_needs_url(source: str) -> InputError:
     return InputError(
         f"{source}: Trinity takes reference images as URLs only (seed 000: "
