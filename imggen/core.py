@@ -136,7 +136,7 @@ def prepare(settings: Settings, job: Job, opts: Options) -> Plan:
 
 
 def make_client(settings: Settings, env: Env, ui: UI, opts: Options, **kwargs: Any) -> Any:
-    from imggen.client import Client
+    from imggen.wire.client import Client
 
     deadline = time.monotonic() + opts.timeout if opts.timeout else None
     return Client(
@@ -149,6 +149,7 @@ def make_client(settings: Settings, env: Env, ui: UI, opts: Options, **kwargs: A
         on_sent=_labelled(ui, f"{settings.model}: uploading"),
         on_bytes=_labelled(ui, f"{settings.model}: receiving"),
         on_debug=ui.debug,
+        limits=env.limits,
         **kwargs,
     )
 

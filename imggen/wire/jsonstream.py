@@ -8,17 +8,13 @@ from __future__ import annotations
 
 import contextlib
 import json
-import pathlib
 import secrets
-from collections.abc import Callable
-from typing import Any, BinaryIO
+from typing import Any
 
 from imggen.errors import GatewayFailed
-from imggen.wire.spill import Blob, Spill, malformed, show
+from imggen.wire.spill import Blob, Spill, SpillFactory, malformed, show
 
-__all__ = ["Blob", "JsonStreamParser", "SinkFactory", "Truncated", "parse_bytes"]
-
-SinkFactory = Callable[[], tuple[pathlib.Path, BinaryIO]]
+__all__ = ["Blob", "JsonStreamParser", "SpillFactory", "Truncated", "parse_bytes"]
 
 _QUOTE = 0x22
 _BACKSLASH = 0x5C
@@ -33,7 +29,7 @@ class Truncated(GatewayFailed):
 class JsonStreamParser:
     """Reads a JSON document chunk by chunk, spilling strings longer than threshold to files."""
 
-    def __init__(self, new_spill: SinkFactory, threshold: int = 64 * 1024) -> None:
+    def __init__(self, new_spill: SpillFactory, threshold: int = 64 * 1024) -> None:
         self._new_spill = new_spill
         self._threshold = threshold
         self._skeleton = bytearray()  # the document with each spilled string's text replaced
@@ -199,7 +195,7 @@ class JsonStreamParser:
         return value
 
 
-def parse_bytes(data: bytes, new_spill: SinkFactory, threshold: int = 64 * 1024) -> Any:
+def parse_bytes(data: bytes, new_spill: SpillFactory, threshold: int = 64 * 1024) -> Any:
     """Parse a whole JSON document, spilling large strings; on error no spill file is left."""
     parser = JsonStreamParser(new_spill, threshold)
     try:

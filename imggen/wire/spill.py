@@ -1,7 +1,7 @@
 """The streaming string decoder under JsonStreamParser: one large JSON string into its spill
 file, piece by piece, undoing JSON escapes, sniffing a data URL, decoding base64 strictly.
 
-Owns Blob (the spilled string's record) and Spill (the decoder writing it).
+Owns Blob (the spilled string's record), Spill (the decoder writing it) and SpillFactory.
 """
 
 from __future__ import annotations
@@ -10,12 +10,16 @@ import binascii
 import codecs
 import pathlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import BinaryIO
 
 from imggen.errors import GatewayFailed
 
-__all__ = ["Blob", "Spill", "malformed", "show"]
+__all__ = ["Blob", "Spill", "SpillFactory", "malformed", "show"]
+
+# makes a new spill file: its path and the file open for binary writing
+SpillFactory = Callable[[], tuple[pathlib.Path, BinaryIO]]
 
 
 @dataclass
