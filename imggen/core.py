@@ -14,12 +14,12 @@ from typing import Any
 
 from imggen import options, sizes
 from imggen.console import UI
-from imggen.dialects import DIALECTS, Dialect, HttpCall
+from imggen.dialects import DIALECTS, Dialect
 from imggen.env import Env
 from imggen.errors import ImggenError, NoImage, SizeRefused, UsageError
 from imggen.files import save, targets
 from imggen.files.provenance import provenance
-from imggen.job import Gateway, ImageInput, Job, Payload, Reply, SavedImage
+from imggen.job import Gateway, HttpCall, ImageInput, Job, Payload, Reply, SavedImage
 from imggen.outcome import Outcome
 from imggen.settings import Settings
 
@@ -118,7 +118,7 @@ def _set_by(job: Job, *names: str) -> str:
 
 
 def make_client(settings: Settings, env: Env, ui: UI, opts: RunOptions, **kwargs: Any) -> Any:
-    from imggen.client import Client
+    from imggen.wire.client import Client
 
     deadline = time.monotonic() + opts.timeout if opts.timeout else None
     return Client(
@@ -131,6 +131,7 @@ def make_client(settings: Settings, env: Env, ui: UI, opts: RunOptions, **kwargs
         on_sent=_labelled(ui, f"{settings.model}: uploading"),
         on_bytes=_labelled(ui, f"{settings.model}: receiving"),
         on_debug=ui.debug,
+        limits=env.limits,
         **kwargs,
     )
 

@@ -1,4 +1,5 @@
-"""The process environment as one object: stdio, terminal facts, and the HTTP transport seam."""
+"""The process environment as one object: stdio, terminal facts, the HTTP transport and the
+limits (timeouts, caps, retry pacing): the seams tests replace."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import os
 import sys
 from dataclasses import dataclass, field
 from typing import IO, Any, BinaryIO
+
+from imggen.limits import Limits
 
 
 @dataclass
@@ -19,6 +22,7 @@ class Env:
     transport: Any = None  # an httpx transport for tests; None: the network
     stdin_isatty: bool | None = None
     stderr_isatty: bool | None = None
+    limits: Limits = field(default_factory=Limits)
 
     def __post_init__(self) -> None:
         if self.stdin_isatty is None:

@@ -21,8 +21,9 @@ Every message says what happened; ``hint`` says what to do about it.
 
 from __future__ import annotations
 
+import copy
 import enum
-from typing import Any
+from typing import Any, Self
 
 
 class ExitCode(enum.IntEnum):
@@ -41,13 +42,29 @@ class ImggenError(Exception):
     """Base of every error imggen reports to a user as one line."""
 
     exit_code: ExitCode = ExitCode.INTERNAL
-    status: int | None = None  # the HTTP status the gateway answered with, if it answered one
-    delivered: bool = False  # a stream had started delivering: the image was likely billed
 
-    def __init__(self, message: str, *, hint: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str | None = None,
+        status: int | None = None,
+        delivered: bool = False,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
+        self.status = status  # the HTTP status the gateway answered with, if it answered one
+        self.delivered = delivered  # a stream had started delivering: the image was likely billed
+
+    def as_delivered(self) -> Self:
+        """This error marked as raised after a stream began delivering: a copy (the same
+        class, message and hint), or itself when it is marked already."""
+        if self.delivered:
+            return self
+        marked = copy.copy(self)
+        marked.delivered = True
+        return marked
 
     def as_json(self) -> dict[str, Any]:
         """The error as --json, batch results and doctor report it."""

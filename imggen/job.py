@@ -1,7 +1,9 @@
-"""Frozen data that crosses layers: what to make (Job), where (Gateway), what came back (Reply)."""
+"""Frozen data that crosses layers: what to make (Job), where (Gateway), the request a dialect
+wants sent (HttpCall), what came back (Reply)."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -97,11 +99,60 @@ class Gateway:
 
 
 @dataclass(frozen=True)
+class FilePart:
+    """One file of a multipart body."""
+
+    field: str
+    filename: str
+    content_type: str
+    data: bytes = dataclasses.field(repr=False)
+
+
+@dataclass(frozen=True)
+class HttpCall:
+    """One request a dialect wants sent; the wire client joins ``path`` to the gateway's
+    base URL."""
+
+    method: str
+    path: str
+    json: dict[str, Any] | None = None
+    form: tuple[tuple[str, str], ...] = ()  # multipart text fields, in order
+    files: tuple[FilePart, ...] = ()
+    stream: bool = False
+    images: int = 1  # how many images this call should bring back
+
+    def describe(self, base_url: str) -> dict[str, Any]:
+        """The request as --dry-run shows it: key redacted, multipart files as name and size."""
+        headers = {"Authorization": "Bearer <redacted>"}
+        out: dict[str, Any] = {"method": self.method, "url": base_url.rstrip("/") + self.path}
+        if self.files or self.form:
+            headers["Content-Type"] = "multipart/form-data"
+            out["headers"] = headers
+            out["form"] = dict(self.form)
+            out["files"] = [
+                {
+                    "field": f.field,
+                    "filename": f.filename,
+                    "content_type": f.content_type,
+                    "bytes": len(f.data),
+                }
+                for f in self.files
+            ]
+        else:
+            headers["Content-Type"] = "application/json"
+            if self.stream:
+                headers["Accept"] = "text/event-stream"
+            out["headers"] = headers
+            out["json"] = _shorten_data_urls(self.json)
+        return out
+
+
+@dataclass(frozen=True)
 class Payload:
     """One image as the gateway gave it: an http(s) URL, base64 text, or a spilled Blob."""
 
     kind: str  # "url" | "base64" | "blob"
-    value: Any  # str for url/base64, jsonstream.Blob for blob
+    value: Any  # str for url/base64, wire.jsonstream.Blob for blob
     mime: str | None = None
 
 
@@ -131,3 +182,15 @@ class SavedImage:
     bytes: int
     pixels: tuple[int, int] | None
     sha256: str
+
+
+def _shorten_data_urls(value: Any) -> Any:
+    """Input images inlined as data URLs are shown by size, not as megabytes of base64."""
+    if isinstance(value, dict):
+        return {k: _shorten_data_urls(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_shorten_data_urls(v) for v in value]
+    if isinstance(value, str) and value.startswith("data:") and len(value) > 200:
+        head = value.split(",", 1)[0]
+        return f"{head},<{len(value) - len(head) - 1} base64 characters>"
+    return value

@@ -19,6 +19,7 @@ import tomli_w
 from typer.testing import CliRunner
 
 from imggen.env import Env
+from imggen.limits import Limits
 from imggen.testing import FakeGateway, make_png
 
 SENTINEL_KEY = "sk-test-SENTINEL-0123456789abcdef"
@@ -101,18 +102,29 @@ class Result:
     exception: BaseException | None
 
 
+# Retries without sleeping, for tests that exhaust them (backoff itself: test_retry.py)
+NO_BACKOFF = Limits(backoff_base=0.0)
+
+
 @pytest.fixture
 def run(gateway: MockGateway) -> Callable[..., Result]:
-    """run("generate", "a fox", ..., input=None) through CliRunner with the mock transport."""
+    """run("generate", "a fox", ..., input=None, limits=NO_BACKOFF) through CliRunner with the
+    mock transport; `limits` replaces the Env's timeouts, caps and retry pacing."""
     from imggen.cli.app import app
 
-    def invoke(*args: str, input: str | bytes | None = None, tty: bool = False) -> Result:
+    def invoke(
+        *args: str,
+        input: str | bytes | None = None,
+        tty: bool = False,
+        limits: Limits | None = None,
+    ) -> Result:
         runner = CliRunner()
         env = Env(
             environ=dict(os.environ),
             transport=gateway.transport,
             stdin_isatty=tty if input is None else False,
             stderr_isatty=False,
+            limits=limits or Limits(),
         )
         r = runner.invoke(app, list(args), obj=env, input=input, catch_exceptions=True)
         return Result(r.exit_code, r.stdout, r.stderr, r.stdout_bytes, r.exception)

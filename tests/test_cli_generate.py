@@ -8,7 +8,7 @@ import hashlib
 import json
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ import pytest
 from imggen.files import imagefile
 from imggen.files.provenance import read_provenance
 from imggen.testing import make_jpeg_header
-from tests.conftest import SENTINEL_KEY, MockGateway, Result, b64_png, png_bytes
+from tests.conftest import NO_BACKOFF, SENTINEL_KEY, MockGateway, Result, b64_png, png_bytes
 
 Run = Callable[..., Result]
 
@@ -582,19 +582,13 @@ SCENARIOS: dict[str, tuple[list[str], Callable[[], list[Any]], int]] = {
 }
 
 
-@pytest.fixture
-def no_backoff(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setattr("imggen.client.backoff", lambda attempt: 0.0)
-    yield
-
-
 @pytest.mark.parametrize("scenario", list(SCENARIOS))
 def test_sentinel_key_never_appears_in_output_or_files(
-    run: Run, gateway: MockGateway, tmp_path: Path, no_backoff: None, scenario: str
+    run: Run, gateway: MockGateway, tmp_path: Path, scenario: str
 ) -> None:
     args, replies, code = SCENARIOS[scenario]
     gateway.queue(*replies())
-    r = run("generate", "a fox", *args)
+    r = run("generate", "a fox", *args, limits=NO_BACKOFF)
     assert r.exit_code == code, r.stderr
     assert "Traceback" not in r.stderr
     assert SENTINEL_KEY.encode() not in r.stdout_bytes

@@ -1,9 +1,9 @@
-"""imggen.client through httpx.MockTransport: the key's scope, redirects, downloads, status
-mapping, retries and Retry-After, SSE and JSON bodies, and the --timeout deadline."""
+"""imggen.wire.client (and the Downloader it owns) through httpx.MockTransport: the key's scope,
+redirects, downloads, status mapping, retries and Retry-After, SSE and JSON bodies, and the
+--timeout deadline."""
 
 from __future__ import annotations
 
-import email.utils
 import itertools
 import json
 import time
@@ -14,9 +14,7 @@ from typing import Any, BinaryIO
 import httpx
 import pytest
 
-from imggen import client as client_module
-from imggen.client import Client, Pacer, backoff, retry_after
-from imggen.dialects import DIALECTS, FilePart, HttpCall
+from imggen.dialects import DIALECTS
 from imggen.errors import (
     AuthFailed,
     ContentFiltered,
@@ -24,7 +22,10 @@ from imggen.errors import (
     GatewayRefused,
     LinkExpired,
 )
-from imggen.job import Payload
+from imggen.job import FilePart, HttpCall, Payload
+from imggen.limits import Limits
+from imggen.wire.client import Client
+from imggen.wire.retry import Pacer
 from tests.conftest import SENTINEL_KEY, png_bytes
 from tests.dialects import PNG_1X1, fixture, fixture_bytes
 
@@ -71,7 +72,12 @@ class Recorder:
         return [str(r.url) for r in self.requests]
 
 
+# Retries without sleeping (the delays themselves are tested in test_retry.py)
+NO_BACKOFF = Limits(backoff_base=0.0)
+
+
 def make(handler: Handler, **kwargs: Any) -> Client:
+    kwargs.setdefault("limits", NO_BACKOFF)
     return Client(BASE, SENTINEL_KEY, transport=httpx.MockTransport(handler), **kwargs)
 
 
@@ -84,12 +90,6 @@ def spill(tmp_path: Path) -> Callable[[], tuple[Path, BinaryIO]]:
         return path, path.open("wb")
 
     return new
-
-
-@pytest.fixture
-def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Retries without sleeping (the delays themselves are tested on backoff())."""
-    monkeypatch.setattr(client_module, "backoff", lambda attempt: 0.0)
 
 
 def ok_json(body: Any = None) -> httpx.Response:
@@ -203,26 +203,20 @@ def test_download_refuses_non_http_schemes(spill: Any, url: str, first: Any) -> 
     assert len(rec.requests) == (1 if first else 0)
 
 
-def test_download_over_the_cap_by_content_length(
-    spill: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(client_module, "DOWNLOAD_CAP", 64)
+def test_download_over_the_cap_by_content_length(spill: Any) -> None:
     rec = Recorder(image_response(png_bytes(40, 40)))
-    with make(rec) as client, pytest.raises(GatewayFailed) as info:
+    with make(rec, limits=Limits(download_cap=64)) as client, pytest.raises(GatewayFailed) as info:
         client.download("https://cdn.example/big.png", spill)
 
     assert info.value.message.startswith("the image at cdn.example is ")
     assert info.value.message.endswith(" bytes, over the size cap")
 
 
-def test_download_over_the_cap_while_streaming(
-    spill: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    monkeypatch.setattr(client_module, "DOWNLOAD_CAP", 64)
+def test_download_over_the_cap_while_streaming(spill: Any) -> None:
     body = png_bytes(40, 40)
     chunks = iter([body[i : i + 32] for i in range(0, len(body), 32)])  # no content-length
     rec = Recorder(httpx.Response(200, headers={"content-type": "image/png"}, content=chunks))
-    with make(rec) as client, pytest.raises(GatewayFailed) as info:
+    with make(rec, limits=Limits(download_cap=64)) as client, pytest.raises(GatewayFailed) as info:
         client.download("https://cdn.example/big.png", spill)
 
     assert info.value.message == "the image at cdn.example is over the 64 cap"
@@ -259,7 +253,7 @@ def test_download_of_a_page_instead_of_an_image_is_link_expired(
     assert list(tmp_path.glob("spill-*")) == []
 
 
-def test_download_retries_a_503(spill: Any, no_backoff: None) -> None:
+def test_download_retries_a_503(spill: Any) -> None:
     rec = Recorder(httpx.Response(503), image_response())
     with make(rec) as client:
         path = client.download("https://cdn.example/a.png", spill)
@@ -268,51 +262,11 @@ def test_download_retries_a_503(spill: Any, no_backoff: None) -> None:
     assert client.retried == 1
 
 
-# -- Retry-After and backoff -------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("headers", "seconds"),
-    [
-        ({"retry-after-ms": "1500"}, 1.5),
-        ({"retry-after-ms": "1500", "retry-after": "9"}, 1.5),
-        ({"retry-after-ms": "junk", "retry-after": "3"}, 3.0),
-        ({"retry-after": "7"}, 7.0),
-        ({"retry-after": "0.25"}, 0.25),
-        ({"retry-after": "-4"}, 0.0),
-        ({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}, 0.0),
-        ({"retry-after": "soon"}, None),
-        ({"retry-after": ""}, None),
-        ({}, None),
-    ],
-)
-def test_retry_after_parsing(headers: dict[str, str], seconds: float | None) -> None:
-    assert retry_after(httpx.Headers(headers)) == seconds
-
-
-def test_retry_after_as_a_future_http_date() -> None:
-    when = email.utils.formatdate(time.time() + 30, usegmt=True)
-    wait = retry_after(httpx.Headers({"retry-after": when}))
-
-    assert wait is not None and 27 <= wait <= 31
-
-
-@pytest.mark.parametrize(
-    ("attempt", "low", "high"),
-    [(1, 0.25, 0.5), (2, 0.5, 1.0), (3, 1.0, 2.0), (4, 2.0, 4.0), (5, 4.0, 8.0), (9, 4.0, 8.0)],
-)
-def test_backoff_stays_within_jittered_bounds(attempt: int, low: float, high: float) -> None:
-    waits = [backoff(attempt) for _ in range(200)]
-
-    assert all(low <= w <= high for w in waits)
-    assert len(set(waits)) > 1  # jitter, so workers do not retry in step
-
-
 # -- status mapping and retries ----------------------------------------------------------------
 
 
 @pytest.mark.parametrize("status", [408, 409, 429, 500, 503])
-def test_retried_statuses_then_success(spill: Any, no_backoff: None, status: int) -> None:
+def test_retried_statuses_then_success(spill: Any, status: int) -> None:
     messages: list[str] = []
     body = {"error": {"message": "try later", "type": "server_error"}}
     rec = Recorder(httpx.Response(status, json=body), ok_json())
@@ -328,7 +282,7 @@ def test_retried_statuses_then_success(spill: Any, no_backoff: None, status: int
     ]
 
 
-def test_connect_error_is_retried(spill: Any, no_backoff: None) -> None:
+def test_connect_error_is_retried(spill: Any) -> None:
     messages: list[str] = []
     rec = Recorder(httpx.ConnectError("connection refused"), ok_json())
     with make(rec, on_retry=messages.append) as client:
@@ -339,7 +293,7 @@ def test_connect_error_is_retried(spill: Any, no_backoff: None) -> None:
     assert messages[0].startswith("could not connect to gw.example: connection refused; retrying")
 
 
-def test_retries_exhausted_raise_the_last_failure(spill: Any, no_backoff: None) -> None:
+def test_retries_exhausted_raise_the_last_failure(spill: Any) -> None:
     rec = Recorder(*[httpx.Response(502, text="bad gateway")] * 3)
     with make(rec, retries=2) as client, pytest.raises(GatewayFailed) as info:
         client.send(CALL, CHAT, spill)
@@ -349,7 +303,7 @@ def test_retries_exhausted_raise_the_last_failure(spill: Any, no_backoff: None) 
     assert client.retried == 2
 
 
-def test_html_error_page_is_named_not_dumped(spill: Any, no_backoff: None) -> None:
+def test_html_error_page_is_named_not_dumped(spill: Any) -> None:
     page = httpx.Response(
         502, headers={"content-type": "text/html"}, content=fixture_bytes("gateway_502.html")
     )
@@ -395,7 +349,7 @@ def test_html_error_page_is_named_not_dumped(spill: Any, no_backoff: None) -> No
     ],
 )
 def test_refusals_are_not_retried(
-    spill: Any, no_backoff: None, response: httpx.Response, error: type, message: str
+    spill: Any, response: httpx.Response, error: type, message: str
 ) -> None:
     rec = Recorder(response, ok_json())
     with make(rec) as client, pytest.raises(error) as info:
@@ -410,7 +364,11 @@ def test_retry_after_above_the_cap_fails_at_once(spill: Any) -> None:
     messages: list[str] = []
     rec = Recorder(httpx.Response(429, headers={"retry-after": "3600"}, text="slow down"))
     started = time.monotonic()
-    with make(rec, on_retry=messages.append) as client, pytest.raises(GatewayFailed) as info:
+    pacer = Pacer()
+    with (
+        make(rec, on_retry=messages.append, pacer=pacer) as client,
+        pytest.raises(GatewayFailed) as info,
+    ):
         client.send(CALL, CHAT, spill)
 
     assert info.value.message == (
@@ -421,7 +379,7 @@ def test_retry_after_above_the_cap_fails_at_once(spill: Any) -> None:
     assert (len(rec.requests), client.retried, messages) == (1, 0, [])
     assert time.monotonic() - started < 5
     # nobody else sharing the Pacer is held back for a wait that was refused
-    assert client.pacer.until < time.monotonic() + 1
+    assert pacer.until < time.monotonic() + 1
 
 
 def test_retry_after_ms_is_honoured_and_shared_through_the_pacer(spill: Any) -> None:
@@ -591,7 +549,7 @@ def test_stream_link_in_joined_text_is_found_at_the_end(spill: Any) -> None:
     assert reply.text == ""
 
 
-def test_stream_ending_without_image_or_done_fails(spill: Any, no_backoff: None) -> None:
+def test_stream_ending_without_image_or_done_fails(spill: Any) -> None:
     body = sse(delta(role="assistant"), {"choices": [], "usage": {"total_tokens": 1}})
     rec = Recorder(
         httpx.Response(200, headers=SSE, content=split(body, 16)),
@@ -604,7 +562,7 @@ def test_stream_ending_without_image_or_done_fails(spill: Any, no_backoff: None)
     assert len(rec.requests) == 1  # a generation had begun (and may be billed): not retried
 
 
-def test_stream_cut_inside_an_event_fails(spill: Any, no_backoff: None) -> None:
+def test_stream_cut_inside_an_event_fails(spill: Any) -> None:
     body = sse(delta(role="assistant"))[:-1] + b'data: {"choices": [{"delta": {"ima'
     rec = Recorder(httpx.Response(200, headers=SSE, content=split(body, 16)))
     with make(rec, retries=0) as client, pytest.raises(GatewayFailed) as info:
@@ -613,7 +571,7 @@ def test_stream_cut_inside_an_event_fails(spill: Any, no_backoff: None) -> None:
     assert info.value.message == "the gateway's stream was cut off in the middle of an event"
 
 
-def test_empty_stream_is_retried_then_reported(spill: Any, no_backoff: None) -> None:
+def test_empty_stream_is_retried_then_reported(spill: Any) -> None:
     empty = httpx.Response(200, headers=SSE, content=b"")
     good = httpx.Response(200, headers=SSE, content=split(fixture_bytes("knox_stream.sse"), 64))
     with make(Recorder(empty, good)) as client:
@@ -659,7 +617,7 @@ def reset_after(*chunks: bytes) -> Iterator[bytes]:
     raise httpx.ReadError("connection reset by peer")
 
 
-def test_stream_that_delivered_is_not_retried_after_a_reset(spill: Any, no_backoff: None) -> None:
+def test_stream_that_delivered_is_not_retried_after_a_reset(spill: Any) -> None:
     started = sse(delta(role="assistant", content="Here is your image"))
     rec = Recorder(
         httpx.Response(200, headers=SSE, content=reset_after(started)),
@@ -675,7 +633,7 @@ def test_stream_that_delivered_is_not_retried_after_a_reset(spill: Any, no_backo
     assert (len(rec.requests), client.retried) == (1, 0)
 
 
-def test_stream_reset_before_anything_arrived_is_retried(spill: Any, no_backoff: None) -> None:
+def test_stream_reset_before_anything_arrived_is_retried(spill: Any) -> None:
     rec = Recorder(
         httpx.Response(200, headers=SSE, content=reset_after(b": OPENROUTER PROCESSING\n\n")),
         httpx.Response(200, headers=SSE, content=split(fixture_bytes("knox_stream.sse"), 64)),
@@ -730,7 +688,8 @@ def test_errors_carry_the_http_status_and_filters_their_own_class() -> None:
             return httpx.Response(500, json=body)
         return httpx.Response(404, json={"error": {"message": "no such model"}})
 
-    client = Client("https://gw.test/v1", "k", transport=httpx.MockTransport(handler), retries=2)
+    transport = httpx.MockTransport(handler)
+    client = Client("https://gw.test/v1", "k", transport=transport, retries=2, limits=NO_BACKOFF)
     with client:
         with pytest.raises(GatewayRefused) as refused:
             client.get_json("/models")
@@ -749,6 +708,7 @@ def test_retry_note_about_billing_only_for_generation_requests() -> None:
         "k",
         transport=httpx.MockTransport(lambda request: replies.pop(0)),
         on_retry=messages.append,
+        limits=NO_BACKOFF,
     )
     with client:
         client.get_json("/models")
@@ -788,18 +748,18 @@ def test_error_object_in_a_200_body_is_reported_not_no_image(spill: Any, error, 
     assert len(rec.requests) == 1
 
 
-def test_a_429_without_retry_after_still_pauses_every_worker(spill: Any, monkeypatch) -> None:
-    monkeypatch.setattr(client_module, "backoff", lambda attempt: 0.2)
+def test_a_429_without_retry_after_still_pauses_every_worker(spill: Any) -> None:
     rec = Recorder(httpx.Response(429), ok_json())
     pacer = Pacer()
-    with make(rec, pacer=pacer) as client:
+    slow = Limits(backoff_base=0.4, backoff_cap=0.4)  # 0.2 to 0.4 s with jitter
+    with make(rec, pacer=pacer, limits=slow) as client:
         started = time.monotonic()
         client.send(CALL, CHAT, spill)
     assert pacer.until >= started + 0.2  # the pause others wait on, not just this worker's
 
 
 def test_a_failing_source_closes_the_open_spill_file(tmp_path: Path) -> None:
-    from imggen.replies import read_json
+    from imggen.wire.replies import read_json
 
     files: list[BinaryIO] = []
 

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import SENTINEL_KEY, MockGateway, Result, b64_png, png_bytes
+from tests.conftest import NO_BACKOFF, SENTINEL_KEY, MockGateway, Result, b64_png, png_bytes
 
 Run = Callable[..., Result]
 
@@ -159,11 +159,6 @@ ROWS: dict[str, Row] = {
 }  # fmt: skip
 
 
-@pytest.fixture(autouse=True)
-def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("imggen.client.backoff", lambda attempt: 0.0)
-
-
 def _setup(row: Row, write_config: Callable[..., Path], clean_environ: Path, monkeypatch) -> None:
     if isinstance(row.config, dict):
         write_config(row.config)
@@ -190,7 +185,7 @@ def test_exit_code(
     _setup(row, write_config, clean_environ, monkeypatch)
     gateway.queue(*row.replies)
     args = row.args if row.args[:1] == ["edit"] else ["generate", "a red fox", *row.args]
-    r = run(*args)
+    r = run(*args, limits=NO_BACKOFF)
     assert r.exit_code == row.code, r.stderr
     first = r.stderr.splitlines()[0] if r.stderr else ""
     assert first.startswith(row.first.format(tmp=tmp_path)), r.stderr

@@ -1,4 +1,5 @@
-"""Tests for imggen.jsonstream: equal to json.loads, spilling, base64, time and memory bounds."""
+"""Tests for imggen.wire.jsonstream (and its spill decoder): equal to json.loads, spilling,
+base64, time and memory bounds."""
 
 from __future__ import annotations
 
@@ -16,8 +17,8 @@ from typing import Any, BinaryIO
 import pytest
 
 from imggen.errors import GatewayFailed
-from imggen.jsonstream import Blob, JsonStreamParser, parse_bytes
-from imggen.sse import Data, SseParser
+from imggen.wire.jsonstream import Blob, JsonStreamParser, parse_bytes
+from imggen.wire.sse import Data, SseParser
 
 Factory = Callable[[], tuple[pathlib.Path, BinaryIO]]
 

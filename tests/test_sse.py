@@ -1,4 +1,4 @@
-"""Tests for imggen.sse: WHATWG parsing rules, streaming of long data lines, linear time."""
+"""Tests for imggen.wire.sse: WHATWG parsing rules, streaming of long data lines, linear time."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from imggen.sse import Comment, Data, Dispatch, SseParser, SsePart
+from imggen.wire.sse import Comment, Data, Dispatch, SseParser, SsePart
 
 
 def collect(parts: list[SsePart]) -> list[tuple[str | None, bytes] | str]:

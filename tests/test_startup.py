@@ -22,10 +22,10 @@ HEAVY = {
     "pydantic",
     "markdown_it",
     "pygments",
-    "imggen.client",
+    "imggen.wire.client",
     "imggen.core",
     "imggen.console",
-    "imggen.jsonstream",
+    "imggen.wire.jsonstream",
 }
 
 
@@ -151,5 +151,5 @@ def test_a_run_off_a_terminal_never_imports_rich(config_file: Path) -> None:
         "IMGGEN_MODEL": "some/model",
     }
     names = imported(["generate", "a fox", "--retries", "0", "-o", "fox.png"], env)
-    assert "imggen.client" in names
+    assert "imggen.wire.client" in names
     assert "rich" not in names

@@ -120,7 +120,7 @@ def run_many(
     pool, one Pacer: a 429 pauses every worker of that profile). Every job is attempted unless
     fail_fast; on Ctrl-C/SIGTERM in-flight jobs are abandoned without partial files and the
     interrupt is re-raised."""
-    from imggen.client import Client
+    from imggen.wire.client import Client
 
     start = time.monotonic()
     done: list[JobResult] = []
@@ -141,6 +141,7 @@ def run_many(
                 t.settings.api_key,
                 transport=env.transport,
                 max_connections=max(32, width),
+                limits=env.limits,
             )
 
     def finish(result: JobResult) -> None:

@@ -171,7 +171,6 @@ def _summarise(ui: Any, summary: Any, results_path: Path) -> None:
 def _dry_run(env: Any, ui: Any, todo: list[Any], as_json: bool) -> None:
     """What would run and what would be skipped, with why; on stdout. Nothing is sent."""
     from imggen.batch.run import shown
-    from imggen.dialects.base import describe_call
 
     if as_json:
         doc = [
@@ -183,7 +182,7 @@ def _dry_run(env: Any, ui: Any, todo: list[Any], as_json: bool) -> None:
                 "outputs": [str(x.path) for x in t.plan.targets],
                 "model": t.plan.gateway.model,
                 "profile": t.plan.gateway.profile,
-                "requests": [describe_call(c, t.settings.base_url) for c in t.plan.calls],
+                "requests": [c.describe(t.settings.base_url) for c in t.plan.calls],
             }
             for t in todo
         ]

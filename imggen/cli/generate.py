@@ -154,9 +154,7 @@ def _write_json(env: Any, doc: dict[str, Any]) -> None:
 
 
 def _print_dry_run(env: Any, plan: Any, base_url: str, as_json: bool) -> None:
-    from imggen.dialects.base import describe_call
-
-    calls = [describe_call(c, base_url) for c in plan.calls]
+    calls = [c.describe(base_url) for c in plan.calls]
     if as_json:
         doc = {
             "model": plan.gateway.model,

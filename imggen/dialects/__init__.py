@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from imggen.dialects.base import Dialect, FilePart, HttpCall
+from imggen.dialects.base import Dialect
 from imggen.dialects.chat import OPENROUTER, TRINITY, XTY
 from imggen.dialects.gemini import GEMINI
 from imggen.dialects.images import IMAGES
+from imggen.job import FilePart, HttpCall
 
 DIALECTS: dict[str, Dialect] = {d.name: d for d in (OPENROUTER, TRINITY, XTY, GEMINI, IMAGES)}
 

@@ -1,39 +1,14 @@
-"""What every dialect shares: the HttpCall it returns, finding images in replies, error text."""
+"""What every dialect shares: the Dialect protocol, body helpers, finding images in replies."""
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from imggen.errors import InputError, UsageError
-from imggen.job import Gateway, Job, Payload, Reply
+from imggen.job import Gateway, HttpCall, Job, Payload, Reply
 from imggen.sizes import Resolved
-
-
-@dataclass(frozen=True)
-class FilePart:
-    """One file of a multipart body."""
-
-    field: str
-    filename: str
-    content_type: str
-    data: bytes = dataclasses.field(repr=False)
-
-
-@dataclass(frozen=True)
-class HttpCall:
-    """One request a dialect wants sent; client.py joins ``path`` to the gateway's base URL."""
-
-    method: str
-    path: str
-    json: dict[str, Any] | None = None
-    form: tuple[tuple[str, str], ...] = ()  # multipart text fields, in order
-    files: tuple[FilePart, ...] = ()
-    stream: bool = False
-    images: int = 1  # how many images this call should bring back
 
 
 class Dialect(Protocol):
@@ -232,43 +207,6 @@ def _content(content: Any, shape: str, reply: Reply, *, scan: bool) -> None:
         payload(content, shape, reply)  # a spilled Blob: a huge text or data URL
 
 
-def error_text(body: Any, status: int) -> str:
-    """The gateway's own words for an error body (OpenAI-style or not)."""
-    if isinstance(body, Mapping):
-        err = body.get("error", body)
-        if isinstance(err, Mapping):
-            msg = str(err.get("message") or err.get("msg") or "").strip()
-            code = err.get("code") or err.get("type")
-            if msg:
-                return f"{msg} ({code})" if code and str(code) not in msg else msg
-        elif isinstance(err, str) and err:
-            return err
-    if isinstance(body, str):
-        text = body.strip()
-        if text.lower().startswith(("<!doctype html", "<html")) or "<body" in text[:500].lower():
-            title = re.search(r"<title>(.*?)</title>|<h1>(.*?)</h1>", text, re.I | re.S)
-            what = next((g for g in title.groups() if g), "") if title else ""
-            return f"an HTML page{': ' + what.strip() if what else ''} instead of JSON"
-        if text:
-            return text[:200]
-    return f"HTTP {status} with no explanation"
-
-
-def is_content_filter(body: Any) -> bool:
-    """seed 002: error.code "contentFilter", or "Generated image was filtered" in the message."""
-    if not isinstance(body, Mapping) or not isinstance(body.get("error"), Mapping):
-        return False
-    err = body["error"]
-    code = str(err.get("code") or "").lower().replace("_", "")
-    msg = str(err.get("message") or "").lower()
-    return (
-        code in ("contentfilter", "contentpolicyviolation", "moderationblocked")
-        or "was filtered" in msg
-        or "content policy" in msg
-        or "safety system" in msg
-    )
-
-
 def needs_url(source: str, gw: Gateway) -> InputError:
     # seed 000: image_config.reference_images[].type is always "url"
     return InputError(
@@ -276,41 +214,3 @@ def needs_url(source: str, gw: Gateway) -> InputError:
         "no way to upload a file",
         hint="upload the image somewhere reachable and pass its https:// URL",
     )
-
-
-def describe_call(call: HttpCall, base_url: str) -> dict[str, Any]:
-    """The request as --dry-run shows it: key redacted, multipart files as name and size."""
-    headers = {"Authorization": "Bearer <redacted>"}
-    out: dict[str, Any] = {"method": call.method, "url": base_url.rstrip("/") + call.path}
-    if call.files or call.form:
-        headers["Content-Type"] = "multipart/form-data"
-        out["headers"] = headers
-        out["form"] = dict(call.form)
-        out["files"] = [
-            {
-                "field": f.field,
-                "filename": f.filename,
-                "content_type": f.content_type,
-                "bytes": len(f.data),
-            }
-            for f in call.files
-        ]
-    else:
-        headers["Content-Type"] = "application/json"
-        if call.stream:
-            headers["Accept"] = "text/event-stream"
-        out["headers"] = headers
-        out["json"] = _shorten_data_urls(call.json)
-    return out
-
-
-def _shorten_data_urls(value: Any) -> Any:
-    """Input images inlined as data URLs are shown by size, not as megabytes of base64."""
-    if isinstance(value, dict):
-        return {k: _shorten_data_urls(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_shorten_data_urls(v) for v in value]
-    if isinstance(value, str) and value.startswith("data:") and len(value) > 200:
-        head = value.split(",", 1)[0]
-        return f"{head},<{len(value) - len(head) - 1} base64 characters>"
-    return value

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from imggen.dialects.base import (
-    HttpCall,
     check_format,
     deep_merge,
     extract,
@@ -21,7 +20,7 @@ from imggen.dialects.base import (
     user_content,
 )
 from imggen.errors import UsageError
-from imggen.job import Gateway, Job, Reply
+from imggen.job import Gateway, HttpCall, Job, Reply
 from imggen.sizes import Resolved
 
 ALL_FORMATS = ("png", "jpeg", "webp")

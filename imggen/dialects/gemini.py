@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from imggen.dialects.base import (
-    HttpCall,
     check_format,
     deep_merge,
     extract,
@@ -17,7 +16,7 @@ from imggen.dialects.base import (
     user_content,
 )
 from imggen.errors import UsageError
-from imggen.job import Gateway, Job, Reply
+from imggen.job import Gateway, HttpCall, Job, Reply
 from imggen.sizes import Resolved
 
 MIME = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}

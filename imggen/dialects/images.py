@@ -7,9 +7,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from imggen.dialects.base import FilePart, HttpCall, check_format, deep_merge, extract, refuse
+from imggen.dialects.base import check_format, deep_merge, extract, refuse
 from imggen.errors import InputError, UsageError
-from imggen.job import Gateway, Job, Reply
+from imggen.job import FilePart, Gateway, HttpCall, Job, Reply
 from imggen.sizes import Resolved
 
 QUALITIES = ("low", "medium", "high", "auto")

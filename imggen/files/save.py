@@ -20,6 +20,7 @@ from imggen.files import imagefile
 from imggen.files.provenance import PROVENANCE_KEY, sidecar
 from imggen.files.targets import EXTS, Target
 from imggen.job import SavedImage
+from imggen.wire.status import looks_like_html
 
 
 class Scratch:
@@ -224,7 +225,7 @@ def _sha256(path: Path) -> str:
 
 def _describe(head: bytes) -> str:
     text = head.lstrip()[:16].lower()
-    if text.startswith((b"<!doctype", b"<html")):
+    if looks_like_html(head):
         return "an HTML page"
     if text.startswith(b"<"):
         return "an XML/HTML document"

@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from imggen import sizes
-from imggen.dialects import Dialect, HttpCall
+from imggen.dialects import Dialect
 from imggen.dialects.presets import PRESETS
-from imggen.job import Gateway, Job
+from imggen.job import Gateway, HttpCall, Job
 from imggen.settings import Settings
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"

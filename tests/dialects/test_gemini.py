@@ -186,7 +186,7 @@ def test_large_inline_data_part_is_an_image_not_an_internal_error(tmp_path) -> N
     import os as _os
 
     from imggen.dialects.base import extract
-    from imggen.jsonstream import parse_bytes
+    from imggen.wire.jsonstream import parse_bytes
 
     data = base64.b64encode(b"\x89PNG\r\n\x1a\n" + _os.urandom(100_000)).decode()
     body = {

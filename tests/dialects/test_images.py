@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 
 from imggen import core
-from imggen.dialects import DIALECTS, FilePart
-from imggen.dialects.base import error_text, is_content_filter
+from imggen.dialects import DIALECTS
 from imggen.errors import InputError, SizeRefused, UsageError
-from imggen.job import ImageInput, Job, Payload
+from imggen.job import FilePart, ImageInput, Job, Payload
+from imggen.wire.status import error_text, is_content_filter
 from tests.conftest import SENTINEL_KEY, png_bytes
 from tests.dialects import PNG_1X1, PNG_2X1, build, fixture, gateway, request, settings
 
@@ -313,36 +313,6 @@ def test_seed_002_filtered_output_image_is_a_content_filter() -> None:
         "Generated image was filtered by the output moderation. Please try a different prompt. "
         "(invalid_request_error)"
     )
-
-
-@pytest.mark.parametrize(
-    ("body", "text"),
-    [
-        (
-            {"error": {"message": "Invalid size", "code": "invalid_size"}},
-            "Invalid size (invalid_size)",
-        ),
-        (
-            {"error": {"message": "bad model: invalid_model", "code": "invalid_model"}},
-            "bad model: invalid_model",
-        ),
-        ({"error": "model not found"}, "model not found"),
-        ({"message": "quota exceeded"}, "quota exceeded"),
-        ({}, "HTTP 500 with no explanation"),
-        ("", "HTTP 500 with no explanation"),
-        ("upstream timed out\n", "upstream timed out"),
-    ],
-)
-def test_error_text_of_json_and_plain_bodies(body: Any, text: str) -> None:
-    assert error_text(body, 500) == text
-    assert is_content_filter(body) is False
-
-
-def test_error_text_of_an_html_page_names_its_title() -> None:
-    page = (Path(__file__).parent.parent / "fixtures" / "gateway_502.html").read_text()
-
-    assert error_text(page, 502) == "an HTML page: 502 Bad Gateway instead of JSON"
-    assert error_text("<html><body>oops</body></html>", 502) == "an HTML page instead of JSON"
 
 
 def test_unknown_model_on_images_api_refuses_to_guess_pixels() -> None:

@@ -13,7 +13,7 @@ import pytest
 from imggen.dialects import DIALECTS
 from imggen.errors import SizeRefused, UsageError
 from imggen.job import ImageInput, Job, Payload
-from imggen.jsonstream import Blob, parse_bytes
+from imggen.wire.jsonstream import Blob, parse_bytes
 from tests.conftest import SENTINEL_KEY, png_bytes
 from tests.dialects import PNG_1X1, build, fixture, fixture_bytes, gateway, request, sse_events
 

@@ -9,9 +9,9 @@ import pytest
 
 from imggen import core
 from imggen.dialects import DIALECTS
-from imggen.dialects.base import error_text, is_content_filter
 from imggen.errors import SizeRefused, UsageError
 from imggen.job import Job, Payload
+from imggen.wire.status import error_text, is_content_filter
 from tests.dialects import build, fixture, gateway, request, settings
 
 XTY = DIALECTS["xty"]

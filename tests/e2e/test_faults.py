@@ -13,11 +13,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from imggen.client import Client
-from imggen.dialects import DIALECTS, HttpCall
+from imggen.dialects import DIALECTS
 from imggen.errors import GatewayFailed
 from imggen.files.save import Scratch
+from imggen.job import HttpCall
+from imggen.limits import Limits
 from imggen.testing import FakeGateway, Fault
+from imggen.wire.client import Client
 from tests.conftest import SENTINEL_KEY
 from tests.e2e import (
     RUN_TIMEOUT,
@@ -391,7 +393,7 @@ def test_expired_link_status_is_exit_5_saying_so(
     assert done.returncode == 5
     assert errors(done) == [
         f"error: the image link on {host_of(fake)} has expired or is gone (HTTP {status})",
-        "hint: links from some gateways last one hour (seed 004); generate again",
+        "hint: links from some gateways last one hour; generate again",
     ]
     assert len(paths_of(fake, "/files/")) == 1  # not retried
     assert_nothing_saved(tmp_path)
@@ -496,8 +498,9 @@ def test_keep_alives_alone_do_not_hold_a_stream_open(tmp_path: Path) -> None:
     call = HttpCall("POST", "/chat/completions", json={"stream": True}, stream=True)
     scratch = Scratch()
     started = time.monotonic()
-    with Client("https://gw.example/v1", "k", transport=httpx.MockTransport(handler)) as client:
-        client.event_gap = 1.0
+    transport = httpx.MockTransport(handler)
+    short_gap = Limits(event_gap=1.0)
+    with Client("https://gw.example/v1", "k", transport=transport, limits=short_gap) as client:
         with pytest.raises(GatewayFailed) as info:
             client.send(call, DIALECTS["openrouter"], scratch.factory(tmp_path))
     scratch.cleanup()

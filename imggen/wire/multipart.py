@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 
-from imggen.dialects import HttpCall
+from imggen.job import HttpCall
 
 
 def multipart(

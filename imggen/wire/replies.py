@@ -1,30 +1,35 @@
 """Reply bodies to values: a JSON body or an SSE stream, fed as byte chunks. Big base64 strings
-are spilled to disk as they arrive (jsonstream), and streams are read in linear time (sse)."""
+are spilled to disk as they arrive (jsonstream), and streams are read in linear time (sse).
+What the values mean is the dialect's business, reached through the ReplyParser protocol."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, Protocol
 
-from imggen.dialects import Dialect
-from imggen.dialects.base import error_text, is_content_filter, scan_text
-from imggen.errors import ContentFiltered, GatewayFailed, ImggenError
+from imggen.errors import GatewayFailed
 from imggen.job import Reply
-from imggen.jsonstream import JsonStreamParser, Truncated
-from imggen.sse import Comment, Data, Dispatch, SseParser
+from imggen.wire.jsonstream import JsonStreamParser, Truncated
+from imggen.wire.spill import SpillFactory
+from imggen.wire.sse import Comment, Data, Dispatch, SseParser
+from imggen.wire.status import event_error, looks_like_html
 
-SpillFactory = Callable[[], tuple[Path, BinaryIO]]
+
+class ReplyParser(Protocol):
+    """What reading a reply needs of a dialect; imggen.dialects satisfy it structurally."""
+
+    def parse(self, body: Any) -> Reply:
+        """The images, text and usage of a whole (non-streamed) reply."""
+        ...
+
+    def parse_event(self, body: Any) -> Reply:
+        """What one stream event adds; links in text are looked for once, at the end."""
+        ...
 
 
 class StreamNotStarted(GatewayFailed):
     """The stream ended before any event: nothing was generated, so asking again is safe."""
-
-
-def looks_like_html(head: bytes) -> bool:
-    text = head.lstrip()[:64].lower()
-    return text.startswith((b"<!doctype", b"<html", b"<head", b"<body"))
 
 
 def read_json(chunks: Iterable[bytes], status: int, spill: SpillFactory) -> Any:
@@ -63,7 +68,7 @@ def read_json(chunks: Iterable[bytes], status: int, spill: SpillFactory) -> Any:
 
 def read_sse(
     chunks: Iterable[bytes],
-    dialect: Dialect,
+    dialect: ReplyParser,
     spill: SpillFactory,
     delivered: list[bool],
     *,
@@ -146,8 +151,10 @@ def read_sse(
             blob.discard()
         raise
     if not reply.images and reply.text:
+        # Image links split across deltas (seeds 000/004 put them in the text) show only in the
+        # joined text: read it as the one message a whole chat reply would have held.
         text, reply.text = reply.text, ""
-        scan_text(text, "delta.content", reply)
+        reply.extend(dialect.parse({"choices": [{"delta": {"content": text}}]}))
     if not reply.images and not done and not delivered[0]:
         # nothing was generated yet, so asking again costs nothing
         raise StreamNotStarted("the gateway's stream ended before any event arrived")
@@ -157,14 +164,3 @@ def read_sse(
             hint="try again, or use --no-stream",
         )
     return reply
-
-
-def event_error(
-    value: dict[str, Any], redact: Callable[[str], str], *, where: str = "mid-stream"
-) -> ImggenError:
-    """The error object a gateway put where a reply should be: in a stream event (OpenRouter
-    style) or in a 2xx body."""
-    message = redact(error_text(value, 200))
-    if is_content_filter(value):
-        return ContentFiltered(f"the gateway refused the prompt: {message}")
-    return GatewayFailed(f"the gateway reported an error {where}: {message}")

@@ -1,26 +1,25 @@
-"""Incremental JSON parsing that spills large string values (base64 images) to files.
+"""The streaming string decoder under JsonStreamParser: one large JSON string into its spill
+file, piece by piece, undoing JSON escapes, sniffing a data URL, decoding base64 strictly.
 
-Owns JsonStreamParser, Blob and the streaming decoder for JSON escapes, data URLs and base64.
+Owns Blob (the spilled string's record), Spill (the decoder writing it) and SpillFactory.
 """
 
 from __future__ import annotations
 
 import binascii
 import codecs
-import contextlib
-import json
 import pathlib
 import re
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from imggen.errors import GatewayFailed
 
-__all__ = ["Blob", "JsonStreamParser", "SinkFactory", "Truncated", "parse_bytes"]
+__all__ = ["Blob", "Spill", "SpillFactory", "malformed", "show"]
 
-SinkFactory = Callable[[], tuple[pathlib.Path, BinaryIO]]
+# makes a new spill file: its path and the file open for binary writing
+SpillFactory = Callable[[], tuple[pathlib.Path, BinaryIO]]
 
 
 @dataclass
@@ -49,7 +48,6 @@ _B64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789
 _B64_RUN = _B64_ALPHABET + b"=\r\n"  # what a base64 run may hold
 _CONTROLS = bytes(range(0x20))
 
-_QUOTE = 0x22
 _BACKSLASH = 0x5C
 _EQUALS = 0x3D
 
@@ -79,15 +77,9 @@ _BULK_ESCAPES = tuple(
     (b"\\" + k, _ONE_CHAR_ESCAPES[k]) for k in (b"n", b"r", b'"', b"t", b"b", b"f")
 )
 
-_CUT_OFF = "the gateway's reply was cut off"
 
-
-class Truncated(GatewayFailed):
-    """The document ended before it was whole (the stream or body was cut off)."""
-
-
-def _show(data: bytes | str) -> str:
-    """Quote at most _SHOW characters of offending data."""
+def show(data: bytes | str) -> str:
+    """Offending data for an error message, quoted and cut to _SHOW characters."""
     if isinstance(data, bytes):
         data = data.decode("utf-8", "replace")
     if len(data) > _SHOW:
@@ -99,7 +91,8 @@ def _bad_base64(why: str) -> GatewayFailed:
     return GatewayFailed(f"the gateway sent invalid base64 image data: {why}")
 
 
-def _malformed(why: str) -> GatewayFailed:
+def malformed(why: str) -> GatewayFailed:
+    """The error for a reply that is not valid JSON, saying why."""
     return GatewayFailed(f"the gateway sent malformed JSON: {why}")
 
 
@@ -118,7 +111,7 @@ def _unescape_one(match: re.Match[bytes]) -> bytes:
         return chr(code).encode()
     out = _ONE_CHAR_ESCAPES.get(other)
     if out is None:
-        raise _malformed(f"a string holds the invalid escape {_show(match.group(0))}")
+        raise malformed(f"a string holds the invalid escape {show(match.group(0))}")
     return out
 
 
@@ -190,7 +183,7 @@ _BASE64_RUN = 3  # base64 until the first other character, then the suffix
 _SUFFIX = 4
 
 
-class _Spill:
+class Spill:
     """Streams one large string into its file: sniffs it, then decodes base64 or copies text."""
 
     def __init__(self, blob: Blob, sink: BinaryIO) -> None:
@@ -211,7 +204,7 @@ class _Spill:
         else:
             controls = len(raw.translate(None, _CONTROLS)) != len(raw)
         if controls:
-            raise _malformed("a string holds a raw control character (such as a line break)")
+            raise malformed("a string holds a raw control character (such as a line break)")
         data = self._unescaper.feed(raw)
         if data:
             self._route(data)
@@ -229,7 +222,7 @@ class _Spill:
             try:
                 self._utf8.decode(b"", final=True)
             except UnicodeDecodeError:
-                raise _malformed("a string is not valid UTF-8") from None
+                raise malformed("a string is not valid UTF-8") from None
         if self._suffix:
             self.blob.suffix = codecs.getincrementaldecoder("utf-8")("replace").decode(
                 bytes(self._suffix)
@@ -250,7 +243,7 @@ class _Spill:
             try:
                 self._utf8.decode(data)
             except UnicodeDecodeError:
-                raise _malformed("a string is not valid UTF-8") from None
+                raise malformed("a string is not valid UTF-8") from None
             self._write(data)
         elif mode == _BASE64_RUN:
             others = data.translate(None, _B64_RUN)
@@ -342,13 +335,13 @@ class _Spill:
         if others:
             bad = others[:1]
             at = data.find(bad)
-            near = _show(data[max(0, at - 10) : at + 10])
+            near = show(data[max(0, at - 10) : at + 10])
             if bad in b"-_":
                 return _bad_base64(
-                    f"it holds {_show(bad)}, from URL-safe base64, which is not accepted"
+                    f"it holds {show(bad)}, from URL-safe base64, which is not accepted"
                     f" (near {near})"
                 )
-            return _bad_base64(f"it holds {_show(bad)}, which is not base64 (near {near})")
+            return _bad_base64(f"it holds {show(bad)}, which is not base64 (near {near})")
         return _bad_base64("an '=' padding character appears before the end")
 
     def _write(self, data: bytes) -> None:
@@ -358,187 +351,3 @@ class _Spill:
         if len(blob.head) < _HEAD:
             blob.head += data[: _HEAD - len(blob.head)]
         blob.size += len(data)
-
-
-# --- the document --------------------------------------------------------------------------
-
-
-class JsonStreamParser:
-    """Reads a JSON document chunk by chunk, spilling strings longer than threshold to files."""
-
-    def __init__(self, new_spill: SinkFactory, threshold: int = 64 * 1024) -> None:
-        self._new_spill = new_spill
-        self._threshold = threshold
-        self._skeleton = bytearray()  # the document with each spilled string's text replaced
-        self._in_string = False
-        self._escaped = False  # the string so far ends in an unfinished escape ("\")
-        self._start = 0  # where the current string's content starts in the skeleton
-        self._spill: _Spill | None = None
-        self._blobs: list[Blob] = []
-        self._token = f"\x00imggen-blob-{secrets.token_hex(8)}:"
-        self._error: BaseException | None = None
-        self._closed = False
-        self._value: Any = None
-
-    @property
-    def blobs(self) -> list[Blob]:
-        """Every Blob created so far, so a caller can discard their files on error."""
-        return list(self._blobs)
-
-    def feed(self, chunk: bytes) -> None:
-        """Parse the next chunk of the document."""
-        self._check_usable()
-        if self._closed:
-            raise ValueError("JsonStreamParser.feed() called after close()")
-        try:
-            self._feed(chunk)
-        except BaseException as exc:
-            self._fail(exc)
-            raise
-
-    def close(self) -> Any:
-        """End of document: return the value, with a Blob in place of each spilled string."""
-        self._check_usable()
-        if not self._closed:
-            try:
-                self._value = self._finish()
-            except BaseException as exc:
-                self._fail(exc)
-                raise
-            self._closed = True
-        return self._value
-
-    def abort(self) -> None:
-        """Stop early (the bytes' source failed): close the open spill file. The Blobs stay
-        in `blobs` for the caller to discard."""
-        if self._error is None:
-            self._fail(GatewayFailed("the reply was abandoned"))
-
-    def _check_usable(self) -> None:
-        if isinstance(self._error, GatewayFailed):
-            raise self._error
-        if self._error is not None:
-            raise ValueError("JsonStreamParser cannot go on after an earlier error")
-
-    def _fail(self, exc: BaseException) -> None:
-        """Remember the error and close the open spill file (its Blob stays in blobs)."""
-        self._error = exc
-        spill, self._spill = self._spill, None
-        if spill is not None:
-            with contextlib.suppress(OSError):
-                spill.abort()
-
-    def _feed(self, chunk: bytes) -> None:
-        skeleton = self._skeleton
-        n = len(chunk)
-        pos = 0
-        while pos < n:
-            if not self._in_string:
-                quote = chunk.find(b'"', pos)
-                if quote < 0:
-                    skeleton += chunk[pos:] if pos else chunk
-                    return
-                skeleton += chunk[pos : quote + 1]
-                self._in_string = True
-                self._escaped = False
-                self._start = len(skeleton)
-                pos = quote + 1
-                continue
-            end = self._string_end(chunk, pos)
-            if self._spill is not None:
-                if end > pos:
-                    self._spill.write(chunk[pos:end])
-            else:
-                skeleton += chunk[pos:end]
-                if len(skeleton) - self._start > self._threshold:
-                    self._begin_spill()
-            if end == n:
-                return
-            if self._spill is not None:
-                self._spill.finish()
-                self._spill = None
-            skeleton.append(_QUOTE)
-            self._in_string = False
-            pos = end + 1
-
-    def _string_end(self, chunk: bytes, pos: int) -> int:
-        """Index of the quote closing the current string, or len(chunk) if it goes on."""
-        n = len(chunk)
-        search = pos
-        while True:
-            quote = chunk.find(b'"', search)
-            stop = n if quote < 0 else quote
-            i = stop
-            while i > pos and chunk[i - 1] == _BACKSLASH:
-                i -= 1
-            odd = (stop - i) % 2 == 1
-            if i == pos and self._escaped:
-                odd = not odd
-            if quote < 0:
-                self._escaped = odd
-                return n
-            if not odd:
-                return quote
-            search = quote + 1
-
-    def _begin_spill(self) -> None:
-        skeleton = self._skeleton
-        raw = bytes(skeleton[self._start :])
-        del skeleton[self._start :]
-        path, sink = self._new_spill()
-        blob = Blob(path=path, kind="text", mime=None, size=0, head=b"")
-        self._blobs.append(blob)
-        placeholder = json.dumps(f"{self._token}{len(self._blobs) - 1}")[1:-1]
-        skeleton += placeholder.encode("ascii")
-        self._spill = _Spill(blob, sink)
-        self._spill.write(raw)
-
-    def _finish(self) -> Any:
-        if self._in_string:
-            raise Truncated(f"{_CUT_OFF}: it ended inside a JSON string")
-        text = bytes(self._skeleton)
-        if not text.strip():
-            raise GatewayFailed("the gateway sent an empty reply where JSON was expected")
-        try:
-            value = json.loads(text)
-        except UnicodeDecodeError:
-            raise _malformed("it is not valid UTF-8") from None
-        except json.JSONDecodeError as exc:
-            rest = exc.doc[exc.pos :].strip()
-            if not rest or any(word.startswith(rest) for word in ("true", "false", "null")):
-                raise Truncated(f"{_CUT_OFF}: the JSON document ended early") from None
-            near = _show(exc.doc[max(0, exc.pos - 20) : exc.pos + 20])
-            raise _malformed(f"{exc.msg.lower()} at character {exc.pos} (near {near})") from None
-        if self._blobs:
-            value = self._restore(value)
-        return value
-
-    def _restore(self, value: Any) -> Any:
-        """Put each Blob where its placeholder string is."""
-        if isinstance(value, str):
-            if value.startswith(self._token):
-                return self._blobs[int(value[len(self._token) :])]
-            return value
-        if isinstance(value, list):
-            for i, item in enumerate(value):
-                if isinstance(item, str | list | dict):
-                    value[i] = self._restore(item)
-        elif isinstance(value, dict):
-            for key, item in value.items():
-                if key.startswith(self._token):
-                    raise _malformed(f"an object key is longer than {self._threshold} bytes")
-                if isinstance(item, str | list | dict):
-                    value[key] = self._restore(item)
-        return value
-
-
-def parse_bytes(data: bytes, new_spill: SinkFactory, threshold: int = 64 * 1024) -> Any:
-    """Parse a whole JSON document, spilling large strings; on error no spill file is left."""
-    parser = JsonStreamParser(new_spill, threshold)
-    try:
-        parser.feed(data)
-        return parser.close()
-    except BaseException:
-        for blob in parser.blobs:
-            blob.discard()
-        raise

@@ -1,0 +1,31 @@
+"""Every tunable bound in one frozen value: timeouts, size caps, redirects and retry pacing.
+
+Env carries one (Env.limits), so tests pass their own instead of patching module globals.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MiB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How long imggen waits, how much it reads, how often it asks again."""
+
+    connect_timeout: float = 10.0
+    # seed 002: 4K + high takes 180-240 s; "建议设置 timeout >= 300s"
+    read_timeout: float = 300.0
+    # Longest a stream may go without a data event. Keep-alive comments (seeds 001/003) do not
+    # count: a gateway can send them forever while its upstream hangs. Above read_timeout, since
+    # the first image event of a 4K image may come minutes in.
+    event_gap: float = 360.0
+    download_cap: int = 200 * MiB  # an image URL's body
+    error_body_cap: int = 64 * 1024  # what is read of an error reply
+    small_json_cap: int = 32 * MiB  # a small JSON reply read whole (the models listing)
+    max_redirects: int = 5  # for image URLs; API calls follow none
+    backoff_base: float = 0.5  # seconds before the first retry (with jitter)
+    backoff_cap: float = 8.0
+    retry_after_cap: float = 60.0  # a longer Retry-After fails at once and says so
+    input_cap: int = 50 * MiB  # an input image (seed 002: 单文件不超过 50 MB)
