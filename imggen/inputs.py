@@ -16,7 +16,6 @@ from imggen.files import imagefile
 from imggen.files.provenance import PROVENANCE_KEY
 from imggen.job import ImageInput
 
-MAX_BYTES = 50 * 1024 * 1024  # seed 002: 单文件不超过 50 MB
 ACCEPTED = ("image/png", "image/jpeg", "image/webp")
 ONCE = "stdin can be read once: only one of PROMPT and IMAGE may be -"
 
@@ -93,7 +92,7 @@ def load(
     *,
     stdin: Stdin | None = None,
     what: str = "input image",
-    max_bytes: int | None = None,
+    max_bytes: int,
 ) -> ImageInput:
     """An ImageInput from a path, `-` (stdin) or an http(s) URL. Raises InputError (exit 2)."""
     if source.startswith(("http://", "https://")):
@@ -101,7 +100,6 @@ def load(
     if source.startswith("data:"):
         raise InputError(f"{what}: pass a file or an http(s) URL, not a data: URL")
     data = read_input(source, stdin=stdin, what=what)
-    max_bytes = MAX_BYTES if max_bytes is None else max_bytes
     if len(data) > max_bytes:
         raise InputError(
             f"{what} {source} is {_size(len(data))}; gateways take at most {_size(max_bytes)}"

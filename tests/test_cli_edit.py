@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 
 from imggen.env import Env
 from imggen.files.provenance import read_provenance
+from imggen.limits import Limits
 from imggen.testing import FakeGateway, make_png
 from tests.conftest import SENTINEL_KEY, Result
 
@@ -50,8 +51,13 @@ def edit() -> Callable[..., Result]:
     """Run `imggen edit ...` through CliRunner over real loopback HTTP."""
     from imggen.cli.app import app
 
-    def invoke(*args: str, input: bytes | None = None) -> Result:
-        env = Env(environ=dict(os.environ), stdin_isatty=input is None, stderr_isatty=False)
+    def invoke(*args: str, input: bytes | None = None, limits: Limits | None = None) -> Result:
+        env = Env(
+            environ=dict(os.environ),
+            stdin_isatty=input is None,
+            stderr_isatty=False,
+            limits=limits or Limits(),
+        )
         r = CliRunner().invoke(app, ["edit", *args], obj=env, input=input)
         return Result(r.exit_code, r.stdout, r.stderr, r.stdout_bytes, r.exception)
 
@@ -234,11 +240,8 @@ def test_refusals_send_nothing(gw, profile, edit, images, preset, args, code, me
 
 
 def test_oversized_input_refused_before_request(gw, profile, edit, images, monkeypatch) -> None:
-    from imggen import inputs
-
-    monkeypatch.setattr(inputs, "MAX_BYTES", 100)
     profile("turing")
-    r = edit("a.png", "x")
+    r = edit("a.png", "x", limits=Limits(input_cap=100))
     assert r.exit_code == 2
     assert "gateways take at most 100 bytes" in r.stderr
     assert gw.requests == []

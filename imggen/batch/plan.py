@@ -64,7 +64,7 @@ def build(
         if isinstance(s, ImggenError):
             failed_settings.setdefault(key, []).append(row)
             continue
-        task = _task(row, s, m.folder, flags, problems, loaded)
+        task = _task(row, s, m.folder, flags, problems, loaded, env.limits.input_cap)
         if task is not None:
             tasks.append(task)
     for key, rows in failed_settings.items():
@@ -112,6 +112,7 @@ def _task(
     flags: options.Layer,
     problems: list[Problem],
     loaded: dict[str, Any],
+    cap: int,
 ) -> Task | None:
     """A Task, or None after adding the row's problems. Each value comes from the job, else
     [defaults], else the batch command's flag, else the profile, else the built-in default."""
@@ -129,7 +130,7 @@ def _task(
             source = _local(src, folder)
             try:
                 if source not in loaded:  # read and hashed once, however many jobs use it
-                    loaded[source] = inputs.load(source, what=what)
+                    loaded[source] = inputs.load(source, what=what, max_bytes=cap)
                 out.append(loaded[source])
             except ImggenError as exc:
                 bad(exc)

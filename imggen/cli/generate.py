@@ -118,11 +118,14 @@ def _request(
     values = options.merge([given, s.layer()])
     stdin = inputs.Stdin(env)
     text = inputs.read_prompt(prompt, images, stdin, command=command)
-    loaded = [inputs.load(src, stdin=stdin) for src in images]
-    refs = [inputs.load(src, what="reference image") for src in values.get("refs") or []]
+    cap = env.limits.input_cap
+    loaded = [inputs.load(src, stdin=stdin, max_bytes=cap) for src in images]
+    refs = [
+        inputs.load(src, what="reference image", max_bytes=cap) for src in values.get("refs") or []
+    ]
     mask = None
     if values.get("mask"):
-        mask = inputs.load(values.get("mask"), what="mask")
+        mask = inputs.load(values.get("mask"), what="mask", max_bytes=cap)
         inputs.check_mask(mask, loaded[0])
     opts = core.RunOptions.of(values, cwd=Path.cwd())
     if opts.output == "-" and flags["json"] and not flags["dry_run"]:

@@ -1,0 +1,58 @@
+"""Which module answers which path: the route table of the fake gateway, and the download
+routes (/files/, /redirect/) it serves itself. A new gateway family is one module and one
+line here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from imggen.testing import chat, images_api, models
+from imggen.testing.protocol import Fault, HTTPError, Recorded, Reply, error_reply
+
+if TYPE_CHECKING:
+    from imggen.testing.server import FakeGateway
+
+
+def _files(gw: FakeGateway, rec: Recorded, path: str, fault: Fault | None) -> Reply:
+    name = path[len("/files/") :]
+    with gw._lock:
+        entry = gw.files.get(name)
+    if entry is None:
+        raise HTTPError(error_reply(404, f"No such file: {name}", code="not_found"))
+    data, content_type = entry
+    if fault and fault.kind == "truncated_image":
+        data = data[: len(data) // 2]
+    return Reply(200, {"Content-Type": content_type}, data)
+
+
+def _redirect(gw: FakeGateway, rec: Recorded, path: str, fault: Fault | None) -> Reply:
+    name = path[len("/redirect/") :]
+    return Reply(302, {"Location": gw.file_url(name), "Content-Type": "text/plain"}, b"")
+
+
+Route = Callable[["FakeGateway", Recorded, str, "Fault | None"], Reply]
+
+# path suffix -> (route name, method, handler); /files/ and /redirect/ are matched by prefix.
+# A new gateway family is one module and one line here.
+ROUTES: dict[str, tuple[str, str, Route]] = {
+    "/chat/completions": ("chat", "POST", chat.route),
+    "/images/generations": ("generations", "POST", images_api.generations),
+    "/images/edits": ("edits", "POST", images_api.edits),
+    "/models": ("models", "GET", models.route),
+}
+_DOWNLOADS: dict[str, tuple[str, str, Route]] = {
+    "/files/": ("files", "GET", _files),
+    "/redirect/": ("redirect", "GET", _redirect),
+}
+
+
+def route_of(path: str) -> tuple[str, str, Route | None]:
+    """(route name, method, handler) for a path; ("unknown", "", None) when none matches."""
+    for prefix, found in _DOWNLOADS.items():
+        if path.startswith(prefix):
+            return found
+    for suffix, found in ROUTES.items():
+        if path.endswith(suffix):
+            return found
+    return "unknown", "", None
