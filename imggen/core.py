@@ -187,7 +187,7 @@ def run(
             if own_client:
                 client.close()
             scratch.cleanup()
-    outcome.retries = client.retried
+    outcome.retries, outcome.resent = client.retried, client.resent
     return outcome
 
 

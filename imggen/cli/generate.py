@@ -145,10 +145,10 @@ def _report(ui: Any, outcome: Any, *, as_json: bool) -> None:
         ui.warn(warning)
     if outcome.text and not as_json and not isinstance(outcome.error, NoImage):
         ui.info(f"{outcome.model} said: {outcome.text[:2000]}")
-    if outcome.retries:
+    if outcome.resent:
         ui.info(
-            f"{outcome.retries} retr{'y' if outcome.retries == 1 else 'ies'}: "
-            "the gateway may bill retried generations"
+            f"{outcome.resent} generation{'s were' if outcome.resent > 1 else ' was'} retried "
+            "after reaching the gateway: it may have billed both tries"
         )
 
 
