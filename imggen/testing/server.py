@@ -84,9 +84,15 @@ class FakeGateway:
 
     @property
     def url(self) -> str:
+        """The root, http://127.0.0.1:PORT: routes match by suffix, so any prefix works."""
         if self._server is None:
             raise RuntimeError("FakeGateway is not started")
         return f"http://{HOST}:{self._server.server_address[1]}"
+
+    @property
+    def base_url(self) -> str:
+        """The OpenAI-style base URL to give imggen: the root + /v1."""
+        return self.url + "/v1"
 
     def start(self) -> FakeGateway:
         if self._server is not None:
