@@ -13,6 +13,14 @@ import typer
 from imggen.cli.options import Flags, checked, takes
 from imggen.options import RUN
 
+EXAMPLES = {
+    "batch": """
+        imggen batch assets.toml              # 4 jobs at a time
+        imggen batch assets.toml --dry-run    # what would run or be skipped, and why
+        imggen batch assets.toml -j 8 --shard 2/3 --results out/results.jsonl
+    """,
+}
+
 Jobs = Annotated[
     int,
     typer.Option("-j", "--jobs", metavar="N", help="Jobs to run at a time.", rich_help_panel=RUN),

@@ -7,8 +7,16 @@ from typing import Annotated, Any
 
 import typer
 
+from imggen.cli.help import Command, Group
+
 app = typer.Typer(
+    cls=Group,
     help="Read and change the config file (profiles, keys, defaults).",
+    epilog="""
+        imggen config init --preset openrouter          # a profile, made the default
+        imggen config set profiles.openrouter.size 2K   # a default for -s
+        imggen config show                              # the file, keys redacted
+    """,
     no_args_is_help=True,
     rich_markup_mode=None,
     add_completion=False,
@@ -65,19 +73,35 @@ def _warn_inline(env: Any, path: Any, data: dict[str, Any]) -> None:
         )
 
 
-@app.command("path")
+@app.command(
+    "path",
+    cls=Command,
+    epilog="""
+        imggen config path
+        IMGGEN_CONFIG=ci/imggen.toml imggen config path
+    """,
+)
 def path_cmd(ctx: typer.Context) -> None:
-    """Print where the config file is (IMGGEN_CONFIG overrides)."""
+    """Print where the config file is.
+
+    IMGGEN_CONFIG, when set, names it instead of the platform's user config folder."""
     env = _env(ctx)
     env.out.write(f"{_path(env)}\n")
 
 
-@app.command("show")
+@app.command(
+    "show",
+    cls=Command,
+    epilog="""
+        imggen config show
+        imggen config show --json
+    """,
+)
 def show(
     ctx: typer.Context,
     json_out: Annotated[bool, typer.Option("--json", help="As JSON.")] = False,
 ) -> None:
-    """Print the config file with keys redacted."""
+    """Print the config file, keys redacted."""
     import tomli_w
 
     env = _env(ctx)
@@ -94,9 +118,22 @@ def show(
     env.out.write(json.dumps(clean, indent=2) + "\n" if json_out else tomli_w.dumps(clean))
 
 
-@app.command("get")
-def get(ctx: typer.Context, key: Annotated[str, typer.Argument(help="Dotted key.")]) -> None:
-    """Print one value (dotted key, e.g. profiles.turing.model)."""
+@app.command(
+    "get",
+    cls=Command,
+    epilog="""
+        imggen config get default_profile
+        imggen config get profiles.work.model
+        imggen config get profiles.work          # the whole profile, as TOML
+    """,
+)
+def get(
+    ctx: typer.Context,
+    key: Annotated[str, typer.Argument(metavar="KEY", help="Dotted key.")],
+) -> None:
+    """Print one value, named by its dotted key.
+
+    A table prints as TOML; an inline api_key is redacted."""
     from imggen import config
     from imggen.errors import UsageError
 
@@ -117,13 +154,29 @@ def get(ctx: typer.Context, key: Annotated[str, typer.Argument(help="Dotted key.
         env.out.write(json.dumps(value) + "\n")
 
 
-@app.command("set")
+@app.command(
+    "set",
+    cls=Command,
+    epilog="""
+        imggen config set profiles.work.model turing/gpt-image-2
+        imggen config set profiles.work.api_key_cmd '["pass", "show", "turing"]'
+        imggen config set default_profile work
+    """,
+)
 def set_cmd(
     ctx: typer.Context,
-    key: Annotated[str, typer.Argument(help="Dotted key, e.g. profiles.turing.model.")],
-    value: Annotated[str, typer.Argument(help="Value; TOML/JSON literals are parsed.")],
+    key: Annotated[
+        str,
+        typer.Argument(metavar="KEY", help="default_profile, or profiles.NAME.KEY (dotted)."),
+    ],
+    value: Annotated[
+        str, typer.Argument(metavar="VALUE", help="The value; TOML/JSON literals are parsed.")
+    ],
 ) -> None:
-    """Set one value and save (atomically, mode 0600)."""
+    """Set one value and save the file.
+
+    The value is checked as imggen will read it, so a typo is refused now, not at the next
+    run. The file is written atomically, mode 0600."""
     from imggen import config
     from imggen.console import UI
 
@@ -142,9 +195,19 @@ def set_cmd(
         )
 
 
-@app.command("unset")
-def unset(ctx: typer.Context, key: Annotated[str, typer.Argument(help="Dotted key.")]) -> None:
-    """Remove one value (and tables left empty)."""
+@app.command(
+    "unset",
+    cls=Command,
+    epilog="""
+        imggen config unset profiles.work.size
+        imggen config unset profiles.work          # the whole profile
+    """,
+)
+def unset(
+    ctx: typer.Context,
+    key: Annotated[str, typer.Argument(metavar="KEY", help="Dotted key.")],
+) -> None:
+    """Remove one value, and the tables it leaves empty."""
     from imggen import config
     from imggen.errors import UsageError
 
@@ -162,9 +225,21 @@ def unset(ctx: typer.Context, key: Annotated[str, typer.Argument(help="Dotted ke
     config.save(path, data)
 
 
-@app.command("use")
-def use(ctx: typer.Context, profile: Annotated[str, typer.Argument(help="Profile name.")]) -> None:
-    """Make PROFILE the default."""
+@app.command(
+    "use",
+    cls=Command,
+    epilog="""
+        imggen config use work
+        imggen config profiles        # * marks the default
+    """,
+)
+def use(
+    ctx: typer.Context,
+    profile: Annotated[str, typer.Argument(metavar="PROFILE", help="Profile name.")],
+) -> None:
+    """Make PROFILE the default.
+
+    -p PROFILE and IMGGEN_PROFILE still choose another for one run."""
     from imggen import config
     from imggen.errors import ConfigError
 
@@ -180,12 +255,19 @@ def use(ctx: typer.Context, profile: Annotated[str, typer.Argument(help="Profile
     config.save(path, data)
 
 
-@app.command("profiles")
+@app.command(
+    "profiles",
+    cls=Command,
+    epilog="""
+        imggen config profiles
+        imggen config profiles --json
+    """,
+)
 def profiles(
     ctx: typer.Context,
     json_out: Annotated[bool, typer.Option("--json", help="As JSON.")] = False,
 ) -> None:
-    """List profiles; * marks the default."""
+    """List the profiles; * marks the default."""
     from imggen.console import UI
 
     env = _env(ctx)
@@ -219,10 +301,20 @@ def profiles(
     )
 
 
-@app.command("init")
+@app.command(
+    "init",
+    cls=Command,
+    epilog="""
+        imggen config init --preset openrouter      # key from $OPENROUTER_API_KEY
+        imggen config init work --preset turing --base-url https://gw.example/v1
+        imggen config init home --preset knox --no-default    # keep the default as is
+    """,
+)
 def init(
     ctx: typer.Context,
-    name: Annotated[str | None, typer.Argument(help="Profile name [the preset's name].")] = None,
+    name: Annotated[
+        str | None, typer.Argument(metavar="NAME", help="Profile name [the preset's name].")
+    ] = None,
     preset: Annotated[
         str | None,
         typer.Option(
@@ -230,18 +322,27 @@ def init(
         ),
     ] = None,
     base_url: Annotated[
-        str | None, typer.Option("--base-url", help="Override the preset's URL.")
+        str | None,
+        typer.Option("--base-url", metavar="URL", help="The gateway's API root [the preset's]."),
     ] = None,
-    model: Annotated[str | None, typer.Option("-m", "--model", help="Default model.")] = None,
+    model: Annotated[
+        str | None, typer.Option("-m", "--model", metavar="MODEL", help="Default model.")
+    ] = None,
     api_key_env: Annotated[
-        str | None, typer.Option("--api-key-env", help="Variable holding the key [the preset's].")
+        str | None,
+        typer.Option(
+            "--api-key-env", metavar="VAR", help="Variable holding the key [the preset's]."
+        ),
     ] = None,
     make_default: Annotated[
         bool, typer.Option("--default/--no-default", help="Make it the default profile.")
     ] = True,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing profile.")] = False,
 ) -> None:
-    """Create a profile from a preset (asks on a terminal when --preset is missing)."""
+    """Create a profile from a preset.
+
+    At a terminal, asks for the preset when --preset is missing. The key is not stored: the
+    profile names the environment variable that holds it."""
     from imggen import config
     from imggen.console import UI
     from imggen.dialects.presets import PRESETS

@@ -12,6 +12,13 @@ from imggen.cli.options import Flags, takes
 COLUMNS = ("MODEL", "DIALECT", "SIZES", "ASPECTS", "STREAM", "EDIT", "NOTE")
 LIST_TIMEOUT = 60.0  # a listing is small: do not wait the 300 s a 4K image may need
 NO_MODEL = ""  # the model of a profile that names none: listing needs none
+EXAMPLES = {
+    "models": """
+        imggen models                       # the default profile's image models
+        imggen models -p openrouter --json  # as JSON, for scripts
+        imggen models -p knox --catalog     # imggen's own catalog; nothing is sent
+    """,
+}
 
 
 @takes("models")
