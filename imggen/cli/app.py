@@ -65,6 +65,16 @@ class ImggenGroup(Group):
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
         return load_command(cmd_name) if cmd_name in COMMANDS else None
 
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        name = args[0] if args else ""
+        if name and name not in COMMANDS and not name.startswith("-"):
+            from imggen.suggest import closest
+
+            guess = closest(name, COMMANDS)
+            if guess:  # what Typer says for the commands it has built (config's, say)
+                ctx.fail(f"No such command {name!r}. Did you mean {guess!r}?")
+        return super().resolve_command(ctx, args)
+
     def format_commands(self, ctx: Any, formatter: Any) -> None:
         with formatter.section("Commands"):
             formatter.write_dl([(name, spec[2]) for name, spec in COMMANDS.items()])

@@ -135,6 +135,7 @@ def get(
 
     A table prints as TOML; an inline api_key is redacted."""
     from imggen import config
+    from imggen.cli.config_keys import near
     from imggen.errors import UsageError
 
     env = _env(ctx)
@@ -142,7 +143,7 @@ def get(
     try:
         value = config.get_dotted(data, key)
     except KeyError:
-        raise UsageError(f"{key} is not set in {path}") from None
+        raise UsageError(f"{key} is not set in {path}{near(data, key)}") from None
     value = redact({key.rsplit(".", 1)[-1]: value})[key.rsplit(".", 1)[-1]]
     if isinstance(value, dict):
         import tomli_w
@@ -178,16 +179,17 @@ def set_cmd(
     The value is checked as imggen will read it, so a typo is refused now, not at the next
     run. The file is written atomically, mode 0600."""
     from imggen import config
+    from imggen.cli.config_keys import has_null, validate_key
     from imggen.console import UI
 
     env = _env(ctx)
     path, data = _load(env)
     parsed = config.parse_value(value)
-    if _has_null(parsed):  # tomli-w cannot write None: refuse rather than crash
+    if has_null(parsed):  # tomli-w cannot write None: refuse rather than crash
         from imggen.errors import UsageError
 
         raise UsageError(f"TOML has no null: to remove {key} use `imggen config unset`")
-    config.set_dotted(data, key, validate_key(key, parsed))
+    config.set_dotted(data, key, validate_key(key, parsed, data))
     config.save(path, data)
     if key.endswith(".api_key"):
         UI(env).warn(
@@ -209,6 +211,7 @@ def unset(
 ) -> None:
     """Remove one value, and the tables it leaves empty."""
     from imggen import config
+    from imggen.cli.config_keys import near
     from imggen.errors import UsageError
 
     env = _env(ctx)
@@ -216,7 +219,7 @@ def unset(
     try:
         config.unset_dotted(data, key)
     except KeyError:
-        raise UsageError(f"{key} is not set in {path}") from None
+        raise UsageError(f"{key} is not set in {path}{near(data, key)}") from None
     if data.get("default_profile") and data["default_profile"] not in data.get("profiles", {}):
         from imggen.dialects.presets import PRESETS
 
@@ -246,9 +249,13 @@ def use(
     env = _env(ctx)
     path, data = _load(env)
     if profile not in data.get("profiles", {}):
+        from imggen import suggest
+
         known = ", ".join(sorted(data.get("profiles", {}))) or "none"
+        guess = suggest.closest(profile, data.get("profiles", {}))
         raise ConfigError(
-            f"no profile {profile!r} in {path} (profiles: {known})",
+            f"no profile {profile!r} in {path} "
+            + (f"(did you mean {guess!r}?)" if guess else f"(profiles: {known})"),
             hint=f"create it: imggen config init {profile} --preset NAME",
         )
     data["default_profile"] = profile
@@ -360,7 +367,12 @@ def init(
         if base_url is None and PRESETS.get(preset) and PRESETS[preset].base_url is None:
             base_url = typer.prompt("Base URL of the gateway", err=True)
     if preset not in PRESETS:
-        raise UsageError(f"unknown preset {preset!r}", hint=f"presets: {', '.join(PRESETS)}")
+        from imggen.suggest import did_you_mean
+
+        raise UsageError(
+            f"unknown preset {preset!r}{did_you_mean(preset, PRESETS)}",
+            hint=f"presets: {', '.join(PRESETS)}",
+        )
     p = PRESETS[preset]
     name = name or preset
     path, data = _load(env)
@@ -385,55 +397,3 @@ def init(
     config.save(path, data)
     env.out.write(f"{path}\n")
     ui.info(f"profile {name!r} ({preset}) saved; the key is read from ${prof['api_key_env']}")
-
-
-def _has_null(value: Any) -> bool:
-    if isinstance(value, dict):
-        return any(_has_null(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_has_null(v) for v in value)
-    return value is None
-
-
-def validate_key(key: str, value: Any) -> Any:
-    """The value to store at `key`, checked as imggen will read it (profile options by the
-    option table), so a typo or a bad value is refused when it is typed (exit 2)."""
-    from imggen import options
-    from imggen.dialects import DIALECTS
-    from imggen.dialects.presets import PRESETS
-    from imggen.errors import UsageError
-    from imggen.settings import PROFILE_KEYS
-
-    parts = key.split(".")
-    if parts == ["default_profile"]:
-        if not isinstance(value, str):
-            raise UsageError("default_profile must be a profile name")
-        return value
-    if len(parts) < 3 or parts[0] != "profiles":
-        raise UsageError(f"unknown key {key!r}", hint="keys: default_profile, profiles.NAME.KEY")
-    name, field = parts[1], parts[2]
-    label = f"profile {name} ({field})"
-    if field == "params":
-        return value if len(parts) > 3 else options.check_one("params", value, label)
-    if len(parts) > 3 or field not in PROFILE_KEYS:
-        raise UsageError(
-            f"unknown profile key {'.'.join(parts[2:])!r}",
-            hint=f"profile keys: {', '.join(PROFILE_KEYS)} (and params.*)",
-        )
-    if field in options.OPTIONS:
-        return options.check_one(field, value, label)
-    choices: list[str] | None = {"preset": list(PRESETS), "dialect": list(DIALECTS)}.get(field)
-    if choices is not None and value not in choices:
-        raise UsageError(f"{label} {value!r}: choose one of {', '.join(choices)}")
-    if field == "api_key_cmd" and not (
-        isinstance(value, list) and value and all(isinstance(v, str) for v in value)
-    ):
-        raise UsageError('api_key_cmd is an argv list, e.g. \'["pass", "show", "imggen"]\'')
-    if field == "base_url" and not str(value).startswith(("https://", "http://")):
-        raise UsageError(
-            f"{label} {value!r}: must start with https:// or http://",
-            hint="for example https://gateway.example/v1",
-        )
-    if field != "api_key_cmd" and not isinstance(value, str):
-        raise UsageError(f"{label}: must be a string, not {value!r}")
-    return value

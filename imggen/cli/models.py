@@ -42,6 +42,7 @@ def models(
     from imggen import models as listing_mod
     from imggen.console import UI
     from imggen.env import Env
+    from imggen.errors import AuthFailed
 
     env = ctx.obj if isinstance(ctx.obj, Env) else Env()
     ui = UI(env, quiet=flags["quiet"], verbose=flags["verbose"])
@@ -58,6 +59,8 @@ def models(
         )
     try:
         found = listing_mod.listing(s, client, all_models=all_models)
+    except AuthFailed as exc:
+        raise AuthFailed(exc.message, hint=s.auth_hint(), status=exc.status) from None
     finally:
         if client is not None:
             client.close()
