@@ -172,6 +172,9 @@ def _report(ui: Any, outcome: Any, *, as_json: bool) -> None:
             f"{outcome.resent} generation{'s were' if outcome.resent > 1 else ' was'} retried "
             "after reaching the gateway: it may have billed both tries"
         )
+    if not as_json:
+        for saved in outcome.saved:
+            ui.saved(saved.path, saved.pixels, saved.bytes)
 
 
 def _write_json(env: Any, doc: dict[str, Any]) -> None:

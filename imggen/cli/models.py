@@ -10,6 +10,14 @@ import typer
 from imggen.cli.options import Flags, takes
 
 COLUMNS = ("MODEL", "DIALECT", "SIZES", "ASPECTS", "STREAM", "EDIT", "NOTE")
+DROPPABLE = (
+    "NOTE",
+    "DIALECT",
+    "ASPECTS",
+    "STREAM",
+    "EDIT",
+    "SIZES",
+)  # on a narrow terminal; MODEL is never cut
 LIST_TIMEOUT = 60.0  # a listing is small: do not wait the 300 s a 4K image may need
 NO_MODEL = ""  # the model of a profile that names none: listing needs none
 EXAMPLES = {
@@ -74,7 +82,8 @@ def models(
         ui.info(f"the gateway lists {what} with image output{also}")
         return
     title = f"{s.profile} models ({found.source})"
-    ui.table(title, COLUMNS, [_cells(m) for m in found.models], out=env.out)
+    rows = [_cells(m) for m in found.models]
+    ui.table(title, COLUMNS, rows, out=env.out, whole=("MODEL",), droppable=DROPPABLE)
 
 
 def _cells(m: Any) -> list[str]:
