@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from imggen.cli.help import Command, Group
+from imggen.cli.options import completer
 
 app = typer.Typer(
     cls=Group,
@@ -129,7 +130,9 @@ def show(
 )
 def get(
     ctx: typer.Context,
-    key: Annotated[str, typer.Argument(metavar="KEY", help="Dotted key.")],
+    key: Annotated[
+        str, typer.Argument(metavar="KEY", help="Dotted key.", autocompletion=completer("keys_set"))
+    ],
 ) -> None:
     """Print one value, named by its dotted key.
 
@@ -168,10 +171,19 @@ def set_cmd(
     ctx: typer.Context,
     key: Annotated[
         str,
-        typer.Argument(metavar="KEY", help="default_profile, or profiles.NAME.KEY (dotted)."),
+        typer.Argument(
+            metavar="KEY",
+            help="default_profile, or profiles.NAME.KEY (dotted).",
+            autocompletion=completer("keys"),
+        ),
     ],
     value: Annotated[
-        str, typer.Argument(metavar="VALUE", help="The value; TOML/JSON literals are parsed.")
+        str,
+        typer.Argument(
+            metavar="VALUE",
+            help="The value; TOML/JSON literals are parsed.",
+            autocompletion=completer("values"),
+        ),
     ],
 ) -> None:
     """Set one value and save the file.
@@ -207,7 +219,9 @@ def set_cmd(
 )
 def unset(
     ctx: typer.Context,
-    key: Annotated[str, typer.Argument(metavar="KEY", help="Dotted key.")],
+    key: Annotated[
+        str, typer.Argument(metavar="KEY", help="Dotted key.", autocompletion=completer("keys_set"))
+    ],
 ) -> None:
     """Remove one value, and the tables it leaves empty."""
     from imggen import config
@@ -238,7 +252,12 @@ def unset(
 )
 def use(
     ctx: typer.Context,
-    profile: Annotated[str, typer.Argument(metavar="PROFILE", help="Profile name.")],
+    profile: Annotated[
+        str,
+        typer.Argument(
+            metavar="PROFILE", help="Profile name.", autocompletion=completer("configured")
+        ),
+    ],
 ) -> None:
     """Make PROFILE the default.
 
@@ -308,6 +327,14 @@ def profiles(
     )
 
 
+PRESET_OPTION = typer.Option(
+    "--preset",
+    metavar="PRESET",
+    help="A built-in gateway: " + PRESET_NAMES + ".",
+    autocompletion=completer("presets"),
+)
+
+
 @app.command(
     "init",
     cls=Command,
@@ -322,12 +349,7 @@ def init(
     name: Annotated[
         str | None, typer.Argument(metavar="NAME", help="Profile name [the preset's name].")
     ] = None,
-    preset: Annotated[
-        str | None,
-        typer.Option(
-            "--preset", metavar="PRESET", help="A built-in gateway: " + PRESET_NAMES + "."
-        ),
-    ] = None,
+    preset: Annotated[str | None, PRESET_OPTION] = None,
     base_url: Annotated[
         str | None,
         typer.Option("--base-url", metavar="URL", help="The gateway's API root [the preset's]."),
