@@ -232,3 +232,24 @@ def test_rejected_key_from_a_command(
     assert r.exit_code == 3
     assert "hint: check the key: it came from the api_key_cmd of profile 'cmd'" in r.stderr
     assert SENTINEL_KEY not in r.stderr + r.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "example"),
+    [
+        (["edit", "fox.png"], 'hint: imggen edit photo.png "make the sky stormy"'),
+        (["generate"], 'hint: imggen generate "a red fox"'),
+    ],
+)
+def test_a_missing_prompt_is_hinted_with_the_command_typed(
+    run: Run,
+    write_config: Callable[..., Path],
+    monkeypatch: pytest.MonkeyPatch,
+    args: list[str],
+    example: str,
+) -> None:
+    write_config(CONFIG)
+    monkeypatch.setenv("WORK_KEY", SENTINEL_KEY)
+    r = run(*args, input="")  # stdin piped, and empty
+    assert r.exit_code == 2
+    assert "error: no prompt given" in r.stderr and example in r.stderr
