@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from imggen.outcome import usage_cost
+from imggen.testing import FakeGateway
+from tests.conftest import SENTINEL_KEY
+
+Cli = Callable[..., subprocess.CompletedProcess[bytes]]
 
 
 @pytest.mark.parametrize(
@@ -26,3 +33,18 @@ def test_usage_cost(
     usage: list[dict[str, Any]], currency: str | None, expected: tuple[float | None, str | None]
 ) -> None:
     assert usage_cost(usage, currency) == expected
+
+
+def test_generate_json_reports_the_fake_gateways_cost(fake: FakeGateway, cli: Cli) -> None:
+    # The fake sends usage.cost per image as OpenRouter does, when told a price.
+    fake.cost = 0.025
+    env = {
+        "IMGGEN_BASE_URL": f"{fake.url}/v1",
+        "IMGGEN_API_KEY": SENTINEL_KEY,
+        "IMGGEN_MODEL": "google/gemini-2.5-flash-image",
+    }
+    r = cli("generate", "a fox", "-n", "2", "-o", "fox.png", "--json", env=env)
+    assert r.returncode == 0, r.stderr.decode()
+    doc = json.loads(r.stdout)
+    assert (doc["cost"], doc["currency"]) == (0.05, None)
+    assert [u["cost"] for u in doc["usage"]] == [0.025, 0.025]

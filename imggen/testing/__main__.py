@@ -15,8 +15,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--key", default=None, help="required API key (default: accept any)")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds per generation")
+    parser.add_argument(
+        "--cost", type=float, default=None, help="report this cost (USD) per image as usage.cost"
+    )
     args = parser.parse_args(argv)
     gateway = FakeGateway(api_key=args.key, port=args.port, latency=args.latency)
+    gateway.cost = args.cost
     gateway.verbose = True
 
     def interrupt(signum: int, frame: Any) -> None:
