@@ -87,7 +87,7 @@ def test_max_cost_starts_no_job_once_reached_then_the_next_run_resumes(
     assert [r.status for r in summary.results] == ["saved"] * 3 + ["skipped"] * 2
     assert len(fake.requests_to("/chat/completions")) == 3
     assert (summary.cost, summary.over_budget, summary.exit_code) == (0.3, 2, 7)
-    reason = "--max-cost 0.25 reached (0.3 spent)"
+    reason = "--max-cost 0.25 reached: 0.3 spent"
     assert [(r["status"], r["reason"], r["paths"]) for r in lines(path)[3:]] == [
         ("skipped", reason, []),
         ("skipped", reason, []),

@@ -191,7 +191,7 @@ def run_many(
                 if task is None:
                     return
                 if max_cost is not None and cost is not None and cost >= max_cost:
-                    note = f"--max-cost {money(max_cost)} reached ({money(cost)} spent)"
+                    note = f"--max-cost {money(max_cost)} reached: {money(cost)} spent"
                     finish(JobResult(task, "skipped", note=note))
                     continue
                 client = clients[(task.settings.profile, task.settings.base_url)]
