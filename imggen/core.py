@@ -20,7 +20,7 @@ from imggen.errors import ImggenError, NoImage, SizeRefused, UsageError
 from imggen.files import save, targets
 from imggen.files.provenance import provenance
 from imggen.job import Gateway, HttpCall, ImageInput, Job, Payload, Reply, SavedImage
-from imggen.outcome import Outcome
+from imggen.outcome import Outcome, usage_cost
 from imggen.settings import Settings
 
 
@@ -190,6 +190,7 @@ def run(
     outcome.retries, outcome.resent = client.retried, client.resent
     if outcome.error is not None:
         outcome.error = _pointed(outcome.error, settings, gw)
+    outcome.cost, outcome.currency = usage_cost(outcome.usage, None)
     return outcome
 
 

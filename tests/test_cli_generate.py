@@ -123,12 +123,24 @@ def test_json_is_one_document(run: Run, gateway: MockGateway, tmp_path: Path) ->
         "requested": {"aspect": None, "size": None, "pixels": None},
         "text": "",
         "usage": [USAGE],
+        "cost": None,
+        "currency": None,
         "retries": 0,
         "response_shapes": ["data[].b64_json"],
         "warnings": [],
         "error": None,
     }
     assert r.stdout.count("\n") == 1
+
+
+def test_json_reports_the_cost_the_gateway_sent(run: Run, gateway: MockGateway) -> None:
+    # OpenRouter's usage.cost, one reply per image on a chat gateway: summed across replies
+    reply = chat_reply()
+    reply["usage"] = {"total_tokens": 1300, "cost": 0.039}
+    gateway.queue(reply, reply)
+    r = ok(run("generate", "a red fox", "-p", "k", "-n", "2", "-o", "fox.png", "--json"))
+    doc = json.loads(r.stdout)
+    assert (doc["cost"], doc["currency"]) == (0.078, None)
 
 
 def test_stdout_dash_writes_raw_image_bytes(run: Run, gateway: MockGateway, tmp_path: Path) -> None:

@@ -83,6 +83,13 @@ def parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="how long each image takes to make [0]",
     )
+    cli.add_argument(
+        "--cost",
+        type=float,
+        default=None,
+        metavar="USD",
+        help="report this cost per image as usage.cost, as OpenRouter does [none]",
+    )
     cli.add_argument("--quiet", action="store_true", help="do not log requests on stderr")
     cli.add_argument(
         "--fault",
@@ -100,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     gateway = FakeGateway(api_key=args.key, port=args.port, latency=args.latency)
     gateway.verbose = not args.quiet
     gateway.faults.extend(args.fault)
+    gateway.cost = args.cost
 
     def interrupt(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
