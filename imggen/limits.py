@@ -29,3 +29,4 @@ class Limits:
     backoff_cap: float = 8.0
     retry_after_cap: float = 60.0  # a longer Retry-After fails at once and says so
     input_cap: int = 50 * MiB  # an input image (seed 002: 单文件不超过 50 MB)
+    key_cmd_timeout: float = 30.0  # api_key_cmd, killed with its process group after this

@@ -100,6 +100,7 @@ def _settings(
             environ=env.environ,
             need_key=need_key,
             model_source=model_source,
+            limits=env.limits,
         )
     except ImggenError as exc:
         return exc
