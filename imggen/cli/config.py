@@ -45,13 +45,45 @@ def _load(env: Any) -> tuple[Any, dict[str, Any]]:
     return path, config.load(path)
 
 
+def _edit(env: Any) -> tuple[Any, Any]:
+    """The file as a document to change in place (comments and layout kept) and save."""
+    from imggen import config
+
+    path = _path(env)
+    return path, config.load_document(path)
+
+
 def redact(data: Any) -> Any:
-    """A copy with every inline key replaced, for show/get."""
+    """A copy with every inline key (and any credentials in a base_url) replaced, for show,
+    get and profiles."""
     if isinstance(data, dict):
-        return {k: REDACTED if k == "api_key" else redact(v) for k, v in data.items()}
+        return {k: _redact_item(k, v) for k, v in data.items()}
     if isinstance(data, list):
         return [redact(v) for v in data]
     return data
+
+
+def _redact_item(key: str, value: Any) -> Any:
+    if key == "api_key":
+        return REDACTED
+    if key == "base_url" and isinstance(value, str):
+        return redact_url(value)
+    return redact(value)
+
+
+def redact_url(url: str) -> str:
+    """user:password@ and a query string replaced, as `config show` prints a base_url."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return REDACTED
+    netloc = parts.netloc
+    if "@" in netloc:
+        netloc = f"{REDACTED}@{netloc.rsplit('@', 1)[1]}"
+    query = REDACTED if parts.query else ""
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment and REDACTED))
 
 
 def _warn_inline(env: Any, path: Any, data: dict[str, Any]) -> None:
@@ -128,7 +160,7 @@ def set_cmd(
     from imggen.console import UI
 
     env = _env(ctx)
-    path, data = _load(env)
+    path, data = _edit(env)
     parsed = config.parse_value(value)
     if _has_null(parsed):  # tomli-w cannot write None: refuse rather than crash
         from imggen.errors import UsageError
@@ -149,7 +181,7 @@ def unset(ctx: typer.Context, key: Annotated[str, typer.Argument(help="Dotted ke
     from imggen.errors import UsageError
 
     env = _env(ctx)
-    path, data = _load(env)
+    path, data = _edit(env)
     try:
         config.unset_dotted(data, key)
     except KeyError:
@@ -169,7 +201,7 @@ def use(ctx: typer.Context, profile: Annotated[str, typer.Argument(help="Profile
     from imggen.errors import ConfigError
 
     env = _env(ctx)
-    path, data = _load(env)
+    path, data = _edit(env)
     if profile not in data.get("profiles", {}):
         known = ", ".join(sorted(data.get("profiles", {}))) or "none"
         raise ConfigError(
@@ -199,7 +231,7 @@ def profiles(
                 "default": name == default,
                 "preset": prof.get("preset", ""),
                 "model": prof.get("model", ""),
-                "base_url": prof.get("base_url", ""),
+                "base_url": redact_url(prof.get("base_url", "")),
             }
         )
     if json_out:
@@ -262,8 +294,10 @@ def init(
         raise UsageError(f"unknown preset {preset!r}", hint=f"presets: {', '.join(PRESETS)}")
     p = PRESETS[preset]
     name = name or preset
-    path, data = _load(env)
-    profiles_ = data.setdefault("profiles", {})
+    path, data = _edit(env)
+    if "profiles" not in data:
+        data["profiles"] = {}
+    profiles_ = data["profiles"]  # read back: the document turns {} into a table
     if name in profiles_ and not force:
         raise UsageError(f"profile {name!r} exists in {path}", hint="pass --force to replace it")
     prof: dict[str, Any] = {"preset": preset}
@@ -301,7 +335,8 @@ def validate_key(key: str, value: Any) -> Any:
     from imggen.dialects import DIALECTS
     from imggen.dialects.presets import PRESETS
     from imggen.errors import UsageError
-    from imggen.settings import PROFILE_KEYS
+    from imggen import keys
+    from imggen.settings import PROFILE_KEYS, base_url_problem, shown_url
 
     parts = key.split(".")
     if parts == ["default_profile"]:
@@ -328,11 +363,24 @@ def validate_key(key: str, value: Any) -> Any:
         isinstance(value, list) and value and all(isinstance(v, str) for v in value)
     ):
         raise UsageError('api_key_cmd is an argv list, e.g. \'["pass", "show", "imggen"]\'')
-    if field == "base_url" and not str(value).startswith(("https://", "http://")):
+    fault = base_url_problem(str(value)) if field == "base_url" else None
+    if fault:
         raise UsageError(
-            f"{label} {value!r}: must start with https:// or http://",
-            hint="for example https://gateway.example/v1",
+            f"{label} {shown_url(str(value))!r}: {fault}",
+            hint="for example https://gateway.example/v1; the key goes in api_key_env, "
+            "api_key_cmd or api_key",
         )
     if field != "api_key_cmd" and not isinstance(value, str):
-        raise UsageError(f"{label}: must be a string, not {value!r}")
+        shown = REDACTED if field == "api_key" else repr(value)
+        raise UsageError(f"{label}: must be a string, not {shown}")
+    if field == "api_key_env" and not keys.is_variable_name(value):
+        raise UsageError(
+            f"{label}: not the name of an environment variable (letters, digits and _)",
+            hint="api_key_env names the variable that holds the key, e.g. OPENROUTER_API_KEY",
+        )
+    if field == "api_key" and keys.problem(value):
+        raise UsageError(
+            f"{label}: the key {keys.problem(value)}; keys are printable ASCII without spaces",
+            hint="paste the key alone, without quotes or a line break",
+        )
     return value
