@@ -813,3 +813,14 @@ def test_a_failing_source_closes_the_open_spill_file(tmp_path: Path) -> None:
         read_json(chunks(), 200, new)
     assert len(files) == 1 and files[0].closed
     assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(
+    ("key", "text", "shown"),
+    [
+        ("k", "only keep-alives, k", "only keep-alives, ***"),
+        ("test-key", "key test-key and xtest-keyx", "key *** and x***x"),
+    ],
+)
+def test_a_short_key_is_redacted_where_it_stands_alone(key: str, text: str, shown: str) -> None:
+    assert Client(BASE, key)._redact(text) == shown

@@ -157,8 +157,16 @@ class Client:
 
     def _redact(self, text: str) -> str:
         """The one redaction every gateway text passes, 2xx or not: replies, usage, error
-        bodies, stream events, retry lines, the models listing."""
-        return text.replace(self._key, "***") if self._key and self._key in text else text
+        bodies, stream events, retry lines, the models listing. A short key (a test key such
+        as "k") is taken out only where it stands alone, not out of every word holding it."""
+        key = self._key
+        if not key or key not in text:
+            return text
+        if len(key) >= 8:
+            return text.replace(key, "***")
+        import re
+
+        return re.sub(rf"(?<![\w-]){re.escape(key)}(?![\w-])", "***", text)
 
     def _redact_value(self, value: Any) -> Any:
         """A parsed JSON value with the key taken out of every string in it."""
