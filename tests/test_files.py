@@ -108,7 +108,7 @@ def test_plan_template_with_date_field(tmp_path: Path) -> None:
 def test_plan_bad_template_is_a_usage_error(tmp_path: Path) -> None:
     with pytest.raises(UsageError) as info:
         _plan("{nope}.png", cwd=tmp_path)
-    assert info.value.message == "bad -o template '{nope}.png': 'nope'"
+    assert info.value.message == "bad -o template '{nope}.png': no field {nope}"
     assert info.value.hint == "fields: {i} {n} {slug} {model} {date} {time}"
 
 
@@ -152,7 +152,109 @@ def test_check_targets_refuses_a_folder_it_cannot_create(tmp_path: Path) -> None
     (tmp_path / "file").write_text("x")
     with pytest.raises(UsageError) as info:
         check_targets([Target(tmp_path / "file" / "out.png")], force=False)
-    assert info.value.message.startswith(f"cannot create folder {tmp_path / 'file'}: ")
+    assert info.value.message == (
+        f"cannot save into {tmp_path / 'file'}: it is a file, not a folder"
+    )
+
+
+# -- what the filesystem would refuse after the request, refused before it ----------------------
+
+
+def test_a_folder_under_a_file_is_named(tmp_path: Path) -> None:
+    (tmp_path / "file.png").write_text("x")
+    with pytest.raises(UsageError) as info:
+        check_targets([Target(tmp_path / "file.png" / "a" / "out.png")], force=False)
+    assert info.value.message == (
+        f"cannot save into {tmp_path / 'file.png' / 'a'}: {tmp_path / 'file.png'} is a file, "
+        "not a folder"
+    )
+
+
+@pytest.mark.parametrize("folder", ["/proc", "/proc/self"])
+def test_a_folder_that_takes_no_file_is_refused(folder: str) -> None:
+    """access() says yes there as root; creating a file says no."""
+    with pytest.raises(UsageError) as info:
+        check_targets([Target(Path(folder) / "x.png", exact=True)], force=False)
+    assert info.value.message == f"cannot write to folder {folder}: No such file or directory"
+
+
+def test_the_writability_probe_leaves_nothing(tmp_path: Path) -> None:
+    check_targets([Target(tmp_path / "x.png", exact=True)], force=False)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_dangling_symlink_is_in_the_way(tmp_path: Path) -> None:
+    (tmp_path / "out.png").symlink_to(tmp_path / "gone.png")
+    with pytest.raises(FileExists) as info:
+        check_targets([Target(tmp_path / "out.png", exact=True)], force=False)
+    assert info.value.message == (
+        f"{tmp_path / 'out.png'} is a symlink to {tmp_path / 'gone.png'}, which does not exist"
+    )
+    assert info.value.hint.startswith("remove the link, pass --force")
+
+
+def test_a_sibling_of_another_type_is_in_the_way_of_a_name_without_extension(
+    tmp_path: Path,
+) -> None:
+    """`-o hero` becomes hero.jpg if a JPEG comes back: an existing hero.jpg is refused before
+    the request, not after it."""
+    (tmp_path / "hero.jpg").write_bytes(b"mine")
+    (target,) = _plan("hero", cwd=tmp_path)
+    with pytest.raises(FileExists) as info:
+        check_targets([target], force=False)
+    assert info.value.message == (
+        f"{tmp_path / 'hero.jpg'} exists (the image takes the extension of its real type)"
+    )
+    assert info.value.hint == "pass --force, or name the file with its extension (-o hero.png)"
+
+
+@pytest.mark.parametrize(
+    ("out", "longest"),
+    [("a" * 246 + ".png", 255), ("b" * 246, 256), ("c" * 247 + ".jpg", 256)],
+)
+def test_names_too_long_for_the_image_or_its_sidecar_are_refused(
+    tmp_path: Path, out: str, longest: int
+) -> None:
+    """247 + ".jpg" fits, but its sidecar (".jpg.json") does not: refused before paying."""
+    if longest <= 255:
+        _plan(out, cwd=tmp_path)
+        return
+    with pytest.raises(UsageError) as info:
+        _plan(out, cwd=tmp_path)
+    assert info.value.message.startswith(f"the file name {(out if '.' in out else out + '.png')!r}")
+    assert info.value.message.endswith(
+        f"it would be {longest} bytes, and this filesystem takes at most 255"
+    )
+
+
+def test_a_nul_byte_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="NUL byte"):
+        _plan("a\0b.png", cwd=tmp_path)
+
+
+def test_tilde_is_expanded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    (target,) = _plan("~/pics/x.png", cwd=tmp_path / "work")
+    assert target.path == tmp_path / "home" / "pics" / "x.png"
+
+
+@pytest.mark.parametrize("model", ["..", "../../etc/x", ".hidden", "a/../../b", "/abs"])
+def test_a_template_field_cannot_leave_its_folder(tmp_path: Path, model: str) -> None:
+    (target,) = plan("out/{model}.png", 1, prompt="p", model=model, fmt=None, cwd=tmp_path)
+    assert target.path is not None
+    assert target.path.parent == tmp_path / "out"
+    assert not target.path.name.startswith(".")
+
+
+@pytest.mark.parametrize("template", ["{slug!r}.png", "{slug.__class__}.png", "{0}.png"])
+def test_template_fields_are_names_only(tmp_path: Path, template: str) -> None:
+    with pytest.raises(UsageError, match="bad -o template"):
+        plan(template, 1, prompt="p", model="m", fmt=None, cwd=tmp_path)
+
+
+def test_a_template_with_a_format_spec_numbers_once(tmp_path: Path) -> None:
+    targets = plan("x-{i:03d}.png", 2, prompt="p", model="m", fmt=None, cwd=tmp_path)
+    assert [t.path.name for t in targets if t.path] == ["x-001.png", "x-002.png"]
 
 
 def test_check_targets_second_of_three_exists(tmp_path: Path) -> None:
