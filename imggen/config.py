@@ -47,22 +47,21 @@ def load_document(path: Path) -> Any:
 def _read(path: Path) -> str | None:
     """The file's text; None when it does not exist. Only a regular file, and a small one, is
     read: a FIFO would block and /dev/zero would never end."""
+    from imggen.files import bounded
+
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+        raw = bounded.read(path, SIZE_CAP)
     except FileNotFoundError:
         return None
-    except OSError as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
-    with os.fdopen(fd, "rb") as f:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise ConfigError(f"config file {path} is not a regular file")
-        raw = f.read(SIZE_CAP + 1)
-    if len(raw) > SIZE_CAP:
+    except bounded.NotRegular as exc:
+        raise ConfigError(f"config file {path} is {exc.kind}, not a regular file") from None
+    except bounded.TooLarge:
         raise ConfigError(
             f"config file {path} is over {SIZE_CAP // 1024} KiB; a config file is a few KB",
             hint="check IMGGEN_CONFIG: it may point at the wrong file",
-        )
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -5,6 +5,7 @@ process group of its own. A key is never shown: not in a message, not in a hint.
 from __future__ import annotations
 
 import os
+import re
 import selectors
 import signal
 import subprocess
@@ -36,6 +37,12 @@ def api_key(
         return check(environ["IMGGEN_API_KEY"], source, fix=_env_fix("IMGGEN_API_KEY")), source
     var = prof.get("api_key_env")
     if var:
+        if not is_variable_name(var):  # perhaps the key itself, pasted in the wrong place
+            raise ConfigError(
+                f"profile {name!r}: api_key_env is not the name of an environment variable",
+                hint="api_key_env names the variable that holds the key, e.g. "
+                f"`imggen config set profiles.{name}.api_key_env OPENROUTER_API_KEY`",
+            )
         if environ.get(str(var)):
             source = f"environment variable {var} (api_key_env)"
             return check(environ[str(var)], source, fix=_env_fix(str(var))), source
@@ -61,6 +68,12 @@ def api_key(
         f"no API key for profile {name!r}",
         hint=f"export {hint_var}=..., or run `imggen config set profiles.{name}.api_key_env VAR`",
     )
+
+
+def is_variable_name(value: Any) -> bool:
+    """A portable environment variable name: letters, digits and _, not starting with a
+    digit."""
+    return isinstance(value, str) and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value) is not None
 
 
 def problem(key: str) -> str | None:

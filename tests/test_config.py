@@ -256,9 +256,11 @@ def test_a_document_keeps_comments_and_layout_when_changed(tmp_path: Path) -> No
     config.set_dotted(doc, "profiles.a.model", "turing/seedream-4")
     config.set_dotted(doc, "profiles.c.size", "2K")
     config.save(path, doc)
-    assert path.read_text() == COMMENTED.replace(
-        "turing/gpt-image-2", "turing/seedream-4"
-    ) + '\n[profiles.c]\nsize = "2K"\n'
+    assert (
+        path.read_text()
+        == COMMENTED.replace("turing/gpt-image-2", "turing/seedream-4")
+        + '\n[profiles.c]\nsize = "2K"\n'
+    )
 
 
 def test_a_symlinked_config_is_written_through_to_its_target(tmp_path: Path) -> None:
@@ -296,7 +298,7 @@ def test_a_config_under_a_file_is_exit_3_naming_the_path(tmp_path: Path) -> None
 def test_a_device_is_not_read_as_a_config(device: str) -> None:
     with pytest.raises(ConfigError) as info:
         config.load(Path(device))
-    assert info.value.message == f"config file {device} is not a regular file"
+    assert info.value.message == f"config file {device} is a device, not a regular file"
 
 
 def test_a_huge_config_is_refused(tmp_path: Path) -> None:

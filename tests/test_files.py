@@ -190,7 +190,9 @@ def test_a_dangling_symlink_is_in_the_way(tmp_path: Path) -> None:
     assert info.value.message == (
         f"{tmp_path / 'out.png'} is a symlink to {tmp_path / 'gone.png'}, which does not exist"
     )
-    assert info.value.hint.startswith("remove the link, pass --force")
+    assert (
+        info.value.hint == "remove the link, or pass --force (it replaces the link, not its target)"
+    )
 
 
 def test_a_sibling_of_another_type_is_in_the_way_of_a_name_without_extension(
@@ -427,3 +429,31 @@ def test_provenance_is_read_where_the_bytes_put_it(tmp_path: Path, name: str, pn
     target = Target(tmp_path / name, exact=True)
     save(src, target, provenance={"request": "r1"}, force=False, scratch=Scratch())
     assert read_provenance(tmp_path / name) == {"request": "r1"}
+
+
+# -- bounded reading of the user's files --------------------------------------------------------
+
+
+def test_bounded_read_refuses_devices_fifos_and_folders(tmp_path: Path) -> None:
+    from imggen.files import bounded
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)  # no writer: a plain open() would wait for ever
+    for path, kind in [("/dev/zero", "a device"), (fifo, "a pipe (FIFO)"), (tmp_path, "a folder")]:
+        with pytest.raises(bounded.NotRegular) as info:
+            bounded.read(path, 1024)
+        assert info.value.kind == kind
+
+
+def test_bounded_read_checks_the_size_before_reading(tmp_path: Path) -> None:
+    from imggen.files import bounded
+
+    sparse = tmp_path / "huge.png"
+    with sparse.open("wb") as f:
+        f.truncate(10 * 1024**3)  # 10 GiB that take no disk: reading it would take minutes
+    with pytest.raises(bounded.TooLarge) as info:
+        bounded.read(sparse, 1024)
+    assert info.value.size == 10 * 1024**3
+    small = tmp_path / "small"
+    small.write_bytes(b"x" * 1024)
+    assert bounded.read(small, 1024) == b"x" * 1024

@@ -331,11 +331,10 @@ def _has_null(value: Any) -> bool:
 def validate_key(key: str, value: Any) -> Any:
     """The value to store at `key`, checked as imggen will read it (profile options by the
     option table), so a typo or a bad value is refused when it is typed (exit 2)."""
-    from imggen import options
+    from imggen import keys, options
     from imggen.dialects import DIALECTS
     from imggen.dialects.presets import PRESETS
     from imggen.errors import UsageError
-    from imggen import keys
     from imggen.settings import PROFILE_KEYS, base_url_problem, shown_url
 
     parts = key.split(".")

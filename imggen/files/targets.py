@@ -192,10 +192,11 @@ def _exists(target: Target, path: Path) -> str:
 
 
 def _exists_hint(target: Target, path: Path) -> str:
+    assert target.path is not None
     if path != target.path:
         return f"pass --force, or name the file with its extension (-o {target.path.name})"
     if not os.path.exists(path):
-        return "remove the link, pass --force (it replaces the link, not its target), or choose another -o"
+        return "remove the link, or pass --force (it replaces the link, not its target)"
     return "pass --force, or choose another -o"
 
 
