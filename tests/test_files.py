@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 
 from imggen.errors import ExitCode, FileExists, GatewayFailed, UsageError
-from imggen.files.provenance import read_provenance
+from imggen.files.provenance import bare_url, read_provenance
 from imggen.files.save import Scratch, decode_base64, save
 from imggen.files.targets import Target, plan, slug
 from imggen.files.targets import check as check_targets
+from imggen.job import ImageInput
 from imggen.testing import make_jpeg_header, make_png
 
 
@@ -457,3 +458,24 @@ def test_bounded_read_checks_the_size_before_reading(tmp_path: Path) -> None:
     small = tmp_path / "small"
     small.write_bytes(b"x" * 1024)
     assert bounded.read(small, 1024) == b"x" * 1024
+
+
+@pytest.mark.parametrize(
+    ("url", "kept"),
+    [
+        (
+            "https://bucket.s3.amazonaws.com/a/ref.png?X-Amz-Signature=abc&X-Amz-Credential=k",
+            "https://bucket.s3.amazonaws.com/a/ref.png",
+        ),
+        ("https://u:pw@cdn.example:8443/r.png#frag", "https://cdn.example:8443/r.png"),
+        ("https://cdn.example/r.png?token=s3cr3t", "https://cdn.example/r.png"),
+        (None, None),
+    ],
+)
+def test_provenance_keeps_reference_urls_bare(url: str | None, kept: str | None) -> None:
+    assert bare_url(url) == kept
+
+
+def test_a_reference_name_drops_the_query_string() -> None:
+    ref = ImageInput("x", url="https://cdn.example/ref.png?token=s3cr3t")
+    assert ref.name == "ref.png"

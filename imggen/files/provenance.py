@@ -8,6 +8,7 @@ import json
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from imggen import __version__, options
 from imggen.files import imagefile
@@ -47,14 +48,28 @@ def provenance(job: Job, gw: Gateway, index: int) -> dict[str, Any]:
         "profile": gw.profile,
         "dialect": gw.dialect,
         "params": _params(job),
-        "inputs": [{"name": i.name, "sha256": i.sha256, "url": i.url} for i in job.inputs],
-        "refs": [{"name": i.name, "sha256": i.sha256, "url": i.url} for i in job.refs],
+        "inputs": [
+            {"name": i.name, "sha256": i.sha256, "url": bare_url(i.url)} for i in job.inputs
+        ],
+        "refs": [{"name": i.name, "sha256": i.sha256, "url": bare_url(i.url)} for i in job.refs],
         "mask": {"name": job.mask.name, "sha256": job.mask.sha256} if job.mask else None,
         "index": index,
         "request": job_digest(job, gw),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "imggen": __version__,
     }
+
+
+def bare_url(url: str | None) -> str | None:
+    """A reference URL as a saved file may keep it: no query string (a signed link's
+    X-Amz-Signature, a token), no fragment, no user:password@."""
+    if not url:
+        return url
+    parts = urlsplit(url)
+    where = parts.hostname or ""
+    if parts.port is not None:
+        where += f":{parts.port}"
+    return urlunsplit((parts.scheme, where, parts.path, "", ""))
 
 
 def sidecar(path: Path) -> Path:
