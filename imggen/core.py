@@ -197,7 +197,8 @@ def _receive(
     """Send the calls; the images they brought, in scratch files, at most one per target."""
     files: list[Path] = []
     errors: list[ImggenError] = []
-    for result in _send_all(client, plan, scratch, plan.targets[0].directory, ui):
+    results = _send_all(client, plan, scratch, plan.targets[0].directory, ui)
+    for result in results:
         if isinstance(result, ImggenError):
             errors.append(result)
             continue
@@ -209,10 +210,12 @@ def _receive(
         if reply.usage:
             outcome.usage.append(reply.usage)
         outcome.shapes.extend(s for s in reply.shapes if s not in outcome.shapes)
-    if len(files) > len(plan.targets):
+    sent = sum(len(r[0].images) for r in results if not isinstance(r, ImggenError))
+    if sent > len(plan.targets):
         outcome.warnings.append(
-            f"the gateway sent {len(files)} images for {len(plan.targets)} asked; saving the first"
+            f"the gateway sent {sent} images for {len(plan.targets)} asked; saving the first"
         )
+    if len(files) > len(plan.targets):
         for path in files[len(plan.targets) :]:
             path.unlink(missing_ok=True)
         files = files[: len(plan.targets)]
@@ -303,12 +306,21 @@ def _send_all(client: Any, plan: Plan, scratch: save.Scratch, spool: Path, ui: U
             return exc
         if any(p.kind == "url" for p in reply.images):
             ui.describe(f"{plan.gateway.model}: downloading")
-        files, failed = [], []
+        files: list[tuple[Path, Payload]] = []
+        failed: list[ImggenError] = []
+        # At most the images asked for, and one spare try should one of them fail: a gateway
+        # sending 100 links for -n 1 must not cost 100 downloads.
+        tries = call.images + 1
         for p in reply.images:  # one expired link must not cost the images that did arrive
+            if len(files) >= call.images or tries <= 0:
+                break
+            tries -= 1
             try:
                 files.append((_materialize(p, client, scratch, spool), p))
             except ImggenError as exc:
                 failed.append(exc)
+        if len(reply.images) > call.images:
+            failed = failed[: max(0, call.images - len(files))]  # a spare's failure costs none
         return reply, files, failed
 
     if len(plan.calls) == 1:
