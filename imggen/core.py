@@ -120,7 +120,7 @@ def _set_by(job: Job, *names: str) -> str:
 def make_client(settings: Settings, env: Env, ui: UI, opts: RunOptions, **kwargs: Any) -> Any:
     from imggen.wire.client import Client
 
-    deadline = time.monotonic() + opts.timeout if opts.timeout else None
+    deadline = time.monotonic() + (opts.timeout or env.limits.deadline)
     return Client(
         settings.base_url,
         settings.api_key,

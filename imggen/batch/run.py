@@ -219,7 +219,7 @@ def _run_one(
 ) -> JobResult:
     result = JobResult(task, "failed")
     began = time.monotonic()
-    deadline = began + task.opts.timeout if task.opts.timeout else None
+    deadline = began + (task.opts.timeout or env.limits.deadline)
     label = shown(_target(task))
     client = shared.fork(
         retries=task.opts.retries,

@@ -3,12 +3,20 @@ memory (RLIMIT_AS) and time. Nothing leaked, nothing lost, nothing unbounded."""
 
 from __future__ import annotations
 
+import os
+import time
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
+import pytest
+from typer.testing import CliRunner
+
+from imggen.env import Env
 from imggen.files.provenance import read_provenance
+from imggen.limits import Limits
 from imggen.testing import make_png
 from tests.conftest import SENTINEL_KEY
-from tests.e2e.hostile import Hostile, links_reply, run_bounded, send, serving
+from tests.e2e.hostile import Answer, Hostile, links_reply, run_bounded, send, serving
 
 PNG = make_png(32, 32)
 
@@ -49,3 +57,51 @@ def test_a_signed_reference_url_is_saved_without_its_signature(tmp_path: Path) -
     data = (tmp_path / "a.png").read_bytes()
     assert b"deadbeef" not in data and b"s3cr3t" not in data
     assert SENTINEL_KEY.encode() not in data
+
+
+def trickle(gw: Hostile, promised: int, step: float) -> Answer:
+    """Headers promising `promised` bytes, then a byte every `step` s (step 0: nothing more)."""
+
+    def answer(h: BaseHTTPRequestHandler) -> None:
+        h.send_response(200)
+        h.send_header("Content-Type", "application/json")
+        h.send_header("Content-Length", str(promised))
+        h.end_headers()
+        h.wfile.write(b"{")
+        h.wfile.flush()
+        for _ in range(promised):
+            if gw.stop.wait(step if step else 30.0) or not step:
+                return
+            h.wfile.write(b" ")
+            h.wfile.flush()
+
+    return answer
+
+
+@pytest.mark.parametrize(("promised", "step"), [(10_000, 0.2), (100_000, 0.0)])
+@pytest.mark.parametrize("route", ["/v1/chat/completions", "/img/"])
+def test_the_default_deadline_ends_a_trickle_and_a_lying_length(
+    tmp_path: Path, promised: int, step: float, route: str
+) -> None:
+    """No --timeout: the default overall limit (Limits.deadline; 600 s as shipped, 2 s here)
+    ends a body trickling a byte at a time and one whose Content-Length promises too much."""
+    from imggen.cli.app import app
+
+    with Hostile() as gw:
+        gw.routes["/v1/chat/completions"] = lambda h: send(h, links_reply([f"{gw.url}/img/a"]))
+        gw.routes[route] = trickle(gw, promised, step)
+        env = Env(
+            environ={**os.environ, **gw.env()}, stderr_isatty=False, limits=Limits(deadline=2.0)
+        )
+        began = time.monotonic()
+        r = CliRunner().invoke(app, ["generate", "x", "-o", "a.png"], obj=env)
+        took = time.monotonic() - began
+    assert r.exit_code == 5, r.stderr
+    assert "time limit (--timeout) ran out" in r.stderr
+    assert took < 10
+    assert not list(tmp_path.glob("*.png"))
+
+
+def test_the_shipped_deadline_leaves_room_for_a_4k_image() -> None:
+    # 4K at high quality takes 180-240 s at the gateways; one retry of such must fit
+    assert Limits().deadline >= 2 * 240 + 60
