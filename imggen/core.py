@@ -304,6 +304,8 @@ def _send_all(client: Any, plan: Plan, scratch: save.Scratch, spool: Path, ui: U
             reply = client.send(call, plan.dialect, scratch.factory(spool))
         except ImggenError as exc:
             return exc
+        except OSError as exc:  # the reply's image spilled to disk: a full disk, say
+            return save.os_error(exc, spool)
         if any(p.kind == "url" for p in reply.images):
             ui.describe(f"{plan.gateway.model}: downloading")
         files: list[tuple[Path, Payload]] = []
@@ -319,6 +321,8 @@ def _send_all(client: Any, plan: Plan, scratch: save.Scratch, spool: Path, ui: U
                 files.append((_materialize(p, client, scratch, spool), p))
             except ImggenError as exc:
                 failed.append(exc)
+            except OSError as exc:
+                failed.append(save.os_error(exc, spool))
         if len(reply.images) > call.images:
             failed = failed[: max(0, call.images - len(files))]  # a spare's failure costs none
         return reply, files, failed

@@ -4,6 +4,7 @@ with their provenance (PNG iTXt chunk or a sidecar JSON)."""
 from __future__ import annotations
 
 import binascii
+import errno
 import hashlib
 import json
 import os
@@ -15,7 +16,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
-from imggen.errors import FileExists, GatewayFailed
+from imggen.errors import (
+    DiskFull,
+    FileExists,
+    GatewayFailed,
+    ImggenError,
+    NameTooLong,
+    WriteFailed,
+)
 from imggen.files import imagefile
 from imggen.files.provenance import PROVENANCE_KEY, sidecar
 from imggen.files.targets import EXTS, Target
@@ -109,21 +117,73 @@ def save(
         return SavedImage("-", mime, src.stat().st_size, pixels, _sha256(src))
 
     final = _final_path(target, mime, warn)
-    tmp, out = scratch.new(final.parent)
-    os.chmod(tmp, _file_mode())  # mkstemp makes 0600; a saved image follows the umask
-    # --json's bytes and sha256 describe the file as saved (with its provenance chunk),
-    # hashed on the way out rather than read back
-    hashed = _Hashing(out)
-    with out:
-        _write_image(src, mime, record, cast(BinaryIO, hashed))
-        out.flush()
-        os.fsync(out.fileno())
-    size, sha = hashed.size, hashed.digest.hexdigest()
-    _place(tmp, final, force=force and not target.unique, scratch=scratch)
+    try:
+        tmp, out = scratch.new(final.parent)
+        os.chmod(tmp, _file_mode())  # mkstemp makes 0600; a saved image follows the umask
+        # --json's bytes and sha256 describe the file as saved (with its provenance chunk),
+        # hashed on the way out rather than read back
+        hashed = _Hashing(out)
+        with out:
+            _write_image(src, mime, record, cast(BinaryIO, hashed))
+            out.flush()
+            os.fsync(out.fileno())
+        size, sha = hashed.size, hashed.digest.hexdigest()
+        _place(tmp, final, force=force and not target.unique, scratch=scratch)
+    except OSError as exc:
+        # The image arrived (and was paid for): keep its bytes, which need no more space.
+        kept = _rescue(src, final, scratch)
+        raise os_error(exc, final, kept=kept) from None
     if mime != "image/png":
         # only once the image is in place: a sidecar must never describe another image
-        _writesidecar(final, record, scratch=scratch)
+        try:
+            _writesidecar(final, record, scratch=scratch)
+        except OSError as exc:
+            error = os_error(exc, sidecar(final))
+            error.message = f"{final} is saved, but not its record: {error.message}"
+            raise error from None
     return SavedImage(str(final), mime, size, pixels, sha)
+
+
+def os_error(exc: OSError, path: Path, *, kept: Path | None = None) -> ImggenError:
+    """What the world did to a write, said as such (never "a bug"): a full disk, a name too
+    long, a folder that refuses files; `kept` names where the received image was put."""
+    where = f"; the image is kept as {kept}" if kept else ""
+    hint = "move it into place once fixed" if kept else None
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return DiskFull(
+            f"no space left to write {path}{where}",
+            hint=f"free some space on that disk, then {hint}" if hint else "free some space",
+        )
+    if exc.errno == errno.ENAMETOOLONG:
+        return NameTooLong(f"the name {path.name!r} is too long for its folder{where}", hint=hint)
+    reason = exc.strerror or type(exc).__name__
+    return WriteFailed(f"could not write {path}: {reason}{where}", hint=hint)
+
+
+def _rescue(src: Path, final: Path, scratch: Scratch) -> Path | None:
+    """Give the received image (a scratch file) a visible name beside it, so a failed write
+    does not lose it: a hard link or rename, which needs no room for the bytes. None when
+    even that fails."""
+    names = [f"{final.stem}.unsaved-{n}{final.suffix}" for n in range(1, 10)]
+    names += [f"imggen-unsaved-{n}{final.suffix}" for n in range(1, 10)]  # for too long a stem
+    for name in names:
+        kept = src.with_name(name)
+        if kept.exists() or kept.is_symlink():
+            continue
+        try:
+            os.link(src, kept)
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            if exc.errno == errno.ENAMETOOLONG:
+                continue
+            try:  # no hard links on this filesystem
+                os.rename(src, kept)
+            except OSError:
+                return None
+        scratch.release(src)
+        return kept
+    return None
 
 
 class _Hashing:

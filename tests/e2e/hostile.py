@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import resource
+import signal
 import subprocess
 import threading
 import time
@@ -113,15 +114,22 @@ def run_bounded(
     *,
     timeout: float = HOSTILE_TIMEOUT,
     memory: int = MEMORY_CAP,
+    file_size: int | None = None,
+    prefix: tuple[str, ...] = (),
 ) -> tuple[subprocess.CompletedProcess[bytes], float]:
-    """The installed imggen under an address-space cap and a timeout; (result, seconds)."""
+    """The installed imggen under an address-space cap and a timeout; (result, seconds).
+    file_size: no file may grow past it (a write beyond fails with EFBIG); prefix: a command
+    imggen runs under (an `unshare` that mounts a small disk)."""
 
     def cap() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+        if file_size is not None:
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG instead of a kill
+            resource.setrlimit(resource.RLIMIT_FSIZE, (file_size, file_size))
 
     began = time.monotonic()
     done = subprocess.run(
-        [*imggen_exe(), *args],
+        [*prefix, *imggen_exe(), *args],
         env=subprocess_env(env),
         cwd=cwd,
         stdin=subprocess.DEVNULL,

@@ -4,6 +4,8 @@ memory (RLIMIT_AS) and time. Nothing leaked, nothing lost, nothing unbounded."""
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 import time
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -105,3 +107,63 @@ def test_the_default_deadline_ends_a_trickle_and_a_lying_length(
 def test_the_shipped_deadline_leaves_room_for_a_4k_image() -> None:
     # 4K at high quality takes 180-240 s at the gateways; one retry of such must fit
     assert Limits().deadline >= 2 * 240 + 60
+
+
+# -- the world's faults: no exit 1, and a paid image is never lost ---------------------------
+
+NOISE = make_png(160, 160, noise=True)  # ~77 KB that does not compress
+
+
+def test_a_write_that_fails_after_the_image_arrived_keeps_it(tmp_path: Path) -> None:
+    """The received image fits, the saved one (with its provenance) does not: exit 7, and
+    the image is kept in a file whose path is printed."""
+    with Hostile() as gw:
+        gw.routes["/v1/chat/completions"] = lambda h: send(h, links_reply([f"{gw.url}/img/a"]))
+        gw.routes["/img/"] = serving(NOISE)
+        done, _ = run_bounded(
+            ["generate", "x", "-o", "out/a.png"], gw.env(), tmp_path, file_size=len(NOISE) + 16
+        )
+    err = done.stderr.decode()
+    assert done.returncode == 7, err
+    assert "could not write" in err and "this is a bug" not in err
+    kept = tmp_path / "out" / "a.unsaved-1.png"
+    assert f"kept as {kept}" in err.replace("\n", " ")
+    assert kept.read_bytes() == NOISE
+    assert not (tmp_path / "out" / "a.png").exists()
+    assert not [p for p in (tmp_path / "out").iterdir() if p.name.startswith(".imggen-")]
+
+
+def _small_disk() -> tuple[str, ...] | None:
+    """A command prefix running imggen with ./disk a 192 KiB tmpfs, in a mount namespace of
+    its own (root and util-linux's unshare); None where that cannot be had."""
+    unshare = shutil.which("unshare")
+    if os.geteuid() != 0 or unshare is None:
+        return None
+    probe = subprocess.run(
+        [unshare, "-m", "sh", "-c", "mount -t tmpfs -o size=4k tmpfs /mnt"],
+        capture_output=True,
+        timeout=10,
+        check=False,
+    )
+    if probe.returncode != 0:
+        return None
+    script = 'mkdir -p disk && mount -t tmpfs -o size=192k tmpfs disk && exec "$@"'
+    return (unshare, "-m", "sh", "-c", script, "sh")
+
+
+def test_a_full_disk_is_said_as_such_and_the_image_is_kept(tmp_path: Path) -> None:
+    prefix = _small_disk()
+    if prefix is None:
+        pytest.skip("needs root and unshare to mount a small disk")
+    with Hostile() as gw:
+        urls = [f"{gw.url}/img/a", f"{gw.url}/img/b"]
+        gw.routes["/v1/chat/completions"] = lambda h: send(h, links_reply(urls))
+        gw.routes["/img/"] = serving(NOISE)
+        # two 77 KB images arrive; saving the first needs a third copy's room: it is not there
+        done, _ = run_bounded(
+            ["generate", "x", "-o", "disk/a.png", "-n", "2"], gw.env(), tmp_path, prefix=prefix
+        )
+    err = done.stderr.decode().replace("\n", " ")
+    assert done.returncode == 7, err
+    assert "no space left to write" in err and "this is a bug" not in err
+    assert "kept as" in err and "disk/a-1.unsaved-1.png" in err
