@@ -12,6 +12,7 @@ import re
 import secrets
 import tempfile
 import threading
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, BinaryIO, cast
@@ -38,9 +39,10 @@ class Scratch:
     def __init__(self) -> None:
         self._paths: set[Path] = set()
         self._lock = threading.Lock()
-        # Every name carries this run's token, so cleanup() also finds a file whose creation
-        # a signal cut short before it was recorded.
-        self._prefix = f".imggen-{secrets.token_hex(4)}-"
+        # Every name carries this run's pid and token, so cleanup() also finds a file whose
+        # creation a signal cut short before it was recorded, and a later run can tell the
+        # leftovers of a run that is gone (kill -9, a power cut) from a live run's.
+        self._prefix = f".imggen-{os.getpid()}-{secrets.token_hex(4)}-"
         self._dirs: set[Path] = set()
         self._closed = False
 
@@ -48,6 +50,8 @@ class Scratch:
         with self._lock:  # held across mkstemp: no file appears after cleanup() has run
             if self._closed:
                 raise GatewayFailed("cancelled: this run has ended")
+            if directory not in self._dirs:
+                sweep(directory)
             self._dirs.add(directory)
             fd, name = tempfile.mkstemp(prefix=self._prefix, suffix=".part", dir=directory)
             path = Path(name)
@@ -70,6 +74,48 @@ class Scratch:
         for folder in self._dirs:
             for stray in folder.glob(f"{self._prefix}*.part"):
                 stray.unlink(missing_ok=True)
+
+
+STALE_AGE = 24 * 3600.0  # a part file this old is a leftover, whoever made it
+_PART = re.compile(r"\.imggen-(?:(\d+)-)?[0-9a-f]+-.*\.part")
+
+
+def sweep(directory: Path, *, now: float | None = None) -> list[Path]:
+    """Remove the .imggen-*.part files a dead run left in `directory`: those whose owner pid
+    no longer runs here, and any older than a day; what was removed."""
+    now = time.time() if now is None else now
+    gone: list[Path] = []
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return gone
+    for entry in entries:
+        found = _PART.fullmatch(entry.name)
+        if found is None or not entry.is_file(follow_symlinks=False):
+            continue
+        try:
+            age = now - entry.stat(follow_symlinks=False).st_mtime
+        except OSError:
+            continue
+        pid = int(found.group(1)) if found.group(1) else None
+        owner_gone = pid is not None and pid != os.getpid() and not _alive(pid)
+        if (owner_gone and age > 2.0) or age > STALE_AGE:
+            try:
+                os.unlink(entry.path)
+            except OSError:
+                continue
+            gone.append(Path(entry.path))
+    return gone
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: it runs, as someone else
+        return True
+    return True
 
 
 def decode_base64(text: str, scratch: Scratch, directory: Path) -> Path:

@@ -167,3 +167,25 @@ def test_a_full_disk_is_said_as_such_and_the_image_is_kept(tmp_path: Path) -> No
     assert done.returncode == 7, err
     assert "no space left to write" in err and "this is a bug" not in err
     assert "kept as" in err and "disk/a-1.unsaved-1.png" in err
+
+
+def test_a_run_removes_the_part_files_of_runs_that_are_gone(tmp_path: Path) -> None:
+    """After kill -9, .imggen-*.part files stayed forever; the next run writing that folder
+    removes those whose owner is gone (or that are a day old), never a live run's."""
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    out = tmp_path / "out"
+    out.mkdir()
+    stale = out / f".imggen-{dead.pid}-0badc0de-x1.part"
+    old = out / ".imggen-0badc0de-x2.part"  # the name before pids were in it, two days old
+    live = out / f".imggen-{os.getpid()}-0badc0de-x3.part"  # this test runs: kept
+    for path in (stale, old, live):
+        path.write_bytes(b"half an image")
+    os.utime(stale, (time.time() - 60, time.time() - 60))
+    os.utime(old, (time.time() - 2 * 86400, time.time() - 2 * 86400))
+    with Hostile() as gw:
+        gw.routes["/v1/chat/completions"] = lambda h: send(h, links_reply([f"{gw.url}/img/a"]))
+        gw.routes["/img/"] = serving(PNG)
+        done, _ = run_bounded(["generate", "x", "-o", "out/a.png"], gw.env(), tmp_path)
+    assert done.returncode == 0, done.stderr.decode()
+    assert sorted(p.name for p in out.iterdir()) == sorted(["a.png", live.name])
