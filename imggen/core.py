@@ -18,7 +18,7 @@ from imggen.dialects import DIALECTS, Dialect
 from imggen.env import Env
 from imggen.errors import ImggenError, NoImage, SizeRefused, UsageError
 from imggen.files import save, targets
-from imggen.files.provenance import provenance
+from imggen.files.provenance import made_by, provenance
 from imggen.job import Gateway, HttpCall, ImageInput, Job, Payload, Reply, SavedImage
 from imggen.outcome import Outcome
 from imggen.settings import Settings
@@ -33,6 +33,8 @@ class RunOptions:
     timeout: float | None = None  # bounds the whole command
     retries: int = 2
     cwd: Path = field(default_factory=Path.cwd)
+    # (manifest, output as written) when a batch job runs: recorded in provenance
+    made_by: tuple[Path, str] | None = None
 
     @classmethod
     def of(cls, values: options.Values, cwd: Path) -> RunOptions:
@@ -240,7 +242,7 @@ def _save_all(
             saved = save.save(
                 path,
                 target,
-                provenance=provenance(job, plan.gateway, i),
+                provenance=provenance(job, plan.gateway, i, _made_by(opts, target)),
                 force=opts.force,
                 scratch=scratch,
                 stdout=env.out_bytes() if target.path is None else None,
@@ -256,6 +258,12 @@ def _save_all(
         if on_saved:
             on_saved(saved)
     return errors
+
+
+def _made_by(opts: RunOptions, target: targets.Target) -> dict[str, str] | None:
+    if opts.made_by is None or target.path is None:
+        return None
+    return made_by(*opts.made_by, target.path.parent)
 
 
 def _no_image(outcome: Outcome, count: int) -> NoImage:

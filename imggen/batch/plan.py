@@ -14,7 +14,7 @@ from imggen.batch.manifest import Manifest, Problem, Row
 from imggen.env import Env
 from imggen.errors import ImggenError, UsageError
 from imggen.files import targets
-from imggen.files.provenance import job_digest, read_provenance
+from imggen.files.provenance import job_digest, made_by, read_provenance
 from imggen.job import Job
 
 Key = tuple[str | None, str | None]  # (profile, model) as the job asks for them
@@ -64,7 +64,7 @@ def build(
         if isinstance(s, ImggenError):
             failed_settings.setdefault(key, []).append(row)
             continue
-        task = _task(row, s, m.folder, flags, problems, loaded, env.limits.input_cap)
+        task = _task(row, s, m, flags, problems, loaded, env.limits.input_cap)
         if task is not None:
             tasks.append(task)
     for key, rows in failed_settings.items():
@@ -109,7 +109,7 @@ def _settings(
 def _task(
     row: Row,
     s: settings.Settings,
-    folder: Path,
+    m: Manifest,
     flags: options.Layer,
     problems: list[Problem],
     loaded: dict[str, Any],
@@ -118,6 +118,7 @@ def _task(
     """A Task, or None after adding the row's problems. Each value comes from the job, else
     [defaults], else the batch command's flag, else the profile, else the built-in default."""
     before = len(problems)
+    folder, manifest_path = m.folder, m.path.resolve()
 
     def bad(exc: ImggenError) -> None:
         hint = f" ({exc.hint})" if exc.hint else ""
@@ -158,6 +159,7 @@ def _task(
             bad(exc)
         return None
     opts = core.RunOptions.of(values, cwd=folder)
+    opts = dataclasses.replace(opts, made_by=(manifest_path, row.output))
     try:
         plan = core.prepare(s, job, opts)
     except ImggenError as exc:
@@ -212,7 +214,8 @@ def _check_outputs(tasks: list[Task], problems: list[Problem]) -> None:
 
 def _decide(task: Task, force: bool) -> Task:
     """Skip a job whose images exist and carry this very request's digest; regenerate (over
-    its own stale images) one whose request changed; refuse files imggen did not make."""
+    its own stale images) one whose request changed; refuse files this job did not make
+    (by hand, by `imggen generate`, by another manifest or job): only --force replaces them."""
     if force:
         return _with(task, "run", "--force", force=True)
     digest = job_digest(task.job, task.plan.gateway)
@@ -220,13 +223,19 @@ def _decide(task: Task, force: bool) -> Task:
     present = tuple(p for p in found if p is not None)
     if not present:
         return task
-    made = [(read_provenance(p) or {}).get("request") for p in present]
-    foreign = [p for p, d in zip(present, made, strict=True) if d is None]
-    if foreign:
-        reason = f"{foreign[0]} exists and was not made by imggen; --force overwrites it"
-        return dataclasses.replace(task, action="refuse", reason=reason, existing=present)
+    records = [read_provenance(p) or {} for p in present]
+    made = [r.get("request") for r in records]
     if len(present) == len(found) and all(d == digest for d in made):
+        # the very request's images: skipping replaces nothing, whoever ran it
         return dataclasses.replace(task, action="skip", reason="unchanged", existing=present)
+    assert task.opts.made_by is not None
+    for path, record in zip(present, records, strict=True):
+        if record.get("batch") != made_by(*task.opts.made_by, path.parent):
+            who = "this job" if record.get("request") else "imggen"
+            reason = (
+                f"{path} exists and was not made by {who}; imggen never overwrites without --force"
+            )
+            return dataclasses.replace(task, action="refuse", reason=reason, existing=present)
     if len(present) < len(found):
         return _with(task, "run", f"incomplete: {len(present)} of {len(found)} images exist")
     return _with(task, "run", "changed since its image was made", existing=present)

@@ -16,7 +16,7 @@ from imggen import core
 from imggen.batch.plan import Task
 from imggen.console import UI
 from imggen.env import Env
-from imggen.errors import ImggenError, UsageError
+from imggen.errors import FileExists, ImggenError, UsageError
 from imggen.files import save
 from imggen.job import SavedImage
 
@@ -227,6 +227,10 @@ def _run_one(
         on_retry=lambda message: ui.retry(f"{label}: {message}"),
     )
     quiet = UI(env, quiet=True)  # core.run's own progress bar would fight the batch's
+    if task.action == "refuse":  # a file this job did not make: no request, nothing touched
+        result.error = FileExists(task.reason)
+        result.seconds = time.monotonic() - began
+        return result
     try:
         outcome = core.run(
             task.settings,

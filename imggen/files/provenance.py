@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -40,9 +41,18 @@ def _params(job: Job) -> dict[str, Any]:
     return {k: v for k, v in values.items() if v is not None}
 
 
-def provenance(job: Job, gw: Gateway, index: int) -> dict[str, Any]:
-    """How an image was made. Never the key."""
-    return {
+def made_by(manifest: Path, output: str, folder: Path) -> dict[str, str]:
+    """Which batch job made an image: its manifest (relative to the image's folder, so moving
+    the project keeps it) and the job's output as written. Batch replaces or removes only
+    images whose record names the very job."""
+    return {"manifest": os.path.relpath(manifest, folder), "output": output}
+
+
+def provenance(
+    job: Job, gw: Gateway, index: int, batch: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """How an image was made (and, from batch, by which job). Never the key."""
+    record: dict[str, Any] = {
         "prompt": job.prompt,
         "model": gw.model,
         "profile": gw.profile,
@@ -58,6 +68,9 @@ def provenance(job: Job, gw: Gateway, index: int) -> dict[str, Any]:
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "imggen": __version__,
     }
+    if batch:
+        record["batch"] = batch
+    return record
 
 
 def bare_url(url: str | None) -> str | None:

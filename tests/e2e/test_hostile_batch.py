@@ -1,0 +1,85 @@
+"""issue 14, batch end to end: the installed imggen touches only what it made, confines a
+manifest's outputs to its folder, and two runs of one manifest never pay a job twice."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from imggen.files.provenance import read_provenance
+from imggen.testing import FakeGateway
+from tests.conftest import SENTINEL_KEY
+
+Cli = Callable[..., subprocess.CompletedProcess[bytes]]
+
+
+def gw_env(gw: FakeGateway) -> dict[str, str]:
+    return {
+        "IMGGEN_BASE_URL": f"{gw.url}/v1",
+        "IMGGEN_API_KEY": SENTINEL_KEY,
+        "IMGGEN_MODEL": "google/gemini-2.5-flash-image",
+    }
+
+
+def jobs(path: Path, *rows: dict[str, Any]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def prompts(gw: FakeGateway) -> list[str]:
+    return [r.json["messages"][-1]["content"] for r in gw.requests_to("/chat/completions")]
+
+
+def test_batch_never_replaces_an_image_generate_made(
+    fake: FakeGateway, cli: Cli, tmp_path: Path
+) -> None:
+    made = cli("generate", "the real logo", "-o", "logo.png", env=gw_env(fake))
+    assert made.returncode == 0, made.stderr.decode()
+    before = (tmp_path / "logo.png").read_bytes()
+    m = jobs(tmp_path / "a.jsonl", {"prompt": "another logo", "output": "logo.png"})
+
+    done = cli("batch", str(m), env=gw_env(fake))
+
+    err = done.stderr.decode()
+    assert done.returncode == 2, err
+    assert "logo.png exists and was not made by this job" in err and "--force" in err
+    assert (tmp_path / "logo.png").read_bytes() == before
+    assert "another logo" not in json.dumps(prompts(fake))
+    forced = cli("batch", str(m), "--force", env=gw_env(fake))
+    assert forced.returncode == 0, forced.stderr.decode()
+    record = read_provenance(tmp_path / "logo.png")
+    assert record is not None and record["batch"] == {"manifest": "a.jsonl", "output": "logo.png"}
+
+
+def test_batch_never_deletes_a_sibling_of_another_type(
+    fake: FakeGateway, cli: Cli, tmp_path: Path
+) -> None:
+    fake.image_format = "jpeg"
+    made = cli("generate", "a hero", "-o", "hero.jpg", env=gw_env(fake))
+    assert made.returncode == 0, made.stderr.decode()
+    fake.image_format = "png"
+    m = jobs(tmp_path / "a.jsonl", {"prompt": "another hero", "output": "hero"})
+
+    done = cli("batch", str(m), env=gw_env(fake))
+
+    assert done.returncode == 2, done.stderr.decode()
+    assert "--force" in done.stderr.decode()
+    assert sorted(p.name for p in tmp_path.glob("hero*")) == ["hero.jpg", "hero.jpg.json"]
+
+
+def test_another_manifests_image_is_not_this_jobs(
+    fake: FakeGateway, cli: Cli, tmp_path: Path
+) -> None:
+    first = jobs(tmp_path / "a.jsonl", {"prompt": "a fox", "output": "art/fox.png"})
+    second = jobs(tmp_path / "b.jsonl", {"prompt": "a wolf", "output": "art/fox.png"})
+    assert cli("batch", str(first), env=gw_env(fake)).returncode == 0
+    done = cli("batch", str(second), env=gw_env(fake))
+    assert done.returncode == 2, done.stderr.decode()
+    # its own job, changed, is regenerated over its own image
+    jobs(first, {"prompt": "a red fox", "output": "art/fox.png"})
+    again = cli("batch", str(first), env=gw_env(fake))
+    assert again.returncode == 0, again.stderr.decode()
+    assert prompts(fake) == ["a fox", "a red fox"]
