@@ -4,6 +4,7 @@ must run (missing, changed, --force) or can be skipped (same request already sav
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,10 +42,12 @@ def build(
     flags: options.Layer | None = None,
     force: bool = False,
     need_key: bool = True,
+    anywhere: bool = False,
 ) -> list[Task]:
     """Check every row offline (settings, input images, sizes, outputs) and decide what to skip.
     `flags` are the batch command's own option flags, under the manifest and over the profile.
 
+    Outputs must lie inside the manifest's folder unless `anywhere` (--outputs-anywhere).
     Raises ManifestError listing every problem at once, before any request.
     """
     flags = flags or options.flag_layer({})
@@ -74,7 +77,7 @@ def build(
         hint = f"; {error.hint}" if error.hint else ""
         message = f"{error.message}{hint}{also}"
         problems.append(Problem(rows[0].where, message, error.exit_code, rows[0].number))
-    _check_outputs(tasks, problems)
+    _check_outputs(tasks, problems, None if anywhere else m.folder)
     if problems:
         raise manifest.ManifestError(str(m.path), problems)
     return [_decide(t, force) for t in tasks]
@@ -176,10 +179,34 @@ def _local(source: str, folder: Path) -> str:
     return str(path if path.is_absolute() else folder / path)
 
 
-def _check_outputs(tasks: list[Task], problems: list[Problem]) -> None:
-    """Each job needs file names of its own: a re-run finds a job's images by them."""
+def _inside(path: Path, folder: Path) -> bool:
+    """Whether path lies in folder, as written (`a/../../x` is not) and as the links the
+    folder already holds lead (a link the user made to elsewhere is theirs to make)."""
+    plain = Path(os.path.normpath(path))
+    real = Path(os.path.realpath(path.parent))
+    return plain.is_relative_to(folder) or real.is_relative_to(os.path.realpath(folder))
+
+
+def _check_outputs(tasks: list[Task], problems: list[Problem], folder: Path | None) -> None:
+    """Each job needs file names of its own: a re-run finds a job's images by them; and they
+    stay in the manifest's folder (`folder`; None: anywhere)."""
     owner: dict[Path, Row] = {}
     for task in tasks:
+        outside = [
+            t.path
+            for t in task.plan.targets
+            if folder and t.path is not None and not _inside(t.path, folder)
+        ]
+        if outside:
+            problems.append(
+                Problem(
+                    task.row.where,
+                    f"output {task.row.output!r} leads outside the manifest's folder "
+                    f"({outside[0]}); pass --outputs-anywhere to allow it",
+                    job=task.row.number,
+                )
+            )
+            continue
         if any(field in str(task.row.output) for field in ("{date}", "{time}")):
             problems.append(
                 Problem(

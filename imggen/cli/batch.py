@@ -35,6 +35,14 @@ Results = Annotated[
         rich_help_panel=RUN,
     ),
 ]
+Anywhere = Annotated[
+    bool,
+    typer.Option(
+        "--outputs-anywhere",
+        help="Let outputs lie outside the manifest's folder (absolute, ../, ~).",
+        rich_help_panel=RUN,
+    ),
+]
 FailFast = Annotated[
     bool,
     typer.Option("--fail-fast", help="Start no new job after one fails.", rich_help_panel=RUN),
@@ -55,6 +63,7 @@ def batch(
     shard: Shard = None,
     results: Results = None,
     fail_fast: FailFast = False,
+    outputs_anywhere: Anywhere = False,
     *,
     flags: Flags,
 ) -> None:
@@ -79,7 +88,14 @@ def batch(
     m = mf.load(manifest)
     # Every machine of a CI matrix checks the whole manifest, so a bad job fails all shards
     # alike instead of only the one it lands in.
-    todo = plan.build(m, env, flags=given, force=flags["force"], need_key=not flags["dry_run"])
+    todo = plan.build(
+        m,
+        env,
+        flags=given,
+        force=flags["force"],
+        need_key=not flags["dry_run"],
+        anywhere=outputs_anywhere,
+    )
     for warning in dict.fromkeys(w for t in todo for w in t.settings.warnings):
         ui.warn(warning)  # e.g. a readable config file holding an inline key, once each
     if part:

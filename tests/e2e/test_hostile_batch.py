@@ -83,3 +83,42 @@ def test_another_manifests_image_is_not_this_jobs(
     again = cli("batch", str(first), env=gw_env(fake))
     assert again.returncode == 0, again.stderr.decode()
     assert prompts(fake) == ["a fox", "a red fox"]
+
+
+def test_outputs_stay_in_the_manifests_folder(fake: FakeGateway, cli: Cli, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    folder = tmp_path / "project"
+    folder.mkdir()
+    m = jobs(
+        folder / "a.jsonl",
+        {"prompt": "one", "output": "../escaped.png"},
+        {"prompt": "two", "output": str(tmp_path / "abs.png")},
+        {"prompt": "three", "output": "~/tilde.png"},
+        {"prompt": "four", "output": "art/sub/../ok.png"},
+    )
+    env = {**gw_env(fake), "HOME": str(home)}
+
+    done = cli("batch", str(m), env=env)
+
+    err = done.stderr.decode()
+    assert done.returncode == 2, err
+    assert err.count("leads outside the manifest's folder") == 3, err
+    assert "--outputs-anywhere" in err
+    assert not fake.requests_to("/chat/completions")
+    anywhere = cli("batch", str(m), "--outputs-anywhere", env=env)
+    assert anywhere.returncode == 0, anywhere.stderr.decode()
+    assert (tmp_path / "escaped.png").exists() and (tmp_path / "abs.png").exists()
+    assert (home / "tilde.png").exists() and (folder / "art" / "ok.png").exists()
+    assert not list(folder.rglob("~"))  # `~` is expanded, never a folder of that name
+
+
+def test_a_model_named_dotdot_cannot_lead_a_template_out(
+    fake: FakeGateway, cli: Cli, tmp_path: Path
+) -> None:
+    m = jobs(tmp_path / "a.jsonl", {"prompt": "x", "output": "art/{model}.png", "model": ".."})
+    done = cli("batch", str(m), "--outputs-anywhere", env=gw_env(fake))
+    assert done.returncode == 0, done.stderr.decode()
+    # the field's value is a name, never a path: `..` becomes `-`, inside art/
+    assert [p.name for p in (tmp_path / "art").iterdir()] == ["-.png"]
+    assert not list(tmp_path.glob("*.png"))
