@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from imggen import core
+from imggen.batch import lock
 from imggen.batch.plan import Task
 from imggen.console import UI
 from imggen.env import Env
@@ -75,15 +76,14 @@ class Summary:
 
 
 class ResultsFile:
-    """The JSONL results file: truncated at the start of a run, then one whole line per
-    finished job, each written with a single append so an interrupted run leaves whole lines."""
+    """The JSONL results file: locked against a second run and emptied at the start of a run,
+    then one whole line per finished job, each written with a single append so an
+    interrupted run leaves whole lines. Raises lock.Busy when another run has it."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND
-            self._fd = os.open(path, flags, 0o666)
+            self._fd = lock.open_results(path)
         except OSError as exc:
             raise UsageError(f"cannot write the results file {path}: {exc.strerror}") from None
         self._lock = threading.Lock()

@@ -3,6 +3,7 @@ stdout, a line per job and a summary table on stderr, the worst job's exit code.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from pathlib import Path
@@ -73,8 +74,7 @@ def batch(
     options given here apply to every job that does not set them itself.
     """
     from imggen.batch import manifest as mf
-    from imggen.batch import plan
-    from imggen.batch import run as b
+    from imggen.batch.lock import ManifestLock
     from imggen.console import UI
     from imggen.env import Env
     from imggen.errors import UsageError
@@ -83,9 +83,31 @@ def batch(
     ui = UI(env, quiet=flags["quiet"], verbose=flags["verbose"])
     if jobs < 1:
         raise UsageError(f"--jobs {jobs}: must be a whole number of at least 1")
-    given = checked(flags)
     part = mf.parse_shard(shard) if shard else None
     m = mf.load(manifest)
+    with contextlib.ExitStack() as held:
+        if not flags["dry_run"]:  # planned under the lock: it sees what a run before saved
+            held.enter_context(ManifestLock(m.path, shared=part is not None))
+        _run(env, ui, m, part, results, jobs, fail_fast, outputs_anywhere, flags)
+
+
+def _run(
+    env: Any,
+    ui: Any,
+    m: Any,
+    part: tuple[int, int] | None,
+    results: Path | None,
+    jobs: int,
+    fail_fast: bool,
+    outputs_anywhere: bool,
+    flags: Flags,
+) -> None:
+    """Plan (under the manifest's lock), then run with the results file locked too."""
+    from imggen.batch import manifest as mf
+    from imggen.batch import plan
+    from imggen.batch import run as b
+
+    given = checked(flags)
     # Every machine of a CI matrix checks the whole manifest, so a bad job fails all shards
     # alike instead of only the one it lands in.
     todo = plan.build(

@@ -12,6 +12,7 @@ from typing import Any
 from imggen.files.provenance import read_provenance
 from imggen.testing import FakeGateway
 from tests.conftest import SENTINEL_KEY
+from tests.e2e import RUN_TIMEOUT, start, wait_for
 
 Cli = Callable[..., subprocess.CompletedProcess[bytes]]
 
@@ -122,3 +123,49 @@ def test_a_model_named_dotdot_cannot_lead_a_template_out(
     # the field's value is a name, never a path: `..` becomes `-`, inside art/
     assert [p.name for p in (tmp_path / "art").iterdir()] == ["-.png"]
     assert not list(tmp_path.glob("*.png"))
+
+
+def _eight(tmp_path: Path) -> Path:
+    rows = [{"prompt": f"tile {i}", "output": f"tiles/{i}.png"} for i in range(8)]
+    return jobs(tmp_path / "tiles.jsonl", *rows)
+
+
+def test_a_second_run_of_one_manifest_stops_and_pays_nothing(
+    fake: FakeGateway, cli: Cli, tmp_path: Path
+) -> None:
+    fake.latency = 0.5
+    m = _eight(tmp_path)
+    first = start(["batch", str(m), "-j", "2"], gw_env(fake), tmp_path)
+    try:
+        wait_for(lambda: len(fake.requests_to("/chat/completions")) >= 1)
+        second = cli("batch", str(m), env=gw_env(fake), timeout=RUN_TIMEOUT)
+        out, err = first.communicate(timeout=RUN_TIMEOUT)
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait()
+    assert first.returncode == 0, err.decode()
+    assert second.returncode == 2, second.stderr.decode()
+    assert "another imggen batch is running the manifest" in second.stderr.decode()
+    assert len(fake.requests_to("/chat/completions")) == 8  # each job paid once
+    lines = [json.loads(x) for x in (tmp_path / "tiles.results.jsonl").read_text().splitlines()]
+    assert sorted(r["job"] for r in lines) == list(range(1, 9))
+    assert {r["status"] for r in lines} == {"saved"}
+
+
+def test_shards_of_one_manifest_run_side_by_side(
+    fake: FakeGateway, cli: Cli, tmp_path: Path
+) -> None:
+    fake.latency = 0.3
+    m = _eight(tmp_path)
+    procs = [start(["batch", str(m), "--shard", f"{i}/2"], gw_env(fake), tmp_path) for i in (1, 2)]
+    try:
+        ended = [p.communicate(timeout=RUN_TIMEOUT) for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    assert [p.returncode for p in procs] == [0, 0], [e[1].decode() for e in ended]
+    assert len(fake.requests_to("/chat/completions")) == 8
+    assert len(list((tmp_path / "tiles").glob("*.png"))) == 8
