@@ -74,7 +74,7 @@ def plan(
         found = [
             _from_template(output, i, count, prompt, model, ext, cwd) for i in range(1, count + 1)
         ]
-    elif output is None or output.endswith(("/", os.sep)) or (cwd / output).is_dir():
+    elif output is None or output.endswith(("/", os.sep)) or os.path.isdir(cwd / output):
         folder = cwd / output if output else cwd
         stem = slug(prompt)
         if count == 1:
