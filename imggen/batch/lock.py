@@ -28,6 +28,8 @@ def _flock(fd: int, *, shared: bool) -> bool:
         fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
     except BlockingIOError:
         return False
+    except OSError:  # ENOLCK: a filesystem without locks (some NFS setups) guards nothing
+        return True
     return True
 
 
