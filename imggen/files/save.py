@@ -10,6 +10,7 @@ import json
 import os
 import re
 import secrets
+import socket
 import tempfile
 import threading
 import time
@@ -39,10 +40,10 @@ class Scratch:
     def __init__(self) -> None:
         self._paths: set[Path] = set()
         self._lock = threading.Lock()
-        # Every name carries this run's pid and token, so cleanup() also finds a file whose
-        # creation a signal cut short before it was recorded, and a later run can tell the
-        # leftovers of a run that is gone (kill -9, a power cut) from a live run's.
-        self._prefix = f".imggen-{os.getpid()}-{secrets.token_hex(4)}-"
+        # Every name carries this run's token, so cleanup() also finds a file whose creation
+        # a signal cut short before it was recorded; and its machine and pid, so a later run
+        # can tell the leftovers of a run that is gone (kill -9, a power cut) from a live one's.
+        self._prefix = f".imggen-{HOST}-{os.getpid()}-{secrets.token_hex(4)}-"
         self._dirs: set[Path] = set()
         self._closed = False
 
@@ -50,7 +51,8 @@ class Scratch:
         with self._lock:  # held across mkstemp: no file appears after cleanup() has run
             if self._closed:
                 raise GatewayFailed("cancelled: this run has ended")
-            if directory not in self._dirs:
+            if directory not in self._dirs and directory not in _SWEPT:
+                _SWEPT.add(directory)  # once per process: 5,000 batch jobs, one folder
                 sweep(directory)
             self._dirs.add(directory)
             fd, name = tempfile.mkstemp(prefix=self._prefix, suffix=".part", dir=directory)
@@ -76,13 +78,18 @@ class Scratch:
                 stray.unlink(missing_ok=True)
 
 
+# This machine, as part files name it: a pid says nothing about another machine's (or
+# container's) runs writing the same folder, whose files only age out.
+HOST = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:6]
 STALE_AGE = 24 * 3600.0  # a part file this old is a leftover, whoever made it
-_PART = re.compile(r"\.imggen-(?:(\d+)-)?[0-9a-f]+-.*\.part")
+OWNER_GONE_AGE = 60.0  # and one this old whose process has ended here
+_PART = re.compile(r"\.imggen-(?:([0-9a-f]{6})-(\d+)-)?[0-9a-f]+-.*\.part")
+_SWEPT: set[Path] = set()  # folders this process has swept (a race sweeps twice: harmless)
 
 
 def sweep(directory: Path, *, now: float | None = None) -> list[Path]:
-    """Remove the .imggen-*.part files a dead run left in `directory`: those whose owner pid
-    no longer runs here, and any older than a day; what was removed."""
+    """Remove the .imggen-*.part files a dead run left in `directory`: those of this machine
+    whose owner pid no longer runs (a minute old), and any a day old; what was removed."""
     now = time.time() if now is None else now
     gone: list[Path] = []
     try:
@@ -97,9 +104,9 @@ def sweep(directory: Path, *, now: float | None = None) -> list[Path]:
             age = now - entry.stat(follow_symlinks=False).st_mtime
         except OSError:
             continue
-        pid = int(found.group(1)) if found.group(1) else None
+        pid = int(found.group(2)) if found.group(1) == HOST else None
         owner_gone = pid is not None and pid != os.getpid() and not _alive(pid)
-        if (owner_gone and age > 2.0) or age > STALE_AGE:
+        if (owner_gone and age > OWNER_GONE_AGE) or age > STALE_AGE:
             try:
                 os.unlink(entry.path)
             except OSError:

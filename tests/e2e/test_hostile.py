@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from imggen.env import Env
 from imggen.files.provenance import read_provenance
+from imggen.files.save import HOST
 from imggen.limits import Limits
 from imggen.testing import make_png
 from tests.conftest import SENTINEL_KEY
@@ -176,16 +177,18 @@ def test_a_run_removes_the_part_files_of_runs_that_are_gone(tmp_path: Path) -> N
     dead.wait()
     out = tmp_path / "out"
     out.mkdir()
-    stale = out / f".imggen-{dead.pid}-0badc0de-x1.part"
+    stale = out / f".imggen-{HOST}-{dead.pid}-0badc0de-x1.part"
     old = out / ".imggen-0badc0de-x2.part"  # the name before pids were in it, two days old
-    live = out / f".imggen-{os.getpid()}-0badc0de-x3.part"  # this test runs: kept
-    for path in (stale, old, live):
+    live = out / f".imggen-{HOST}-{os.getpid()}-0badc0de-x3.part"  # this test runs: kept
+    # another machine's run writing the same folder (a shared volume): its pid means nothing
+    elsewhere = out / f".imggen-ffffff-{dead.pid}-0badc0de-x4.part"
+    for path in (stale, old, live, elsewhere):
         path.write_bytes(b"half an image")
-    os.utime(stale, (time.time() - 60, time.time() - 60))
-    os.utime(old, (time.time() - 2 * 86400, time.time() - 2 * 86400))
+    for path, age in ((stale, 120), (old, 2 * 86400), (live, 2 * 3600), (elsewhere, 2 * 3600)):
+        os.utime(path, (time.time() - age, time.time() - age))
     with Hostile() as gw:
         gw.routes["/v1/chat/completions"] = lambda h: send(h, links_reply([f"{gw.url}/img/a"]))
         gw.routes["/img/"] = serving(PNG)
         done, _ = run_bounded(["generate", "x", "-o", "out/a.png"], gw.env(), tmp_path)
     assert done.returncode == 0, done.stderr.decode()
-    assert sorted(p.name for p in out.iterdir()) == sorted(["a.png", live.name])
+    assert sorted(p.name for p in out.iterdir()) == sorted(["a.png", live.name, elsewhere.name])
