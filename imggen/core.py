@@ -20,6 +20,7 @@ from imggen.errors import ImggenError, NoImage, SizeRefused, UsageError
 from imggen.files import save, targets
 from imggen.files.provenance import made_by, provenance
 from imggen.job import Gateway, HttpCall, ImageInput, Job, Payload, Reply, SavedImage
+from imggen.limits import Limits
 from imggen.outcome import Outcome
 from imggen.settings import Settings
 
@@ -119,10 +120,26 @@ def _set_by(job: Job, *names: str) -> str:
     return f"; set by {' and '.join(shown)}" if shown else ""
 
 
-def make_client(settings: Settings, env: Env, ui: UI, opts: RunOptions, **kwargs: Any) -> Any:
+def time_limit(opts: RunOptions, limits: Limits, plan: Plan | None = None) -> float:
+    """Seconds a run may take: --timeout, else the default, longer for a call that makes
+    several images in turn."""
+    if opts.timeout:
+        return opts.timeout
+    most = max((c.images for c in plan.calls), default=1) if plan else 1
+    return limits.deadline + limits.deadline_per_image * (most - 1)
+
+
+def make_client(
+    settings: Settings,
+    env: Env,
+    ui: UI,
+    opts: RunOptions,
+    plan: Plan | None = None,
+    **kwargs: Any,
+) -> Any:
     from imggen.wire.client import Client
 
-    deadline = time.monotonic() + (opts.timeout or env.limits.deadline)
+    deadline = time.monotonic() + time_limit(opts, env.limits, plan)
     return Client(
         settings.base_url,
         settings.api_key,
@@ -170,7 +187,7 @@ def run(
     outcome = Outcome(gw.profile, gw.model, gw.dialect, requested=_requested(plan.requested))
     scratch = scratch or save.Scratch()  # batch passes its own, to clean up on interrupt
     own_client = client is None
-    client = client or make_client(settings, env, ui, opts)
+    client = client or make_client(settings, env, ui, opts, plan)
     try:
         targets.check(plan.targets, force=opts.force)
         ui.start_progress(f"{gw.model}: waiting for the gateway")

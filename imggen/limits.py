@@ -33,4 +33,7 @@ class Limits:
     # byte every few seconds, or a Content-Length that promises more than ever comes, ends
     # here. seed 002: a 4K image takes 180-240 s; this leaves room for one retry of such.
     deadline: float = 600.0
+    # and this much more for each further image one call makes in turn (seed 002: Seedream's
+    # n is sequential generation, up to 10 images from one request)
+    deadline_per_image: float = 120.0
     key_cmd_timeout: float = 30.0  # api_key_cmd, killed with its process group after this

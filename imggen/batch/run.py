@@ -219,7 +219,7 @@ def _run_one(
 ) -> JobResult:
     result = JobResult(task, "failed")
     began = time.monotonic()
-    deadline = began + (task.opts.timeout or env.limits.deadline)
+    deadline = began + core.time_limit(task.opts, env.limits, task.plan)
     label = shown(_target(task))
     client = shared.fork(
         retries=task.opts.retries,

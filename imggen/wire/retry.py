@@ -125,7 +125,7 @@ class Retrier:
         if self.deadline is not None and time.monotonic() > self.deadline:
             raise DeadlineExceeded(
                 "the time limit (--timeout) ran out before the reply was complete",
-                hint=f"--timeout SECONDS sets it ({self.limits.deadline:.0f} s unless given)",
+                hint="pass a longer --timeout SECONDS for a slow gateway",
             )
 
     def budget(self, read_timeout: float) -> float:

@@ -114,7 +114,7 @@ class Session:
             if retrier.deadline is not None and retrier.deadline - time.monotonic() <= 1:
                 return DeadlineExceeded(
                     "the time limit (--timeout) ran out while waiting for the gateway",
-                    hint=f"--timeout SECONDS sets it ({self.limits.deadline:.0f} s unless given)",
+                    hint="pass a longer --timeout SECONDS for a slow gateway",
                 )
             text = f"{where} sent nothing for {retrier.budget(self.read_timeout):.0f} s"
         elif isinstance(exc, httpx.TimeoutException):

@@ -9,6 +9,8 @@ import subprocess
 import time
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, cast
 
 import pytest
 from typer.testing import CliRunner
@@ -105,9 +107,18 @@ def test_the_default_deadline_ends_a_trickle_and_a_lying_length(
     assert not list(tmp_path.glob("*.png"))
 
 
-def test_the_shipped_deadline_leaves_room_for_a_4k_image() -> None:
-    # 4K at high quality takes 180-240 s at the gateways; one retry of such must fit
-    assert Limits().deadline >= 2 * 240 + 60
+def test_the_shipped_time_limit_leaves_room_for_4k_and_sequential_images() -> None:
+    from imggen import core
+    from imggen.job import HttpCall
+
+    limits, opts = Limits(), core.RunOptions()
+    one = SimpleNamespace(calls=[HttpCall("POST", "/x", images=1)])
+    ten = SimpleNamespace(calls=[HttpCall("POST", "/x", images=10)])
+    # 4K at high quality takes 180-240 s at the gateways: one retry of such must fit
+    assert core.time_limit(opts, limits, cast(Any, one)) >= 2 * 240 + 60
+    # ten images made in turn by one request (Seedream's n) take about ten times one
+    assert core.time_limit(opts, limits, cast(Any, ten)) >= 10 * 120
+    assert core.time_limit(core.RunOptions(timeout=5.0), limits, cast(Any, ten)) == 5.0
 
 
 # -- the world's faults: no exit 1, and a paid image is never lost ---------------------------
