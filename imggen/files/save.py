@@ -165,8 +165,15 @@ def save(
     record = json.dumps(dict(provenance), ensure_ascii=False, sort_keys=True)
     if target.path is None:
         assert stdout is not None
-        _write_image(src, mime, record, stdout)
-        stdout.flush()
+        try:
+            _write_image(src, mime, record, stdout)
+            stdout.flush()
+        except OSError as exc:
+            if exc.errno == errno.EPIPE:  # the reader stopped reading (`| head`): its choice
+                raise WriteFailed("stdout was closed before the whole image was written") from None
+            named = src.with_name("imggen-stdout" + imagefile.MIME_EXT.get(mime, ".img"))
+            kept = _rescue(src, named, scratch)
+            raise os_error(exc, Path("stdout"), kept=kept) from None
         return SavedImage("-", mime, src.stat().st_size, pixels, _sha256(src))
 
     final = _final_path(target, mime, warn)

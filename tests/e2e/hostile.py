@@ -116,6 +116,7 @@ def run_bounded(
     memory: int = MEMORY_CAP,
     file_size: int | None = None,
     prefix: tuple[str, ...] = (),
+    stdout: Any = subprocess.PIPE,
 ) -> tuple[subprocess.CompletedProcess[bytes], float]:
     """The installed imggen under an address-space cap and a timeout; (result, seconds).
     file_size: no file may grow past it (a write beyond fails with EFBIG); prefix: a command
@@ -133,7 +134,8 @@ def run_bounded(
         env=subprocess_env(env),
         cwd=cwd,
         stdin=subprocess.DEVNULL,
-        capture_output=True,
+        stdout=stdout,
+        stderr=subprocess.PIPE,
         timeout=timeout,
         preexec_fn=cap,
         check=False,

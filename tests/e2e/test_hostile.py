@@ -145,6 +145,34 @@ def test_a_write_that_fails_after_the_image_arrived_keeps_it(tmp_path: Path) -> 
     assert not [p for p in (tmp_path / "out").iterdir() if p.name.startswith(".imggen-")]
 
 
+def test_a_full_stdout_keeps_the_image(tmp_path: Path) -> None:
+    if not Path("/dev/full").exists():
+        pytest.skip("needs /dev/full")
+    with Hostile() as gw:
+        gw.routes["/v1/chat/completions"] = lambda h: send(h, links_reply([f"{gw.url}/img/a"]))
+        gw.routes["/img/"] = serving(NOISE)
+        env = gw.env(TMPDIR=str(tmp_path))  # where an image for stdout waits
+        with open("/dev/full", "wb") as full:
+            done, _ = run_bounded(["generate", "x", "-o", "-"], env, tmp_path, stdout=full)
+    err = done.stderr.decode()
+    assert done.returncode == 7, err
+    assert "no space left to write stdout" in err
+    kept = list(tmp_path.glob("imggen-stdout.unsaved-*.png"))
+    assert len(kept) == 1 and kept[0].read_bytes() == NOISE and str(kept[0]) in err
+
+
+def test_a_reader_that_stops_reading_stdout_is_said_not_a_bug(tmp_path: Path) -> None:
+    pipe = ("bash", "-c", '"$@" | head -c 8 >/dev/null; exit "${PIPESTATUS[0]}"', "bash")
+    with Hostile() as gw:
+        gw.routes["/v1/chat/completions"] = lambda h: send(h, links_reply([f"{gw.url}/img/a"]))
+        gw.routes["/img/"] = serving(make_png(400, 400, noise=True))  # more than a pipe holds
+        done, _ = run_bounded(["generate", "x", "-o", "-"], gw.env(), tmp_path, prefix=pipe)
+    err = done.stderr.decode()
+    assert done.returncode == 7, err
+    assert err.startswith("error: stdout was closed before the whole image was written")
+    assert "Traceback" not in err and "Exception ignored" not in err
+
+
 def _small_disk() -> tuple[str, ...] | None:
     """A command prefix running imggen with ./disk a 192 KiB tmpfs, in a mount namespace of
     its own (root and util-linux's unshare); None where that cannot be had."""
