@@ -1,4 +1,5 @@
-"""The config file: where it lives, reading it (tomllib), writing it (tomli-w, atomic, 0600)."""
+"""The config file: where it lives, reading it (tomllib), and changing it in place (tomlkit:
+comments and layout survive; atomic, mode 0600, written through a symlink to its target)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 from imggen.errors import ConfigError
 
 FILE_NAME = "config.toml"
+SIZE_CAP = 1024 * 1024  # a config file is a few KB; more is not one (IMGGEN_CONFIG=/dev/zero)
 
 
 def config_path(environ: Mapping[str, str] | None = None) -> Path:
@@ -26,17 +28,55 @@ def config_path(environ: Mapping[str, str] | None = None) -> Path:
 
 def load(path: Path) -> dict[str, Any]:
     """The parsed file, or {} when it does not exist. Raises ConfigError on bad TOML."""
-    import tomllib
+    text = _read(path)
+    return {} if text is None else _parse(path, text)
+
+
+def load_document(path: Path) -> Any:
+    """The file as a tomlkit document, to change in place and save(): its comments, order and
+    layout survive. An empty document when the file does not exist. Raises ConfigError."""
+    import tomlkit
+
+    text = _read(path)
+    if text is None:
+        return tomlkit.document()
+    _parse(path, text)  # tomllib's messages name the line; and `profiles` must be tables
+    return tomlkit.parse(text)
+
+
+def _read(path: Path) -> str | None:
+    """The file's text; None when it does not exist. Only a regular file, and a small one, is
+    read: a FIFO would block and /dev/zero would never end."""
+    from imggen.files import bounded
 
     try:
-        raw = path.read_bytes()
+        raw = bounded.read(path, SIZE_CAP)
     except FileNotFoundError:
-        return {}
+        return None
+    except bounded.NotRegular as exc:
+        raise ConfigError(f"config file {path} is {exc.kind}, not a regular file") from None
+    except bounded.TooLarge:
+        raise ConfigError(
+            f"config file {path} is over {SIZE_CAP // 1024} KiB; a config file is a few KB",
+            hint="check IMGGEN_CONFIG: it may point at the wrong file",
+        ) from None
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
     try:
-        data = tomllib.loads(raw.decode("utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"config file {path} is not valid TOML: {exc}",
+            hint="fix it by hand, or move it away and run `imggen config init`",
+        ) from exc
+
+
+def _parse(path: Path, text: str) -> dict[str, Any]:
+    import tomllib
+
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
         raise ConfigError(
             f"config file {path} is not valid TOML: {exc}",
             hint="fix it by hand, or move it away and run `imggen config init`",
@@ -51,19 +91,41 @@ def load(path: Path) -> dict[str, Any]:
 
 
 def save(path: Path, data: Mapping[str, Any]) -> None:
-    """Write atomically (temp file in the same folder, then rename) with mode 0600."""
-    import tomli_w
+    """Write `data` (a load_document() as changed, or a plain mapping) atomically with mode
+    0600: a temp file beside the real file, then a rename over it. A symlink (a config kept
+    with the dotfiles) is written through to its target and stays a link.
 
-    text = tomli_w.dumps(dict(data))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".config-", suffix=".toml.tmp", dir=path.parent)
+    Raises ConfigError (exit 3) naming the path when it cannot be written."""
+    import tomlkit
+
+    text = tomlkit.dumps(data)
+    real = Path(os.path.realpath(path))
+    shown = f"{path} (a link to {real})" if os.path.islink(path) else str(path)
+    try:
+        real.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".config-", suffix=".toml.tmp", dir=real.parent)
+    except OSError as exc:
+        from imggen.files.targets import file_in_the_way
+
+        blocker = file_in_the_way(real.parent)
+        why = f"{blocker} is a file, not a folder" if blocker else exc.strerror
+        raise ConfigError(
+            f"cannot write the config file {shown}: {why}",
+            hint="check the folder's permissions, or point IMGGEN_CONFIG at a writable file",
+        ) from None
     try:
         os.fchmod(fd, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+        os.replace(tmp, real)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise ConfigError(
+            f"cannot write the config file {shown}: {exc.strerror}",
+            hint="nothing was changed; free some space or check the folder's permissions",
+        ) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -94,10 +156,13 @@ def get_dotted(data: Mapping[str, Any], key: str) -> Any:
 
 
 def set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
+    """Set a dotted key, making the tables on the way (a tomlkit document stays one)."""
     parts = _split(key)
     node = data
     for part in parts[:-1]:
-        child = node.setdefault(part, {})
+        if part not in node:
+            node[part] = {}
+        child = node[part]  # read back: a tomlkit container turns the {} into a Table
         if not isinstance(child, dict):
             raise ConfigError(f"cannot set {key}: {part} is a value, not a table")
         node = child

@@ -18,8 +18,9 @@ from imggen.dialects import DIALECTS, Dialect
 from imggen.env import Env
 from imggen.errors import ImggenError, NoImage, SizeRefused, UsageError
 from imggen.files import save, targets
-from imggen.files.provenance import provenance
+from imggen.files.provenance import made_by, provenance
 from imggen.job import Gateway, HttpCall, ImageInput, Job, Payload, Reply, SavedImage
+from imggen.limits import Limits
 from imggen.outcome import Outcome, usage_cost
 from imggen.settings import Settings
 
@@ -33,6 +34,8 @@ class RunOptions:
     timeout: float | None = None  # bounds the whole command
     retries: int = 2
     cwd: Path = field(default_factory=Path.cwd)
+    # (manifest, output as written) when a batch job runs: recorded in provenance
+    made_by: tuple[Path, str] | None = None
 
     @classmethod
     def of(cls, values: options.Values, cwd: Path) -> RunOptions:
@@ -117,10 +120,26 @@ def _set_by(job: Job, *names: str) -> str:
     return f"; set by {' and '.join(shown)}" if shown else ""
 
 
-def make_client(settings: Settings, env: Env, ui: UI, opts: RunOptions, **kwargs: Any) -> Any:
+def time_limit(opts: RunOptions, limits: Limits, plan: Plan | None = None) -> float:
+    """Seconds a run may take: --timeout, else the default, longer for a call that makes
+    several images in turn."""
+    if opts.timeout:
+        return opts.timeout
+    most = max((c.images for c in plan.calls), default=1) if plan else 1
+    return limits.deadline + limits.deadline_per_image * (most - 1)
+
+
+def make_client(
+    settings: Settings,
+    env: Env,
+    ui: UI,
+    opts: RunOptions,
+    plan: Plan | None = None,
+    **kwargs: Any,
+) -> Any:
     from imggen.wire.client import Client
 
-    deadline = time.monotonic() + opts.timeout if opts.timeout else None
+    deadline = time.monotonic() + time_limit(opts, env.limits, plan)
     return Client(
         settings.base_url,
         settings.api_key,
@@ -168,7 +187,7 @@ def run(
     outcome = Outcome(gw.profile, gw.model, gw.dialect, requested=_requested(plan.requested))
     scratch = scratch or save.Scratch()  # batch passes its own, to clean up on interrupt
     own_client = client is None
-    client = client or make_client(settings, env, ui, opts)
+    client = client or make_client(settings, env, ui, opts, plan)
     try:
         targets.check(plan.targets, force=opts.force)
         ui.start_progress(f"{gw.model}: waiting for the gateway")
@@ -225,7 +244,8 @@ def _receive(
     """Send the calls; the images they brought, in scratch files, at most one per target."""
     files: list[Path] = []
     errors: list[ImggenError] = []
-    for result in _send_all(client, plan, scratch, plan.targets[0].directory, ui):
+    results = _send_all(client, plan, scratch, plan.targets[0].directory, ui)
+    for result in results:
         if isinstance(result, ImggenError):
             errors.append(result)
             continue
@@ -237,10 +257,12 @@ def _receive(
         if reply.usage:
             outcome.usage.append(reply.usage)
         outcome.shapes.extend(s for s in reply.shapes if s not in outcome.shapes)
-    if len(files) > len(plan.targets):
+    sent = sum(len(r[0].images) for r in results if not isinstance(r, ImggenError))
+    if sent > len(plan.targets):
         outcome.warnings.append(
-            f"the gateway sent {len(files)} images for {len(plan.targets)} asked; saving the first"
+            f"the gateway sent {sent} images for {len(plan.targets)} asked; saving the first"
         )
+    if len(files) > len(plan.targets):
         for path in files[len(plan.targets) :]:
             path.unlink(missing_ok=True)
         files = files[: len(plan.targets)]
@@ -265,7 +287,7 @@ def _save_all(
             saved = save.save(
                 path,
                 target,
-                provenance=provenance(job, plan.gateway, i),
+                provenance=provenance(job, plan.gateway, i, _made_by(opts, target)),
                 force=opts.force,
                 scratch=scratch,
                 stdout=env.out_bytes() if target.path is None else None,
@@ -281,6 +303,12 @@ def _save_all(
         if on_saved:
             on_saved(saved)
     return errors
+
+
+def _made_by(opts: RunOptions, target: targets.Target) -> dict[str, str] | None:
+    if opts.made_by is None or target.path is None:
+        return None
+    return made_by(*opts.made_by, target.path.parent)
 
 
 def _no_image(outcome: Outcome, count: int) -> NoImage:
@@ -329,14 +357,27 @@ def _send_all(client: Any, plan: Plan, scratch: save.Scratch, spool: Path, ui: U
             reply = client.send(call, plan.dialect, scratch.factory(spool))
         except ImggenError as exc:
             return exc
+        except OSError as exc:  # the reply's image spilled to disk: a full disk, say
+            return save.os_error(exc, spool)
         if any(p.kind == "url" for p in reply.images):
             ui.describe(f"{plan.gateway.model}: downloading")
-        files, failed = [], []
+        files: list[tuple[Path, Payload]] = []
+        failed: list[ImggenError] = []
+        # At most the images asked for, and one spare try should one of them fail: a gateway
+        # sending 100 links for -n 1 must not cost 100 downloads.
+        tries = call.images + 1
         for p in reply.images:  # one expired link must not cost the images that did arrive
+            if len(files) >= call.images or tries <= 0:
+                break
+            tries -= 1
             try:
                 files.append((_materialize(p, client, scratch, spool), p))
             except ImggenError as exc:
                 failed.append(exc)
+            except OSError as exc:
+                failed.append(save.os_error(exc, spool))
+        if len(reply.images) > call.images:
+            failed = failed[: max(0, call.images - len(files))]  # a spare's failure costs none
         return reply, files, failed
 
     if len(plan.calls) == 1:

@@ -48,9 +48,10 @@ class Env:
         binary: BinaryIO = getattr(stream, "buffer", None) or stream  # type: ignore[assignment]
         return binary
 
-    def read_stdin_bytes(self) -> bytes:
+    def read_stdin_bytes(self, limit: int = -1) -> bytes:
+        """stdin's bytes, at most `limit` of them (all with -1)."""
         stream = self.inp
-        data = getattr(stream, "buffer", stream).read()
+        data = getattr(stream, "buffer", stream).read(limit)
         return data if isinstance(data, bytes) else str(data).encode()
 
     @property

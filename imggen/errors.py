@@ -4,7 +4,8 @@
     ├── UsageError              2  bad flag value, unreadable input, refused size, file exists
     │   ├── SizeRefused
     │   ├── InputError
-    │   └── FileExists
+    │   ├── FileExists
+    │   └── NameTooLong            an output name the filesystem cannot hold
     ├── ConfigError             3  no profile, no key, bad TOML
     │   ├── NoModel                no model given or configured
     │   └── AuthFailed             401 / 403 from the gateway
@@ -14,6 +15,8 @@
     │   ├── DeadlineExceeded       --timeout ran out
     │   └── LinkExpired            an image URL that no longer serves an image
     ├── NoImage                 6  the gateway answered without an image
+    ├── WriteFailed             7  the image arrived but could not be written (I/O, permission)
+    │   └── DiskFull               no space left (ENOSPC, EDQUOT)
     └── Interrupted          130/143  SIGINT / SIGTERM
 
 Every message says what happened; ``hint`` says what to do about it.
@@ -34,7 +37,8 @@ class ExitCode(enum.IntEnum):
     REFUSED = 4
     FAILED = 5
     NO_IMAGE = 6
-    BUDGET = 7  # batch --max-cost reached: jobs left unstarted, the next run resumes them
+    WRITE = 7
+    BUDGET = 8  # batch --max-cost reached: jobs left unstarted, the next run resumes them
     SIGINT = 130
     SIGTERM = 143
 
@@ -92,6 +96,10 @@ class FileExists(UsageError):
     """An output file exists and --force was not given."""
 
 
+class NameTooLong(UsageError):
+    """ENAMETOOLONG: a file or folder name longer than the filesystem takes."""
+
+
 class ConfigError(ImggenError):
     exit_code = ExitCode.CONFIG
 
@@ -132,6 +140,16 @@ class NoImage(ImggenError):
     def __init__(self, message: str, *, text: str = "", hint: str | None = None) -> None:
         super().__init__(message, hint=hint)
         self.text = text
+
+
+class WriteFailed(ImggenError):
+    """The image arrived (and was likely paid for) but could not be written where asked."""
+
+    exit_code = ExitCode.WRITE
+
+
+class DiskFull(WriteFailed):
+    """ENOSPC or EDQUOT while writing."""
 
 
 class Interrupted(ImggenError):

@@ -12,12 +12,13 @@ from pathlib import Path
 from typing import Any
 
 from imggen.errors import InputError, UsageError
-from imggen.files import imagefile
+from imggen.files import bounded, imagefile
 from imggen.files.provenance import PROVENANCE_KEY
 from imggen.job import ImageInput
 
 ACCEPTED = ("image/png", "image/jpeg", "image/webp")
 ONCE = "stdin can be read once: only one of PROMPT and IMAGE may be -"
+PROMPT_CAP = 1024 * 1024  # gateways take a few thousand characters; `< /dev/zero` never ends
 
 
 class Stdin:
@@ -31,11 +32,12 @@ class Stdin:
     def piped(self) -> bool:
         return not self._env.stdin_isatty
 
-    def read(self) -> bytes:
+    def read(self, limit: int) -> bytes:
+        """Up to limit + 1 bytes: one more than allowed says there was too much."""
         if self._used:
             raise UsageError(ONCE)
         self._used = True
-        data: bytes = self._env.read_stdin_bytes()
+        data: bytes = self._env.read_stdin_bytes(limit + 1)
         return data
 
 
@@ -60,7 +62,13 @@ def read_prompt(prompt: str | None, images: Sequence[str], stdin: Stdin, *, comm
     if [prompt, *images].count("-") > 1:
         raise UsageError(ONCE)
     if prompt == "-":
-        prompt = stdin.read().decode("utf-8", "replace").strip()
+        raw = stdin.read(PROMPT_CAP)
+        if len(raw) > PROMPT_CAP:
+            raise UsageError(
+                f"the prompt on stdin is over {PROMPT_CAP // 1024} KiB; a prompt is text",
+                hint="pipe the prompt's text, or pass the image as IMAGE",
+            )
+        prompt = raw.decode("utf-8", "replace").strip()
     if not prompt:
         example = (
             'imggen edit photo.png "make the sky stormy"'
@@ -71,18 +79,31 @@ def read_prompt(prompt: str | None, images: Sequence[str], stdin: Stdin, *, comm
     return prompt
 
 
-def read_input(source: str, *, stdin: Stdin | None = None, what: str = "input image") -> bytes:
-    """The bytes of a local input image, or of stdin for `-`. Raises InputError."""
+def read_input(
+    source: str, *, stdin: Stdin | None = None, what: str = "input image", max_bytes: int
+) -> bytes:
+    """The bytes of a local input image, or of stdin for `-`: a regular file only, its size
+    checked before it is read, never more than `max_bytes` read. Raises InputError."""
     if source == "-":
         if stdin is None:
             raise InputError(f"{what} cannot be - (stdin) here")
-        return stdin.read()
+        data = stdin.read(max_bytes)
+        if len(data) > max_bytes:
+            raise InputError(
+                f"{what} on stdin is over {_size(max_bytes)}; gateways take at most that"
+            )
+        return data
     try:
-        return Path(source).expanduser().read_bytes()
+        return bounded.read(Path(source).expanduser(), max_bytes)
     except FileNotFoundError:
         raise InputError(f"{what} {source} does not exist") from None
-    except IsADirectoryError:
-        raise InputError(f"{what} {source} is a folder, not an image") from None
+    except bounded.NotRegular as exc:
+        pipe = " (pass - to read stdin)" if exc.kind != "a folder" else ""
+        raise InputError(f"{what} {source} is {exc.kind}, not an image file{pipe}") from None
+    except bounded.TooLarge as exc:
+        raise InputError(
+            f"{what} {source} is {_size(exc.size)}; gateways take at most {_size(max_bytes)}"
+        ) from None
     except OSError as exc:
         raise InputError(f"cannot read {what} {source}: {exc.strerror}") from None
 
@@ -99,11 +120,7 @@ def load(
         return ImageInput(source=source, url=source)
     if source.startswith("data:"):
         raise InputError(f"{what}: pass a file or an http(s) URL, not a data: URL")
-    data = read_input(source, stdin=stdin, what=what)
-    if len(data) > max_bytes:
-        raise InputError(
-            f"{what} {source} is {_size(len(data))}; gateways take at most {_size(max_bytes)}"
-        )
+    data = read_input(source, stdin=stdin, what=what, max_bytes=max_bytes)
     mime = imagefile.sniff(data[:64])
     if mime not in ACCEPTED:
         raise InputError(

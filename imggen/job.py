@@ -8,6 +8,7 @@ import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 
 @dataclass(frozen=True)
@@ -25,7 +26,8 @@ class ImageInput:
     @property
     def name(self) -> str:
         if self.url:
-            return self.url.rsplit("/", 1)[-1] or "image"
+            # the path's last part: a signed link's query string is no name
+            return urlsplit(self.url).path.rsplit("/", 1)[-1] or "image"
         if self.source == "-":
             return "stdin" + {"image/jpeg": ".jpg", "image/webp": ".webp"}.get(
                 self.mime or "", ".png"

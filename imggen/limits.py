@@ -29,3 +29,11 @@ class Limits:
     backoff_cap: float = 8.0
     retry_after_cap: float = 60.0  # a longer Retry-After fails at once and says so
     input_cap: int = 50 * MiB  # an input image (seed 002: 单文件不超过 50 MB)
+    # The whole command (each batch job) unless --timeout says otherwise: a body trickling a
+    # byte every few seconds, or a Content-Length that promises more than ever comes, ends
+    # here. seed 002: a 4K image takes 180-240 s; this leaves room for one retry of such.
+    deadline: float = 600.0
+    # and this much more for each further image one call makes in turn (seed 002: Seedream's
+    # n is sequential generation, up to 10 images from one request)
+    deadline_per_image: float = 120.0
+    key_cmd_timeout: float = 30.0  # api_key_cmd, killed with its process group after this

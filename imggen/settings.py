@@ -12,17 +12,18 @@ Every value is resolved by the same precedence (SPEC "Configuration"):
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
-from imggen import config, options, suggest
+from imggen import config, keys, options, suggest
 from imggen.dialects import DIALECTS
 from imggen.dialects.presets import PRESETS, Preset, infer_dialect, infer_size_rule
 from imggen.errors import ConfigError, NoModel
 from imggen.job import Gateway
+from imggen.limits import Limits
 
 SETTING_KEYS = (
     "preset",
@@ -149,6 +150,7 @@ def resolve(
     path: Path | None = None,
     need_key: bool = True,
     model_source: str = "--model",
+    limits: Limits = Limits(),
 ) -> Settings:
     """Settings for one command; `model`, when given, came from `model_source` (a flag or a
     manifest line). Raises ConfigError (exit 3) naming the fix."""
@@ -203,10 +205,12 @@ def resolve(
     base_url, sources["base_url"] = pick(
         "IMGGEN_BASE_URL", "base_url", preset.base_url if preset else None
     )
-    if base_url and not str(base_url).startswith(("http://", "https://")):
+    fault = base_url_problem(str(base_url)) if base_url else None
+    if fault:
         raise ConfigError(
-            f"base_url {base_url!r} ({sources['base_url']}) must start with https:// or http://",
-            hint="for example https://gateway.example/v1",
+            f"base_url {shown_url(str(base_url))!r} ({sources['base_url']}) {fault}",
+            hint="for example https://gateway.example/v1; the key goes in api_key_env, "
+            "api_key_cmd or api_key",
         )
     if not base_url:
         raise ConfigError(
@@ -235,7 +239,9 @@ def resolve(
 
     key, key_source, key_origin = "", "", ""
     if need_key:
-        key, key_source, key_origin = _api_key(name, prof, preset, environ)
+        key, key_source, key_origin = keys.api_key(
+            name, prof, preset, environ, path=path, cmd_timeout=limits.key_cmd_timeout
+        )
     sources["api_key"] = key_source
     defaults = profile_defaults(name, prof)
     warnings: tuple[str, ...] = ()
@@ -275,59 +281,27 @@ def profile_defaults(name: str, prof: Mapping[str, Any]) -> dict[str, Any]:
     return values
 
 
-def _api_key(
-    name: str, prof: Mapping[str, Any], preset: Preset | None, environ: Mapping[str, str]
-) -> tuple[str, str, str]:
-    """The key, where it came from, and that in the user's terms (what to fix):
-    IMGGEN_API_KEY > api_key_env > api_key_cmd > api_key > the preset's usual variable."""
-    if environ.get("IMGGEN_API_KEY"):
-        return environ["IMGGEN_API_KEY"], "environment variable IMGGEN_API_KEY", "$IMGGEN_API_KEY"
-    var = prof.get("api_key_env")
-    if var:
-        if environ.get(str(var)):
-            origin = f"${var} (api_key_env = {var} in profile {name!r})"
-            return environ[str(var)], f"environment variable {var} (api_key_env)", origin
-        raise ConfigError(
-            f"profile {name!r} reads its key from ${var}, which is not set",
-            hint=f"export {var}=... (or set IMGGEN_API_KEY)",
-        )
-    cmd = prof.get("api_key_cmd")
-    if cmd:
-        origin = f"the api_key_cmd of profile {name!r} (what it prints)"
-        return _run_key_cmd(name, cmd), "command (api_key_cmd)", origin
-    if prof.get("api_key"):
-        origin = f"the api_key written inline in profile {name!r} of the config file"
-        return str(prof["api_key"]), "config file (api_key)", origin
-    if preset and environ.get(preset.key_env):
-        origin = f"${preset.key_env} (the variable the {preset.name} preset reads)"
-        return environ[preset.key_env], f"environment variable {preset.key_env} (preset)", origin
-    hint_var = preset.key_env if preset else "IMGGEN_API_KEY"
-    raise ConfigError(
-        f"no API key for profile {name!r}",
-        hint=f"export {hint_var}=..., or run `imggen config set profiles.{name}.api_key_env VAR`",
-    )
+def base_url_problem(url: str) -> str | None:
+    """Why a base URL cannot be used, in words that do not quote it; None when it can.
+
+    Credentials in it (user:password@) would replace the Bearer key and show wherever the URL
+    is shown (-v, doctor, config show); a query string or fragment would end up in the middle
+    of every API path appended to it."""
+    if not url.startswith(("http://", "https://")):
+        return "must start with https:// or http://"
+    parts = urlsplit(url)
+    if "@" in parts.netloc:
+        return "holds credentials (user:password@); imggen sends the key as a Bearer header"
+    if parts.query or parts.fragment or url.endswith(("?", "#")):
+        return "has a query string or fragment; API paths are appended to it"
+    return None
 
 
-def _run_key_cmd(name: str, cmd: Any) -> str:
-    if isinstance(cmd, str):
-        import shlex
-
-        cmd = shlex.split(cmd)
-    if not isinstance(cmd, list) or not cmd or not all(isinstance(a, str) for a in cmd):
-        raise ConfigError(f"profile {name!r}: api_key_cmd must be a list of strings (an argv)")
+def shown_url(url: str) -> str:
+    """A URL as messages show it: no user:password@, no query string, no fragment."""
     try:
-        # Its output is the key: never echo it, nor its stderr, which may hold it too.
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=30, check=False)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise ConfigError(
-            f"profile {name!r}: api_key_cmd {cmd[0]!r} could not run ({type(exc).__name__})"
-        ) from None
-    key = done.stdout.strip()
-    if done.returncode != 0 or not key:
-        raise ConfigError(
-            f"profile {name!r}: api_key_cmd {cmd[0]!r} exited {done.returncode} "
-            "without printing a key",
-            hint="run the command yourself to see why; imggen never shows its output, "
-            "which may hold the key",
-        )
-    return key
+        parts = urlsplit(url)
+    except ValueError:
+        return url.split("@")[-1].split("?")[0].split("#")[0]
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))

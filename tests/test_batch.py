@@ -267,7 +267,7 @@ def test_foreign_file_refused_without_request_then_force_overwrites(
     assert [r.status for r in summary.results] == ["failed", "saved"]
     assert summary.results[0].error is not None
     assert summary.results[0].error.message.endswith(
-        "exists; imggen never overwrites without --force"
+        "00.png exists and was not made by imggen; imggen never overwrites without --force"
     )
     assert chat_posts(fake) == [PROMPTS[1]]
     assert summary.exit_code == 2

@@ -1,5 +1,5 @@
 """Batch costs: each job's gateway-reported cost in the results, the run's total, and
---max-cost, which starts no job once the run's reported cost reaches it (exit 7; the next run
+--max-cost, which starts no job once the run's reported cost reaches it (exit 8; the next run
 resumes the jobs left)."""
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ def test_max_cost_starts_no_job_once_reached_then_the_next_run_resumes(
     # 0.1 and 0.2 are under the budget; the third job takes it to 0.3: nothing starts after
     assert [r.status for r in summary.results] == ["saved"] * 3 + ["skipped"] * 2
     assert len(fake.requests_to("/chat/completions")) == 3
-    assert (summary.cost, summary.over_budget, summary.exit_code) == (0.3, 2, 7)
+    assert (summary.cost, summary.over_budget, summary.exit_code) == (0.3, 2, 8)
     reason = "--max-cost 0.25 reached: 0.3 spent"
     assert [(r["status"], r["reason"], r["paths"]) for r in lines(path)[3:]] == [
         ("skipped", reason, []),
@@ -111,7 +111,7 @@ def test_jobs_in_flight_finish_when_the_budget_is_reached(
     saved = summary.count("saved")
     assert 1 <= saved <= 4  # only the jobs already started when the first cost came in
     assert summary.count("skipped") == 12 - saved == summary.over_budget
-    assert summary.exit_code == 7
+    assert summary.exit_code == 8
 
 
 def test_a_failure_outranks_the_budget_exit_code(fake: FakeGateway, tmp_path: Path) -> None:

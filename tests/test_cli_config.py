@@ -373,3 +373,109 @@ def test_set_refuses_a_mistyped_default(run, write_config) -> None:
     r = run("config", "set", "profiles.t.timeout", "soon")
     assert r.exit_code == 2
     assert r.stderr == "error: profile t (timeout) 'soon': must be a number of seconds above 0\n"
+
+
+# -- in place, through links, and what cannot be written or stored -----------------------------
+
+HAND_WRITTEN = """# imggen: my gateways (kept in git with my dotfiles)
+default_profile = "t"
+
+[profiles.t]
+preset   = "turing"            # the work gateway
+base_url = "https://t.example/api/v1"
+api_key_env = "TURING_API_KEY"
+"""
+
+
+def test_set_and_unset_keep_comments_and_layout(run: Run, clean_environ: Path) -> None:
+    clean_environ.parent.mkdir(parents=True)
+    clean_environ.write_text(HAND_WRITTEN)
+    assert run("config", "set", "profiles.t.model", "turing/gpt-image-2").exit_code == 0
+    assert clean_environ.read_text() == HAND_WRITTEN + 'model = "turing/gpt-image-2"\n'
+    assert run("config", "unset", "profiles.t.model").exit_code == 0
+    assert clean_environ.read_text() == HAND_WRITTEN
+
+
+def test_set_through_a_symlink_keeps_the_link(
+    run: Run, clean_environ: Path, tmp_path: Path
+) -> None:
+    target = tmp_path / "dotfiles" / "imggen.toml"
+    target.parent.mkdir()
+    target.write_text(HAND_WRITTEN)
+    clean_environ.parent.mkdir(parents=True)
+    clean_environ.symlink_to(target)
+
+    for args in (("set", "profiles.t.size", "2K"), ("init", "k", "--preset", "knox")):
+        r = run("config", *args)
+        assert r.exit_code == 0, r.stderr
+
+    assert clean_environ.is_symlink() and clean_environ.resolve() == target
+    text = target.read_text()
+    assert text.startswith(HAND_WRITTEN.replace('"t"', '"k"', 1) + 'size = "2K"\n\n[profiles.k]\n')
+    assert read(target)["profiles"]["k"]["api_key_env"] == "KNOX_API_KEY"
+    assert target.stat().st_mode & 0o777 == 0o600
+
+
+@pytest.mark.parametrize(
+    "command", [("set", "profiles.t.size", "2K"), ("init", "--preset", "knox")]
+)
+def test_an_unwritable_config_is_exit_3_naming_the_path(
+    run: Run, monkeypatch: pytest.MonkeyPatch, command: tuple[str, ...]
+) -> None:
+    path = "/proc/imggen-test/config.toml"  # root may write anywhere, but not there
+    monkeypatch.setenv("IMGGEN_CONFIG", path)
+    r = run("config", *command)
+    assert r.exit_code == 3
+    assert r.stderr.splitlines()[0] == (
+        f"error: cannot write the config file {path}: No such file or directory"
+    )
+
+
+def test_a_config_under_a_file_is_exit_3_naming_the_path(
+    run: Run, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / "blocker").write_text("")
+    path = tmp_path / "blocker" / "config.toml"
+    monkeypatch.setenv("IMGGEN_CONFIG", str(path))
+    r = run("config", "set", "profiles.t.size", "2K")
+    assert r.exit_code == 3
+    assert r.stderr.splitlines()[0] == f"error: cannot read config file {path}: Not a directory"
+
+
+def test_a_key_with_a_line_break_is_refused_unechoed(run: Run, clean_environ: Path) -> None:
+    r = run("config", "set", "profiles.x.api_key", SENTINEL_KEY + "\n")
+    assert r.exit_code == 2
+    assert r.stderr.splitlines()[0] == (
+        "error: profile x (api_key): the key ends with a line break; keys are printable ASCII "
+        "without spaces"
+    )
+    assert SENTINEL_KEY not in r.stderr and not clean_environ.exists()
+
+
+def test_a_key_pasted_as_api_key_env_is_refused_unechoed(run: Run, clean_environ: Path) -> None:
+    r = run("config", "set", "profiles.x.api_key_env", SENTINEL_KEY)
+    assert r.exit_code == 2
+    assert r.stderr.splitlines()[0] == (
+        "error: profile x (api_key_env): not the name of an environment variable "
+        "(letters, digits and _)"
+    )
+    assert SENTINEL_KEY not in r.stderr
+
+
+def test_base_url_credentials_are_refused_and_redacted(
+    run: Run, write_config: Callable[..., Path]
+) -> None:
+    r = run("config", "set", "profiles.x.base_url", "https://me:hunter2@gw.test/v1")
+    assert r.exit_code == 2
+    assert r.stderr.splitlines()[0] == (
+        "error: profile x (base_url) 'https://gw.test/v1': holds credentials (user:password@); "
+        "imggen sends the key as a Bearer header"
+    )
+    # one written by hand is shown redacted, and refused when used
+    write_config({"profiles": {"x": {"base_url": "https://me:hunter2@gw.test/v1?token=t0k"}}})
+    for args in (("show",), ("show", "--json"), ("get", "profiles.x.base_url"), ("profiles",)):
+        shown = run("config", *args)
+        assert "hunter2" not in shown.stdout + shown.stderr and "t0k" not in shown.stdout
+    assert run("config", "get", "profiles.x.base_url").stdout == (
+        "https://<redacted>@gw.test/v1?<redacted>\n"
+    )

@@ -164,6 +164,43 @@ def test_error_message_never_echoes_the_key(spill: Any) -> None:
     )
 
 
+def test_a_2xx_reply_echoing_the_key_is_redacted(spill: Any) -> None:
+    """Text and usage of a successful reply pass the same redaction as error bodies."""
+    url = f"data:image/png;base64,{PNG_1X1}"
+    message = {"content": f"done for {SENTINEL_KEY}", "images": [{"image_url": {"url": url}}]}
+    body = {"choices": [{"message": message}], "usage": {"note": f"key {SENTINEL_KEY}"}}
+    with make(Recorder(httpx.Response(200, json=body))) as client:
+        reply = client.send(CALL, CHAT, spill)
+
+    assert (reply.text, reply.usage) == ("done for ***", {"note": "key ***"})
+    assert len(reply.images) == 1
+
+
+def test_an_error_object_in_a_2xx_reply_is_redacted(spill: Any) -> None:
+    body = {"error": {"message": f"bad key {SENTINEL_KEY}"}}
+    with make(Recorder(httpx.Response(200, json=body))) as client:
+        with pytest.raises(GatewayFailed) as info:
+            client.send(CALL, CHAT, spill)
+    assert info.value.message == "the gateway reported an error in an HTTP 200 reply: bad key ***"
+
+
+def test_a_network_error_holding_the_key_is_redacted_in_retry_lines(spill: Any) -> None:
+    said: list[str] = []
+    fail = httpx.LocalProtocolError(f"Illegal header value b'Bearer {SENTINEL_KEY}'")
+    rec = Recorder(fail, fail)
+    with make(rec, retries=1, on_retry=said.append) as client:
+        with pytest.raises(GatewayFailed) as info:
+            client.send(CALL, CHAT, spill)
+    assert SENTINEL_KEY not in info.value.message + "".join(said)
+    assert "Bearer ***" in info.value.message and "Bearer ***" in said[0]
+
+
+def test_the_models_listing_is_redacted() -> None:
+    body = {"data": [{"id": "m", "description": f"for {SENTINEL_KEY}"}]}
+    with make(Recorder(httpx.Response(200, json=body))) as client:
+        assert client.get_json("/models") == {"data": [{"id": "m", "description": "for ***"}]}
+
+
 # -- downloads --------------------------------------------------------------------------------
 
 
@@ -798,3 +835,14 @@ def test_a_failing_source_closes_the_open_spill_file(tmp_path: Path) -> None:
         read_json(chunks(), 200, new)
     assert len(files) == 1 and files[0].closed
     assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(
+    ("key", "text", "shown"),
+    [
+        ("k", "only keep-alives, k", "only keep-alives, ***"),
+        ("test-key", "key test-key and xtest-keyx", "key *** and x***x"),
+    ],
+)
+def test_a_short_key_is_redacted_where_it_stands_alone(key: str, text: str, shown: str) -> None:
+    assert Client(BASE, key)._redact(text) == shown

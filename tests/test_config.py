@@ -66,8 +66,10 @@ def test_save_is_atomic_when_the_write_fails(
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, "replace", broken_replace)
-    with pytest.raises(OSError):
+    with pytest.raises(ConfigError) as info:
         config.save(path, {"x": 2})
+    assert info.value.exit_code == 3
+    assert info.value.message == f"cannot write the config file {path}: No space left on device"
     assert config.load(path) == {"x": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["config.toml"]
 
@@ -230,3 +232,78 @@ def test_insecure_inline_key_of_a_missing_file_is_empty(tmp_path: Path) -> None:
     assert (
         config.insecure_inline_key(tmp_path / "none", {"profiles": {"a": {"api_key": "k"}}}) == []
     )
+
+
+# -- in place: comments, layout, symlinks; files that are not config files ---------------------
+
+COMMENTED = """# imggen, kept with my dotfiles
+default_profile = "a"   # the usual one
+
+[profiles.a]
+preset = "turing"       # aligned by hand
+model  = "turing/gpt-image-2"
+
+# for experiments
+[profiles.b]
+preset = "knox"
+"""
+
+
+def test_a_document_keeps_comments_and_layout_when_changed(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(COMMENTED)
+    doc = config.load_document(path)
+    config.set_dotted(doc, "profiles.a.model", "turing/seedream-4")
+    config.set_dotted(doc, "profiles.c.size", "2K")
+    config.save(path, doc)
+    assert (
+        path.read_text()
+        == COMMENTED.replace("turing/gpt-image-2", "turing/seedream-4")
+        + '\n[profiles.c]\nsize = "2K"\n'
+    )
+
+
+def test_a_symlinked_config_is_written_through_to_its_target(tmp_path: Path) -> None:
+    dotfiles = tmp_path / "dotfiles"
+    dotfiles.mkdir()
+    target = dotfiles / "imggen.toml"
+    target.write_text(COMMENTED)
+    link = tmp_path / "config" / "config.toml"
+    link.parent.mkdir()
+    link.symlink_to(target)
+
+    doc = config.load_document(link)
+    config.set_dotted(doc, "default_profile", "b")
+    config.save(link, doc)
+
+    assert link.is_symlink() and link.resolve() == target
+    assert target.read_text() == COMMENTED.replace('= "a"   #', '= "b"   #')
+    assert target.stat().st_mode & 0o777 == 0o600
+    assert sorted(p.name for p in dotfiles.iterdir()) == ["imggen.toml"]  # no temp file left
+    assert sorted(p.name for p in link.parent.iterdir()) == ["config.toml"]
+
+
+def test_a_config_under_a_file_is_exit_3_naming_the_path(tmp_path: Path) -> None:
+    (tmp_path / "notadir").write_text("")
+    path = tmp_path / "notadir" / "config.toml"
+    with pytest.raises(ConfigError) as info:
+        config.save(path, {"x": 1})
+    assert info.value.exit_code == 3
+    assert info.value.message == (
+        f"cannot write the config file {path}: {tmp_path / 'notadir'} is a file, not a folder"
+    )
+
+
+@pytest.mark.parametrize("device", ["/dev/zero", "/dev/urandom"])
+def test_a_device_is_not_read_as_a_config(device: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        config.load(Path(device))
+    assert info.value.message == f"config file {device} is a device, not a regular file"
+
+
+def test_a_huge_config_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_bytes(b"#" * (config.SIZE_CAP + 1))
+    with pytest.raises(ConfigError) as info:
+        config.load(path)
+    assert info.value.message == f"config file {path} is over 1024 KiB; a config file is a few KB"

@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 
 from imggen.errors import ExitCode, FileExists, GatewayFailed, UsageError
-from imggen.files.provenance import read_provenance
+from imggen.files.provenance import bare_url, read_provenance
 from imggen.files.save import Scratch, decode_base64, save
 from imggen.files.targets import Target, plan, slug
 from imggen.files.targets import check as check_targets
+from imggen.job import ImageInput
 from imggen.testing import make_jpeg_header, make_png
 
 
@@ -108,7 +109,7 @@ def test_plan_template_with_date_field(tmp_path: Path) -> None:
 def test_plan_bad_template_is_a_usage_error(tmp_path: Path) -> None:
     with pytest.raises(UsageError) as info:
         _plan("{nope}.png", cwd=tmp_path)
-    assert info.value.message == "bad -o template '{nope}.png': 'nope'"
+    assert info.value.message == "bad -o template '{nope}.png': no field {nope}"
     assert info.value.hint == "fields: {i} {n} {slug} {model} {date} {time}"
 
 
@@ -152,7 +153,111 @@ def test_check_targets_refuses_a_folder_it_cannot_create(tmp_path: Path) -> None
     (tmp_path / "file").write_text("x")
     with pytest.raises(UsageError) as info:
         check_targets([Target(tmp_path / "file" / "out.png")], force=False)
-    assert info.value.message.startswith(f"cannot create folder {tmp_path / 'file'}: ")
+    assert info.value.message == (
+        f"cannot save into {tmp_path / 'file'}: it is a file, not a folder"
+    )
+
+
+# -- what the filesystem would refuse after the request, refused before it ----------------------
+
+
+def test_a_folder_under_a_file_is_named(tmp_path: Path) -> None:
+    (tmp_path / "file.png").write_text("x")
+    with pytest.raises(UsageError) as info:
+        check_targets([Target(tmp_path / "file.png" / "a" / "out.png")], force=False)
+    assert info.value.message == (
+        f"cannot save into {tmp_path / 'file.png' / 'a'}: {tmp_path / 'file.png'} is a file, "
+        "not a folder"
+    )
+
+
+@pytest.mark.parametrize("folder", ["/proc", "/proc/self"])
+def test_a_folder_that_takes_no_file_is_refused(folder: str) -> None:
+    """access() says yes there as root; creating a file says no."""
+    with pytest.raises(UsageError) as info:
+        check_targets([Target(Path(folder) / "x.png", exact=True)], force=False)
+    assert info.value.message == f"cannot write to folder {folder}: No such file or directory"
+
+
+def test_the_writability_probe_leaves_nothing(tmp_path: Path) -> None:
+    check_targets([Target(tmp_path / "x.png", exact=True)], force=False)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_dangling_symlink_is_in_the_way(tmp_path: Path) -> None:
+    (tmp_path / "out.png").symlink_to(tmp_path / "gone.png")
+    with pytest.raises(FileExists) as info:
+        check_targets([Target(tmp_path / "out.png", exact=True)], force=False)
+    assert info.value.message == (
+        f"{tmp_path / 'out.png'} is a symlink to {tmp_path / 'gone.png'}, which does not exist"
+    )
+    assert (
+        info.value.hint == "remove the link, or pass --force (it replaces the link, not its target)"
+    )
+
+
+def test_a_sibling_of_another_type_is_in_the_way_of_a_name_without_extension(
+    tmp_path: Path,
+) -> None:
+    """`-o hero` becomes hero.jpg if a JPEG comes back: an existing hero.jpg is refused before
+    the request, not after it."""
+    (tmp_path / "hero.jpg").write_bytes(b"mine")
+    (target,) = _plan("hero", cwd=tmp_path)
+    with pytest.raises(FileExists) as info:
+        check_targets([target], force=False)
+    assert info.value.message == (
+        f"{tmp_path / 'hero.jpg'} exists (the image takes the extension of its real type)"
+    )
+    assert info.value.hint == "pass --force, or name the file with its extension (-o hero.png)"
+
+
+@pytest.mark.parametrize(
+    ("out", "longest"),
+    [("a" * 246 + ".png", 255), ("b" * 246, 256), ("c" * 247 + ".jpg", 256)],
+)
+def test_names_too_long_for_the_image_or_its_sidecar_are_refused(
+    tmp_path: Path, out: str, longest: int
+) -> None:
+    """247 + ".jpg" fits, but its sidecar (".jpg.json") does not: refused before paying."""
+    if longest <= 255:
+        _plan(out, cwd=tmp_path)
+        return
+    with pytest.raises(UsageError) as info:
+        _plan(out, cwd=tmp_path)
+    assert info.value.message.startswith(f"the file name {(out if '.' in out else out + '.png')!r}")
+    assert info.value.message.endswith(
+        f"it would be {longest} bytes, and this filesystem takes at most 255"
+    )
+
+
+def test_a_nul_byte_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="NUL byte"):
+        _plan("a\0b.png", cwd=tmp_path)
+
+
+def test_tilde_is_expanded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    (target,) = _plan("~/pics/x.png", cwd=tmp_path / "work")
+    assert target.path == tmp_path / "home" / "pics" / "x.png"
+
+
+@pytest.mark.parametrize("model", ["..", "../../etc/x", ".hidden", "a/../../b", "/abs"])
+def test_a_template_field_cannot_leave_its_folder(tmp_path: Path, model: str) -> None:
+    (target,) = plan("out/{model}.png", 1, prompt="p", model=model, fmt=None, cwd=tmp_path)
+    assert target.path is not None
+    assert target.path.parent == tmp_path / "out"
+    assert not target.path.name.startswith(".")
+
+
+@pytest.mark.parametrize("template", ["{slug!r}.png", "{slug.__class__}.png", "{0}.png"])
+def test_template_fields_are_names_only(tmp_path: Path, template: str) -> None:
+    with pytest.raises(UsageError, match="bad -o template"):
+        plan(template, 1, prompt="p", model="m", fmt=None, cwd=tmp_path)
+
+
+def test_a_template_with_a_format_spec_numbers_once(tmp_path: Path) -> None:
+    targets = plan("x-{i:03d}.png", 2, prompt="p", model="m", fmt=None, cwd=tmp_path)
+    assert [t.path.name for t in targets if t.path] == ["x-001.png", "x-002.png"]
 
 
 def test_check_targets_second_of_three_exists(tmp_path: Path) -> None:
@@ -325,3 +430,52 @@ def test_provenance_is_read_where_the_bytes_put_it(tmp_path: Path, name: str, pn
     target = Target(tmp_path / name, exact=True)
     save(src, target, provenance={"request": "r1"}, force=False, scratch=Scratch())
     assert read_provenance(tmp_path / name) == {"request": "r1"}
+
+
+# -- bounded reading of the user's files --------------------------------------------------------
+
+
+def test_bounded_read_refuses_devices_fifos_and_folders(tmp_path: Path) -> None:
+    from imggen.files import bounded
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)  # no writer: a plain open() would wait for ever
+    for path, kind in [("/dev/zero", "a device"), (fifo, "a pipe (FIFO)"), (tmp_path, "a folder")]:
+        with pytest.raises(bounded.NotRegular) as info:
+            bounded.read(path, 1024)
+        assert info.value.kind == kind
+
+
+def test_bounded_read_checks_the_size_before_reading(tmp_path: Path) -> None:
+    from imggen.files import bounded
+
+    sparse = tmp_path / "huge.png"
+    with sparse.open("wb") as f:
+        f.truncate(10 * 1024**3)  # 10 GiB that take no disk: reading it would take minutes
+    with pytest.raises(bounded.TooLarge) as info:
+        bounded.read(sparse, 1024)
+    assert info.value.size == 10 * 1024**3
+    small = tmp_path / "small"
+    small.write_bytes(b"x" * 1024)
+    assert bounded.read(small, 1024) == b"x" * 1024
+
+
+@pytest.mark.parametrize(
+    ("url", "kept"),
+    [
+        (
+            "https://bucket.s3.amazonaws.com/a/ref.png?X-Amz-Signature=abc&X-Amz-Credential=k",
+            "https://bucket.s3.amazonaws.com/a/ref.png",
+        ),
+        ("https://u:pw@cdn.example:8443/r.png#frag", "https://cdn.example:8443/r.png"),
+        ("https://cdn.example/r.png?token=s3cr3t", "https://cdn.example/r.png"),
+        (None, None),
+    ],
+)
+def test_provenance_keeps_reference_urls_bare(url: str | None, kept: str | None) -> None:
+    assert bare_url(url) == kept
+
+
+def test_a_reference_name_drops_the_query_string() -> None:
+    ref = ImageInput("x", url="https://cdn.example/ref.png?token=s3cr3t")
+    assert ref.name == "ref.png"

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from imggen import settings
+from imggen import keys, settings
 from imggen.errors import ConfigError, ExitCode
 
 KEY_CMD = [sys.executable, "-c", "print('k-from-cmd')"]
@@ -313,7 +313,7 @@ def test_api_key_cmd_failure_never_echoes_its_output(
 
 def test_api_key_cmd_as_a_string_is_split() -> None:
     prof = {"api_key_cmd": f"{sys.executable} -c \"print('k2')\""}
-    assert settings._api_key("x", prof, None, {}) == (
+    assert keys.api_key("x", prof, None, {}) == (
         "k2",
         "command (api_key_cmd)",
         "the api_key_cmd of profile 'x' (what it prints)",
@@ -322,7 +322,7 @@ def test_api_key_cmd_as_a_string_is_split() -> None:
 
 def test_api_key_cmd_of_wrong_type_is_refused() -> None:
     with pytest.raises(ConfigError) as info:
-        settings._api_key("x", {"api_key_cmd": 3}, None, {})
+        keys.api_key("x", {"api_key_cmd": 3}, None, {})
     assert info.value.message == "profile 'x': api_key_cmd must be a list of strings (an argv)"
 
 

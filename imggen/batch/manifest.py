@@ -16,7 +16,10 @@ from typing import Any
 
 from imggen import options
 from imggen.errors import ExitCode, InputError, UsageError
+from imggen.files import bounded
+from imggen.limits import MiB
 
+MANIFEST_CAP = 64 * MiB  # 5,000 jobs take about 1 MiB
 # Every option a job may set (imggen/options.py); "n" is the short name of "count".
 JOB_KEYS = options.MANIFEST_KEYS
 PER_JOB = options.PER_JOB  # what [defaults] may not set: each job names its own
@@ -104,11 +107,20 @@ def load(path: Path) -> Manifest:
     """Read and check a manifest; its problems are kept for tasks.build() to report with its
     own. Raises InputError when the file cannot be read."""
     try:
-        text = path.read_text("utf-8")
+        text = bounded.read(path.expanduser(), MANIFEST_CAP).decode("utf-8")
     except FileNotFoundError:
         raise InputError(f"manifest {path} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except bounded.NotRegular as exc:
+        raise InputError(f"manifest {path} is {exc.kind}, not a file") from None
+    except bounded.TooLarge:
+        raise InputError(
+            f"manifest {path} is over {MANIFEST_CAP // MiB} MiB",
+            hint="split it, or run its parts with --shard",
+        ) from None
+    except UnicodeDecodeError as exc:
         raise InputError(f"cannot read manifest {path}: {exc}") from None
+    except OSError as exc:
+        raise InputError(f"cannot read manifest {path}: {exc.strerror}") from None
     name = str(path)
     problems: list[Problem] = []
     jsonl = path.suffix.lower() in (".jsonl", ".ndjson") or (

@@ -4,6 +4,7 @@ must run (missing, changed, --force) or can be skipped (same request already sav
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from imggen.batch.manifest import Manifest, Problem, Row
 from imggen.env import Env
 from imggen.errors import ImggenError, UsageError
 from imggen.files import targets
-from imggen.files.provenance import job_digest, read_provenance
+from imggen.files.provenance import job_digest, made_by, read_provenance
 from imggen.job import Job
 
 Key = tuple[str | None, str | None]  # (profile, model) as the job asks for them
@@ -41,10 +42,12 @@ def build(
     flags: options.Layer | None = None,
     force: bool = False,
     need_key: bool = True,
+    anywhere: bool = False,
 ) -> list[Task]:
     """Check every row offline (settings, input images, sizes, outputs) and decide what to skip.
     `flags` are the batch command's own option flags, under the manifest and over the profile.
 
+    Outputs must lie inside the manifest's folder unless `anywhere` (--outputs-anywhere).
     Raises ManifestError listing every problem at once, before any request.
     """
     flags = flags or options.flag_layer({})
@@ -64,7 +67,7 @@ def build(
         if isinstance(s, ImggenError):
             failed_settings.setdefault(key, []).append(row)
             continue
-        task = _task(row, s, m.folder, flags, problems, loaded, env.limits.input_cap)
+        task = _task(row, s, m, flags, problems, loaded, env.limits.input_cap)
         if task is not None:
             tasks.append(task)
     for key, rows in failed_settings.items():
@@ -74,7 +77,7 @@ def build(
         hint = f"; {error.hint}" if error.hint else ""
         message = f"{error.message}{hint}{also}"
         problems.append(Problem(rows[0].where, message, error.exit_code, rows[0].number))
-    _check_outputs(tasks, problems)
+    _check_outputs(tasks, problems, None if anywhere else m.folder)
     if problems:
         raise manifest.ManifestError(str(m.path), problems)
     return [_decide(t, force) for t in tasks]
@@ -100,6 +103,7 @@ def _settings(
             environ=env.environ,
             need_key=need_key,
             model_source=model_source,
+            limits=env.limits,
         )
     except ImggenError as exc:
         return exc
@@ -108,7 +112,7 @@ def _settings(
 def _task(
     row: Row,
     s: settings.Settings,
-    folder: Path,
+    m: Manifest,
     flags: options.Layer,
     problems: list[Problem],
     loaded: dict[str, Any],
@@ -117,6 +121,7 @@ def _task(
     """A Task, or None after adding the row's problems. Each value comes from the job, else
     [defaults], else the batch command's flag, else the profile, else the built-in default."""
     before = len(problems)
+    folder, manifest_path = m.folder, m.path.resolve()
 
     def bad(exc: ImggenError) -> None:
         hint = f" ({exc.hint})" if exc.hint else ""
@@ -157,6 +162,7 @@ def _task(
             bad(exc)
         return None
     opts = core.RunOptions.of(values, cwd=folder)
+    opts = dataclasses.replace(opts, made_by=(manifest_path, row.output))
     try:
         plan = core.prepare(s, job, opts)
     except ImggenError as exc:
@@ -173,10 +179,34 @@ def _local(source: str, folder: Path) -> str:
     return str(path if path.is_absolute() else folder / path)
 
 
-def _check_outputs(tasks: list[Task], problems: list[Problem]) -> None:
-    """Each job needs file names of its own: a re-run finds a job's images by them."""
+def _inside(path: Path, folder: Path) -> bool:
+    """Whether path lies in folder, as written (`a/../../x` is not) and as the links the
+    folder already holds lead (a link the user made to elsewhere is theirs to make)."""
+    plain = Path(os.path.normpath(path))
+    real = Path(os.path.realpath(path.parent))
+    return plain.is_relative_to(folder) or real.is_relative_to(os.path.realpath(folder))
+
+
+def _check_outputs(tasks: list[Task], problems: list[Problem], folder: Path | None) -> None:
+    """Each job needs file names of its own: a re-run finds a job's images by them; and they
+    stay in the manifest's folder (`folder`; None: anywhere)."""
     owner: dict[Path, Row] = {}
     for task in tasks:
+        outside = [
+            t.path
+            for t in task.plan.targets
+            if folder and t.path is not None and not _inside(t.path, folder)
+        ]
+        if outside:
+            problems.append(
+                Problem(
+                    task.row.where,
+                    f"output {task.row.output!r} leads outside the manifest's folder "
+                    f"({outside[0]}); pass --outputs-anywhere to allow it",
+                    job=task.row.number,
+                )
+            )
+            continue
         if any(field in str(task.row.output) for field in ("{date}", "{time}")):
             problems.append(
                 Problem(
@@ -211,7 +241,8 @@ def _check_outputs(tasks: list[Task], problems: list[Problem]) -> None:
 
 def _decide(task: Task, force: bool) -> Task:
     """Skip a job whose images exist and carry this very request's digest; regenerate (over
-    its own stale images) one whose request changed; refuse files imggen did not make."""
+    its own stale images) one whose request changed; refuse files this job did not make
+    (by hand, by `imggen generate`, by another manifest or job): only --force replaces them."""
     if force:
         return _with(task, "run", "--force", force=True)
     digest = job_digest(task.job, task.plan.gateway)
@@ -219,13 +250,19 @@ def _decide(task: Task, force: bool) -> Task:
     present = tuple(p for p in found if p is not None)
     if not present:
         return task
-    made = [(read_provenance(p) or {}).get("request") for p in present]
-    foreign = [p for p, d in zip(present, made, strict=True) if d is None]
-    if foreign:
-        reason = f"{foreign[0]} exists and was not made by imggen; --force overwrites it"
-        return dataclasses.replace(task, action="refuse", reason=reason, existing=present)
+    records = [read_provenance(p) or {} for p in present]
+    made = [r.get("request") for r in records]
     if len(present) == len(found) and all(d == digest for d in made):
+        # the very request's images: skipping replaces nothing, whoever ran it
         return dataclasses.replace(task, action="skip", reason="unchanged", existing=present)
+    assert task.opts.made_by is not None
+    for path, record in zip(present, records, strict=True):
+        if record.get("batch") != made_by(*task.opts.made_by, path.parent):
+            who = "this job" if record.get("request") else "imggen"
+            reason = (
+                f"{path} exists and was not made by {who}; imggen never overwrites without --force"
+            )
+            return dataclasses.replace(task, action="refuse", reason=reason, existing=present)
     if len(present) < len(found):
         return _with(task, "run", f"incomplete: {len(present)} of {len(found)} images exist")
     return _with(task, "run", "changed since its image was made", existing=present)

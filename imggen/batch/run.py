@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from imggen import core
+from imggen.batch import lock
 from imggen.batch.plan import Task
 from imggen.console import UI
 from imggen.env import Env
-from imggen.errors import ExitCode, ImggenError, UsageError
+from imggen.errors import ExitCode, FileExists, ImggenError, UsageError
 from imggen.files import save
 from imggen.job import SavedImage
 
@@ -103,15 +104,14 @@ def spent(results: list[JobResult]) -> float | None:
 
 
 class ResultsFile:
-    """The JSONL results file: truncated at the start of a run, then one whole line per
-    finished job, each written with a single append so an interrupted run leaves whole lines."""
+    """The JSONL results file: locked against a second run and emptied at the start of a run,
+    then one whole line per finished job, each written with a single append so an
+    interrupted run leaves whole lines. Raises lock.Busy when another run has it."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND
-            self._fd = os.open(path, flags, 0o666)
+            self._fd = lock.open_results(path)
         except OSError as exc:
             raise UsageError(f"cannot write the results file {path}: {exc.strerror}") from None
         self._lock = threading.Lock()
@@ -255,7 +255,7 @@ def _run_one(
 ) -> JobResult:
     result = JobResult(task, "failed")
     began = time.monotonic()
-    deadline = began + task.opts.timeout if task.opts.timeout else None
+    deadline = began + core.time_limit(task.opts, env.limits, task.plan)
     label = shown(_target(task))
     client = shared.fork(
         retries=task.opts.retries,
@@ -263,6 +263,10 @@ def _run_one(
         on_retry=lambda message: ui.retry(f"{label}: {message}"),
     )
     quiet = UI(env, quiet=True)  # core.run's own progress bar would fight the batch's
+    if task.action == "refuse":  # a file this job did not make: no request, nothing touched
+        result.error = FileExists(task.reason)
+        result.seconds = time.monotonic() - began
+        return result
     try:
         outcome = core.run(
             task.settings,

@@ -3,6 +3,7 @@ stdout, a line per job and a summary table on stderr, the worst job's exit code.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from pathlib import Path
@@ -43,6 +44,14 @@ Results = Annotated[
         rich_help_panel=RUN,
     ),
 ]
+Anywhere = Annotated[
+    bool,
+    typer.Option(
+        "--outputs-anywhere",
+        help="Let outputs lie outside the manifest's folder (absolute, ../, ~).",
+        rich_help_panel=RUN,
+    ),
+]
 FailFast = Annotated[
     bool,
     typer.Option("--fail-fast", help="Start no new job after one fails.", rich_help_panel=RUN),
@@ -54,7 +63,7 @@ MaxCost = Annotated[
         metavar="AMOUNT",
         help="Start no new job once the cost the gateway reports for this run reaches AMOUNT "
         "(its currency: USD on OpenRouter). The jobs left are recorded skipped and the run "
-        "exits 7; running it again resumes them.",
+        "exits 8; running it again resumes them.",
         rich_help_panel=RUN,
     ),
 ]
@@ -86,6 +95,7 @@ def batch(
     fail_fast: FailFast = False,
     max_cost: MaxCost = None,
     report: Report = None,
+    outputs_anywhere: Anywhere = False,
     *,
     flags: Flags,
 ) -> None:
@@ -95,8 +105,7 @@ def batch(
     options given here apply to every job that does not set them itself.
     """
     from imggen.batch import manifest as mf
-    from imggen.batch import plan
-    from imggen.batch import run as b
+    from imggen.batch.lock import ManifestLock
     from imggen.console import UI
     from imggen.env import Env
     from imggen.errors import UsageError
@@ -107,12 +116,43 @@ def batch(
         raise UsageError(f"--jobs {jobs}: must be a whole number of at least 1")
     if max_cost is not None and not 0 < max_cost < float("inf"):
         raise UsageError(f"--max-cost {max_cost}: give an amount above 0, for example 2.50")
-    given = checked(flags)
     part = mf.parse_shard(shard) if shard else None
     m = mf.load(manifest)
+    with contextlib.ExitStack() as held:
+        if not flags["dry_run"]:  # planned under the lock: it sees what a run before saved
+            held.enter_context(ManifestLock(m.path, shared=part is not None))
+        _run(env, ui, m, part, results, jobs, fail_fast, outputs_anywhere, max_cost, report, flags)
+
+
+def _run(
+    env: Any,
+    ui: Any,
+    m: Any,
+    part: tuple[int, int] | None,
+    results: Path | None,
+    jobs: int,
+    fail_fast: bool,
+    outputs_anywhere: bool,
+    max_cost: float | None,
+    report: Path | None,
+    flags: Flags,
+) -> None:
+    """Plan (under the manifest's lock), then run with the results file locked too."""
+    from imggen.batch import manifest as mf
+    from imggen.batch import plan
+    from imggen.batch import run as b
+
+    given = checked(flags)
     # Every machine of a CI matrix checks the whole manifest, so a bad job fails all shards
     # alike instead of only the one it lands in.
-    todo = plan.build(m, env, flags=given, force=flags["force"], need_key=not flags["dry_run"])
+    todo = plan.build(
+        m,
+        env,
+        flags=given,
+        force=flags["force"],
+        need_key=not flags["dry_run"],
+        anywhere=outputs_anywhere,
+    )
     for warning in dict.fromkeys(w for t in todo for w in t.settings.warnings):
         ui.warn(warning)  # e.g. a readable config file holding an inline key, once each
     if part:

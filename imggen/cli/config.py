@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
+from imggen.cli.config_keys import redact, redact_url
 from imggen.cli.help import Command, Group
 from imggen.cli.options import completer
 
@@ -22,8 +23,6 @@ app = typer.Typer(
     rich_markup_mode=None,
     add_completion=False,
 )
-
-REDACTED = "<redacted>"
 
 
 def _preset_names() -> str:
@@ -54,13 +53,12 @@ def _load(env: Any) -> tuple[Any, dict[str, Any]]:
     return path, config.load(path)
 
 
-def redact(data: Any) -> Any:
-    """A copy with every inline key replaced, for show/get."""
-    if isinstance(data, dict):
-        return {k: REDACTED if k == "api_key" else redact(v) for k, v in data.items()}
-    if isinstance(data, list):
-        return [redact(v) for v in data]
-    return data
+def _edit(env: Any) -> tuple[Any, Any]:
+    """The file as a document to change in place (comments and layout kept) and save."""
+    from imggen import config
+
+    path = _path(env)
+    return path, config.load_document(path)
 
 
 def _warn_inline(env: Any, path: Any, data: dict[str, Any]) -> None:
@@ -195,7 +193,7 @@ def set_cmd(
     from imggen.console import UI
 
     env = _env(ctx)
-    path, data = _load(env)
+    path, data = _edit(env)
     parsed = config.parse_value(value)
     if has_null(parsed):  # tomli-w cannot write None: refuse rather than crash
         from imggen.errors import UsageError
@@ -229,7 +227,7 @@ def unset(
     from imggen.errors import UsageError
 
     env = _env(ctx)
-    path, data = _load(env)
+    path, data = _edit(env)
     try:
         config.unset_dotted(data, key)
     except KeyError:
@@ -266,7 +264,7 @@ def use(
     from imggen.errors import ConfigError
 
     env = _env(ctx)
-    path, data = _load(env)
+    path, data = _edit(env)
     if profile not in data.get("profiles", {}):
         from imggen import suggest
 
@@ -307,7 +305,7 @@ def profiles(
                 "default": name == default,
                 "preset": prof.get("preset", ""),
                 "model": prof.get("model", ""),
-                "base_url": prof.get("base_url", ""),
+                "base_url": redact_url(prof.get("base_url", "")),
             }
         )
     if json_out:
@@ -397,8 +395,10 @@ def init(
         )
     p = PRESETS[preset]
     name = name or preset
-    path, data = _load(env)
-    profiles_ = data.setdefault("profiles", {})
+    path, data = _edit(env)
+    if "profiles" not in data:
+        data["profiles"] = {}
+    profiles_ = data["profiles"]  # read back: the document turns {} into a table
     if name in profiles_ and not force:
         raise UsageError(f"profile {name!r} exists in {path}", hint="pass --force to replace it")
     prof: dict[str, Any] = {"preset": preset}

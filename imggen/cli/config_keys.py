@@ -95,14 +95,73 @@ def validate_key(key: str, value: Any, data: dict[str, Any] | None = None) -> An
         isinstance(value, list) and value and all(isinstance(v, str) for v in value)
     ):
         raise UsageError('api_key_cmd is an argv list, e.g. \'["pass", "show", "imggen"]\'')
-    if field == "base_url" and not str(value).startswith(("https://", "http://")):
-        raise UsageError(
-            f"{label} {value!r}: must start with https:// or http://",
-            hint="for example https://gateway.example/v1",
-        )
-    if field != "api_key_cmd" and not isinstance(value, str):
-        raise UsageError(f"{label}: must be a string, not {value!r}")
+    _check_text(field, value, label)
     return value
 
 
+def _check_text(field: str, value: Any, label: str) -> None:
+    """The checks of a profile's text keys: a usable base_url, an api_key_env that names a
+    variable, an api_key that can be sent; never quoting a key or a URL's credentials."""
+    from imggen import keys
+    from imggen.errors import UsageError
+    from imggen.settings import base_url_problem, shown_url
+
+    fault = base_url_problem(str(value)) if field == "base_url" else None
+    if fault:
+        raise UsageError(
+            f"{label} {shown_url(str(value))!r}: {fault}",
+            hint="for example https://gateway.example/v1; the key goes in api_key_env, "
+            "api_key_cmd or api_key",
+        )
+    if field != "api_key_cmd" and not isinstance(value, str):
+        shown = REDACTED if field == "api_key" else repr(value)
+        raise UsageError(f"{label}: must be a string, not {shown}")
+    if field == "api_key_env" and not keys.is_variable_name(value):
+        raise UsageError(
+            f"{label}: not the name of an environment variable (letters, digits and _)",
+            hint="api_key_env names the variable that holds the key, e.g. OPENROUTER_API_KEY",
+        )
+    if field == "api_key" and keys.problem(value):
+        raise UsageError(
+            f"{label}: the key {keys.problem(value)}; keys are printable ASCII without spaces",
+            hint="paste the key alone, without quotes or a line break",
+        )
+
+
 STARTS_A_PROFILE = ("preset", "dialect", "base_url")
+
+
+REDACTED = "<redacted>"
+
+
+def redact(data: Any) -> Any:
+    """A copy with every inline key (and any credentials in a base_url) replaced, for show,
+    get and profiles."""
+    if isinstance(data, dict):
+        return {k: _redact_item(k, v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [redact(v) for v in data]
+    return data
+
+
+def _redact_item(key: str, value: Any) -> Any:
+    if key == "api_key":
+        return REDACTED
+    if key == "base_url" and isinstance(value, str):
+        return redact_url(value)
+    return redact(value)
+
+
+def redact_url(url: str) -> str:
+    """user:password@ and a query string replaced, as `config show` prints a base_url."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return REDACTED
+    netloc = parts.netloc
+    if "@" in netloc:
+        netloc = f"{REDACTED}@{netloc.rsplit('@', 1)[1]}"
+    query = REDACTED if parts.query else ""
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment and REDACTED))

@@ -130,6 +130,7 @@ def _request(
         model=flags["model"],
         environ=env.environ,
         need_key=not flags["dry_run"],
+        limits=env.limits,
     )
     for warning in s.warnings:
         ui.warn(warning)

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from imggen import __version__, options
 from imggen.files import imagefile
@@ -40,22 +42,48 @@ def _params(job: Job) -> dict[str, Any]:
     return {k: v for k, v in values.items() if v is not None}
 
 
-def provenance(job: Job, gw: Gateway, index: int) -> dict[str, Any]:
-    """How an image was made. Never the key."""
-    return {
+def made_by(manifest: Path, output: str, folder: Path) -> dict[str, str]:
+    """Which batch job made an image: its manifest (relative to the image's folder, so moving
+    the project keeps it) and the job's output as written. Batch replaces or removes only
+    images whose record names the very job."""
+    return {"manifest": os.path.relpath(manifest, folder), "output": output}
+
+
+def provenance(
+    job: Job, gw: Gateway, index: int, batch: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """How an image was made (and, from batch, by which job). Never the key."""
+    record: dict[str, Any] = {
         "prompt": job.prompt,
         "model": gw.model,
         "profile": gw.profile,
         "dialect": gw.dialect,
         "params": _params(job),
-        "inputs": [{"name": i.name, "sha256": i.sha256, "url": i.url} for i in job.inputs],
-        "refs": [{"name": i.name, "sha256": i.sha256, "url": i.url} for i in job.refs],
+        "inputs": [
+            {"name": i.name, "sha256": i.sha256, "url": bare_url(i.url)} for i in job.inputs
+        ],
+        "refs": [{"name": i.name, "sha256": i.sha256, "url": bare_url(i.url)} for i in job.refs],
         "mask": {"name": job.mask.name, "sha256": job.mask.sha256} if job.mask else None,
         "index": index,
         "request": job_digest(job, gw),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "imggen": __version__,
     }
+    if batch:
+        record["batch"] = batch
+    return record
+
+
+def bare_url(url: str | None) -> str | None:
+    """A reference URL as a saved file may keep it: no query string (a signed link's
+    X-Amz-Signature, a token), no fragment, no user:password@."""
+    if not url:
+        return url
+    parts = urlsplit(url)
+    where = parts.hostname or ""
+    if parts.port is not None:
+        where += f":{parts.port}"
+    return urlunsplit((parts.scheme, where, parts.path, "", ""))
 
 
 def png_text(record: Mapping[str, Any]) -> dict[str, str]:

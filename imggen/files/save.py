@@ -4,18 +4,28 @@ with their provenance (PNG iTXt chunk or a sidecar JSON)."""
 from __future__ import annotations
 
 import binascii
+import errno
 import hashlib
 import json
 import os
 import re
 import secrets
+import socket
 import tempfile
 import threading
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
-from imggen.errors import FileExists, GatewayFailed
+from imggen.errors import (
+    DiskFull,
+    FileExists,
+    GatewayFailed,
+    ImggenError,
+    NameTooLong,
+    WriteFailed,
+)
 from imggen.files import imagefile
 from imggen.files.provenance import png_text, sidecar
 from imggen.files.targets import EXTS, Target
@@ -31,8 +41,9 @@ class Scratch:
         self._paths: set[Path] = set()
         self._lock = threading.Lock()
         # Every name carries this run's token, so cleanup() also finds a file whose creation
-        # a signal cut short before it was recorded.
-        self._prefix = f".imggen-{secrets.token_hex(4)}-"
+        # a signal cut short before it was recorded; and its machine and pid, so a later run
+        # can tell the leftovers of a run that is gone (kill -9, a power cut) from a live one's.
+        self._prefix = f".imggen-{HOST}-{os.getpid()}-{secrets.token_hex(4)}-"
         self._dirs: set[Path] = set()
         self._closed = False
 
@@ -40,6 +51,9 @@ class Scratch:
         with self._lock:  # held across mkstemp: no file appears after cleanup() has run
             if self._closed:
                 raise GatewayFailed("cancelled: this run has ended")
+            if directory not in self._dirs and directory not in _SWEPT:
+                _SWEPT.add(directory)  # once per process: 5,000 batch jobs, one folder
+                sweep(directory)
             self._dirs.add(directory)
             fd, name = tempfile.mkstemp(prefix=self._prefix, suffix=".part", dir=directory)
             path = Path(name)
@@ -62,6 +76,53 @@ class Scratch:
         for folder in self._dirs:
             for stray in folder.glob(f"{self._prefix}*.part"):
                 stray.unlink(missing_ok=True)
+
+
+# This machine, as part files name it: a pid says nothing about another machine's (or
+# container's) runs writing the same folder, whose files only age out.
+HOST = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:6]
+STALE_AGE = 24 * 3600.0  # a part file this old is a leftover, whoever made it
+OWNER_GONE_AGE = 60.0  # and one this old whose process has ended here
+_PART = re.compile(r"\.imggen-(?:([0-9a-f]{6})-(\d+)-)?[0-9a-f]+-.*\.part")
+_SWEPT: set[Path] = set()  # folders this process has swept (a race sweeps twice: harmless)
+
+
+def sweep(directory: Path, *, now: float | None = None) -> list[Path]:
+    """Remove the .imggen-*.part files a dead run left in `directory`: those of this machine
+    whose owner pid no longer runs (a minute old), and any a day old; what was removed."""
+    now = time.time() if now is None else now
+    gone: list[Path] = []
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return gone
+    for entry in entries:
+        found = _PART.fullmatch(entry.name)
+        if found is None or not entry.is_file(follow_symlinks=False):
+            continue
+        try:
+            age = now - entry.stat(follow_symlinks=False).st_mtime
+        except OSError:
+            continue
+        pid = int(found.group(2)) if found.group(1) == HOST else None
+        owner_gone = pid is not None and pid != os.getpid() and not _alive(pid)
+        if (owner_gone and age > OWNER_GONE_AGE) or age > STALE_AGE:
+            try:
+                os.unlink(entry.path)
+            except OSError:
+                continue
+            gone.append(Path(entry.path))
+    return gone
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: it runs, as someone else
+        return True
+    return True
 
 
 def decode_base64(text: str, scratch: Scratch, directory: Path) -> Path:
@@ -104,26 +165,85 @@ def save(
     record = json.dumps(dict(provenance), ensure_ascii=False, sort_keys=True)
     if target.path is None:
         assert stdout is not None
-        _write_image(src, mime, png_text(provenance), stdout)
-        stdout.flush()
+        try:
+            _write_image(src, mime, png_text(provenance), stdout)
+            stdout.flush()
+        except OSError as exc:
+            if exc.errno == errno.EPIPE:  # the reader stopped reading (`| head`): its choice
+                raise WriteFailed("stdout was closed before the whole image was written") from None
+            named = src.with_name("imggen-stdout" + imagefile.MIME_EXT.get(mime, ".img"))
+            kept = _rescue(src, named, scratch)
+            raise os_error(exc, Path("stdout"), kept=kept) from None
         return SavedImage("-", mime, src.stat().st_size, pixels, _sha256(src))
 
     final = _final_path(target, mime, warn)
-    tmp, out = scratch.new(final.parent)
-    os.chmod(tmp, _file_mode())  # mkstemp makes 0600; a saved image follows the umask
-    # --json's bytes and sha256 describe the file as saved (with its provenance chunk),
-    # hashed on the way out rather than read back
-    hashed = _Hashing(out)
-    with out:
-        _write_image(src, mime, png_text(provenance), cast(BinaryIO, hashed))
-        out.flush()
-        os.fsync(out.fileno())
-    size, sha = hashed.size, hashed.digest.hexdigest()
-    _place(tmp, final, force=force and not target.unique, scratch=scratch)
+    try:
+        tmp, out = scratch.new(final.parent)
+        os.chmod(tmp, _file_mode())  # mkstemp makes 0600; a saved image follows the umask
+        # --json's bytes and sha256 describe the file as saved (with its provenance chunk),
+        # hashed on the way out rather than read back
+        hashed = _Hashing(out)
+        with out:
+            _write_image(src, mime, png_text(provenance), cast(BinaryIO, hashed))
+            out.flush()
+            os.fsync(out.fileno())
+        size, sha = hashed.size, hashed.digest.hexdigest()
+        _place(tmp, final, force=force and not target.unique, scratch=scratch)
+    except OSError as exc:
+        # The image arrived (and was paid for): keep its bytes, which need no more space.
+        kept = _rescue(src, final, scratch)
+        raise os_error(exc, final, kept=kept) from None
     if mime != "image/png":
         # only once the image is in place: a sidecar must never describe another image
-        _writesidecar(final, record, scratch=scratch)
+        try:
+            _writesidecar(final, record, scratch=scratch)
+        except OSError as exc:
+            error = os_error(exc, sidecar(final))
+            error.message = f"{final} is saved, but not its record: {error.message}"
+            raise error from None
     return SavedImage(str(final), mime, size, pixels, sha)
+
+
+def os_error(exc: OSError, path: Path, *, kept: Path | None = None) -> ImggenError:
+    """What the world did to a write, said as such (never "a bug"): a full disk, a name too
+    long, a folder that refuses files; `kept` names where the received image was put."""
+    where = f"; the image is kept as {kept}" if kept else ""
+    hint = "move it into place once fixed" if kept else None
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return DiskFull(
+            f"no space left to write {path}{where}",
+            hint=f"free some space on that disk, then {hint}" if hint else "free some space",
+        )
+    if exc.errno == errno.ENAMETOOLONG:
+        return NameTooLong(f"the name {path.name!r} is too long for its folder{where}", hint=hint)
+    reason = exc.strerror or type(exc).__name__
+    return WriteFailed(f"could not write {path}: {reason}{where}", hint=hint)
+
+
+def _rescue(src: Path, final: Path, scratch: Scratch) -> Path | None:
+    """Give the received image (a scratch file) a visible name beside it, so a failed write
+    does not lose it: a hard link or rename, which needs no room for the bytes. None when
+    even that fails."""
+    names = [f"{final.stem}.unsaved-{n}{final.suffix}" for n in range(1, 10)]
+    names += [f"imggen-unsaved-{n}{final.suffix}" for n in range(1, 10)]  # for too long a stem
+    for name in names:
+        kept = src.with_name(name)
+        if kept.exists() or kept.is_symlink():
+            continue
+        try:
+            os.link(src, kept)
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            if exc.errno == errno.ENAMETOOLONG:
+                continue
+            try:  # no hard links on this filesystem
+                os.rename(src, kept)
+            except OSError:
+                return None
+        scratch.release(src)
+        return kept
+    return None
 
 
 class _Hashing:

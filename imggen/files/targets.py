@@ -1,10 +1,13 @@
-"""Where images go: -o as a file, folder, template or stdout resolved to targets, and the
-checks made before any request (no clobbering, a folder that can be written)."""
+"""Where images go: -o as a file, folder, template or stdout resolved to targets, and every check
+that can be made before a request is sent, so no money is spent on an image that cannot be
+saved: no clobbering (dangling symlinks included), names the filesystem takes, and a folder
+that exists or can be made and really takes a new file."""
 
 from __future__ import annotations
 
 import os
 import re
+import string
 import tempfile
 import time
 from dataclasses import dataclass
@@ -14,6 +17,13 @@ from imggen.errors import FileExists, UsageError
 
 EXTS = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".webp": "webp", ".gif": "gif"}
 FORMAT_EXT = {"png": ".png", "jpeg": ".jpg", "webp": ".webp", "gif": ".gif"}
+# What a saved image's name may end in: the extension follows the real type unless the user
+# named the file exactly, and a JPEG/WEBP/GIF gets a NAME.EXT.json sidecar.
+REAL_EXTS = (".png", ".jpg", ".webp", ".gif")
+SIDECAR = ".json"
+NAME_MAX = 255  # bytes in one path component on every common filesystem (pathconf may say less)
+PATH_MAX = 4096
+TEMPLATE_FIELDS = ("i", "n", "slug", "model", "date", "time")
 
 
 @dataclass(frozen=True)
@@ -25,6 +35,14 @@ class Target:
     @property
     def directory(self) -> Path:
         return self.path.parent if self.path else Path(tempfile.gettempdir())
+
+    def names(self) -> list[Path]:
+        """Every file this target may become: its own name, or (the extension following the
+        real image type) a sibling with another image extension."""
+        assert self.path is not None
+        if self.exact:
+            return [self.path]
+        return list(dict.fromkeys([self.path, *(self.path.with_suffix(e) for e in REAL_EXTS)]))
 
 
 def slug(text: str, limit: int = 48) -> str:
@@ -41,54 +59,74 @@ def slug(text: str, limit: int = 48) -> str:
 def plan(
     output: str | None, count: int, *, prompt: str, model: str, fmt: str | None, cwd: Path
 ) -> list[Target]:
-    """The targets for `count` images from the -o value. Raises UsageError."""
+    """The targets for `count` images from the -o value (`~` expanded). Raises UsageError,
+    also for a name no filesystem takes (too long, a NUL byte)."""
     ext = FORMAT_EXT.get(fmt or "png", ".png")
     if output == "-":
         if count != 1:
             raise UsageError("-o - writes one image to stdout; use -n 1 or a file name")
         return [Target(None)]
+    if output and "\0" in output:
+        raise UsageError("-o holds a NUL byte, which no file name may contain")
+    if output and output.startswith("~"):
+        output = os.path.expanduser(output)
     if output and "{" in output:
-        return [
+        found = [
             _from_template(output, i, count, prompt, model, ext, cwd) for i in range(1, count + 1)
         ]
-    if output is None or output.endswith(("/", os.sep)) or (cwd / output).is_dir():
+    elif output is None or output.endswith(("/", os.sep)) or os.path.isdir(cwd / output):
         folder = cwd / output if output else cwd
         stem = slug(prompt)
         if count == 1:
-            return [Target(folder / f"{stem}{ext}", unique=True)]
-        return [Target(folder / f"{stem}-{i}{ext}", unique=True) for i in range(1, count + 1)]
-    path = cwd / output
-    exact = path.suffix.lower() in EXTS
-    if not exact:
-        path = path.with_name(path.name + ext)
-    if count == 1:
-        return [Target(path, exact=exact)]
-    return [
-        Target(path.with_name(f"{path.stem}-{i}{path.suffix}"), exact=exact)
-        for i in range(1, count + 1)
-    ]
+            found = [Target(folder / f"{stem}{ext}", unique=True)]
+        else:
+            found = [Target(folder / f"{stem}-{i}{ext}", unique=True) for i in range(1, count + 1)]
+    else:
+        path = cwd / output
+        exact = path.suffix.lower() in EXTS
+        if not exact:
+            path = path.with_name(path.name + ext)
+        if count == 1:
+            found = [Target(path, exact=exact)]
+        else:
+            found = [
+                Target(path.with_name(f"{path.stem}-{i}{path.suffix}"), exact=exact)
+                for i in range(1, count + 1)
+            ]
+    for target in found:
+        _check_name(target, NAME_MAX)
+    return found
 
 
 def _from_template(
     template: str, i: int, count: int, prompt: str, model: str, ext: str, cwd: Path
 ) -> Target:
+    """One target of a name template. Only the named fields, with an optional format spec
+    ({i:03d}); a field's value never adds a folder or climbs out of one (a model named `..`)."""
     fields = {
         "i": i,
         "n": count,
         "slug": slug(prompt),
-        "model": re.sub(r"[^\w.-]+", "-", model),
+        "model": _component(model),
         "date": time.strftime("%Y%m%d"),
         "time": time.strftime("%H%M%S"),
     }
+    hint = "fields: {i} {n} {slug} {model} {date} {time}"
     try:
+        used = [
+            (name, conversion)
+            for _, name, _, conversion in string.Formatter().parse(template)
+            if name is not None
+        ]
+        for name, conversion in used:
+            if name not in fields or conversion:
+                shown = "{" + name + (f"!{conversion}" if conversion else "") + "}"
+                raise UsageError(f"bad -o template {template!r}: no field {shown}", hint=hint)
         name = template.format(**fields)
     except (KeyError, IndexError, ValueError, AttributeError) as exc:
-        raise UsageError(
-            f"bad -o template {template!r}: {exc}",
-            hint="fields: {i} {n} {slug} {model} {date} {time}",
-        ) from None
+        raise UsageError(f"bad -o template {template!r}: {exc}", hint=hint) from None
     path = cwd / name
-    if count > 1 and "{i}" not in template:
+    if count > 1 and "i" not in {field for field, _ in used}:
         path = path.with_name(f"{path.stem}-{i}{path.suffix}")
     exact = path.suffix.lower() in EXTS
     if not exact:
@@ -96,20 +134,108 @@ def _from_template(
     return Target(path, exact=exact)
 
 
+def _component(value: str) -> str:
+    """A value fit to be one path component: no separators, no leading dots."""
+    return re.sub(r"[^\w.-]+", "-", value).lstrip(".") or "-"
+
+
+def longest_name(target: Target) -> str:
+    """The longest name this target may be saved under: its real-type sibling with the longest
+    extension, plus the sidecar's ".json"."""
+    assert target.path is not None
+    names = [p.name for p in target.names()]
+    return max(names, key=lambda n: len(os.fsencode(n))) + SIDECAR
+
+
+def _check_name(target: Target, name_max: int) -> None:
+    """Refuse before any request a name the filesystem would refuse after it (ENAMETOOLONG
+    once the image is paid for, or only for its sidecar)."""
+    if target.path is None:
+        return
+    name = longest_name(target)
+    size = len(os.fsencode(name))
+    if size > name_max:
+        raise UsageError(
+            f"the file name {target.path.name!r} is too long: saved as {name!r} it would be "
+            f"{size} bytes, and this filesystem takes at most {name_max}",
+            hint="choose a shorter -o",
+        )
+    if len(os.fsencode(str(target.path.parent / name))) >= PATH_MAX:
+        raise UsageError(f"the path {target.path} is too long ({PATH_MAX} bytes at most)")
+
+
 def check(targets: list[Target], *, force: bool) -> None:
-    """Refuse existing files and unwritable folders before any request is sent."""
+    """Everything about the targets that can fail before the request: a file (or a dangling
+    symlink) in the way without --force, a folder that is a file or cannot be made, a
+    filesystem that takes no new file there, a name it refuses. Raises FileExists or
+    UsageError (exit 2)."""
     for target in targets:
         if target.path is None or target.unique:
             continue
-        if target.path.exists() and not force:
-            raise FileExists(
-                f"{target.path} exists; imggen never overwrites without --force",
-                hint="pass --force, or choose another -o",
-            )
-    for folder in {t.path.parent for t in targets if t.path is not None}:
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise UsageError(f"cannot create folder {folder}: {exc.strerror}") from exc
-        if not os.access(folder, os.W_OK):
-            raise UsageError(f"cannot write to folder {folder}")
+        for path in target.names() if not force else []:
+            if os.path.lexists(path):
+                raise FileExists(_exists(target, path), hint=_exists_hint(target, path))
+    for folder in dict.fromkeys(t.path.parent for t in targets if t.path is not None):
+        _make_folder(folder)
+        name_max = _name_max(folder)
+        for target in targets:
+            if target.path is not None and target.path.parent == folder:
+                _check_name(target, name_max)
+
+
+def _exists(target: Target, path: Path) -> str:
+    if not os.path.exists(path):
+        return f"{path} is a symlink to {os.readlink(path)}, which does not exist"
+    if path != target.path:
+        return f"{path} exists (the image takes the extension of its real type)"
+    return f"{path} exists; imggen never overwrites without --force"
+
+
+def _exists_hint(target: Target, path: Path) -> str:
+    assert target.path is not None
+    if path != target.path:
+        return f"pass --force, or name the file with its extension (-o {target.path.name})"
+    if not os.path.exists(path):
+        return "remove the link, or pass --force (it replaces the link, not its target)"
+    return "pass --force, or choose another -o"
+
+
+def file_in_the_way(folder: Path) -> Path | None:
+    """The first part of `folder` (itself included) that exists and is not a folder."""
+    for part in [*reversed(folder.parents), folder]:
+        if os.path.lexists(part) and not part.is_dir():
+            return part
+    return None
+
+
+def _make_folder(folder: Path) -> None:
+    """Create the folder if need be and prove it takes a new file (access() says yes as root
+    and on /proc): a temp file, named as the save path's are, made and removed at once."""
+    blocker = file_in_the_way(folder)
+    if blocker is not None:
+        which = "it" if blocker == folder else str(blocker)
+        raise UsageError(
+            f"cannot save into {folder}: {which} is a file, not a folder",
+            hint="choose another -o",
+        )
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(
+            f"cannot create folder {folder}: {exc.strerror}", hint="choose another -o"
+        ) from None
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".imggen-probe-", suffix=".part", dir=folder)
+    except OSError as exc:
+        raise UsageError(
+            f"cannot write to folder {folder}: {exc.strerror}", hint="choose another -o"
+        ) from None
+    os.close(fd)
+    os.unlink(probe)
+
+
+def _name_max(folder: Path) -> int:
+    try:
+        return min(NAME_MAX, os.pathconf(folder, "PC_NAME_MAX"))
+    except (OSError, ValueError):
+        return NAME_MAX

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from imggen.errors import GatewayFailed
+from imggen.errors import GatewayFailed, ImggenError
 from imggen.job import HttpCall, Reply
 from imggen.limits import Limits
 from imggen.wire import replies
@@ -60,7 +60,7 @@ class Client:
             pacer=pacer,
             cancelled=threading.Event(),
             deadline=deadline,
-            on_retry=on_retry,
+            on_retry=self._redacting(on_retry),
         )
         self._session = Session(
             transport=transport,
@@ -105,7 +105,9 @@ class Client:
         """A view for one batch job: the same connection pools, Pacer and cancellation, but its
         own retry count (Outcome.retries), retry budget and deadline. Close the parent, not it."""
         view = copy.copy(self)
-        view._retrier = self._retrier.fork(retries=retries, deadline=deadline, on_retry=on_retry)
+        view._retrier = self._retrier.fork(
+            retries=retries, deadline=deadline, on_retry=self._redacting(on_retry)
+        )
         view._downloader = self._downloader.fork(view._retrier)
         return view
 
@@ -118,9 +120,15 @@ class Client:
     def send(self, call: HttpCall, dialect: ReplyParser, spill: SpillFactory) -> Reply:
         """One call with retries. Raises AuthFailed, GatewayRefused, GatewayFailed."""
         what = f"{call.method} {call.path}"
-        return self._retrier.run(
-            lambda delivered: self._attempt(call, dialect, spill, delivered, what), what=what
-        )
+        try:
+            reply = self._retrier.run(
+                lambda delivered: self._attempt(call, dialect, spill, delivered, what), what=what
+            )
+        except ImggenError as exc:
+            raise self._scrub(exc) from exc.__cause__
+        reply.text = self._redact(reply.text)
+        reply.usage = self._redact_value(reply.usage)
+        return reply
 
     def get_json(self, path: str) -> Any:
         """A small authenticated GET (the models API), with retries. Raises as send() does;
@@ -136,18 +144,65 @@ class Client:
                 raw = _read_capped(resp, self.limits.small_json_cap)
                 return _parse_small(raw, resp.status_code)
 
-        return self._retrier.run(attempt, what=what)
+        try:
+            return self._redact_value(self._retrier.run(attempt, what=what))
+        except ImggenError as exc:
+            raise self._scrub(exc) from exc.__cause__
 
     def download(self, url: str, spill: SpillFactory) -> Path:
         """Fetch an image URL to a spill file: no key, http(s) only, capped, few redirects.
         Raises LinkExpired or GatewayFailed."""
-        return self._downloader.download(url, spill)
+        try:
+            return self._downloader.download(url, spill)
+        except ImggenError as exc:
+            raise self._scrub(exc) from exc.__cause__
 
     def _auth(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self._key}"}
 
     def _redact(self, text: str) -> str:
-        return text.replace(self._key, "***") if self._key else text
+        """The one redaction every gateway text passes, 2xx or not: replies, usage, error
+        bodies, stream events, retry lines, the models listing. A short key (a test key such
+        as "k") is taken out only where it stands alone, not out of every word holding it."""
+        key = self._key
+        if not key or key not in text:
+            return text
+        if len(key) >= 8:
+            return text.replace(key, "***")
+        import re
+
+        return re.sub(rf"(?<![\w-]){re.escape(key)}(?![\w-])", "***", text)
+
+    def _redact_value(self, value: Any) -> Any:
+        """A parsed JSON value with the key taken out of every string in it."""
+        if isinstance(value, str):
+            return self._redact(value)
+        if isinstance(value, dict):
+            return {self._redact(str(k)): self._redact_value(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self._redact_value(v) for v in value]
+        return value
+
+    def _scrub(self, exc: ImggenError) -> ImggenError:
+        """An error with the key taken out of its message, hint and text (a copy, or itself
+        when there was nothing to take out)."""
+        message = self._redact(exc.message)
+        hint = self._redact(exc.hint) if exc.hint else exc.hint
+        text = getattr(exc, "text", "")
+        if (message, hint) == (exc.message, exc.hint) and self._redact(text) == text:
+            return exc
+        clean = copy.copy(exc)
+        clean.message, clean.hint, clean.args = message, hint, (message,)
+        if text:
+            clean.text = self._redact(text)  # type: ignore[attr-defined]
+        return clean
+
+    def _redacting(self, report: Callable[[str], None] | None) -> Callable[[str], None] | None:
+        """A retry announcer that never shows the key (a network error's text may hold a
+        header)."""
+        if report is None:
+            return None
+        return lambda message: report(self._redact(message))
 
     def _attempt(
         self,

@@ -48,7 +48,9 @@ class Pacer:
     def wait(self, cancelled: threading.Event, deadline: float | None) -> None:
         while (delay := self.until - time.monotonic()) > 0:
             if deadline is not None and time.monotonic() + delay > deadline:
-                raise GatewayFailed("the gateway asked to slow down past --timeout")
+                raise GatewayFailed(
+                    "the gateway asked to slow down past the time limit (--timeout)"
+                )
             if cancelled.wait(min(delay, 0.2)):
                 return
 
@@ -127,7 +129,10 @@ class Retrier:
     def check_deadline(self) -> None:
         """Raises DeadlineExceeded once --timeout has run out."""
         if self.deadline is not None and time.monotonic() > self.deadline:
-            raise DeadlineExceeded("--timeout reached before the reply was complete")
+            raise DeadlineExceeded(
+                "the time limit (--timeout) ran out before the reply was complete",
+                hint="pass a longer --timeout SECONDS for a slow gateway",
+            )
 
     def budget(self, read_timeout: float) -> float:
         """How long one read may wait: read_timeout, or what is left before the deadline."""
@@ -196,5 +201,7 @@ class Retrier:
         if isinstance(error, DeadlineExceeded):
             raise error
         if self.deadline is not None and time.monotonic() + delay > self.deadline:
-            raise GatewayFailed(f"{error.message} (no time left under --timeout to retry)")
+            raise GatewayFailed(
+                f"{error.message} (no time left under the time limit, --timeout, to retry)"
+            )
         return delay

@@ -114,7 +114,10 @@ class Session:
             text = f"could not connect to {where}: {_reason(exc)}"
         elif isinstance(exc, httpx.ReadTimeout):
             if retrier.deadline is not None and retrier.deadline - time.monotonic() <= 1:
-                return DeadlineExceeded("--timeout reached while waiting for the gateway")
+                return DeadlineExceeded(
+                    "the time limit (--timeout) ran out while waiting for the gateway",
+                    hint="pass a longer --timeout SECONDS for a slow gateway",
+                )
             text = f"{where} sent nothing for {retrier.budget(self.read_timeout):.0f} s"
         elif isinstance(exc, httpx.TimeoutException):
             text = f"timed out talking to {where}"

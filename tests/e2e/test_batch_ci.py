@@ -1,5 +1,5 @@
 """Batch in CI as a user runs it: the installed imggen against the loopback fake with costs,
---max-cost (exit 7, then a re-run resumes), --report pages per shard, the page rendered in
+--max-cost (exit 8, then a re-run resumes), --report pages per shard, the page rendered in
 headless Chromium, and the example GitHub workflow's own steps run against the fake."""
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def test_max_cost_exits_7_and_the_next_run_resumes(
     write_manifest(tmp_path / "assets.jsonl", 5)
     args = ("batch", "assets.jsonl", "-j", "1", "--max-cost", "0.1", "--report", "g.html")
     first = cli(*args, env=gw_env(fake))
-    assert first.returncode == 7, first.stderr.decode()
+    assert first.returncode == 8, first.stderr.decode()
     err = first.stderr.decode()
     assert "5 jobs: 3 saved, 2 skipped (2 not started: --max-cost reached; a re-run resumes)" in err
     assert "cost 0.12;" in err

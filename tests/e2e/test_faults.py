@@ -377,9 +377,17 @@ TIMEOUT = 2.0
     ("args", "fault", "message"),
     [
         # headers, then 16 bytes every 50 ms: each read succeeds, only --timeout can stop it
-        (("--no-stream",), Fault("slow", seconds=0.05), "--timeout reached before the reply"),
-        ((), Fault("slow", seconds=0.05), "--timeout reached before the reply"),
-        ((), Fault("stall", seconds=60), "--timeout reached while waiting for the gateway"),
+        (
+            ("--no-stream",),
+            Fault("slow", seconds=0.05),
+            "the time limit (--timeout) ran out before the reply",
+        ),
+        ((), Fault("slow", seconds=0.05), "the time limit (--timeout) ran out before the reply"),
+        (
+            (),
+            Fault("stall", seconds=60),
+            "the time limit (--timeout) ran out while waiting for the gateway",
+        ),
     ],
     ids=["trickling-json", "trickling-stream", "silent"],
 )
@@ -403,7 +411,7 @@ def test_timeout_bounds_a_trickling_download(fake: FakeGateway, cli: Cli, tmp_pa
 
     assert time.monotonic() - started < TIMEOUT + 5
     assert done.returncode == 5
-    assert errors(done)[0].startswith("error: --timeout reached")
+    assert errors(done)[0].startswith("error: the time limit (--timeout) ran out")
     assert len(paths_of(fake, "/files/")) == 1
     assert_nothing_saved(tmp_path)
 
