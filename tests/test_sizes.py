@@ -27,6 +27,8 @@ def test_rule_names_and_constants():
         "gemini-3.1",
         "gpt-image-2",
         "gpt-image-1",
+        "dall-e-3",
+        "dall-e-2",
         "seedream",
         "any",
     }
