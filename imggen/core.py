@@ -12,15 +12,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from imggen import options, sizes
+from imggen import options, sizes, streaming
 from imggen.console import UI
 from imggen.dialects import DIALECTS, Dialect
 from imggen.env import Env
 from imggen.errors import ImggenError, NoImage, SizeRefused, UsageError
-from imggen.files import save, targets
+from imggen.files import imagefile, save, targets
 from imggen.files.provenance import provenance
 from imggen.job import Gateway, HttpCall, ImageInput, Job, Payload, Reply, SavedImage
-from imggen.outcome import Outcome
+from imggen.outcome import Outcome, usage_cost
 from imggen.settings import Settings
 
 
@@ -32,6 +32,7 @@ class RunOptions:
     force: bool = False
     timeout: float | None = None  # bounds the whole command
     retries: int = 2
+    save_partials: bool = False  # also save streamed partial renders beside the output
     cwd: Path = field(default_factory=Path.cwd)
 
     @classmethod
@@ -77,13 +78,7 @@ def prepare(settings: Settings, job: Job, opts: RunOptions) -> Plan:
     """
     gw = settings.gateway()
     dialect = DIALECTS[gw.dialect]
-    if job.stream and not gw.can_stream:
-        why = f" ({gw.no_stream_why})" if gw.no_stream_why else ""
-        raise UsageError(
-            f"{gw.model} cannot stream{why}",
-            hint=_stream_hint(job.origins.get("stream", "--stream")),
-        )
-    stream = gw.can_stream if job.stream is None else job.stream
+    stream = streaming.decide(job, gw, save_partials=opts.save_partials, output=opts.output)
     if job.is_edit and not gw.can_edit:
         from imggen.dialects.presets import PRESETS
 
@@ -103,11 +98,6 @@ def prepare(settings: Settings, job: Job, opts: RunOptions) -> Plan:
         opts.output, job.count, prompt=job.prompt, model=gw.model, fmt=job.format, cwd=opts.cwd
     )
     return Plan(gw, dialect, calls, stream, where, requested)
-
-
-def _stream_hint(origin: str) -> str:
-    """How to take back a value: drop the flag, or override where else it was set."""
-    return f"drop {origin}" if origin.startswith("-") else f"pass --no-stream ({origin} asks)"
 
 
 def _set_by(job: Job, *names: str) -> str:
@@ -138,10 +128,12 @@ def make_client(settings: Settings, env: Env, ui: UI, opts: RunOptions, **kwargs
 
 def _labelled(ui: UI, label: str) -> Callable[[int, int | None], None]:
     """ui.advance that first switches the bar to `label` ("uploading", then "receiving"),
-    so it always says which way the bytes it counts are going."""
+    so it always says which way the bytes it counts are going; a partial render's label
+    ("MODEL: partial 1/2") stays while the rest of the image arrives."""
+    model = label.rsplit(": ", 1)[0]
 
     def advance(n: int, total: int | None) -> None:
-        if ui.label != label:
+        if ui.label != label and not ui.label.startswith(streaming.label(model)):
             ui.describe(label)
         ui.advance(n, total)
 
@@ -170,11 +162,22 @@ def run(
     own_client = client is None
     client = client or make_client(settings, env, ui, opts)
     try:
-        targets.check(plan.targets, force=opts.force)
+        extra = streaming.planned(plan.targets, job.partials) if opts.save_partials else []
+        targets.check(plan.targets + extra, force=opts.force)
         ui.start_progress(f"{gw.model}: waiting for the gateway")
-        files, errors = _receive(client, plan, scratch, outcome, ui)
+        files, errors, partials = _receive(client, plan, scratch, outcome, ui, job.partials)
         ui.stop_progress()
         errors += _save_all(files, job, plan, env, opts, scratch, outcome, on_saved)
+        if opts.save_partials and partials:
+            outcome.partials = streaming.save_partials(
+                partials,
+                plan.targets,
+                lambda p: _materialize(p, client, scratch, plan.targets[0].directory),
+                lambda i, k: {**provenance(job, gw, i), "partial": k},
+                force=opts.force,
+                scratch=scratch,
+                warn=outcome.warnings.append,
+            )
         if errors:
             outcome.error = max(errors, key=lambda e: int(e.exit_code))
         elif len(outcome.saved) < job.count:
@@ -188,20 +191,25 @@ def run(
                 client.close()
             scratch.cleanup()
     outcome.retries = client.retried
+    outcome.cost, outcome.currency = usage_cost(outcome.usage, gw.currency)
     return outcome
 
 
 def _receive(
-    client: Any, plan: Plan, scratch: save.Scratch, outcome: Outcome, ui: UI
-) -> tuple[list[Path], list[ImggenError]]:
-    """Send the calls; the images they brought, in scratch files, at most one per target."""
+    client: Any, plan: Plan, scratch: save.Scratch, outcome: Outcome, ui: UI, partials: int | None
+) -> tuple[list[Path], list[ImggenError], list[tuple[int, list[Payload]]]]:
+    """Send the calls; the images they brought, in scratch files, at most one per target, and
+    the partial renders streamed before each (by the index of the image they preview)."""
     files: list[Path] = []
     errors: list[ImggenError] = []
-    for result in _send_all(client, plan, scratch, plan.targets[0].directory, ui):
+    previewed: list[tuple[int, list[Payload]]] = []
+    for result in _send_all(client, plan, scratch, plan.targets[0].directory, ui, partials):
         if isinstance(result, ImggenError):
             errors.append(result)
             continue
         reply, paths, failed = result
+        if reply.partials:
+            previewed.append((len(files), reply.partials))
         files.extend(path for path, _ in paths)
         errors.extend(failed)
         if reply.text.strip():
@@ -216,7 +224,7 @@ def _receive(
         for path in files[len(plan.targets) :]:
             path.unlink(missing_ok=True)
         files = files[: len(plan.targets)]
-    return files, errors
+    return files, errors, previewed
 
 
 def _save_all(
@@ -250,6 +258,7 @@ def _save_all(
             path.unlink(missing_ok=True)
         outcome.saved.append(saved)
         _check_pixels(saved, plan.requested, plan.gateway.size_rule, outcome)
+        _check_format(saved, job, outcome)
         if on_saved:
             on_saved(saved)
     return errors
@@ -292,13 +301,16 @@ _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 Result = tuple[Reply, list[tuple[Path, Payload]], list[ImggenError]] | ImggenError
 
 
-def _send_all(client: Any, plan: Plan, scratch: save.Scratch, spool: Path, ui: UI) -> list[Result]:
+def _send_all(
+    client: Any, plan: Plan, scratch: save.Scratch, spool: Path, ui: UI, partials: int | None
+) -> list[Result]:
     """Send the plan's calls, in parallel when there are several; each worker also fetches
     its images to scratch files. The main thread only waits, so signals stay prompt."""
 
     def one(call: HttpCall) -> Result:
+        reader = streaming.Watched(plan.dialect, ui, plan.gateway.model, partials)
         try:
-            reply = client.send(call, plan.dialect, scratch.factory(spool))
+            reply = client.send(call, reader, scratch.factory(spool))
         except ImggenError as exc:
             return exc
         if any(p.kind == "url" for p in reply.images):
@@ -376,3 +388,22 @@ def _check_pixels(saved: SavedImage, res: sizes.Resolved, rule: str, outcome: Ou
             why = ": it did not honour the size/aspect asked" if res.pixels else ""
             outcome.mismatches.append(f"{problem} ({saved.path}){why}")
             outcome.warnings.append(outcome.mismatches[-1])
+
+
+_MIME = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
+
+
+def _check_format(saved: SavedImage, job: Job, outcome: Outcome) -> None:
+    """Report, never hide, a gateway that ignored --format or a transparent --background (a
+    proxy may drop both and return an opaque PNG)."""
+    if job.format and saved.mime != _MIME.get(job.format, saved.mime):
+        outcome.warnings.append(
+            f"asked for {job.said('format')} but the gateway returned {saved.mime} "
+            f"({saved.path}): it did not honour the format asked"
+        )
+    if job.background == "transparent" and saved.path != "-":
+        if imagefile.has_alpha(Path(saved.path)) is False:
+            outcome.warnings.append(
+                f"asked for {job.said('background')} but the gateway returned an image with "
+                f"no transparency ({saved.path}): it did not honour the background asked"
+            )
