@@ -33,6 +33,8 @@ def clean_environ(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
             monkeypatch.delenv(name, raising=False)
     config = tmp_path / "config" / "config.toml"
     monkeypatch.setenv("IMGGEN_CONFIG", str(config))
+    # the gateways' model listings are cached per test, never in the user's cache dir
+    monkeypatch.setenv("IMGGEN_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.chdir(tmp_path)
     return config
 

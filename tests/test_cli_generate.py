@@ -121,9 +121,12 @@ def test_json_is_one_document(run: Run, gateway: MockGateway, tmp_path: Path) ->
         "requested": {"aspect": None, "size": None, "pixels": None},
         "text": "",
         "usage": [USAGE],
+        "cost": None,
+        "currency": None,
         "retries": 0,
         "response_shapes": ["data[].b64_json"],
         "warnings": [],
+        "partials": [],
         "error": None,
     }
     assert r.stdout.count("\n") == 1

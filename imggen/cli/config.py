@@ -284,6 +284,8 @@ def init(
     config.save(path, data)
     env.out.write(f"{path}\n")
     ui.info(f"profile {name!r} ({preset}) saved; the key is read from ${prof['api_key_env']}")
+    if p.note:
+        ui.info(p.note.replace("NAME", name))
 
 
 def _has_null(value: Any) -> bool:
@@ -301,7 +303,7 @@ def validate_key(key: str, value: Any) -> Any:
     from imggen.dialects import DIALECTS
     from imggen.dialects.presets import PRESETS
     from imggen.errors import UsageError
-    from imggen.settings import PROFILE_KEYS
+    from imggen.settings import PROFILE_KEYS, alias_problem
 
     parts = key.split(".")
     if parts == ["default_profile"]:
@@ -314,10 +316,16 @@ def validate_key(key: str, value: Any) -> Any:
     label = f"profile {name} ({field})"
     if field == "params":
         return value if len(parts) > 3 else options.check_one("params", value, label)
-    if len(parts) > 3 or field not in PROFILE_KEYS:
+    if field == "models" and len(parts) == 5:  # profiles.NAME.models.ALIAS.dialect|like
+        problem = alias_problem(parts[4], value)
+        if problem:
+            raise UsageError(f"{key} {value!r}: {problem}")
+        return value
+    if len(parts) > 3 or field not in PROFILE_KEYS or field == "models":
         raise UsageError(
             f"unknown profile key {'.'.join(parts[2:])!r}",
-            hint=f"profile keys: {', '.join(PROFILE_KEYS)} (and params.*)",
+            hint=f"profile keys: {', '.join(PROFILE_KEYS)} "
+            "(and params.*, models.ALIAS.dialect, models.ALIAS.like)",
         )
     if field in options.OPTIONS:
         return options.check_one(field, value, label)

@@ -72,11 +72,26 @@ def test_image_only_model_asks_for_the_image_modality_alone() -> None:
 def test_stream_sets_stream_true_in_body_and_call() -> None:
     (call,) = build(OPENROUTER, Job("a red fox"), gateway("openroute", GEMINI_25), stream=True)
 
+    # a seed gateway gets the body its document shows
     assert call.json == {
         "model": GEMINI_25,
         "messages": [{"role": "user", "content": "a red fox"}],
         "modalities": ["image", "text"],
         "stream": True,
+    }
+    assert call.stream is True
+
+
+def test_stream_asks_for_usage_on_openrouter() -> None:
+    (call,) = build(OPENROUTER, Job("a red fox"), gateway("openrouter", GEMINI_25), stream=True)
+
+    # usage comes in a stream only when asked (OpenRouter, LiteLLM)
+    assert call.json == {
+        "model": GEMINI_25,
+        "messages": [{"role": "user", "content": "a red fox"}],
+        "modalities": ["image", "text"],
+        "stream": True,
+        "stream_options": {"include_usage": True},
     }
     assert call.stream is True
 

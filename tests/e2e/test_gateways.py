@@ -220,6 +220,7 @@ CASES = {
             "modalities": ["image", "text"],
             "image_config": {"aspect_ratio": "1:1", "image_size": "1K"},
             "stream": True,
+            "stream_options": {"include_usage": True},
         },
         (1024, 1024),
         ["delta.images"],
