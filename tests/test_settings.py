@@ -249,7 +249,7 @@ def test_need_key_false_skips_the_key() -> None:
             {},
             None,
             "unknown dialect 'soap' (profile x)",
-            "dialects: openrouter, trinity, xty, gemini, images",
+            "dialects: openrouter, trinity, xty, gemini, images, openrouter-images",
         ),
         (
             {},

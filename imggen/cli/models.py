@@ -24,6 +24,13 @@ def models(
         bool,
         typer.Option("--catalog", help="Show the built-in catalog; do not ask the gateway."),
     ] = False,
+    refresh: Annotated[
+        bool,
+        typer.Option(
+            "--refresh",
+            help="Read the gateway's model lists again now (generate reads them once a day).",
+        ),
+    ] = False,
     *,
     flags: Flags,
 ) -> None:
@@ -31,7 +38,7 @@ def models(
 
     From the gateway's models API (filtered to image output) where it has one, else from the
     built-in catalog; the source is named on stderr."""
-    from imggen import core
+    from imggen import core, modelcache
     from imggen import models as listing_mod
     from imggen.console import UI
     from imggen.env import Env
@@ -50,6 +57,13 @@ def models(
             s, env, ui, core.RunOptions(timeout=LIST_TIMEOUT, retries=1), read_timeout=LIST_TIMEOUT
         )
     try:
+        if client is not None and (refresh or (s.preset is not None and s.preset.image_api)):
+            # the image models list (and with --refresh LiteLLM's modes) decide dialects;
+            # kept a day
+            before = len(s.warnings)
+            s = modelcache.learn(s, env, refresh=refresh, client=client)
+            for warning in s.warnings[before:]:
+                ui.warn(warning)
         found = listing_mod.listing(s, client, all_models=all_models)
     finally:
         if client is not None:
