@@ -3,11 +3,13 @@ the built-in catalog drawn from the seeds where the gateway has no such API."""
 
 from __future__ import annotations
 
+import dataclasses
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from imggen import sizes
+from imggen import modelcache, sizes
 from imggen.errors import GatewayFailed, GatewayRefused
 from imggen.modelcache import IMAGE_MODES
 from imggen.settings import Settings
@@ -202,6 +204,7 @@ def listing(settings: Settings, client: JsonGetter | None, *, all_models: bool =
             raise
         return from_catalog(f"the gateway has no models API (GET {url}: {exc.message})")
     items = entries(body)
+    settings = _with_modes(settings, body)
     mods = {str(e["id"]): output_modalities(e) for e in items}
     makes = {str(e["id"]): _makes_images(e, mods[str(e["id"])]) for e in items}
     if items and not any(m is not None for m in makes.values()):
@@ -236,6 +239,16 @@ def _makes_images(entry: Mapping[str, Any], out: tuple[str, ...] | None) -> bool
     if isinstance(mode, str) and mode:
         return mode in IMAGE_MODES
     return None if out is None else "image" in out
+
+
+def _with_modes(settings: Settings, body: Any) -> Settings:
+    """Settings that know the modes a LiteLLM listing gives (image_generation deployments are
+    images-dialect models), as generate learns them."""
+    found = modelcache.from_models(body)
+    if not any(m.mode for m in found.values()):
+        return settings
+    base = settings.learned or modelcache.Learned(settings.base_url, time.time())
+    return dataclasses.replace(settings, learned=base.with_listing(MODELS_PATH, found))
 
 
 def _image_api_rows(settings: Settings, shown: set[str]) -> list[ModelRow]:

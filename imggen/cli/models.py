@@ -92,8 +92,19 @@ def _cells(m: Any) -> list[str]:
     if not m.in_catalog:
         notes.append("not in the catalog")
     aspects = " ".join(m.rule.aspects) or "any"
+    sizes = m.size_text()
+    if m.parameters and m.size_rule == "any":  # the gateway's descriptors say
+        aspects = _values(m.parameters.get("aspect_ratio")) or "none"
+        tiers = _values(m.parameters.get("resolution")) or _values(m.parameters.get("size"))
+        sizes = tiers.replace(" ", "/") if tiers else "none"
     yes = {True: "yes", False: "no"}
-    return [m.id, m.dialect, m.size_text(), aspects, yes[m.stream], yes[m.edit], "; ".join(notes)]
+    return [m.id, m.dialect, sizes, aspects, yes[m.stream], yes[m.edit], "; ".join(notes)]
+
+
+def _values(descriptor: Any) -> str:
+    if isinstance(descriptor, dict) and isinstance(descriptor.get("values"), list):
+        return " ".join(str(v) for v in descriptor["values"])
+    return ""
 
 
 def resolve(profile: str | None, environ: dict[str, str], *, need_key: bool) -> Any:
