@@ -253,3 +253,15 @@ def test_litellm_chat_stream_asks_for_usage(fake: FakeGateway, cli: Cli) -> None
     (req,) = posts(fake)
     assert req.json is not None and req.json["stream_options"] == {"include_usage": True}
     assert as_json(done.stdout)["usage"]
+
+
+def test_doctor_reports_the_cost_of_its_image(fake: FakeGateway, cli: Cli) -> None:
+    init_profile(cli, fake, "openrouter")
+    done = cli(
+        "doctor", "-m", FLUX, "--generate", "--json", env=key_env("openrouter"),
+        timeout=RUN_TIMEOUT,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr.decode()
+    doc = as_json(done.stdout)
+    assert (doc["cost"], doc["currency"]) == (0.04, "USD")
+    assert [r.json for r in posts(fake)][0]["model"] == FLUX
