@@ -4,6 +4,8 @@ streamed image events are read with or without `event:` lines."""
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 
 from imggen import core
@@ -143,3 +145,19 @@ def test_stream_events_partial_then_completed() -> None:
     assert first.images == [] and len(first.partials) == 1  # a preview, never a result
     last = IMAGES.parse_event(done)
     assert len(last.images) == 1 and last.usage == {"total_tokens": 3}
+
+
+def test_a_proxys_null_padded_reply_with_a_data_url_is_read() -> None:
+    # LiteLLM pads absent fields with null and may put a data: URL in data[].url
+    data_url = "data:image/png;base64," + base64.b64encode(png_bytes(4, 4)).decode()
+    reply = IMAGES.parse(
+        {
+            "created": 1,
+            "background": None,
+            "data": [{"b64_json": None, "revised_prompt": None, "url": data_url}],
+            "output_format": None,
+            "usage": {"total_tokens": 3, "output_tokens_details": None},
+        }
+    )
+    assert [p.kind for p in reply.images] == ["base64"]
+    assert reply.usage == {"total_tokens": 3, "output_tokens_details": None}
