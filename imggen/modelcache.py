@@ -292,8 +292,8 @@ def learn(
     client = client or _client(s, env)
     try:
         learned = ask(s, client, wanted)
-    except AuthFailed:
-        raise
+    except AuthFailed as exc:  # named where the key came from, as a refused generation is
+        raise AuthFailed(exc.message, hint=s.auth_hint(), status=exc.status) from None
     except GatewayFailed as exc:
         return _warned(s, cached, exc.message)
     finally:

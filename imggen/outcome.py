@@ -21,6 +21,7 @@ class Outcome:
     text: str = ""
     usage: list[dict[str, Any]] = field(default_factory=list)
     retries: int = 0
+    resent: int = 0  # retried generations that may have been billed twice
     shapes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     mismatches: list[str] = field(default_factory=list)  # the warnings about ignored sizes

@@ -8,7 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,6 +63,10 @@ class MockGateway:
 
     replies: list[Any] = field(default_factory=list)
     requests: list[httpx.Request] = field(default_factory=list)
+    # OpenRouter's image models list, which generate reads once a day: answered from here
+    # (not the queue) and recorded apart, so the queue and `requests` are the run's own calls
+    image_models: dict[str, Any] = field(default_factory=lambda: {"data": []})
+    listings: list[httpx.Request] = field(default_factory=list)
 
     def queue(self, *replies: Any) -> None:
         """Each reply: an httpx.Response, a dict (200 JSON), or a callable(request)."""
@@ -70,6 +74,9 @@ class MockGateway:
 
     def handler(self, request: httpx.Request) -> httpx.Response:
         request.read()
+        if request.method == "GET" and request.url.path.endswith("/images/models"):
+            self.listings.append(request)
+            return httpx.Response(200, json=self.image_models)
         self.requests.append(request)
         if not self.replies:
             return httpx.Response(500, json={"error": {"message": "no reply queued"}})
@@ -147,10 +154,19 @@ def b64_png(width: int = 8, height: int = 8) -> str:
 # -- end to end: the installed imggen against the loopback fake ----------------------------
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    if not config.pluginmanager.has_plugin("imggen"):
+        raise pytest.UsageError(
+            "imggen's pytest plugin (imggen.testing.plugin) is not registered: this install "
+            "predates its entry point; run `python -m pip install -e '.[dev]'` again"
+        )
+
+
 @pytest.fixture
-def fake() -> Iterator[FakeGateway]:
-    with FakeGateway(api_key=SENTINEL_KEY) as gw:
-        yield gw
+def fake(imggen_gateway: FakeGateway) -> FakeGateway:
+    """The plugin's gateway (the one users get), requiring the sentinel key."""
+    imggen_gateway.api_key = SENTINEL_KEY
+    return imggen_gateway
 
 
 def imggen_exe() -> list[str]:

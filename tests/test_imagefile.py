@@ -182,14 +182,24 @@ def test_png_text_round_trip(write, tmp_path):
     assert is_complete(dst, "image/png")
 
     parts = chunks_of(out.getvalue())
-    assert [k for k, _, _ in parts] == [b"IHDR", b"iTXt", b"iTXt", b"IDAT", b"IEND"]
+    # a registered keyword's ASCII text is tEXt, which every viewer reads
+    assert [k for k, _, _ in parts] == [b"IHDR", b"iTXt", b"tEXt", b"IDAT", b"IEND"]
+    assert parts[2][1] == b"Comment\x00plain"
     for kind, body, crc in parts:
         assert crc == zlib.crc32(kind + body)
     kind, body, _ = parts[1]
     assert body == b"imggen\x00\x00\x00\x00\x00" + meta.encode("utf-8")
     # everything but the inserted chunks is copied byte for byte
     original = chunks_of(src.read_bytes())
-    assert [p for p in parts if p[0] != b"iTXt"] == original
+    assert [p for p in parts if p[0] not in (b"iTXt", b"tEXt")] == original
+
+
+def test_registered_keyword_beyond_ascii_stays_itxt(write, tmp_path):
+    out = io.BytesIO()
+    copy_with_png_text(write(make_png(4, 4), "src.png"), out, {"Description": "日没 café"})
+    (dst := tmp_path / "dst.png").write_bytes(out.getvalue())
+    assert [k for k, _, _ in chunks_of(out.getvalue())][1] == b"iTXt"
+    assert read_png_text(dst) == {"Description": "日没 café"}
 
 
 def test_png_text_replaces_same_key_before_idat(write, tmp_path):

@@ -201,6 +201,22 @@ def _itxt(key: str, value: str) -> bytes:
     return _chunk(b"iTXt", keyword + b"\x00\x00\x00\x00\x00" + value.encode("utf-8"))
 
 
+# The keywords the PNG specification registers: viewers and `identify -verbose` show them,
+# and several (ImageMagick 6) read them only from tEXt, not iTXt.
+_REGISTERED = frozenset(
+    ("Title", "Author", "Description", "Copyright", "Creation Time", "Software")
+    + ("Disclaimer", "Warning", "Source", "Comment")
+)
+
+
+def _text(key: str, value: str) -> bytes:
+    """A registered keyword's ASCII text as tEXt; anything else as iTXt (UTF-8). (tEXt may
+    hold Latin-1, but tools print its bytes raw, which a UTF-8 terminal garbles.)"""
+    if key in _REGISTERED and value.isascii():
+        return _chunk(b"tEXt", key.encode("latin-1") + b"\x00" + value.encode("ascii"))
+    return _itxt(key, value)
+
+
 def _copy(src: BinaryIO, dst: BinaryIO, n: int) -> None:
     """Copy up to n bytes (fewer at EOF) in bounded pieces."""
     while n > 0:
@@ -212,11 +228,12 @@ def _copy(src: BinaryIO, dst: BinaryIO, n: int) -> None:
 
 
 def copy_with_png_text(src: Path, dst: BinaryIO, text: Mapping[str, str]) -> None:
-    """Stream-copy PNG `src` to `dst` with one iTXt chunk per key right after IHDR.
+    """Stream-copy PNG `src` to `dst` with one text chunk per key right after IHDR (iTXt;
+    tEXt for a registered keyword whose text is ASCII).
 
     Text chunks before IDAT with the same keywords are dropped; raises ValueError if not a PNG.
     """
-    chunks = [_itxt(k, v) for k, v in text.items()]
+    chunks = [_text(k, v) for k, v in text.items()]
     keys = {k.encode("latin-1") for k in text}
     with src.open("rb") as f:
         head = f.read(33)  # signature + the whole IHDR chunk (13 bytes of data)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,18 @@ def provenance(job: Job, gw: Gateway, index: int) -> dict[str, Any]:
         "request": job_digest(job, gw),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "imggen": __version__,
+    }
+
+
+def png_text(record: Mapping[str, Any]) -> dict[str, str]:
+    """The text chunks a saved PNG carries: imggen's whole record (JSON), and the standard
+    keys image viewers and `identify -verbose` show: Software, and a Description holding the
+    prompt and the model."""
+    described = f"{record.get('prompt', '')}\nmodel: {record.get('model', '')}"
+    return {
+        PROVENANCE_KEY: json.dumps(dict(record), ensure_ascii=False, sort_keys=True),
+        "Software": f"imggen {__version__}",
+        "Description": described.strip(),
     }
 
 

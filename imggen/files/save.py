@@ -17,7 +17,7 @@ from typing import Any, BinaryIO, cast
 
 from imggen.errors import FileExists, GatewayFailed
 from imggen.files import imagefile
-from imggen.files.provenance import PROVENANCE_KEY, sidecar
+from imggen.files.provenance import png_text, sidecar
 from imggen.files.targets import EXTS, Target
 from imggen.job import SavedImage
 from imggen.wire.status import looks_like_html
@@ -104,7 +104,7 @@ def save(
     record = json.dumps(dict(provenance), ensure_ascii=False, sort_keys=True)
     if target.path is None:
         assert stdout is not None
-        _write_image(src, mime, record, stdout)
+        _write_image(src, mime, png_text(provenance), stdout)
         stdout.flush()
         return SavedImage("-", mime, src.stat().st_size, pixels, _sha256(src))
 
@@ -115,7 +115,7 @@ def save(
     # hashed on the way out rather than read back
     hashed = _Hashing(out)
     with out:
-        _write_image(src, mime, record, cast(BinaryIO, hashed))
+        _write_image(src, mime, png_text(provenance), cast(BinaryIO, hashed))
         out.flush()
         os.fsync(out.fileno())
     size, sha = hashed.size, hashed.digest.hexdigest()
@@ -140,14 +140,14 @@ class _Hashing:
         return self._out.write(data)
 
 
-def _write_image(src: Path, mime: str, record: str, out: BinaryIO) -> None:
-    """Copy the image in 1 MiB pieces; a PNG gets its provenance as an iTXt chunk.
+def _write_image(src: Path, mime: str, text: Mapping[str, str], out: BinaryIO) -> None:
+    """Copy the image in 1 MiB pieces; a PNG gets its provenance as iTXt chunks.
 
     Raises GatewayFailed for a PNG whose chunks are not in order.
     """
     if mime == "image/png":
         try:
-            imagefile.copy_with_png_text(src, out, {PROVENANCE_KEY: record})
+            imagefile.copy_with_png_text(src, out, text)
         except ValueError as exc:  # e.g. no IHDR first: a broken PNG, not a bug of ours
             raise GatewayFailed("the gateway sent a malformed PNG", hint="try again") from exc
         return

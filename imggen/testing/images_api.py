@@ -122,6 +122,6 @@ def images_reply(
         {
             "created": int(time.time()),
             "data": [{key: item} for item in images],
-            "usage": IMAGES_USAGE,
+            "usage": gw.usage(IMAGES_USAGE, len(images)),
         },
     )

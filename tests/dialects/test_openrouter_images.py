@@ -11,7 +11,8 @@ import pytest
 
 from imggen import modelcache
 from imggen.dialects import DIALECTS
-from imggen.errors import UsageError
+from imggen.env import Env
+from imggen.errors import AuthFailed, GatewayFailed, UsageError
 from imggen.job import ImageInput, Job
 from imggen.modelcache import Learned
 from imggen.settings import Settings
@@ -95,3 +96,31 @@ def test_cache_round_trip_and_age(tmp_path: Path) -> None:
     caps = back.models[FLUX].caps
     assert caps is not None and caps.fields["seed"].accepts(7)
     assert "size" not in caps.fields
+
+
+class _Refusing:
+    def get_json(self, path: str) -> object:
+        raise AuthFailed("the gateway rejected the API key (HTTP 401)", status=401)
+
+
+class _Down:
+    def get_json(self, path: str) -> object:
+        raise GatewayFailed("HTTP 503 from the gateway", status=503)
+
+
+def test_a_refused_key_on_the_listing_says_where_the_key_came_from(tmp_path: Path) -> None:
+    s = settings("openrouter", GPT)
+    env = Env(environ={"IMGGEN_CACHE_DIR": str(tmp_path)})
+    with pytest.raises(AuthFailed) as caught:
+        modelcache.learn(s, env, client=_Refusing())
+    assert caught.value.hint == s.auth_hint()
+
+
+def test_a_listing_that_cannot_be_read_warns_and_falls_back_to_chat(tmp_path: Path) -> None:
+    env = Env(environ={"IMGGEN_CACHE_DIR": str(tmp_path)})
+    s = modelcache.learn(settings("openrouter", GPT), env, client=_Down())
+    assert s.gateway().dialect == "openrouter"
+    (warning,) = s.warnings
+    assert "could not read the gateway's model list" in warning
+    assert "every model goes to chat completions" in warning
+    assert not list(tmp_path.rglob("*.json"))  # nothing cached: asked again next run
