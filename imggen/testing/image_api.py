@@ -65,6 +65,12 @@ USAGE = {"prompt_tokens": 12, "completion_tokens": 1024, "total_tokens": 1036, "
 _FREE = ("model", "prompt", "provider")  # fields every model takes
 
 
+def _usage(gw: FakeGateway, images: int) -> dict[str, Any]:
+    """The Image API always reports its cost: --cost (gw.cost) per image, else USAGE's."""
+    each = gw.cost if gw.cost is not None else float(USAGE["cost"])
+    return {**USAGE, "cost": round(each * images, 10)}
+
+
 def models_route(gw: FakeGateway, rec: Recorded, path: str, fault: Fault | None) -> Reply:
     return json_reply(200, {"data": gw.image_models})
 
@@ -115,7 +121,7 @@ def route(gw: FakeGateway, rec: Recorded, path: str, fault: Fault | None) -> Rep
             fault,
             "generations",
             size,
-            USAGE,
+            _usage(gw, 1),
             event_lines=False,
             done=True,
             fmt=fmt,
@@ -123,7 +129,7 @@ def route(gw: FakeGateway, rec: Recorded, path: str, fault: Fault | None) -> Rep
         )
     images = gw.images(count, *size, fault, raw_b64=True, fmt=fmt, alpha=alpha)
     media = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}[fmt or "png"]
-    usage = {**USAGE, "cost": round(USAGE["cost"] * max(1, count), 6)}
+    usage = _usage(gw, max(1, count))
     return json_reply(
         200,
         {

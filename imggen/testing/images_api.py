@@ -103,7 +103,7 @@ def images_reply(
             fault,
             route,
             (width, height),
-            IMAGES_USAGE,
+            gw.usage(IMAGES_USAGE, 1),
             event_lines=True,
             done=False,
             fmt=fmt,
