@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from imggen import config, options, suggest
+from imggen.aliases import profile_models
 from imggen.dialects import DIALECTS
 from imggen.dialects.caps import GENERIC
 from imggen.dialects.presets import (
@@ -28,7 +29,6 @@ from imggen.dialects.presets import (
     infer_dialect,
     infer_size_rule,
     known,
-    known_names,
 )
 from imggen.dialects.rules import CAPS, openai_name
 from imggen.errors import ConfigError, NoModel
@@ -45,7 +45,6 @@ SETTING_KEYS = (
     "api_key",
     "models",
 )
-ALIAS_KEYS = ("dialect", "like")  # [profiles.NAME.models.ALIAS]
 IMAGES_STYLE = ("images", IMAGE_API)  # dialects whose fields Caps describe
 # Every key a profile may hold: where the gateway is, and defaults for the image options.
 PROFILE_KEYS = (*SETTING_KEYS, *options.PROFILE_OPTIONS)
@@ -307,7 +306,7 @@ def resolve(
         key, key_source, key_origin = _api_key(name, prof, preset, environ)
     sources["api_key"] = key_source
     defaults = profile_defaults(name, prof)
-    aliases = profile_models(name, prof)
+    aliases = profile_models(name, prof)  # checked: a bad table is exit 3
     warnings: tuple[str, ...] = ()
     if key_source == "config file (api_key)" and name in config.insecure_inline_key(path, data):
         warnings = (
@@ -344,45 +343,6 @@ def profile_defaults(name: str, prof: Mapping[str, Any]) -> dict[str, Any]:
             + (f"; {first.hint}" if first.hint else ""),
         )
     return values
-
-
-def profile_models(name: str, prof: Mapping[str, Any]) -> dict[str, dict[str, str]]:
-    """A profile's per-model tables ([profiles.NAME.models.ALIAS] with dialect and like),
-    checked: a bad one is a config error (exit 3) naming the key and the fix."""
-    tables = prof.get("models", {})
-    where = f"profiles.{name}.models"
-    if not isinstance(tables, Mapping) or not all(isinstance(t, Mapping) for t in tables.values()):
-        raise ConfigError(
-            f"profile {name!r}: `models` must hold one table per model, like "
-            f"[{where}.company-image]",
-            hint=f'imggen config set {where}.company-image.like "gpt-image-1"',
-        )
-    out = {}
-    for alias, table in tables.items():
-        for key, value in table.items():
-            problem = alias_problem(key, value)
-            if problem:
-                raise ConfigError(
-                    f"profile {name!r}: {where}.{alias}.{key}: {problem}",
-                    hint=f"fix it with `imggen config set {where}.{alias}.{key} VALUE`",
-                )
-        out[str(alias)] = {k: str(v) for k, v in table.items()}
-    return out
-
-
-def alias_problem(key: str, value: Any) -> str | None:
-    """What is wrong with one key of a profile's model table, or None."""
-    if key not in ALIAS_KEYS:
-        return f"unknown key; a model table holds {' and '.join(ALIAS_KEYS)}"
-    if not isinstance(value, str) or not value.strip():
-        return "must be a non-empty string"
-    if key == "dialect" and value not in DIALECTS:
-        return f"unknown dialect {value!r}; dialects: {', '.join(DIALECTS)}"
-    if key == "like" and known(value) is None:
-        return f"{value!r} is not a model imggen knows the rules of; for example " + ", ".join(
-            known_names()[:12]
-        )
-    return None
 
 
 def _api_key(

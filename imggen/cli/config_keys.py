@@ -39,10 +39,11 @@ def validate_key(key: str, value: Any, data: dict[str, Any] | None = None) -> An
     option table), so a typo or a bad value is refused when it is typed (exit 2). `data`, the
     file as it is, lets a new profile's name be checked against the existing ones."""
     from imggen import options
+    from imggen.aliases import alias_problem
     from imggen.dialects import DIALECTS
     from imggen.dialects.presets import PRESETS
     from imggen.errors import UsageError
-    from imggen.settings import PROFILE_KEYS, alias_problem
+    from imggen.settings import PROFILE_KEYS
     from imggen.suggest import closest, did_you_mean
 
     profiles: dict[str, Any] = (data or {}).get("profiles", {})
