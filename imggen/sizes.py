@@ -154,9 +154,13 @@ RULES: dict[str, SizeRule] = {
     for r in (
         SizeRule("gemini-2.5", ASPECTS, ("1K",), MappingProxyType(_GEMINI_25), False),
         SizeRule("gemini-3", ASPECTS, ("1K", "2K", "4K"), MappingProxyType(_GEMINI_3), False),
-        # Same table plus 512 (seed 004; the seeds give no pixels for it) and the extended
-        # ratios, which have no published pixels either.
-        SizeRule("gemini-3.1", ASPECTS + EXTENDED, TIERS, MappingProxyType(_GEMINI_3), False),
+        # Same table plus 512 (seed 004; the seeds give no pixels for it).
+        SizeRule("gemini-3.1", ASPECTS, TIERS, MappingProxyType(_GEMINI_3), False),
+        # As OpenRouter serves it: also the extended ratios, which have no published pixels
+        # (shared/references/openrouter-image-api.md); seed 004 does not name them for XTY.
+        SizeRule(
+            "gemini-3.1-extended", ASPECTS + EXTENDED, TIERS, MappingProxyType(_GEMINI_3), False
+        ),
         # table derived from gemini-3's under seed 002's gpt-image-2 constraints (see _g2_fit).
         SizeRule("gpt-image-2", ASPECTS, ("1K", "2K", "4K"), MappingProxyType(_GPT2), True),
         SizeRule(

@@ -208,7 +208,9 @@ PRESETS: dict[str, Preset] = {
             models=(
                 _gemini("google/gemini-2.5-flash-image", "openrouter", "gemini-2.5"),
                 _gemini("google/gemini-3-pro-image-preview", "openrouter", "gemini-3"),
-                _gemini("google/gemini-3.1-flash-image-preview", "openrouter", "gemini-3.1"),
+                _gemini(
+                    "google/gemini-3.1-flash-image-preview", "openrouter", "gemini-3.1-extended"
+                ),
             ),
             image_api="/images/models",
             learns=True,
