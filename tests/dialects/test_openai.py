@@ -161,3 +161,44 @@ def test_a_proxys_null_padded_reply_with_a_data_url_is_read() -> None:
     )
     assert [p.kind for p in reply.images] == ["base64"]
     assert reply.usage == {"total_tokens": 3, "output_tokens_details": None}
+
+
+def test_what_is_sent_is_what_the_published_rules_take_and_nothing_valid_is_refused() -> None:
+    """Every generate option combination on every OpenAI model, against the fake gateway's
+    encoding of the published rules: no request imggen sends would be rejected, and imggen
+    refuses no request the rules accept, save one documented difference: gpt-image-2's
+    minimum of 655,360 pixels, which Turing's document states and OpenAI's does not."""
+    import itertools
+
+    from imggen.testing import openai_images
+    from imggen.testing.protocol import HTTPError
+
+    def accepted(body: dict[str, object]) -> bool:
+        try:
+            openai_images.check(body, "generations", 0)
+        except HTTPError:
+            return False
+        return True
+
+    sizes = [None, "1024x1024", "1536x1024", "1792x1024", "512x512", "2048x1152", "auto"]
+    grid = itertools.product(
+        openai_images.MODELS,
+        sizes,
+        [None, "low", "high", "hd", "standard"],
+        [None, "png", "jpeg", "webp"],
+        [None, "transparent", "opaque"],
+        [1, 2],
+    )
+    refused_valid = []
+    for model, size, quality, fmt, background, n in grid:
+        job = Job("x", size=size, quality=quality, format=fmt, background=background, count=n)
+        asked = {"size": size, "quality": quality, "output_format": fmt, "background": background}
+        naive = {"model": model, "prompt": "x", "n": n} | {k: v for k, v in asked.items() if v}
+        try:
+            plan = core.prepare(settings("openai", model), job, core.RunOptions())
+        except ImggenError:
+            if accepted(naive):
+                refused_valid.append((model, size))
+            continue
+        assert all(accepted(dict(c.json or {})) for c in plan.calls), (model, job)
+    assert set(refused_valid) == {("gpt-image-2", "512x512")}
