@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from imggen.dialects.base import deep_merge, extract, image_event, refuse, refused
-from imggen.dialects.caps import GENERIC, Caps, check_params, check_value
+from imggen.dialects.caps import GENERIC, Caps, Field, check_params, check_value
 from imggen.errors import UsageError
 from imggen.job import Gateway, HttpCall, Job, Reply
 from imggen.sizes import Resolved
@@ -84,30 +84,48 @@ class OpenRouterImagesDialect:
 
 
 def _size_fields(job: Job, gw: Gateway, caps: Caps, res: Resolved) -> dict[str, Any]:
-    """aspect_ratio, resolution (the tier) and size (WxH), each only where the model's
-    descriptors name it; a value it does not take is refused, never dropped."""
-    fields: dict[str, Any] = {}
-    if res.aspect:
-        fields["aspect_ratio"] = check_value(job, gw, caps, "aspect", "aspect_ratio", edit=False)
-    if res.tier:
-        found = caps.takes("resolution")
-        shorthand = caps.takes("size")
-        if found is not None and found.accepts(res.tier):
-            fields["resolution"] = res.tier
-        elif shorthand is not None and shorthand.accepts(res.tier):
-            fields["size"] = res.tier
-        else:
-            raise refuse(job, "size", gw, found.describe() if found else "no size tier")
-    elif res.pixels:
+    """aspect_ratio, resolution (the tier) and size, each only where the model's descriptors
+    name it; an aspect ratio becomes the one size of that shape where the model takes sizes
+    only. A value it does not take is refused, never dropped."""
+    sizes = caps.takes("size")
+    if res.pixels and not res.tier:  # WxH as typed: the pixels say the aspect too
         w, h = res.pixels
-        found = caps.takes("size")
-        if found is None or not found.accepts(f"{w}x{h}"):
-            accepts = found.describe() if found else _without_pixels(caps)
+        if sizes is None or not sizes.accepts(f"{w}x{h}"):
+            accepts = sizes.describe() if sizes else _without_pixels(caps)
             raise refused(
                 job.said("size"), gw, accepts, hint="use --aspect W:H with --size 1K/2K/4K"
             )
-        fields["size"] = f"{w}x{h}"
+        return {"size": f"{w}x{h}"}
+    fields: dict[str, Any] = {}
+    if res.aspect and caps.takes("aspect_ratio") is None and sizes is not None:
+        shaped = _shaped(sizes, res.aspect)
+        if shaped is None:
+            raise refuse(job, "aspect", gw, f"no aspect ratio, only sizes {sizes.describe()}")
+        fields["size"] = shaped
+    elif res.aspect:
+        fields["aspect_ratio"] = check_value(job, gw, caps, "aspect", "aspect_ratio", edit=False)
+    if res.tier:
+        found = caps.takes("resolution")
+        if found is not None and found.accepts(res.tier):
+            fields["resolution"] = res.tier
+        elif "size" not in fields and sizes is not None and sizes.accepts(res.tier):
+            fields["size"] = res.tier
+        else:
+            takes = found or sizes
+            raise refuse(job, "size", gw, takes.describe() if takes else "no size tier")
     return fields
+
+
+def _shaped(sizes: Field, aspect: str) -> str | None:
+    """The one WxH among a size enum's values with the shape of `aspect`, or None."""
+    a, _, b = aspect.partition(":")
+    want = int(a) / int(b)
+    found = []
+    for value in sizes.values if sizes.kind == "enum" else ():
+        w, _, h = value.partition("x")
+        if w.isdigit() and h.isdigit() and int(h) and abs(int(w) / int(h) / want - 1) < 0.02:
+            found.append(value)
+    return found[0] if len(found) == 1 else None
 
 
 def _without_pixels(caps: Caps) -> str:

@@ -124,3 +124,15 @@ def test_a_listing_that_cannot_be_read_warns_and_falls_back_to_chat(tmp_path: Pa
     assert "could not read the gateway's model list" in warning
     assert "every model goes to chat completions" in warning
     assert not list(tmp_path.rglob("*.json"))  # nothing cached: asked again next run
+
+
+def test_an_aspect_becomes_the_one_size_of_that_shape_on_a_sizes_only_model() -> None:
+    (call,) = build(DIALECT, Job("x", aspect="3:2"), gw(GPT))  # type: ignore[arg-type]
+    assert call.json is not None and call.json["size"] == "1536x1024"
+    assert "aspect_ratio" not in call.json
+    (call,) = build(DIALECT, Job("x", aspect="3:2", size="1536x1024"), gw(GPT))  # type: ignore[arg-type]
+    assert call.json is not None and call.json["size"] == "1536x1024"
+    with pytest.raises(UsageError, match="no aspect ratio, only sizes 1024x1024, 1536x1024"):
+        build(DIALECT, Job("x", aspect="16:9"), gw(GPT))  # type: ignore[arg-type]
+    with pytest.raises(UsageError, match="--size 2K .* it accepts 1024x1024"):
+        build(DIALECT, Job("x", size="2K"), gw(GPT))  # type: ignore[arg-type]
