@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from imggen import options, sizes
+from imggen import options, sizes, streaming, verify
 from imggen.console import UI
 from imggen.dialects import DIALECTS, Dialect
 from imggen.env import Env
@@ -33,6 +33,7 @@ class RunOptions:
     force: bool = False
     timeout: float | None = None  # bounds the whole command
     retries: int = 2
+    save_partials: bool = False  # also save streamed partial renders beside the output
     cwd: Path = field(default_factory=Path.cwd)
     # (manifest, output as written) when a batch job runs: recorded in provenance
     made_by: tuple[Path, str] | None = None
@@ -80,13 +81,7 @@ def prepare(settings: Settings, job: Job, opts: RunOptions) -> Plan:
     """
     gw = settings.gateway()
     dialect = DIALECTS[gw.dialect]
-    if job.stream and not gw.can_stream:
-        why = f" ({gw.no_stream_why})" if gw.no_stream_why else ""
-        raise UsageError(
-            f"{gw.model} cannot stream{why}",
-            hint=_stream_hint(job.origins.get("stream", "--stream")),
-        )
-    stream = gw.can_stream if job.stream is None else job.stream
+    stream = streaming.decide(job, gw, save_partials=opts.save_partials, output=opts.output)
     if job.is_edit and not gw.can_edit:
         from imggen.dialects.presets import PRESETS
 
@@ -106,11 +101,6 @@ def prepare(settings: Settings, job: Job, opts: RunOptions) -> Plan:
         opts.output, job.count, prompt=job.prompt, model=gw.model, fmt=job.format, cwd=opts.cwd
     )
     return Plan(gw, dialect, calls, stream, where, requested)
-
-
-def _stream_hint(origin: str) -> str:
-    """How to take back a value: drop the flag, or override where else it was set."""
-    return f"drop {origin}" if origin.startswith("-") else f"pass --no-stream ({origin} asks)"
 
 
 def _set_by(job: Job, *names: str) -> str:
@@ -157,10 +147,12 @@ def make_client(
 
 def _labelled(ui: UI, label: str) -> Callable[[int, int | None], None]:
     """ui.advance that first switches the bar to `label` ("uploading", then "receiving"),
-    so it always says which way the bytes it counts are going."""
+    so it always says which way the bytes it counts are going; a partial render's label
+    ("MODEL: partial 1/2") stays while the rest of the image arrives."""
+    model = label.rsplit(": ", 1)[0]
 
     def advance(n: int, total: int | None) -> None:
-        if ui.label != label:
+        if ui.label != label and not ui.label.startswith(streaming.label(model)):
             ui.describe(label)
         ui.advance(n, total)
 
@@ -189,11 +181,22 @@ def run(
     own_client = client is None
     client = client or make_client(settings, env, ui, opts, plan)
     try:
-        targets.check(plan.targets, force=opts.force)
+        extra = streaming.planned(plan.targets, job.partials) if opts.save_partials else []
+        targets.check(plan.targets + extra, force=opts.force)
         ui.start_progress(f"{gw.model}: waiting for the gateway")
-        files, errors = _receive(client, plan, scratch, outcome, ui)
+        files, errors, partials = _receive(client, plan, scratch, outcome, ui, job.partials)
         ui.stop_progress()
         errors += _save_all(files, job, plan, env, opts, scratch, outcome, on_saved)
+        if opts.save_partials and partials:
+            outcome.partials = streaming.save_partials(
+                partials,
+                plan.targets,
+                lambda p: _materialize(p, client, scratch, plan.targets[0].directory),
+                lambda i, k: {**provenance(job, gw, i), "partial": k},
+                force=opts.force,
+                scratch=scratch,
+                warn=outcome.warnings.append,
+            )
         if errors:
             outcome.error = max(errors, key=lambda e: int(e.exit_code))
         elif len(outcome.saved) < job.count:
@@ -209,7 +212,7 @@ def run(
     outcome.retries, outcome.resent = client.retried, client.resent
     if outcome.error is not None:
         outcome.error = _pointed(outcome.error, settings, gw)
-    outcome.cost, outcome.currency = usage_cost(outcome.usage, None)
+    outcome.cost, outcome.currency = usage_cost(outcome.usage, gw.currency)
     return outcome
 
 
@@ -239,17 +242,21 @@ def _pointed(error: ImggenError, settings: Settings, gw: Gateway) -> ImggenError
 
 
 def _receive(
-    client: Any, plan: Plan, scratch: save.Scratch, outcome: Outcome, ui: UI
-) -> tuple[list[Path], list[ImggenError]]:
-    """Send the calls; the images they brought, in scratch files, at most one per target."""
+    client: Any, plan: Plan, scratch: save.Scratch, outcome: Outcome, ui: UI, partials: int | None
+) -> tuple[list[Path], list[ImggenError], list[tuple[int, list[Payload]]]]:
+    """Send the calls; the images they brought, in scratch files, at most one per target, and
+    the partial renders streamed before each (by the index of the image they preview)."""
     files: list[Path] = []
     errors: list[ImggenError] = []
-    results = _send_all(client, plan, scratch, plan.targets[0].directory, ui)
+    previewed: list[tuple[int, list[Payload]]] = []
+    results = _send_all(client, plan, scratch, plan.targets[0].directory, ui, partials)
     for result in results:
         if isinstance(result, ImggenError):
             errors.append(result)
             continue
         reply, paths, failed = result
+        if reply.partials:
+            previewed.append((len(files), reply.partials))
         files.extend(path for path, _ in paths)
         errors.extend(failed)
         if reply.text.strip():
@@ -266,7 +273,7 @@ def _receive(
         for path in files[len(plan.targets) :]:
             path.unlink(missing_ok=True)
         files = files[: len(plan.targets)]
-    return files, errors
+    return files, errors, previewed
 
 
 def _save_all(
@@ -299,7 +306,8 @@ def _save_all(
         finally:
             path.unlink(missing_ok=True)
         outcome.saved.append(saved)
-        _check_pixels(saved, plan.requested, plan.gateway.size_rule, outcome)
+        verify.pixels(saved, plan.requested, plan.gateway.size_rule, outcome)
+        verify.format(saved, job, outcome)
         if on_saved:
             on_saved(saved)
     return errors
@@ -348,13 +356,16 @@ _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 Result = tuple[Reply, list[tuple[Path, Payload]], list[ImggenError]] | ImggenError
 
 
-def _send_all(client: Any, plan: Plan, scratch: save.Scratch, spool: Path, ui: UI) -> list[Result]:
+def _send_all(
+    client: Any, plan: Plan, scratch: save.Scratch, spool: Path, ui: UI, partials: int | None
+) -> list[Result]:
     """Send the plan's calls, in parallel when there are several; each worker also fetches
     its images to scratch files. The main thread only waits, so signals stay prompt."""
 
     def one(call: HttpCall) -> Result:
+        reader = streaming.Watched(plan.dialect, ui, plan.gateway.model, partials)
         try:
-            reply = client.send(call, plan.dialect, scratch.factory(spool))
+            reply = client.send(call, reader, scratch.factory(spool))
         except ImggenError as exc:
             return exc
         except OSError as exc:  # the reply's image spilled to disk: a full disk, say
@@ -435,13 +446,3 @@ def _requested(res: sizes.Resolved) -> dict[str, Any]:
         "size": res.tier,
         "pixels": f"{res.pixels[0]}x{res.pixels[1]}" if res.pixels else None,
     }
-
-
-def _check_pixels(saved: SavedImage, res: sizes.Resolved, rule: str, outcome: Outcome) -> None:
-    """Report, never hide, a gateway that ignored --size or --aspect."""
-    if saved.pixels is not None:
-        problem = sizes.mismatch(res, rule, saved.pixels)
-        if problem:
-            why = ": it did not honour the size/aspect asked" if res.pixels else ""
-            outcome.mismatches.append(f"{problem} ({saved.path}){why}")
-            outcome.warnings.append(outcome.mismatches[-1])

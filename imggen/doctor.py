@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from imggen import core, settings, sizes
+from imggen import core, modelcache, settings, sizes
 from imggen import models as listing
 from imggen.console import UI
 from imggen.env import Env
@@ -128,6 +128,11 @@ def run(
         s = settings.resolve(profile=profile, model=model, environ=env.environ)
     except ConfigError as exc:
         key_error = exc
+    try:  # the gateway's model listing picks the dialect, as generate's does
+        s = modelcache.learn(s, env, offline=key_error is not None)
+        gw = s.gateway()
+    except AuthFailed:
+        pass  # the probe reports the key
     for warning in s.warnings:
         ui.warn(warning)
     _config(report, s, gw.dialect, key_error)
@@ -292,9 +297,14 @@ def _results(
     saved = outcome.saved[0]
     px = f"{saved.pixels[0]}x{saved.pixels[1]} " if saved.pixels else ""
     retried = f", {outcome.retries} retried" if outcome.retries else ""
+    cost = f", cost {outcome.cost:g} {outcome.currency or ''}".rstrip() if outcome.cost else ""
     report.set(
-        "generation", OK, f"{px}{saved.mime}, {saved.bytes:,} bytes in {seconds:.1f} s{retried}"
+        "generation",
+        OK,
+        f"{px}{saved.mime}, {saved.bytes:,} bytes in {seconds:.1f} s{retried}{cost}",
     )
+    report.facts["cost"] = outcome.cost
+    report.facts["currency"] = outcome.currency
     report.facts["response_shapes"] = list(outcome.shapes)
     report.facts["received"] = {
         "width": saved.pixels[0] if saved.pixels else None,
@@ -305,7 +315,9 @@ def _results(
     report.facts["warnings"] = [w for w in outcome.warnings if w not in outcome.mismatches]
     shapes = "; ".join(f"{sh}: {_shape_note(sh)}" for sh in outcome.shapes) or "none recorded"
     report.set("response_shape", OK, shapes)
-    streamed = any(sh.startswith("delta.") for sh in outcome.shapes)
+    streamed = any(
+        sh.startswith(("delta.", "image_generation.", "image_edit.")) for sh in outcome.shapes
+    )
     report.facts["stream"] = streamed
     if stream_error is not None:
         report.set(
@@ -316,6 +328,8 @@ def _results(
             int(stream_error.exit_code),
             f"use --no-stream, or `imggen config set profiles.{s.profile}.stream false`",
         )
+    elif not plan.stream and plan.gateway.can_stream:
+        report.set("streaming", SKIP, "not asked: this model streams with --stream or --partials")
     elif not plan.stream:
         why = f" ({plan.gateway.no_stream_why})" if plan.gateway.no_stream_why else ""
         report.set("streaming", SKIP, f"not offered on the {plan.gateway.dialect} dialect{why}")

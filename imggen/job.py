@@ -7,8 +7,11 @@ import dataclasses
 import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from imggen.dialects.caps import Caps
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,7 @@ class Job:
     mask: ImageInput | None = None
     params: Mapping[str, Any] = field(default_factory=dict)  # --param, nested already
     stream: bool | None = None  # None: stream where the gateway allows it
+    partials: int | None = None  # partial renders to stream first (0-3), where the model can
     origins: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     @property
@@ -98,6 +102,11 @@ class Gateway:
     no_edit_why: str = ""  # likewise for `edit`
     image_only: bool = False  # modalities ["image"] instead of ["image", "text"]
     formats: tuple[str, ...] = ("png", "jpeg", "webp")
+    caps: Caps | None = None  # field by field, what the model takes (images-style APIs)
+    stream_default: bool = True  # stream when neither --stream nor --no-stream is given
+    tier_names: tuple[tuple[str, str], ...] = ()  # ("512", "0.5K"): the gateway's tier names
+    currency: str | None = None  # of the usage.cost the gateway reports
+    stream_usage: bool = True  # a chat stream asks for usage (stream_options.include_usage)
 
 
 @dataclass(frozen=True)
@@ -166,9 +175,11 @@ class Reply:
     text: str = ""
     usage: dict[str, Any] | None = None
     shapes: list[str] = field(default_factory=list)  # e.g. "message.images", "data[].b64_json"
+    partials: list[Payload] = field(default_factory=list)  # streamed previews, never results
 
     def extend(self, other: Reply) -> None:
         self.images.extend(other.images)
+        self.partials.extend(other.partials)
         self.text += other.text
         if other.usage:
             self.usage = other.usage

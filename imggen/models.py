@@ -3,12 +3,15 @@ the built-in catalog drawn from the seeds where the gateway has no such API."""
 
 from __future__ import annotations
 
+import dataclasses
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from imggen import sizes
+from imggen import modelcache, sizes
 from imggen.errors import GatewayFailed, GatewayRefused
+from imggen.modelcache import IMAGE_MODES
 from imggen.settings import Settings
 
 MODELS_PATH = "/models"
@@ -39,6 +42,7 @@ class ModelRow:
     output_modalities: tuple[str, ...] | None = None
     listed: bool | None = None  # named by the gateway's listing; None: not asked
     name: str = ""
+    parameters: Mapping[str, Any] | None = None  # field -> descriptor, where imggen knows them
 
     @property
     def rule(self) -> sizes.SizeRule:
@@ -49,8 +53,8 @@ class ModelRow:
         r = self.rule
         if r.name == "any":
             return "any"
-        if r.name == "gpt-image-1":
-            return ", ".join(f"{w}x{h}" for w, h in r.table.values())
+        if r.sizes:
+            return ", ".join(f"{w}x{h}" for w, h in r.sizes)
         return "/".join(r.tiers) + (" or WxH" if r.free_pixels else "")
 
     def as_json(self) -> dict[str, Any]:
@@ -73,6 +77,7 @@ class ModelRow:
             "stream": self.stream,
             "edit": self.edit,
             "formats": list(self.formats),
+            "parameters": None if self.parameters is None else dict(self.parameters),
         }
 
 
@@ -122,6 +127,11 @@ def row(settings: Settings, model: str, **extra: Any) -> ModelRow:
     """A model as generate would see it on this profile."""
     gw = settings.gateway(model)
     known = settings.preset is not None and settings.preset.find(model) is not None
+    caps = gw.caps
+    if caps is not None and caps.checked:
+        extra.setdefault(
+            "parameters", {k: v.as_descriptor() for k, v in sorted(caps.fields.items())}
+        )
     return ModelRow(
         id=model,
         dialect=gw.dialect,
@@ -194,8 +204,10 @@ def listing(settings: Settings, client: JsonGetter | None, *, all_models: bool =
             raise
         return from_catalog(f"the gateway has no models API (GET {url}: {exc.message})")
     items = entries(body)
+    settings = _with_modes(settings, body)
     mods = {str(e["id"]): output_modalities(e) for e in items}
-    if items and not any(m is not None for m in mods.values()):
+    makes = {str(e["id"]): _makes_images(e, mods[str(e["id"])]) for e in items}
+    if items and not any(m is not None for m in makes.values()):
         found = from_catalog(
             f"GET {url} listed {len(items)} models without output modalities", list(mods)
         )
@@ -210,10 +222,43 @@ def listing(settings: Settings, client: JsonGetter | None, *, all_models: bool =
     for entry in items:
         mid = str(entry["id"])
         out = mods[mid]
-        image = None if out is None else "image" in out
+        image = makes[mid]
         name = str(entry.get("name") or "")
         r = row(settings, mid, image_output=image, output_modalities=out, listed=True, name=name)
         if all_models or image or (image is None and r.in_catalog):
             rows.append(r)
+    rows += _image_api_rows(settings, {r.id for r in rows})
     detail = f"the gateway's models API (GET {url})"
     return Listing(settings.profile, preset, GATEWAY, detail, tuple(rows), len(items))
+
+
+def _makes_images(entry: Mapping[str, Any], out: tuple[str, ...] | None) -> bool | None:
+    """Whether a listed model makes images: LiteLLM's `mode` (image_generation, image_edit)
+    where the entry has one, else its output modalities; None when it says neither."""
+    mode = entry.get("mode")
+    if isinstance(mode, str) and mode:
+        return mode in IMAGE_MODES
+    return None if out is None else "image" in out
+
+
+def _with_modes(settings: Settings, body: Any) -> Settings:
+    """Settings that know the modes a LiteLLM listing gives (image_generation deployments are
+    images-dialect models), as generate learns them."""
+    found = modelcache.from_models(body)
+    if not any(m.mode for m in found.values()):
+        return settings
+    base = settings.learned or modelcache.Learned(settings.base_url, time.time())
+    return dataclasses.replace(settings, learned=base.with_listing(MODELS_PATH, found))
+
+
+def _image_api_rows(settings: Settings, shown: set[str]) -> list[ModelRow]:
+    """The models the gateway's image models list names (OpenRouter's Image API) that its
+    models API left out."""
+    learned = settings.learned
+    if learned is None:
+        return []
+    return [
+        row(settings, mid, image_output=True, listed=True, name=m.name)
+        for mid, m in learned.models.items()
+        if m.image_api and mid not in shown
+    ]

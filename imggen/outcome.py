@@ -27,6 +27,7 @@ class Outcome:
     mismatches: list[str] = field(default_factory=list)  # the warnings about ignored sizes
     requested: dict[str, Any] = field(default_factory=dict)
     error: ImggenError | None = None
+    partials: list[str] = field(default_factory=list)  # --save-partials files: not results
     cost: float | None = None  # the sum of the gateway's usage.cost, where it reports one
     currency: str | None = None  # of `cost`: what the gateway documents (OpenRouter: USD)
 
@@ -61,6 +62,7 @@ class Outcome:
             "retries": self.retries,
             "response_shapes": self.shapes,
             "warnings": self.warnings,
+            "partials": self.partials,
             "error": None if self.error is None else self.error.as_json(),
         }
 

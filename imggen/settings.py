@@ -19,11 +19,22 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from imggen import config, keys, options, suggest
+from imggen.aliases import profile_models
 from imggen.dialects import DIALECTS
-from imggen.dialects.presets import PRESETS, Preset, infer_dialect, infer_size_rule
+from imggen.dialects.caps import GENERIC
+from imggen.dialects.presets import (
+    PRESETS,
+    ModelInfo,
+    Preset,
+    infer_dialect,
+    infer_size_rule,
+    known,
+)
+from imggen.dialects.rules import CAPS, openai_name
 from imggen.errors import ConfigError, NoModel
 from imggen.job import Gateway
 from imggen.limits import Limits
+from imggen.modelcache import IMAGE_API, Learned, Listed
 
 SETTING_KEYS = (
     "preset",
@@ -33,7 +44,9 @@ SETTING_KEYS = (
     "api_key_env",
     "api_key_cmd",
     "api_key",
+    "models",
 )
+IMAGES_STYLE = ("images", IMAGE_API)  # dialects whose fields Caps describe
 # Every key a profile may hold: where the gateway is, and defaults for the image options.
 PROFILE_KEYS = (*SETTING_KEYS, *options.PROFILE_OPTIONS)
 ENV_PROFILE = "env"  # the profile name of an environment-only run
@@ -53,6 +66,8 @@ class Settings:
     defaults: Mapping[str, Any] = field(default_factory=dict)  # checked option defaults
     sources: Mapping[str, str] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    aliases: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # profile models
+    learned: Learned | None = None  # what the gateway's listings said (modelcache)
 
     def auth_hint(self) -> str:
         """What to check after the gateway rejected the key: the key's real source."""
@@ -70,35 +85,88 @@ class Settings:
         return options.Layer(self.defaults, lambda key: f"profile {self.profile} ({key})")
 
     def gateway(self, model: str | None = None) -> Gateway:
-        """The Gateway for a model (default: the settings' model), dialect and quirks resolved."""
+        """The Gateway for a model (default: the settings' model), dialect and rules resolved.
+
+        The model's rules come from the profile's table for it (`like`), else the preset's
+        catalog, else what the gateway's listing said, else its name."""
         model = model or self.model
-        info = self.preset.find(model) if self.preset else None
-        dialect = self.dialect
-        if not dialect and info:
-            dialect = info.dialect
-        if not dialect and self.preset:
-            dialect = next(
-                (d for needle, d in self.preset.model_dialects if needle in model.lower()),
-                self.preset.dialect,
-            )
-        dialect = dialect or infer_dialect(model)
+        alias = self.aliases.get(model, {})
+        listed = self.learned.models.get(model) if self.learned else None
+        info = known(alias["like"]) if alias.get("like") else None
+        info = info or (self.preset.find(model) if self.preset else None)
+        dialect = self._dialect(model, alias, info, listed)
         style = DIALECTS[dialect]
-        rule = info.size_rule if info else infer_size_rule(model)
+        caps = None
+        if dialect == IMAGE_API:
+            caps = listed.caps if listed and listed.caps else GENERIC
+            rule = "any"  # its descriptors decide, not the name
+        else:
+            rule = info.size_rule if info else infer_size_rule(model)
+        if dialect == "images":
+            name = (info.caps if info else None) or openai_name(info.id if info else model)
+            caps = CAPS[name] if name else GENERIC
+        stream, edit = _abilities(info, caps, rule)
+        preset = self.preset
         return Gateway(
             profile=self.profile,
             base_url=self.base_url,
             model=model,
             dialect=dialect,
             size_rule=rule,
-            preset=self.preset.name if self.preset else None,
+            preset=preset.name if preset else None,
             # the dialect's rule first, then the model's
-            can_stream=style.can_stream and (info.can_stream if info else True),
+            can_stream=style.can_stream and stream,
             no_stream_why=style.no_stream_why or (info.no_stream_why if info else ""),
-            can_edit=info.can_edit if info else rule != "seedream",
-            no_edit_why=info.no_edit_why if info else "",
-            image_only=info.image_only if info else False,
-            formats=info.formats if info else style.formats,
+            can_edit=edit,
+            no_edit_why=(caps.no_edit_why if caps else "") or (info.no_edit_why if info else ""),
+            image_only=(info.image_only if info else False)
+            or bool(listed and listed.outputs == ("image",)),
+            formats=_formats(caps, info, style.formats),
+            caps=caps,
+            stream_default=dialect not in IMAGES_STYLE,
+            tier_names=preset.tier_names if preset else (),
+            currency=preset.currency if preset else None,
+            stream_usage=preset.stream_usage if preset else True,
         )
+
+    def _dialect(
+        self, model: str, alias: Mapping[str, str], info: ModelInfo | None, listed: Listed | None
+    ) -> str:
+        """IMGGEN_DIALECT > the profile's table for the model > the profile's dialect > the
+        gateway's listing > the catalog (or `like`) > the preset's per-model rule > the name."""
+        from_env = self.dialect if self.sources.get("dialect") == "IMGGEN_DIALECT" else None
+        choices = (
+            from_env,
+            alias.get("dialect"),
+            self.dialect,
+            listed.dialect if listed else None,
+            info.dialect if info else None,
+        )
+        found = next((d for d in choices if d), None)
+        if found:
+            return found
+        if self.preset:
+            return next(
+                (d for needle, d in self.preset.model_dialects if needle in model.lower()),
+                self.preset.dialect,
+            )
+        return infer_dialect(model)
+
+
+def _abilities(info: ModelInfo | None, caps: Any, rule: str) -> tuple[bool, bool]:
+    """(can stream, can edit): the model's rules where imggen has them, else its catalog entry."""
+    if caps is not None and caps.checked:
+        return caps.stream, caps.edit
+    if info is not None:
+        return info.can_stream, info.can_edit
+    return True, rule != "seedream"
+
+
+def _formats(caps: Any, info: ModelInfo | None, default: tuple[str, ...]) -> tuple[str, ...]:
+    if caps is not None and caps.checked:
+        found = caps.fields.get("output_format")
+        return tuple(v for v in found.values if v in ("png", "jpeg", "webp")) if found else ()
+    return info.formats if info else default
 
 
 def select_profile(
@@ -244,6 +312,7 @@ def resolve(
         )
     sources["api_key"] = key_source
     defaults = profile_defaults(name, prof)
+    aliases = profile_models(name, prof)  # checked: a bad table is exit 3
     warnings: tuple[str, ...] = ()
     if key_source == "config file (api_key)" and name in config.insecure_inline_key(path, data):
         warnings = (
@@ -263,6 +332,7 @@ def resolve(
         defaults=defaults,
         sources=sources,
         warnings=warnings,
+        aliases=aliases,
     )
 
 

@@ -13,6 +13,8 @@ from imggen.errors import SizeRefused
 
 # The aspect ratios of the Gemini tables (seeds 002_b08cd22946c7f3fa.txt, 004_dc1c18c6c71477df.txt).
 ASPECTS: tuple[str, ...] = ("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9")
+# The extended ratios gemini-3.1-flash-image takes (OpenRouter's image generation guide).
+EXTENDED: tuple[str, ...] = ("1:4", "4:1", "1:8", "8:1")
 # image_size values, seed 004_dc1c18c6c71477df.txt (gemini-3.1-flash-image-preview: 512/1K/2K/4K).
 TIERS: tuple[str, ...] = ("512", "1K", "2K", "4K")
 
@@ -29,6 +31,8 @@ class SizeRule:
     tiers: tuple[str, ...]
     table: Table  # (aspect, tier) -> (w, h)
     free_pixels: bool  # the API takes WxH (images API)
+    sizes: tuple[Pixels, ...] = ()  # when set, the only WxH the model makes
+    auto: bool = True  # takes size "auto" (free_pixels rules)
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,13 @@ _GPT1: dict[tuple[str, str], Pixels] = {
     ("3:2", "1K"): (1536, 1024),
     ("2:3", "1K"): (1024, 1536),
 }
+# DALL-E's only sizes (OpenAI's images API: CreateImageRequest.size).
+_DALLE3: dict[tuple[str, str], Pixels] = {
+    ("1:1", "1K"): (1024, 1024),
+    ("16:9", "1K"): (1792, 1024),
+    ("9:16", "1K"): (1024, 1792),
+}
+_DALLE2: dict[tuple[str, str], Pixels] = {("1:1", "512"): (512, 512), ("1:1", "1K"): (1024, 1024)}
 # Seedream: seed 002 documents no size rule; only a sanity range per side.
 _SEED_MIN, _SEED_MAX = 64, 8192
 
@@ -143,11 +154,41 @@ RULES: dict[str, SizeRule] = {
     for r in (
         SizeRule("gemini-2.5", ASPECTS, ("1K",), MappingProxyType(_GEMINI_25), False),
         SizeRule("gemini-3", ASPECTS, ("1K", "2K", "4K"), MappingProxyType(_GEMINI_3), False),
-        # Same table plus 512 (seed 004); the seeds give no pixels for 512.
+        # Same table plus 512 (seed 004; the seeds give no pixels for it).
         SizeRule("gemini-3.1", ASPECTS, TIERS, MappingProxyType(_GEMINI_3), False),
+        # As OpenRouter serves it: also the extended ratios, which have no published pixels
+        # (shared/references/openrouter-image-api.md); seed 004 does not name them for XTY.
+        SizeRule(
+            "gemini-3.1-extended", ASPECTS + EXTENDED, TIERS, MappingProxyType(_GEMINI_3), False
+        ),
         # table derived from gemini-3's under seed 002's gpt-image-2 constraints (see _g2_fit).
         SizeRule("gpt-image-2", ASPECTS, ("1K", "2K", "4K"), MappingProxyType(_GPT2), True),
-        SizeRule("gpt-image-1", ("1:1", "3:2", "2:3"), ("1K",), MappingProxyType(_GPT1), True),
+        SizeRule(
+            "gpt-image-1",
+            ("1:1", "3:2", "2:3"),
+            ("1K",),
+            MappingProxyType(_GPT1),
+            True,
+            sizes=tuple(_GPT1.values()),
+        ),
+        SizeRule(
+            "dall-e-3",
+            ("1:1", "16:9", "9:16"),
+            ("1K",),
+            MappingProxyType(_DALLE3),
+            True,
+            sizes=tuple(_DALLE3.values()),
+            auto=False,
+        ),
+        SizeRule(
+            "dall-e-2",
+            ("1:1",),
+            ("512", "1K"),
+            MappingProxyType(_DALLE2),
+            True,
+            sizes=((256, 256), (512, 512), (1024, 1024)),
+            auto=False,
+        ),
         SizeRule("seedream", ASPECTS, ("1K", "2K", "4K"), MappingProxyType(_GEMINI_3), True),
         SizeRule("any", (), TIERS, MappingProxyType({}), True),
     )
@@ -219,12 +260,11 @@ def check_pixels(rule: str, model: str, w: int, h: int) -> None:
                 f"{asked}: each side must be {_SEED_MIN}-{_SEED_MAX} px",
                 hint="or give a tier such as --size 2K with --aspect",
             )
-    elif r.name == "gpt-image-1":
-        if (w, h) not in r.table.values():
-            sizes = ", ".join(f"{pw}x{ph}" for pw, ph in r.table.values())
+    elif r.sizes:
+        if (w, h) not in r.sizes:
             raise SizeRefused(
-                f"{asked}: it accepts only {sizes} or auto",
-                hint="other sizes need gpt-image-2",
+                f"{asked}: it accepts only {_fixed(r)}",
+                hint="other sizes need gpt-image-2" if r.name == "gpt-image-1" else None,
             )
     elif r.name != "any" and (w, h) not in r.table.values():
         nearest = _nearest(r.table, w, h)
@@ -234,6 +274,11 @@ def check_pixels(rule: str, model: str, w: int, h: int) -> None:
             f"{asked}: its sizes are fixed per aspect and tier; nearest: {names}",
             hint=f"use --aspect {a} --size {t}",
         )
+
+
+def _fixed(r: SizeRule) -> str:
+    sizes = ", ".join(f"{w}x{h}" for w, h in r.sizes)
+    return f"{sizes} or auto" if r.auto else sizes
 
 
 def _refuse_tier(r: SizeRule, model: str, tier: str) -> SizeRefused:
@@ -288,9 +333,10 @@ def resolve(rule: str, model: str, aspect: str | None, size: str | None) -> Reso
             _check_agrees(model, asp, w, h)
         return Resolved(asp, None, (w, h))
     if sz == "auto":
-        if not r.free_pixels:
+        if not r.free_pixels or not r.auto:
             raise SizeRefused(
-                f"{model} has no auto size; it accepts: {', '.join(r.tiers)}",
+                f"{model} has no auto size; it accepts: "
+                + (_fixed(r) if r.sizes else ", ".join(r.tiers)),
                 hint="leave --size out to let the model choose",
             )
         return Resolved(asp, None, None)
@@ -320,9 +366,8 @@ def describe(rule: str) -> str:
             f"WxH in multiples of {_G2_STEP}, long side <= {_G2_LONG}, ratio <= {_G2_RATIO}:1, "
             f"{_G2_MIN:,}-{_G2_MAX:,} pixels; or {tiers} with aspect {aspects}; or auto"
         )
-    if r.name == "gpt-image-1":
-        sizes = ", ".join(f"{w}x{h}" for w, h in r.table.values())
-        return f"{sizes} or auto (aspect {aspects}; tier {tiers})"
+    if r.sizes:
+        return f"{_fixed(r)} (aspect {aspects}; tier {tiers})"
     if r.name == "seedream":
         return f"WxH with sides {_SEED_MIN}-{_SEED_MAX}; or {tiers} with aspect {aspects}; or auto"
     if r.name == "any":

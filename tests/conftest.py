@@ -33,6 +33,8 @@ def clean_environ(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
             monkeypatch.delenv(name, raising=False)
     config = tmp_path / "config" / "config.toml"
     monkeypatch.setenv("IMGGEN_CONFIG", str(config))
+    # the gateways' model listings are cached per test, never in the user's cache dir
+    monkeypatch.setenv("IMGGEN_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.chdir(tmp_path)
     return config
 
@@ -61,6 +63,10 @@ class MockGateway:
 
     replies: list[Any] = field(default_factory=list)
     requests: list[httpx.Request] = field(default_factory=list)
+    # OpenRouter's image models list, which generate reads once a day: answered from here
+    # (not the queue) and recorded apart, so the queue and `requests` are the run's own calls
+    image_models: dict[str, Any] = field(default_factory=lambda: {"data": []})
+    listings: list[httpx.Request] = field(default_factory=list)
 
     def queue(self, *replies: Any) -> None:
         """Each reply: an httpx.Response, a dict (200 JSON), or a callable(request)."""
@@ -68,6 +74,9 @@ class MockGateway:
 
     def handler(self, request: httpx.Request) -> httpx.Response:
         request.read()
+        if request.method == "GET" and request.url.path.endswith("/images/models"):
+            self.listings.append(request)
+            return httpx.Response(200, json=self.image_models)
         self.requests.append(request)
         if not self.replies:
             return httpx.Response(500, json={"error": {"message": "no reply queued"}})

@@ -128,6 +128,7 @@ def test_json_is_one_document(run: Run, gateway: MockGateway, tmp_path: Path) ->
         "retries": 0,
         "response_shapes": ["data[].b64_json"],
         "warnings": [],
+        "partials": [],
         "error": None,
     }
     assert r.stdout.count("\n") == 1
@@ -691,18 +692,18 @@ def test_json_keeps_the_models_words_when_no_image_came(run: Run, gateway: MockG
 
 def test_a_tier_without_an_aspect_is_still_checked(tmp_path: Path) -> None:
     """gemini-3 asked for 4K (about 16.8 megapixels) that answers 1024x1024 is reported."""
-    from imggen import core, sizes
+    from imggen import core, sizes, verify
     from imggen.job import SavedImage
 
     outcome = core.Outcome("p", "m", "openrouter")
     res = sizes.resolve("gemini-3", "m", None, "4K")
     saved = SavedImage(str(tmp_path / "a.png"), "image/png", 1, (1024, 1024), "0")
-    core._check_pixels(saved, res, "gemini-3", outcome)
+    verify.pixels(saved, res, "gemini-3", outcome)
     assert outcome.warnings == [
         f"asked for the 4K tier (about 16.8 megapixels) but the gateway returned 1024x1024 "
         f"({tmp_path / 'a.png'})"
     ]
     outcome.warnings.clear()
     big = SavedImage(str(tmp_path / "b.png"), "image/png", 1, (5504, 3072), "0")
-    core._check_pixels(big, res, "gemini-3", outcome)
+    verify.pixels(big, res, "gemini-3", outcome)
     assert outcome.warnings == []

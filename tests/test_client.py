@@ -4,6 +4,7 @@ redirects, downloads, status mapping, retries and Retry-After, SSE and JSON bodi
 
 from __future__ import annotations
 
+import base64
 import itertools
 import json
 import time
@@ -846,3 +847,37 @@ def test_a_failing_source_closes_the_open_spill_file(tmp_path: Path) -> None:
 )
 def test_a_short_key_is_redacted_where_it_stands_alone(key: str, text: str, shown: str) -> None:
     assert Client(BASE, key)._redact(text) == shown
+
+
+# -- streamed images (OpenAI's images API, OpenRouter's Image API) ---------------------------
+
+IMAGE_STREAM_CALL = HttpCall(
+    "POST", "/images/generations", json={"model": "gpt-image-1", "stream": True}, stream=True
+)
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def test_image_events_named_only_by_event_lines_and_without_done(spill: Any) -> None:
+    # the JSON carries no `type`: the `event:` line names it; no [DONE] ends the stream
+    body = (
+        b"event: image_generation.partial_image\n"
+        + f'data: {{"b64_json": "{_b64(PNG)}", "partial_image_index": 0}}\n\n'.encode()
+        + b"event: image_generation.completed\n"
+        + f'data: {{"b64_json": "{_b64(PNG)}", "usage": {{"total_tokens": 9}}}}\n\n'.encode()
+    )
+    with make(Recorder(httpx.Response(200, headers=SSE, content=split(body, 7)))) as client:
+        reply = client.send(IMAGE_STREAM_CALL, DIALECTS["images"], spill)
+
+    assert len(reply.partials) == 1  # a preview, never a result
+    assert len(reply.images) == 1
+    assert reply.usage == {"total_tokens": 9}
+
+
+def test_an_image_error_event_fails_with_the_gateways_message(spill: Any) -> None:
+    body = sse({"type": "error", "error": {"message": "upstream exploded", "code": "x"}})
+    with make(Recorder(httpx.Response(200, headers=SSE, content=body))) as client:
+        with pytest.raises(GatewayFailed, match="upstream exploded"):
+            client.send(IMAGE_STREAM_CALL, DIALECTS["images"], spill)

@@ -235,7 +235,7 @@ def test_need_key_false_skips_the_key() -> None:
             {},
             None,
             "profile 'x' names an unknown preset 'nope'",
-            "presets: trinity, knox, turing, openroute, xty, openrouter, openai",
+            "presets: trinity, knox, turing, openroute, xty, openrouter, openai, litellm",
         ),
         (
             {"profiles": {"x": {"preset": "trinity", "api_key": "k"}}},
@@ -249,7 +249,7 @@ def test_need_key_false_skips_the_key() -> None:
             {},
             None,
             "unknown dialect 'soap' (profile x)",
-            "dialects: openrouter, trinity, xty, gemini, images",
+            "dialects: openrouter, trinity, xty, gemini, images, openrouter-images",
         ),
         (
             {},

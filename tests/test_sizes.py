@@ -25,14 +25,20 @@ def test_rule_names_and_constants():
         "gemini-2.5",
         "gemini-3",
         "gemini-3.1",
+        "gemini-3.1-extended",
         "gpt-image-2",
         "gpt-image-1",
+        "dall-e-3",
+        "dall-e-2",
         "seedream",
         "any",
     }
     assert ASPECTS == ("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9")
     assert TIERS == ("512", "1K", "2K", "4K")
     assert RULES["gemini-3.1"].tiers == ("512", "1K", "2K", "4K")
+    # the extended ratios where OpenRouter documents them, not on XTY (seed 004)
+    assert "1:8" in RULES["gemini-3.1-extended"].aspects
+    assert "1:8" not in RULES["gemini-3.1"].aspects
     assert RULES["gemini-2.5"].tiers == ("1K",)
     assert RULES["gpt-image-2"].free_pixels and not RULES["gemini-3"].free_pixels
 

@@ -310,7 +310,13 @@ def test_stream_gemini_25_content_part(gw: FakeGateway, client: httpx.Client) ->
 def test_images_generations_b64(gw: FakeGateway, client: httpx.Client) -> None:
     response = client.post(
         "/api/v1/images/generations",
-        json={"model": "gpt-image-1", "prompt": "bear", "n": 2, "size": "48x32", "quality": "low"},
+        json={
+            "model": "turing/gpt-image-1",
+            "prompt": "bear",
+            "n": 2,
+            "size": "48x32",
+            "quality": "low",
+        },
     )
     assert response.status_code == 200, response.text
     reply = response.json()
@@ -330,7 +336,12 @@ def test_images_generations_b64(gw: FakeGateway, client: httpx.Client) -> None:
 
     reply = client.post(
         "/images/generations",
-        json={"model": "gpt-image-1", "prompt": "x", "size": "auto", "response_format": "url"},
+        json={
+            "model": "turing/gpt-image-1",
+            "prompt": "x",
+            "size": "auto",
+            "response_format": "url",
+        },
     ).json()
     url = reply["data"][0]["url"]
     assert url.startswith(gw.url + "/files/") and png_size(httpx.get(url).content) == (1024, 1024)
@@ -394,7 +405,7 @@ def test_images_edits_multipart(gw: FakeGateway, client: httpx.Client) -> None:
 
     single = client.post(
         "/v1/images/edits",
-        data={"model": "gpt-image-1", "prompt": "x", "size": "8x8"},
+        data={"model": "turing/gpt-image-1", "prompt": "x", "size": "8x8"},
         files={"image": ("in.png", first, "image/png")},
     )
     assert single.status_code == 200 and len(single.json()["data"]) == 1
@@ -620,3 +631,76 @@ def test_stop_leaves_no_threads() -> None:
         assert c.get("/v1/models").status_code == 200
         gateway.stop()
     assert not [t for t in threading.enumerate() if t.name.startswith("fakegateway")]
+
+
+# -- OpenAI's images API, OpenRouter's Image API, a LiteLLM-style proxy ---------------------
+
+
+def _events(text: str) -> list[dict[str, Any]]:
+    return [json.loads(line[6:]) for line in text.splitlines() if line.startswith("data: {")]
+
+
+def test_openai_rules_answer_400(client: httpx.Client) -> None:
+    def post(**body: Any) -> httpx.Response:
+        return client.post("/v1/images/generations", json={"prompt": "x", **body})
+
+    assert post(model="dall-e-3", n=2).json()["error"]["message"] == "dall-e-3 only supports n=1"
+    assert post(model="dall-e-2", output_format="png").json()["error"]["code"] == (
+        "unknown_parameter"
+    )
+    assert post(model="gpt-image-1", size="512x512").status_code == 400
+    assert (
+        post(model="gpt-image-1", background="transparent", output_format="jpeg").status_code == 400
+    )
+    # dall-e answers with a URL unless asked for b64_json
+    assert "url" in post(model="dall-e-3", size="1792x1024").json()["data"][0]
+
+
+def test_openai_stream_has_event_lines_and_no_done(client: httpx.Client) -> None:
+    r = client.post(
+        "/v1/images/generations",
+        json={"model": "gpt-image-1", "prompt": "x", "stream": True, "partial_images": 2},
+    )
+    assert r.headers["content-type"] == "text/event-stream"
+    assert "event: image_generation.partial_image\n" in r.text
+    assert "[DONE]" not in r.text
+    types = [e["type"] for e in _events(r.text)]
+    assert types == ["image_generation.partial_image"] * 2 + ["image_generation.completed"]
+
+
+def test_stream_error_fault_ends_with_an_error_event(gw: FakeGateway, client: httpx.Client) -> None:
+    gw.faults.append(Fault("stream_error", body="the upstream failed"))
+    r = client.post(
+        "/api/v1/images",
+        json={"model": "openai/gpt-image-1", "prompt": "x", "stream": True, "partial_images": 1},
+    )
+    assert "event:" not in r.text and r.text.endswith("data: [DONE]\n\n")
+    last = _events(r.text)[-1]
+    assert last == {
+        "type": "error",
+        "error": {"message": "the upstream failed", "code": "server_error"},
+    }
+
+
+def test_image_api_checks_descriptors_and_reports_cost(client: httpx.Client) -> None:
+    listed = client.get("/api/v1/images/models").json()["data"]
+    assert [m["id"] for m in listed] == ["openai/gpt-image-1", "black-forest-labs/flux.2-pro"]
+    flux = {"model": "black-forest-labs/flux.2-pro", "prompt": "x"}
+    assert client.post("/api/v1/images", json={**flux, "quality": "high"}).status_code == 400
+    r = client.post("/api/v1/images", json={**flux, "aspect_ratio": "16:9", "resolution": "1K"})
+    doc = r.json()
+    assert doc["data"][0]["media_type"] == "image/png"
+    assert png_size(base64.b64decode(doc["data"][0]["b64_json"])) == (1376, 768)
+    assert doc["usage"]["cost"] == 0.04
+
+
+def test_proxy_alias_drops_format_and_background(gw: FakeGateway, client: httpx.Client) -> None:
+    gw.aliases = {"company-image": "gpt-image-1"}
+    gw.drops = ("output_format", "background")
+    r = client.post(
+        "/v1/images/generations",
+        json={"model": "company-image", "prompt": "x", "output_format": "jpeg",
+              "background": "transparent"},
+    )  # fmt: skip
+    data = base64.b64decode(r.json()["data"][0]["b64_json"])
+    assert data.startswith(b"\x89PNG") and b"tRNS" not in data  # an opaque PNG

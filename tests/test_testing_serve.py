@@ -4,6 +4,7 @@ plugin's fixtures (imggen_gateway, imggen_env), in this suite and in a project o
 from __future__ import annotations
 
 import argparse
+import base64
 import os
 import signal
 import socket
@@ -94,6 +95,21 @@ def test_logs_one_line_a_request_on_stderr(serve: Callable[..., Served]) -> None
         f"fake gateway: serving {served.first_line} (accepts any key); Ctrl-C or SIGTERM stops it",
         "fake gateway: POST /v1/chat/completions -> 200",
     ]
+
+
+def test_alias_flag_serves_a_litellm_style_proxy(serve: Callable[..., Served]) -> None:
+    served = serve("--port", "0", "--quiet", "--alias", "company-image=gpt-image-1")
+    base = served.first_line
+    listed = httpx.get(f"{base}/models", timeout=10).json()["data"]
+    assert {"id": "company-image", "object": "model", "mode": "image_generation"} in listed
+    body = {"model": "company-image", "prompt": "x", "output_format": "jpeg", "size": "512x512"}
+    # answered by gpt-image-1's rules, output_format dropped on the way
+    refused = httpx.post(f"{base}/images/generations", json=body, timeout=10)
+    assert "Invalid size '512x512' for gpt-image-1" in refused.text
+    body["size"] = "1024x1024"
+    data = httpx.post(f"{base}/images/generations", json=body, timeout=10).json()["data"]
+    assert base64.b64decode(data[0]["b64_json"]).startswith(b"\x89PNG")
+    assert served.stop() == (0, "")
 
 
 def test_key_flag_accepts_that_key_only(serve: Callable[..., Served]) -> None:

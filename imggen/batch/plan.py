@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from imggen import core, inputs, options, settings, sizes
+from imggen import core, inputs, modelcache, options, settings, sizes
 from imggen.batch import manifest
 from imggen.batch.manifest import Manifest, Problem, Row
 from imggen.env import Env
@@ -97,7 +97,7 @@ def _settings(
         sources = {**same.sources, "model": model_source}
         return dataclasses.replace(same, model=key[1], sources=sources)
     try:
-        return settings.resolve(
+        s = settings.resolve(
             profile=key[0],
             model=key[1],
             environ=env.environ,
@@ -105,6 +105,8 @@ def _settings(
             model_source=model_source,
             limits=env.limits,
         )
+        # what the gateway's model listing says (cached a day) picks dialects, as for generate
+        return modelcache.learn(s, env, offline=not need_key)
     except ImggenError as exc:
         return exc
 

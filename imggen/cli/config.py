@@ -419,3 +419,5 @@ def init(
     config.save(path, data)
     env.out.write(f"{path}\n")
     ui.info(f"profile {name!r} ({preset}) saved; the key is read from ${prof['api_key_env']}")
+    if p.note:
+        ui.info(p.note.replace("NAME", name))

@@ -39,6 +39,7 @@ def validate_key(key: str, value: Any, data: dict[str, Any] | None = None) -> An
     option table), so a typo or a bad value is refused when it is typed (exit 2). `data`, the
     file as it is, lets a new profile's name be checked against the existing ones."""
     from imggen import options
+    from imggen.aliases import alias_problem
     from imggen.dialects import DIALECTS
     from imggen.dialects.presets import PRESETS
     from imggen.errors import UsageError
@@ -70,10 +71,16 @@ def validate_key(key: str, value: Any, data: dict[str, Any] | None = None) -> An
     label = f"profile {name} ({field})"
     if field == "params":
         return value if len(parts) > 3 else options.check_one("params", value, label)
-    if len(parts) > 3 or field not in PROFILE_KEYS:
+    if field == "models" and len(parts) == 5:  # profiles.NAME.models.ALIAS.dialect|like
+        problem = alias_problem(parts[4], value)
+        if problem:
+            raise UsageError(f"{key} {value!r}: {problem}")
+        return value
+    if len(parts) > 3 or field not in PROFILE_KEYS or field == "models":
         raise UsageError(
             f"unknown profile key {'.'.join(parts[2:])!r}{did_you_mean(field, PROFILE_KEYS)}",
-            hint=f"profile keys: {', '.join(PROFILE_KEYS)} (and params.*)",
+            hint=f"profile keys: {', '.join(PROFILE_KEYS)} "
+            "(and params.*, models.ALIAS.dialect, models.ALIAS.like)",
         )
     guess = closest(name, profiles)
     # A new profile starts with what says where the gateway is; any other key set on a name

@@ -122,7 +122,7 @@ def _request(
 ) -> tuple[Any, Any, Any]:
     """Settings, the Job and how to run it, from the flags, the profile and the files named.
     Raises UsageError (exit 2) and ConfigError (exit 3) before anything is sent."""
-    from imggen import core, inputs, options, settings
+    from imggen import core, inputs, modelcache, options, settings
 
     given = checked(flags)
     s = settings.resolve(
@@ -132,6 +132,8 @@ def _request(
         need_key=not flags["dry_run"],
         limits=env.limits,
     )
+    # what the gateway's model listings say (cached a day); a dry run only reads the cache
+    s = modelcache.learn(s, env, offline=flags["dry_run"])
     for warning in s.warnings:
         ui.warn(warning)
     ui.debug(

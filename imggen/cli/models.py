@@ -39,6 +39,13 @@ def models(
         bool,
         typer.Option("--catalog", help="Show the built-in catalog; do not ask the gateway."),
     ] = False,
+    refresh: Annotated[
+        bool,
+        typer.Option(
+            "--refresh",
+            help="Read the gateway's model lists again now (generate reads them once a day).",
+        ),
+    ] = False,
     *,
     flags: Flags,
 ) -> None:
@@ -46,7 +53,7 @@ def models(
 
     From the gateway's models API (filtered to image output) where it has one, else from the
     built-in catalog; the source is named on stderr."""
-    from imggen import core
+    from imggen import core, modelcache
     from imggen import models as listing_mod
     from imggen.console import UI
     from imggen.env import Env
@@ -66,6 +73,13 @@ def models(
             s, env, ui, core.RunOptions(timeout=LIST_TIMEOUT, retries=1), read_timeout=LIST_TIMEOUT
         )
     try:
+        if client is not None and (refresh or (s.preset is not None and s.preset.image_api)):
+            # the image models list (and with --refresh LiteLLM's modes) decide dialects;
+            # kept a day
+            before = len(s.warnings)
+            s = modelcache.learn(s, env, refresh=refresh, client=client)
+            for warning in s.warnings[before:]:
+                ui.warn(warning)
         found = listing_mod.listing(s, client, all_models=all_models)
     except AuthFailed as exc:
         raise AuthFailed(exc.message, hint=s.auth_hint(), status=exc.status) from None
@@ -97,8 +111,19 @@ def _cells(m: Any) -> list[str]:
     if not m.in_catalog:
         notes.append("not in the catalog")
     aspects = " ".join(m.rule.aspects) or "any"
+    sizes = m.size_text()
+    if m.parameters and m.size_rule == "any":  # the gateway's descriptors say
+        aspects = _values(m.parameters.get("aspect_ratio")) or "none"
+        tiers = _values(m.parameters.get("resolution")) or _values(m.parameters.get("size"))
+        sizes = tiers.replace(" ", "/") if tiers else "none"
     yes = {True: "yes", False: "no"}
-    return [m.id, m.dialect, m.size_text(), aspects, yes[m.stream], yes[m.edit], "; ".join(notes)]
+    return [m.id, m.dialect, sizes, aspects, yes[m.stream], yes[m.edit], "; ".join(notes)]
+
+
+def _values(descriptor: Any) -> str:
+    if isinstance(descriptor, dict) and isinstance(descriptor.get("values"), list):
+        return " ".join(str(v) for v in descriptor["values"])
+    return ""
 
 
 def resolve(profile: str | None, environ: dict[str, str], *, need_key: bool) -> Any:

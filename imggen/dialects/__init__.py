@@ -6,8 +6,11 @@ from imggen.dialects.base import Dialect
 from imggen.dialects.chat import OPENROUTER, TRINITY, XTY
 from imggen.dialects.gemini import GEMINI
 from imggen.dialects.images import IMAGES
+from imggen.dialects.openrouter_images import OPENROUTER_IMAGES
 from imggen.job import FilePart, HttpCall
 
-DIALECTS: dict[str, Dialect] = {d.name: d for d in (OPENROUTER, TRINITY, XTY, GEMINI, IMAGES)}
+DIALECTS: dict[str, Dialect] = {
+    d.name: d for d in (OPENROUTER, TRINITY, XTY, GEMINI, IMAGES, OPENROUTER_IMAGES)
+}
 
 __all__ = ["DIALECTS", "Dialect", "FilePart", "HttpCall"]

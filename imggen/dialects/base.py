@@ -44,10 +44,20 @@ def deep_merge(target: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, An
 def refuse(job: Job, option: str, gw: Gateway, accepts: str = "") -> UsageError:
     """A refusal naming the value as the user gave it (flag, profile or manifest line) and what
     the model accepts instead."""
+    return refused(job.said(option), gw, accepts)
+
+
+def refused(
+    said: str,
+    gw: Gateway,
+    accepts: str = "",
+    *,
+    hint: str = "drop the option, or pass a raw body field with --param KEY=VALUE",
+) -> UsageError:
+    """A value (as `said`) the model cannot take, and what it accepts instead."""
     detail = f"; it accepts {accepts}" if accepts else ""
     return UsageError(
-        f"{job.said(option)} is not something {gw.model} ({gw.dialect} dialect) can take{detail}",
-        hint="drop the option, or pass a raw body field with --param KEY=VALUE",
+        f"{said} is not something {gw.model} ({gw.dialect} dialect) can take{detail}", hint=hint
     )
 
 
@@ -214,3 +224,23 @@ def needs_url(source: str, gw: Gateway) -> InputError:
         "no way to upload a file",
         hint="upload the image somewhere reachable and pass its https:// URL",
     )
+
+
+def image_event(body: Any) -> Reply | None:
+    """A streamed image event (OpenAI's images API, OpenRouter's Image API): a partial render,
+    which is never a result, or the completed image with its usage. None for other events.
+
+    The event's name is read from the JSON `type` (the SSE reader fills it in from an
+    `event:` line when the JSON lacks it)."""
+    kind = body.get("type") if isinstance(body, Mapping) else None
+    if not isinstance(kind, str) or not kind.startswith(("image_generation.", "image_edit.")):
+        return None
+    reply = Reply()
+    if kind.endswith(".partial_image"):
+        payload(body.get("b64_json") or body.get("url"), kind, reply)
+        return Reply(partials=reply.images)
+    if kind.endswith(".completed"):
+        payload(body.get("b64_json") or body.get("url"), kind, reply)
+        if isinstance(body.get("usage"), Mapping):
+            reply.usage = dict(body["usage"])
+    return reply

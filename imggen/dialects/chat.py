@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from imggen import sizes
 from imggen.dialects.base import (
     check_format,
     deep_merge,
@@ -50,11 +51,13 @@ class ChatDialect:
                 hint="describe the area to change in the prompt instead",
             )
         fmt = check_format(job, gw)
+        res = _as_ratio_and_tier(job, gw, res)
         config: dict[str, Any] = {}
         if res.aspect:
             config["aspect_ratio"] = res.aspect
         if res.tier:
-            config["image_size"] = res.tier
+            # the gateway's own name for a tier: OpenRouter calls the 512 tier "0.5K"
+            config["image_size"] = dict(gw.tier_names).get(res.tier, res.tier)
         images = [*job.inputs, *job.refs]
         if self.refs_as_urls:
             refs = []
@@ -85,6 +88,9 @@ class ChatDialect:
             body["n"] = job.count
         if stream:
             body["stream"] = True
+            if gw.stream_usage:
+                # OpenAI-style gateways (OpenRouter, LiteLLM) stream usage only when asked
+                body["stream_options"] = {"include_usage": True}
         deep_merge(body, job.params)
         path = "/chat/completions"
         if self.native_n:
@@ -96,6 +102,25 @@ class ChatDialect:
 
     def parse_event(self, body: Any) -> Reply:
         return extract(body, scan=False)
+
+
+def _as_ratio_and_tier(job: Job, gw: Gateway, res: Resolved) -> Resolved:
+    """Chat completions take an aspect ratio and a tier, not pixels: a --size WxH is sent as
+    the table entry it is, or refused, never dropped."""
+    # pixels the user typed; a tier's pixels come from the table with the tier itself
+    if not res.pixels or res.tier or not job.size:
+        return res
+    if not isinstance(sizes.parse_size(job.size), tuple):
+        return res
+    for (aspect, tier), pixels in sizes.RULES[gw.size_rule].table.items():
+        if pixels == res.pixels:
+            return Resolved(aspect, tier, res.pixels)
+    w, h = res.pixels
+    raise UsageError(
+        f"{job.said('size')}: {gw.model} on chat completions takes an aspect ratio and a size "
+        f"tier, not pixels, and {w}x{h} is no entry imggen knows of its table",
+        hint="use --aspect W:H with --size 1K/2K/4K",
+    )
 
 
 OPENROUTER = ChatDialect("openrouter")

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from imggen.dialects.rules import CAPS, OPENAI_MODELS, openai_name
+
 
 @dataclass(frozen=True)
 class ModelInfo:
@@ -19,6 +21,7 @@ class ModelInfo:
     formats: tuple[str, ...] = ("png", "jpeg", "webp")
     no_stream_why: str = ""  # shown when --stream is refused
     no_edit_why: str = ""  # shown when `edit` is refused
+    caps: str | None = None  # its field rules on an images-style API: a key of rules.CAPS
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,16 @@ class Preset:
     no_models_api_why: str = ""  # said where the models API would be asked
     no_base_url_why: str = ""  # said when a profile of this preset lacks base_url
     model_dialects: tuple[tuple[str, str], ...] = field(default=())  # (substring, dialect)
+    # Listings read at run time (cached a day per profile): the Image API's capability
+    # descriptors (OpenRouter) and the models API's `mode` (LiteLLM) choose dialect and rules.
+    image_api: str = ""  # path of the image models list, e.g. /images/models
+    learns: bool = False  # generate reads the listings (from the cache, or asks once a day)
+    tier_names: tuple[tuple[str, str], ...] = ()  # ("512", "0.5K"): the gateway's tier names
+    currency: str | None = None  # of the usage.cost the gateway reports
+    note: str = ""  # what `config init --preset` says about the set-up
+    # chat streams ask for usage with stream_options.include_usage (OpenAI-style gateways
+    # stream it only when asked); off where the gateway's document names no such field
+    stream_usage: bool = False
 
     @property
     def default_model(self) -> str | None:
@@ -45,8 +58,65 @@ class Preset:
         return None
 
 
+def infer_size_rule(model: str) -> str:
+    """The sizes rule for a model no catalog lists, from its name."""
+    m = model.lower()
+    for needle, rule in (
+        ("gemini-2.5", "gemini-2.5"),
+        ("gemini-3.1", "gemini-3.1"),
+        ("gemini-3", "gemini-3"),
+        ("gpt-image-2", "gpt-image-2"),
+        ("gpt-image-1", "gpt-image-1"),
+        ("chatgpt-image", "gpt-image-1"),
+        ("dall-e-3", "dall-e-3"),
+        ("dall-e-2", "dall-e-2"),
+        ("seedream", "seedream"),
+    ):
+        if needle in m:
+            return rule
+    return "any"
+
+
+def infer_dialect(model: str) -> str:
+    """The dialect for a model when neither profile nor preset says: images API or chat."""
+    m = model.lower()
+    if any(s in m for s in ("gpt-image", "dall-e", "seedream", "chatgpt-image")):
+        return "images"
+    return "openrouter"
+
+
 def _gemini(mid: str, dialect: str, rule: str, *, stream: bool = True) -> ModelInfo:
     return ModelInfo(mid, dialect, rule, can_stream=stream)
+
+
+def _turing(mid: str, rule: str) -> ModelInfo:
+    # seed 002: gpt-image on Turing (Azure) has its own field rules, and no stream
+    return ModelInfo(
+        mid,
+        "images",
+        rule,
+        False,
+        formats=_PNG_JPEG,
+        no_stream_why="Turing's images API does not stream",
+        caps="turing-gpt-image",
+    )
+
+
+def _openai(mid: str) -> ModelInfo:
+    """An OpenAI model as its rules say: sizes, streaming, editing, formats."""
+    caps = CAPS[mid]
+    fmt = caps.fields.get("output_format")
+    return ModelInfo(
+        mid,
+        "images",
+        infer_size_rule(mid),
+        can_stream=caps.stream,
+        can_edit=caps.edit,
+        formats=fmt.values if fmt else (),
+        no_edit_why=caps.no_edit_why,
+        no_stream_why="" if caps.stream else "OpenAI streams only its GPT image models",
+        caps=mid,
+    )
 
 
 # Azure's gpt-image does not take webp (seed 002: "Azure 暂不支持 webp").
@@ -87,8 +157,8 @@ PRESETS: dict[str, Preset] = {
             "images",
             "TURING_API_KEY",
             models=(
-                ModelInfo("turing/gpt-image-2", "images", "gpt-image-2", False, formats=_PNG_JPEG),
-                ModelInfo("turing/gpt-image-1", "images", "gpt-image-1", False, formats=_PNG_JPEG),
+                _turing("turing/gpt-image-2", "gpt-image-2"),
+                _turing("turing/gpt-image-1", "gpt-image-1"),
                 # seed 002: Seedream has no /images/edits
                 ModelInfo(
                     "doubao-seedream-4-5-251128",
@@ -98,6 +168,7 @@ PRESETS: dict[str, Preset] = {
                     can_edit=False,
                     formats=_PNG_JPEG,
                     no_edit_why="Seedream models have no image edit endpoint on Turing",
+                    caps="seedream",
                 ),
                 _gemini("turing/gemini-3-pro-image", "gemini", "gemini-3"),
                 _gemini("turing/gemini-3.1-flash-image", "gemini", "gemini-3"),
@@ -126,6 +197,8 @@ PRESETS: dict[str, Preset] = {
                 ModelInfo("gemini-3-pro-image-preview", "xty", "gemini-3", False),
             ),
         ),
+        # OpenRouter: its Image API (POST /images) for the models GET /images/models lists,
+        # chat completions for the others (shared/references/openrouter-image-api.md)
         Preset(
             "openrouter",
             "https://openrouter.ai/api/v1",
@@ -135,38 +208,71 @@ PRESETS: dict[str, Preset] = {
             models=(
                 _gemini("google/gemini-2.5-flash-image", "openrouter", "gemini-2.5"),
                 _gemini("google/gemini-3-pro-image-preview", "openrouter", "gemini-3"),
+                _gemini(
+                    "google/gemini-3.1-flash-image-preview", "openrouter", "gemini-3.1-extended"
+                ),
             ),
+            image_api="/images/models",
+            learns=True,
+            tier_names=(("512", "0.5K"),),
+            currency="USD",
+            stream_usage=True,
         ),
+        # OpenAI's images API (shared/references/openai-images-api.md)
         Preset(
             "openai",
             "https://api.openai.com/v1",
             "images",
             "OPENAI_API_KEY",
-            models=(ModelInfo("gpt-image-1", "images", "gpt-image-1", False),),
+            models=tuple(
+                _openai(m)
+                for m in (
+                    "gpt-image-1",
+                    "gpt-image-1.5",
+                    "gpt-image-1-mini",
+                    "gpt-image-2",
+                    "chatgpt-image-latest",
+                    "dall-e-3",
+                    "dall-e-2",
+                )
+            ),
+        ),
+        # A LiteLLM proxy (shared/references/litellm-proxy.md): aliases that say nothing of the
+        # model behind them; its models API marks image deployments with `mode`.
+        Preset(
+            "litellm",
+            None,
+            "openrouter",
+            "LITELLM_API_KEY",
+            models=(),
+            no_base_url_why="a LiteLLM proxy runs wherever you host it",
+            model_dialects=(("gpt-image", "images"), ("dall-e", "images")),
+            learns=True,
+            stream_usage=True,
+            note=(
+                "name each alias in the profile: [profiles.NAME.models.ALIAS] with "
+                'dialect = "images" and like = "gpt-image-1" (a model it behaves like)'
+            ),
         ),
     )
 }
 
 
-def infer_size_rule(model: str) -> str:
-    """The sizes rule for a model no catalog lists, from its name."""
-    m = model.lower()
-    for needle, rule in (
-        ("gemini-2.5", "gemini-2.5"),
-        ("gemini-3.1", "gemini-3.1"),
-        ("gemini-3", "gemini-3"),
-        ("gpt-image-2", "gpt-image-2"),
-        ("gpt-image-1", "gpt-image-1"),
-        ("seedream", "seedream"),
-    ):
-        if needle in m:
-            return rule
-    return "any"
+def known(model: str) -> ModelInfo | None:
+    """A model imggen knows the rules of, for a profile alias's `like`: an OpenAI model, or a
+    catalog entry (by id, or by its name without the provider: "gemini-2.5-flash-image")."""
+    name = openai_name(model)
+    if name is not None:
+        return _openai(name)
+    low = model.lower()
+    entries = [m for p in PRESETS.values() for m in p.models]
+    for info in entries:
+        if info.id.lower() == low:
+            return info
+    return next((m for m in entries if m.id.lower().rsplit("/", 1)[-1] == low), None)
 
 
-def infer_dialect(model: str) -> str:
-    """The dialect for a model when neither profile nor preset says: images API or chat."""
-    m = model.lower()
-    if any(s in m for s in ("gpt-image", "dall-e", "seedream")):
-        return "images"
-    return "openrouter"
+def known_names() -> list[str]:
+    """What `like` may name, for messages."""
+    names = dict.fromkeys([*OPENAI_MODELS, *(m.id for p in PRESETS.values() for m in p.models)])
+    return list(names)

@@ -133,6 +133,36 @@ def _last_nonzero(f: BinaryIO, size: int) -> int:
     return -1
 
 
+def has_alpha(source: Path | BinaryIO) -> bool | None:
+    """Whether the image can hold transparency: a PNG with an alpha channel or a tRNS chunk, a
+    WEBP with its alpha flag; False for JPEG and opaque ones; None when unknown (GIF, junk)."""
+    with _reader(source) as f:
+        head = f.read(32)
+        mime = sniff(head)
+        if mime == "image/jpeg":
+            return False
+        if mime == "image/webp":
+            kind = head[12:16]
+            if kind == b"VP8X" and len(head) > 20:
+                return bool(head[20] & 0x10)  # the ALPHA flag
+            if kind == b"VP8L" and len(head) >= 25:
+                return bool(int.from_bytes(head[21:25], "little") >> 28 & 1)  # alpha_is_used
+            return False if kind == b"VP8 " else None
+        if mime != "image/png" or len(head) < 26 or head[12:16] != b"IHDR":
+            return None
+        if head[25] in (4, 6):  # grey + alpha, RGBA
+            return True
+        f.seek(8)
+        while len(raw := f.read(8)) == 8:  # a tRNS chunk comes before the first IDAT
+            (size,) = struct.unpack(">I", raw[:4])
+            if raw[4:] == b"tRNS":
+                return True
+            if raw[4:] in (b"IDAT", b"IEND"):
+                return False
+            f.seek(size + 4, 1)
+        return False
+
+
 def is_complete(path: Path, mime: str) -> bool:
     """Whether the file ends the way a whole image of `mime` ends (a cheap truncation check)."""
     if mime not in MIME_EXT:

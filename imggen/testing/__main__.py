@@ -19,13 +19,16 @@ from imggen.testing.server import FakeGateway
 DEFAULT_PORT = 8765
 DESCRIPTION = """\
 Serve an offline fake image gateway on 127.0.0.1 until stopped (Ctrl-C or SIGTERM):
-the OpenAI images API, chat completions in every style imggen speaks, and a models
-listing. Its base URL is the first line of stdout; each request is logged on stderr."""
+the OpenAI images API (with DALL-E rules and streamed partial images), OpenRouter's Image
+API and its image models list, chat completions in every style imggen speaks, and a models
+listing; --alias makes it a LiteLLM-style proxy. Its base URL is the first line of stdout;
+each request is logged on stderr."""
 EXAMPLES = """\
 examples:
   python -m imggen.testing --quiet &        # then: kill %1
   python -m imggen.testing --port 0 --key test-key --latency 2
   python -m imggen.testing --fault status:429 --fault reset
+  python -m imggen.testing --alias company-image=gpt-image-1   # a LiteLLM-style proxy
 
 fault kinds (each fails the next request it fits, in the order given):
   status[:CODE]      an error reply, 500 unless CODE (429, 503, 401, ...)
@@ -40,6 +43,7 @@ fault kinds (each fails the next request it fits, in the order given):
   bad_base64         an image that is not valid base64
   truncated_image    half an image
   expired[:CODE]     an image link answers 403 (or CODE); only replies that carry links
+  stream_error       a streamed image request ends with an error event instead of the image
 """
 
 
@@ -59,6 +63,17 @@ def parse_fault(text: str) -> Fault:
     except ValueError:
         pass
     raise argparse.ArgumentTypeError(f"bad value {value!r} for fault {kind!r}")
+
+
+# what LiteLLM drops for GPT image deployments (shared/references/litellm-proxy.md)
+LITELLM_DROPS = ("output_format", "background", "output_compression", "moderation")
+
+
+def parse_alias(text: str) -> tuple[str, str]:
+    name, _, model = text.partition("=")
+    if not name or not model:
+        raise argparse.ArgumentTypeError(f"expected NAME=MODEL, not {text!r}")
+    return name, model
 
 
 def parser() -> argparse.ArgumentParser:
@@ -90,6 +105,15 @@ def parser() -> argparse.ArgumentParser:
         metavar="USD",
         help="report this cost per image as usage.cost, as OpenRouter does [none]",
     )
+    cli.add_argument(
+        "--alias",
+        action="append",
+        default=[],
+        type=parse_alias,
+        metavar="NAME=MODEL",
+        help="serve NAME as a LiteLLM proxy does: listed with mode image_generation, answered "
+        "by MODEL, output_format/background/output_compression/moderation dropped (repeatable)",
+    )
     cli.add_argument("--quiet", action="store_true", help="do not log requests on stderr")
     cli.add_argument(
         "--fault",
@@ -108,6 +132,10 @@ def main(argv: list[str] | None = None) -> int:
     gateway.verbose = not args.quiet
     gateway.faults.extend(args.fault)
     gateway.cost = args.cost
+    for name, model in args.alias:
+        gateway.aliases[name] = model
+        gateway.drops = LITELLM_DROPS
+        gateway.models.append({"id": name, "object": "model", "mode": "image_generation"})
 
     def interrupt(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt

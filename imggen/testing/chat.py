@@ -67,7 +67,8 @@ GEMINI_3_1K_SIZES: dict[str, tuple[int, int]] = {
     "16:9": (1376, 768),
     "21:9": (1584, 672),
 }
-TIER_SCALE = {"512": 0.5, "1K": 1.0, "2K": 2.0, "4K": 4.0}
+# OpenRouter names the 512 tier "0.5K" (shared/references/openrouter-image-api.md)
+TIER_SCALE = {"512": 0.5, "0.5K": 0.5, "1K": 1.0, "2K": 2.0, "4K": 4.0}
 
 
 def chat_pixels(aspect: Any, tier: Any, *, gemini25_table: bool) -> tuple[int, int]:

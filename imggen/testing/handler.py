@@ -132,8 +132,8 @@ class Handler(BaseHTTPRequestHandler):
         )
         gw._record(rec)
         route, method, handler = route_of(path)
-        streaming = (
-            route == "chat" and isinstance(body_json, dict) and body_json.get("stream") is True
+        streaming = (isinstance(body_json, dict) and body_json.get("stream") is True) or (
+            form is not None and form.get("stream", [""])[-1] == "true"
         )
         fault: Fault | None = None
         try:

@@ -1,11 +1,14 @@
 """The images API: POST images/generations (JSON) and images/edits (multipart), as Turing
-serves them (shared/seeds/002_b08cd22946c7f3fa.txt), gpt-image-2's size rules enforced."""
+serves them (shared/seeds/002_b08cd22946c7f3fa.txt), gpt-image-2's size rules enforced; as
+OpenAI serves them (openai_images: per-model rules, streams); and behind a LiteLLM-style proxy
+(gw.aliases, gw.drops: shared/references/litellm-proxy.md)."""
 
 from __future__ import annotations
 
 import time
 from typing import TYPE_CHECKING, Any
 
+from imggen.testing import openai_images
 from imggen.testing.protocol import (
     Abort,
     Fault,
@@ -48,7 +51,7 @@ def generations(gw: FakeGateway, rec: Recorded, path: str, fault: Fault | None) 
     body = rec.json
     if not isinstance(body, dict):
         raise bad_request("expected a JSON object body")
-    return images_reply(gw, body, fault, "generations")
+    return images_reply(gw, body, fault, "generations", 0)
 
 
 def edits(gw: FakeGateway, rec: Recorded, path: str, fault: Fault | None) -> Reply:
@@ -61,13 +64,20 @@ def edits(gw: FakeGateway, rec: Recorded, path: str, fault: Fault | None) -> Rep
         raise bad_request(
             "doubao-seedream models do not support /images/edits", "unsupported_model"
         )
-    if not any(part.name in ("image", "image[]") for part in rec.files):
+    given = sum(part.name in ("image", "image[]") for part in rec.files)
+    if not given:
         raise bad_request("image is required (field 'image' or repeated 'image[]')")
-    return images_reply(gw, fields, fault, "edits")
+    return images_reply(gw, fields, fault, "edits", given)
 
 
-def images_reply(gw: FakeGateway, body: dict[str, Any], fault: Fault | None, route: str) -> Reply:
+def images_reply(
+    gw: FakeGateway, body: dict[str, Any], fault: Fault | None, route: str, inputs: int
+) -> Reply:
     model = str(body.get("model") or "")
+    if model in gw.aliases:  # a proxy: the alias stands for a model it knows
+        model = gw.aliases[model]
+        body = {k: v for k, v in body.items() if k not in gw.drops} | {"model": model}
+    openai_images.check(body, route, inputs)
     count = as_int(body.get("n"), 1)
     if count < 1:
         raise bad_request("n must be >= 1")
@@ -82,8 +92,30 @@ def images_reply(gw: FakeGateway, body: dict[str, Any], fault: Fault | None, rou
     # returns n images: nothing special to do here.
     if not gw.sleep(gw.latency):
         raise Abort
-    as_url = body.get("response_format") == "url" and route == "generations"
-    images = gw.images(count, width, height, fault, as_url=as_url, raw_b64=not as_url)
+    fmt = (
+        body.get("output_format") if body.get("output_format") in ("png", "jpeg", "webp") else None
+    )
+    alpha = body.get("background") == "transparent"
+    if body.get("stream") in (True, "true"):
+        return openai_images.stream_reply(
+            gw,
+            body,
+            fault,
+            route,
+            (width, height),
+            gw.usage(IMAGES_USAGE, 1),
+            event_lines=True,
+            done=False,
+            fmt=fmt,
+            alpha=alpha,
+        )
+    # dall-e answers with URLs unless asked for b64_json (OpenAI)
+    dalle = str(openai_images.model_name(model)).startswith("dall-e")
+    wants = body.get("response_format") or ("url" if dalle else None)
+    as_url = wants == "url" and (route == "generations" or dalle)
+    images = gw.images(
+        count, width, height, fault, as_url=as_url, raw_b64=not as_url, fmt=fmt, alpha=alpha
+    )
     key = "url" if as_url else "b64_json"
     return json_reply(
         200,

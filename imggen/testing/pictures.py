@@ -58,6 +58,12 @@ def make_png(
     )
 
 
+def with_transparency(png: bytes) -> bytes:
+    """An RGB PNG with a tRNS chunk (one colour transparent): it holds transparency."""
+    at = 8 + 8 + 13 + 4  # signature, then the IHDR chunk
+    return png[:at] + png_chunk(b"tRNS", b"\x00\x00\x00\x00\x00\x00") + png[at:]
+
+
 def make_jpeg_header(width: int, height: int) -> bytes:
     """SOI + APP0 JFIF + SOF0 (with the size) + EOI: right magic and size, not decodable."""
     if not (0 < width < 65536 and 0 < height < 65536):

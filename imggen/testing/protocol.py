@@ -22,6 +22,7 @@ FAULT_KINDS = (
     "bad_base64",
     "expired",
     "truncated_image",
+    "stream_error",
 )
 
 BAD_BASE64 = "iVBORw0KGgo!!!not-base64***"
@@ -73,7 +74,9 @@ class Fault:
     ``status`` 0 means the kind's default (500 for "status", 502 for "html", 403 for "expired").
     ``stall`` sends nothing for ``seconds`` and then the real reply; ``slow`` sends the headers,
     then the body 16 bytes every ``seconds``; ``truncate_sse`` ends the chunked stream cleanly
-    after the role delta (no image event, no [DONE]); ``reset`` writes half the body, then RST.
+    after the role delta (no image event, no [DONE]); ``stream_error`` ends a streamed image
+    request (images API, OpenRouter's Image API) with an error event instead of the image
+    (``body``: its message); ``reset`` writes half the body, then RST.
     """
 
     kind: str
@@ -212,6 +215,8 @@ def fault_matches(fault: Fault, path: str, route: str, streaming: bool) -> bool:
         return route == "files"
     if fault.kind == "truncate_sse":
         return route == "chat" and streaming
+    if fault.kind == "stream_error":
+        return route in ("generations", "edits", "image_api") and streaming
     if fault.kind in ("no_image", "bad_base64"):
         return route in ("chat", "generations", "edits")
     if fault.kind == "truncated_image":

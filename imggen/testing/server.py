@@ -15,8 +15,15 @@ from http.server import ThreadingHTTPServer
 from typing import Any
 
 from imggen.testing.handler import Handler
+from imggen.testing.image_api import DEFAULT_IMAGE_MODELS
 from imggen.testing.models import DEFAULT_MODELS
-from imggen.testing.pictures import IMAGE_FORMATS, make_jpeg_header, make_png, make_webp_header
+from imggen.testing.pictures import (
+    IMAGE_FORMATS,
+    make_jpeg_header,
+    make_png,
+    make_webp_header,
+    with_transparency,
+)
 from imggen.testing.protocol import (
     BAD_BASE64,
     Abort,
@@ -71,6 +78,14 @@ class FakeGateway:
         self.cost: float | None = None  # per image, sent as usage.cost (OpenRouter's, in USD)
         self.models: list[dict[str, Any]] = [json.loads(json.dumps(m)) for m in DEFAULT_MODELS]
         self.models_endpoint = True
+        # OpenRouter's GET /images/models: the models POST /images serves, with descriptors
+        self.image_models: list[dict[str, Any]] = [
+            json.loads(json.dumps(m)) for m in DEFAULT_IMAGE_MODELS
+        ]
+        # A LiteLLM-style proxy: alias -> the model behind it, and the fields it drops
+        # without a word (shared/references/litellm-proxy.md)
+        self.aliases: dict[str, str] = {}
+        self.drops: tuple[str, ...] = ()
         self.files: dict[str, tuple[bytes, str]] = {}  # name -> (bytes, content type)
         self.verbose = False
         self._lock = threading.Lock()
@@ -207,13 +222,16 @@ class FakeGateway:
             return not self._stop.wait(seconds)
         return not self._stop.is_set()
 
-    def image(self, width: int, height: int) -> tuple[bytes, str, str]:
-        """(bytes, mime, extension) of one image in ``self.image_format``."""
+    def image(
+        self, width: int, height: int, fmt: str | None = None, *, alpha: bool = False
+    ) -> tuple[bytes, str, str]:
+        """(bytes, mime, extension) of one image in ``fmt`` (default ``self.image_format``);
+        ``alpha``: a PNG with transparency."""
         if self.size is not None:
             width, height = self.size
         elif not self.honour_size:
             width = height = 64
-        fmt = self.image_format
+        fmt = fmt or self.image_format
         if fmt not in IMAGE_FORMATS:
             raise ValueError(f"image_format must be png, jpeg or webp, not {fmt!r}")
         mime, ext = IMAGE_FORMATS[fmt]
@@ -223,6 +241,8 @@ class FakeGateway:
             data = make_webp_header(width, height)
         else:
             data = make_png(width, height, noise=self.noise, color=self._next_colour())
+            if alpha:
+                data = with_transparency(data)
         return data, mime, ext
 
     def images(
@@ -235,6 +255,8 @@ class FakeGateway:
         as_url: bool = False,
         raw_b64: bool = False,
         mime_label: str | None = None,
+        fmt: str | None = None,
+        alpha: bool = False,
     ) -> list[str]:
         """``count`` images as data URLs, bare base64 (raw_b64) or /files/ URLs (as_url)."""
         kind = fault.kind if fault else ""
@@ -242,7 +264,7 @@ class FakeGateway:
             return []
         out = []
         for _ in range(max(1, count)):
-            data, mime, ext = self.image(width, height)
+            data, mime, ext = self.image(width, height, fmt, alpha=alpha)
             if kind == "truncated_image":
                 data = data[: len(data) // 2]
             encoded = BAD_BASE64 if kind == "bad_base64" else base64.b64encode(data).decode()

@@ -75,7 +75,9 @@ def read_sse(
     event_gap: float,
     redact: Callable[[str], str],
 ) -> Reply:
-    """The images, text and usage of an SSE stream, event by event (seeds 001-003).
+    """The images, text and usage of an SSE stream, event by event (seeds 001-003; the images
+    APIs' `image_generation.*` / `image_edit.*` events, with or without `event:` lines and
+    `[DONE]`).
 
     Sets delivered[0] once a data event arrives (from then on it is not retried). Raises
     StreamNotStarted (safe to retry) or GatewayFailed / GatewayRefused.
@@ -99,7 +101,7 @@ def read_sse(
             parser.feed(pending)
         pending = b""
 
-    def finish() -> None:
+    def finish(event: str | None = None) -> None:
         nonlocal parser, pending
         if parser is None and pending:
             start()
@@ -107,8 +109,14 @@ def read_sse(
             value = parser.close()
             blobs.extend(parser.blobs)
             parser = None
-            if isinstance(value, dict) and value.get("error"):
-                raise event_error(value, redact)
+            if isinstance(value, dict):
+                # OpenAI's image streams name each event twice, in an `event:` line and the
+                # JSON's `type`; OpenRouter's send the JSON alone: the JSON is read, and an
+                # event line fills in a missing type
+                if event and "type" not in value:
+                    value["type"] = event
+                if value.get("error") or value.get("type") == "error":
+                    raise event_error(value, redact)
             reply.extend(dialect.parse_event(value))
         pending = b""
 
@@ -130,7 +138,7 @@ def read_sse(
                         if len(pending) >= 8:
                             start()
                 elif isinstance(item, Dispatch):
-                    finish()
+                    finish(item.event)
                 elif isinstance(item, Comment):
                     pass  # keep-alive (": OPENROUTER PROCESSING")
         sse.close()

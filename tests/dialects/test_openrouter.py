@@ -72,11 +72,26 @@ def test_image_only_model_asks_for_the_image_modality_alone() -> None:
 def test_stream_sets_stream_true_in_body_and_call() -> None:
     (call,) = build(OPENROUTER, Job("a red fox"), gateway("openroute", GEMINI_25), stream=True)
 
+    # a seed gateway gets the body its document shows
     assert call.json == {
         "model": GEMINI_25,
         "messages": [{"role": "user", "content": "a red fox"}],
         "modalities": ["image", "text"],
         "stream": True,
+    }
+    assert call.stream is True
+
+
+def test_stream_asks_for_usage_on_openrouter() -> None:
+    (call,) = build(OPENROUTER, Job("a red fox"), gateway("openrouter", GEMINI_25), stream=True)
+
+    # usage comes in a stream only when asked (OpenRouter, LiteLLM)
+    assert call.json == {
+        "model": GEMINI_25,
+        "messages": [{"role": "user", "content": "a red fox"}],
+        "modalities": ["image", "text"],
+        "stream": True,
+        "stream_options": {"include_usage": True},
     }
     assert call.stream is True
 
@@ -270,3 +285,43 @@ def test_markdown_link_around_a_spilled_data_url_leaves_only_the_words(spill: An
     assert OPENROUTER.parse({"choices": [{"message": {"content": text}}]}).text == (
         "Here you go  enjoy"
     )
+
+
+# -- OpenRouter's chat route: pixels, tiers, image-only models ------------------------------
+
+
+def test_chat_route_sends_pixels_as_their_aspect_and_tier() -> None:
+    gw = gateway("openrouter", "openai/gpt-image-1")
+    (call,) = build(OPENROUTER, Job("x", size="1536x1024"), gw)
+    # never dropped: 1536x1024 is gpt-image-1's 3:2 size
+    assert call.json is not None
+    assert call.json["image_config"] == {"aspect_ratio": "3:2", "image_size": "1K"}
+
+
+def test_chat_route_refuses_pixels_it_cannot_name() -> None:
+    gw = gateway("openrouter", "some/unknown-image-model")
+    with pytest.raises(UsageError, match="takes an aspect ratio and a size tier, not pixels"):
+        build(OPENROUTER, Job("x", size="1000x700"), gw)
+
+
+def test_chat_route_names_512_as_0_5k_and_takes_extended_ratios() -> None:
+    gw = gateway("openrouter", "google/gemini-3.1-flash-image-preview")
+    (call,) = build(OPENROUTER, Job("x", aspect="8:1", size="512"), gw)
+    assert call.json is not None
+    assert call.json["image_config"] == {"aspect_ratio": "8:1", "image_size": "0.5K"}
+
+
+def test_image_only_model_from_the_listing_asks_for_the_image_modality_alone() -> None:
+    import dataclasses
+    import time
+
+    from imggen.modelcache import Learned, Listed
+    from tests.dialects import settings
+
+    flux = "black-forest-labs/flux.2-pro"
+    listing = {flux: Listed(flux, outputs=("image",))}  # a models API entry: image output only
+    s = dataclasses.replace(
+        settings("openrouter", flux), learned=Learned("https://gw.test", time.time(), listing)
+    )
+    (call,) = build(OPENROUTER, Job("x"), s.gateway())
+    assert call.json is not None and call.json["modalities"] == ["image"]

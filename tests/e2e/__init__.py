@@ -33,6 +33,8 @@ KEY_ENV = {
     "openroute": "OPENROUTE_API_KEY",
     "xty": "XTY_API_KEY",
     "openrouter": "OPENROUTER_API_KEY",
+    "openai": "OPENAI_API_KEY",
+    "litellm": "LITELLM_API_KEY",
 }
 # Where each seed's API lives under the gateway's root (seeds 001-004; the fake matches suffixes).
 BASE_PATH = {
@@ -42,6 +44,8 @@ BASE_PATH = {
     "openroute": "/api/v1",
     "xty": "/v1",
     "openrouter": "/api/v1",
+    "openai": "/v1",
+    "litellm": "/v1",
 }
 
 

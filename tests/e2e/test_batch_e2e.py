@@ -109,8 +109,8 @@ def test_bad_manifest_exits_2_listing_every_problem(
         "error: manifest m.jsonl has 2 problems; nothing was sent:",
         "  m.jsonl:1: size '9K': not a size; give a tier (512, 1K, 2K, 4K), pixels WxH or auto",
         "  m.jsonl:2: unknown key 'colour'; known keys: prompt, output, profile, model, aspect, "
-        "size, count, n, format, quality, background, seed, refs, inputs, mask, stream, params, "
-        "timeout, retries",
+        "size, count, n, format, quality, background, seed, refs, inputs, mask, stream, partials, "
+        "save_partials, params, timeout, retries",
         "hint: fix these and run again",
     ]
     assert fake.requests == []
