@@ -167,14 +167,21 @@ def run(
     gw = plan.gateway
     outcome = Outcome(gw.profile, gw.model, gw.dialect, requested=_requested(plan.requested))
     scratch = scratch or save.Scratch()  # batch passes its own, to clean up on interrupt
+    landing = save.Landing(
+        plan.targets,
+        record=lambda index: provenance(job, gw, index),
+        scratch=scratch,
+        limits=env.limits,
+        force=opts.force,
+    )
     own_client = client is None
     client = client or make_client(settings, env, ui, opts)
     try:
         targets.check(plan.targets, force=opts.force)
         ui.start_progress(f"{gw.model}: waiting for the gateway")
-        files, errors = _receive(client, plan, scratch, outcome, ui)
+        files, errors = _receive(client, plan, landing, outcome, ui)
         ui.stop_progress()
-        errors += _save_all(files, job, plan, env, opts, scratch, outcome, on_saved)
+        errors += _save_all(files, plan, env, landing, outcome, on_saved)
         if errors:
             outcome.error = max(errors, key=lambda e: int(e.exit_code))
         elif len(outcome.saved) < job.count:
@@ -186,18 +193,20 @@ def run(
             ui.stop_progress()
             if own_client:
                 client.close()
+            landing.close()
             scratch.cleanup()
     outcome.retries = client.retried
     return outcome
 
 
 def _receive(
-    client: Any, plan: Plan, scratch: save.Scratch, outcome: Outcome, ui: UI
-) -> tuple[list[Path], list[ImggenError]]:
-    """Send the calls; the images they brought, in scratch files, at most one per target."""
+    client: Any, plan: Plan, landing: save.Landing, outcome: Outcome, ui: UI
+) -> tuple[list[tuple[Path, int | None]], list[ImggenError]]:
+    """Send the calls; the images they brought, written as they arrived, each with the target
+    it goes to (None: not a whole image, land() says why), at most one per target."""
     files: list[Path] = []
     errors: list[ImggenError] = []
-    for result in _send_all(client, plan, scratch, plan.targets[0].directory, ui):
+    for result in _send_all(client, plan, landing, ui):
         if isinstance(result, ImggenError):
             errors.append(result)
             continue
@@ -209,45 +218,45 @@ def _receive(
         if reply.usage:
             outcome.usage.append(reply.usage)
         outcome.shapes.extend(s for s in reply.shapes if s not in outcome.shapes)
+    placed, extra = landing.assign(files)
+    room = len(plan.targets) - sum(1 for _, index in placed if index is not None)
+    bad = [path for path, index in placed if index is None]
+    extra += bad[room:]  # what cannot be saved matters only while an image is missing
+    placed = [(path, index) for path, index in placed if path not in extra]
     if len(files) > len(plan.targets):
         outcome.warnings.append(
             f"the gateway sent {len(files)} images for {len(plan.targets)} asked; saving the first"
         )
-        for path in files[len(plan.targets) :]:
-            path.unlink(missing_ok=True)
-        files = files[: len(plan.targets)]
-    return files, errors
+    for path in extra:
+        landing.discard(path)
+    return placed, errors
 
 
 def _save_all(
-    files: list[Path],
-    job: Job,
+    files: list[tuple[Path, int | None]],
     plan: Plan,
     env: Env,
-    opts: RunOptions,
-    scratch: save.Scratch,
+    landing: save.Landing,
     outcome: Outcome,
     on_saved: Callable[[SavedImage], None] | None,
 ) -> list[ImggenError]:
-    """Move each received image into place with its provenance; the errors of those that
-    could not be."""
+    """Move each received image into place (its provenance is in already); the errors of
+    those that could not be."""
     errors: list[ImggenError] = []
-    for i, (path, target) in enumerate(zip(files, plan.targets, strict=False), 1):
+    for path, index in files:
+        target = landing.target_of(index)
         try:
-            saved = save.save(
+            saved = landing.land(
                 path,
-                target,
-                provenance=provenance(job, plan.gateway, i),
-                force=opts.force,
-                scratch=scratch,
-                stdout=env.out_bytes() if target.path is None else None,
+                index,
+                stdout=env.out_bytes() if target is not None and target.path is None else None,
                 warn=outcome.warnings.append,
             )
         except ImggenError as exc:
             errors.append(exc)
             continue
         finally:
-            path.unlink(missing_ok=True)
+            landing.discard(path)
         outcome.saved.append(saved)
         _check_pixels(saved, plan.requested, plan.gateway.size_rule, outcome)
         if on_saved:
@@ -292,13 +301,13 @@ _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 Result = tuple[Reply, list[tuple[Path, Payload]], list[ImggenError]] | ImggenError
 
 
-def _send_all(client: Any, plan: Plan, scratch: save.Scratch, spool: Path, ui: UI) -> list[Result]:
+def _send_all(client: Any, plan: Plan, landing: save.Landing, ui: UI) -> list[Result]:
     """Send the plan's calls, in parallel when there are several; each worker also fetches
-    its images to scratch files. The main thread only waits, so signals stay prompt."""
+    its images into their temp files. The main thread only waits, so signals stay prompt."""
 
     def one(call: HttpCall) -> Result:
         try:
-            reply = client.send(call, plan.dialect, scratch.factory(spool))
+            reply = client.send(call, plan.dialect, landing.open)
         except ImggenError as exc:
             return exc
         if any(p.kind == "url" for p in reply.images):
@@ -306,7 +315,7 @@ def _send_all(client: Any, plan: Plan, scratch: save.Scratch, spool: Path, ui: U
         files, failed = [], []
         for p in reply.images:  # one expired link must not cost the images that did arrive
             try:
-                files.append((_materialize(p, client, scratch, spool), p))
+                files.append((_materialize(p, client, landing), p))
             except ImggenError as exc:
                 failed.append(exc)
         return reply, files, failed
@@ -349,15 +358,15 @@ def _send_all(client: Any, plan: Plan, scratch: save.Scratch, spool: Path, ui: U
     return done
 
 
-def _materialize(p: Payload, client: Any, scratch: save.Scratch, spool: Path) -> Path:
-    """The decoded bytes of one image in a scratch file."""
+def _materialize(p: Payload, client: Any, landing: save.Landing) -> Path:
+    """The temp file one image was (or now is) written to."""
     if p.kind == "blob":
         scratch_path: Path = p.value.path
         return scratch_path
     if p.kind == "url":
-        path: Path = client.download(p.value, scratch.factory(spool))
+        path: Path = client.download(p.value, landing.open)
         return path
-    return save.decode_base64(p.value, scratch, spool)
+    return landing.decode_base64(p.value)
 
 
 def _requested(res: sizes.Resolved) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import struct
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -17,9 +17,9 @@ MIME_EXT: dict[str, str] = {
     "image/gif": ".gif",
 }
 
-_PNG_SIG = b"\x89PNG\r\n\x1a\n"
+PNG_SIG = b"\x89PNG\r\n\x1a\n"
 _IEND = b"\x00\x00\x00\x00IEND\xaeB`\x82"
-_TEXT_TYPES = (b"tEXt", b"zTXt", b"iTXt")
+TEXT_TYPES = (b"tEXt", b"zTXt", b"iTXt")
 _PIECE = 1 << 20  # copy in 1 MiB pieces
 _TEXT_CAP = 16 << 20  # larger text chunks (or inflated text) are skipped, not loaded
 # JPEG start-of-frame markers: C0..CF except DHT (C4), JPG (C8) and DAC (CC).
@@ -28,7 +28,7 @@ _JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 
 def sniff(head: bytes) -> str | None:
     """The image MIME type the leading bytes announce, or None (HTML, JSON, junk...)."""
-    if head.startswith(_PNG_SIG):
+    if head.startswith(PNG_SIG):
         return "image/png"
     if head.startswith(b"\xff\xd8\xff"):
         return "image/jpeg"
@@ -163,59 +163,25 @@ def _chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
 
 
-def _itxt(key: str, value: str) -> bytes:
+def png_keyword(key: str) -> bytes:
     keyword = key.encode("latin-1")  # PNG keywords: 1-79 Latin-1 characters, no NUL
     if not 1 <= len(keyword) <= 79 or b"\x00" in keyword:
         raise ValueError(f"bad PNG text keyword {key!r}")
+    return keyword
+
+
+def text_chunk(key: str, value: str, *, utf8: bool = False) -> bytes:
+    """One PNG text chunk: tEXt where the value is Latin-1 (what every viewer reads), else (or
+    with utf8) iTXt. Raises ValueError for a keyword PNG cannot hold."""
+    keyword = png_keyword(key)
+    try:
+        latin = None if utf8 else value.encode("latin-1")
+    except UnicodeEncodeError:
+        latin = None
+    if latin is not None and b"\x00" not in latin:
+        return _chunk(b"tEXt", keyword + b"\x00" + latin)
     # keyword NUL, compression flag 0, method 0, empty language NUL, empty translation NUL
     return _chunk(b"iTXt", keyword + b"\x00\x00\x00\x00\x00" + value.encode("utf-8"))
-
-
-def _copy(src: BinaryIO, dst: BinaryIO, n: int) -> None:
-    """Copy up to n bytes (fewer at EOF) in bounded pieces."""
-    while n > 0:
-        piece = src.read(min(n, _PIECE))
-        if not piece:
-            return
-        dst.write(piece)
-        n -= len(piece)
-
-
-def copy_with_png_text(src: Path, dst: BinaryIO, text: Mapping[str, str]) -> None:
-    """Stream-copy PNG `src` to `dst` with one iTXt chunk per key right after IHDR.
-
-    Text chunks before IDAT with the same keywords are dropped; raises ValueError if not a PNG.
-    """
-    chunks = [_itxt(k, v) for k, v in text.items()]
-    keys = {k.encode("latin-1") for k in text}
-    with src.open("rb") as f:
-        head = f.read(33)  # signature + the whole IHDR chunk (13 bytes of data)
-        if len(head) < 33 or not head.startswith(_PNG_SIG) or head[8:16] != b"\x00\x00\x00\x0dIHDR":
-            raise ValueError(f"{src} is not a PNG with IHDR first")
-        dst.write(head)
-        for c in chunks:
-            dst.write(c)
-        while True:  # copy chunks up to IDAT, dropping our keywords' old text
-            header = f.read(8)
-            if len(header) < 8 or header[4:8] in (b"IDAT", b"IEND"):
-                dst.write(header)
-                break
-            (length,) = struct.unpack(">I", header[:4])
-            if header[4:8] in _TEXT_TYPES:
-                peek = f.read(min(length, 80))
-                if len(peek) < min(length, 80):  # truncated source: copy what there is
-                    dst.write(header + peek)
-                    break
-                if b"\x00" in peek and peek.split(b"\x00", 1)[0] in keys:
-                    f.seek(length - len(peek) + 4, 1)
-                    continue
-                dst.write(header + peek)
-                _copy(f, dst, length - len(peek) + 4)
-            else:
-                dst.write(header)
-                _copy(f, dst, length + 4)
-        while piece := f.read(_PIECE):
-            dst.write(piece)
 
 
 def _inflate(data: bytes) -> bytes | None:
@@ -258,7 +224,7 @@ def read_png_text(source: Path | BinaryIO) -> dict[str, str]:
     """Text chunks (tEXt, zTXt, iTXt) before the first IDAT; the first of a keyword wins."""
     found: dict[str, str] = {}
     with _reader(source) as f:
-        if f.read(8) != _PNG_SIG:
+        if f.read(8) != PNG_SIG:
             return found
         while True:
             header = f.read(8)
@@ -268,7 +234,7 @@ def read_png_text(source: Path | BinaryIO) -> dict[str, str]:
             kind = header[4:8]
             if kind in (b"IDAT", b"IEND"):
                 break
-            if kind not in _TEXT_TYPES or length > _TEXT_CAP:
+            if kind not in TEXT_TYPES or length > _TEXT_CAP:
                 f.seek(length + 4, 1)
                 continue
             data = f.read(length)

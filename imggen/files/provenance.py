@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,17 @@ def provenance(job: Job, gw: Gateway, index: int) -> dict[str, Any]:
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "imggen": __version__,
     }
+
+
+def png_text(record: Mapping[str, Any]) -> dict[str, str]:
+    """The text chunks a saved PNG gets, keyword to text, in order (the writer puts them right
+    after IHDR and drops any the gateway's image already had under the same keywords)."""
+    return {PROVENANCE_KEY: record_text(record)}
+
+
+def record_text(record: Mapping[str, Any]) -> str:
+    """The record as saved: JSON, keys sorted (a PNG chunk or a sidecar's content)."""
+    return json.dumps(dict(record), ensure_ascii=False, sort_keys=True)
 
 
 def sidecar(path: Path) -> Path:

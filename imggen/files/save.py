@@ -1,26 +1,30 @@
-"""How images land: scratch files, magic-byte and completeness checks, temp file + rename,
-with their provenance (PNG iTXt chunk or a sidecar JSON)."""
+"""How images land: each is written once, as it arrives, into a temp file in its output folder
+(incoming.Incoming: checked, provenance in, hashed), then renamed into place, with a sidecar
+JSON for JPEG/WEBP/GIF. Saving needs no more free space than the image itself.
+
+Scratch owns the temp files of a run; Landing hands out the Incoming files images are written
+to (a spill factory) and moves them into place.
+"""
 
 from __future__ import annotations
 
-import binascii
-import hashlib
-import json
 import os
 import re
 import secrets
 import tempfile
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, BinaryIO, cast
+from typing import Any, BinaryIO
 
 from imggen.errors import FileExists, GatewayFailed
-from imggen.files import imagefile
-from imggen.files.provenance import PROVENANCE_KEY, sidecar
+from imggen.files.incoming import Incoming
+from imggen.files.provenance import png_text, sidecar
 from imggen.files.targets import EXTS, Target
 from imggen.job import SavedImage
-from imggen.wire.status import looks_like_html
+from imggen.limits import Limits
+
+_PIECE = 1 << 20
 
 
 class Scratch:
@@ -36,7 +40,9 @@ class Scratch:
         self._dirs: set[Path] = set()
         self._closed = False
 
-    def new(self, directory: Path) -> tuple[Path, BinaryIO]:
+    def new_fd(self, directory: Path) -> tuple[Path, int]:
+        """A new temp file in `directory`, open for writing. Raises GatewayFailed once the run
+        has ended, OSError if the folder cannot take a file."""
         with self._lock:  # held across mkstemp: no file appears after cleanup() has run
             if self._closed:
                 raise GatewayFailed("cancelled: this run has ended")
@@ -44,6 +50,10 @@ class Scratch:
             fd, name = tempfile.mkstemp(prefix=self._prefix, suffix=".part", dir=directory)
             path = Path(name)
             self._paths.add(path)
+        return path, fd
+
+    def new(self, directory: Path) -> tuple[Path, BinaryIO]:
+        path, fd = self.new_fd(directory)
         return path, os.fdopen(fd, "wb")
 
     def factory(self, directory: Path) -> Any:
@@ -64,19 +74,175 @@ class Scratch:
                 stray.unlink(missing_ok=True)
 
 
-def decode_base64(text: str, scratch: Scratch, directory: Path) -> Path:
-    """Strictly decode a (small) base64 image into a scratch file. Raises GatewayFailed."""
-    clean = re.sub(r"\s+", "", text)
-    try:
-        data = binascii.a2b_base64(clean, strict_mode=True) if clean else b""
-    except (binascii.Error, ValueError) as exc:
-        raise GatewayFailed(
-            "the gateway sent invalid base64 image data", hint="try again; nothing was saved"
-        ) from exc
-    path, out = scratch.new(directory)
-    with out:
-        out.write(data)
-    return path
+class Landing:
+    """Where the images of one run land: hands out Incoming files (as a spill factory), gives
+    each image its provenance index as it starts, and moves each into place with land().
+    Thread-safe: the calls of `-n` fan-out write at once."""
+
+    def __init__(
+        self,
+        targets: list[Target],
+        *,
+        record: Callable[[int], Mapping[str, Any]],
+        scratch: Scratch,
+        limits: Limits = Limits(),
+        force: bool = False,
+    ) -> None:
+        self.targets = targets
+        self.limits = limits
+        self._record = record
+        self._scratch = scratch
+        self._force = force
+        self._spool = targets[0].directory
+        self._lock = threading.Lock()
+        self._sinks: dict[Path, Incoming] = {}
+        self._taken: set[int] = set()
+
+    def open(self) -> tuple[Path, Incoming]:
+        """A new Incoming in the output folder (SpillFactory's shape)."""
+        path, fd = self._scratch.new_fd(self._spool)
+        sink = Incoming(self, path, fd)
+        with self._lock:
+            self._sinks[path] = sink
+        return path, sink
+
+    def decode_base64(self, text: str) -> Path:
+        """Strictly decode a (small) base64 image into an Incoming. Raises GatewayFailed."""
+        from imggen.wire.spill import b64decode
+
+        clean = re.sub(r"\s+", "", text)
+        try:
+            data = b64decode(clean.encode("ascii")) if clean else b""
+        except ValueError as exc:  # binascii.Error, or non-ASCII text
+            raise GatewayFailed(
+                "the gateway sent invalid base64 image data", hint="try again; nothing was saved"
+            ) from exc
+        path, sink = self.open()
+        with sink:
+            sink.write(data)
+        return path
+
+    def target_of(self, index: int | None) -> Target | None:
+        if index is None or not 1 <= index <= len(self.targets):
+            return None
+        return self.targets[index - 1]
+
+    def assign(self, paths: list[Path]) -> tuple[list[tuple[Path, int | None]], list[Path]]:
+        """Which target each received file goes to: (path, index) in target order, index None
+        for what cannot be landed (land() raises why), and the images beyond the count."""
+        count = len(self.targets)
+        good: list[Incoming] = []
+        bad: list[tuple[Path, int | None]] = []
+        for path in paths:
+            sink = self._sinks.get(path)
+            if sink is None or sink.problem() is not None:
+                bad.append((path, None))
+            else:
+                good.append(sink)
+        chosen: dict[int, Incoming] = {}
+        for sink in good:  # each keeps the index it was written with where it can
+            if sink.index is not None and sink.index <= count and sink.index not in chosen:
+                chosen[sink.index] = sink
+        free = [i for i in range(1, count + 1) if i not in chosen]
+        extra: list[Path] = []
+        for sink in good:
+            if sink in chosen.values():
+                continue
+            if free:
+                chosen[free.pop(0)] = sink
+            else:
+                extra.append(sink.path)
+        placed: list[tuple[Path, int | None]] = [(chosen[i].path, i) for i in sorted(chosen)]
+        return placed + bad, extra
+
+    def land(
+        self,
+        path: Path,
+        index: int | None,
+        *,
+        stdout: BinaryIO | None = None,
+        warn: Callable[[str], object] | None = None,
+    ) -> SavedImage:
+        """Move image `path` (as open() named it) into target `index`. Raises GatewayFailed (not
+        a whole image) or FileExists."""
+        sink = self._sinks.get(path)
+        if sink is None:
+            raise GatewayFailed("the gateway sent nothing where an image should be")
+        problem = sink.problem()
+        if problem is not None:
+            raise problem
+        target = self.target_of(index)
+        assert index is not None and target is not None
+        if sink.index != index:
+            sink = self._rewrite(sink, index)
+        mime = sink.mime
+        assert mime is not None
+        pixels = sink.pixels
+        if target.path is None:
+            assert stdout is not None
+            sink.read_back(stdout.write)
+            stdout.flush()
+            return SavedImage("-", mime, sink.written, pixels, sink.sha.hexdigest())
+        final = _final_path(target, mime, warn)
+        size = sink.finish_file(_file_mode())
+        _place(sink.path, final, force=self._force and not target.unique, scratch=self._scratch)
+        if mime != "image/png":
+            # only once the image is in place: a sidecar must never describe another image
+            _write_sidecar(final, sink.record, scratch=self._scratch)
+        return SavedImage(str(final), mime, size, pixels, sink.sha.hexdigest())
+
+    def discard(self, path: Path) -> None:
+        sink = self._sinks.get(path)
+        if sink is not None:
+            sink.discard()
+        else:
+            path.unlink(missing_ok=True)
+
+    def close(self) -> None:
+        """Close every file still open (the run is over); Scratch removes them."""
+        with self._lock:
+            sinks = list(self._sinks.values())
+        for sink in sinks:
+            sink.close_fd()
+
+    # for Incoming ---------------------------------------------------------------------------
+
+    def bind(
+        self, sink: Incoming, index: int | None = None
+    ) -> tuple[int, Mapping[str, Any], dict[str, str]]:
+        """An index for an image that starts (the lowest not taken, past the count for an
+        image too many, or `index`), its provenance record and its PNG text."""
+        with self._lock:
+            if index is None:
+                index = 1
+                while index in self._taken:
+                    index += 1
+            self._taken.add(index)
+        record = self._record(index)
+        return index, record, png_text(record)
+
+    def forget(self, sink: Incoming) -> None:
+        with self._lock:
+            if sink.index is not None:
+                self._taken.discard(sink.index)
+                sink.index = None
+
+    def _rewrite(self, sink: Incoming, index: int) -> Incoming:
+        """The image was written with another index (an image before it failed): write it
+        again with the record of `index`. Rare; a copy."""
+        path, fresh = self.open()
+        fresh.mime = sink.mime
+        fresh.begin(sink.head, index)
+        sink.read_back(fresh.write)
+        fresh.close()
+        sink.discard()
+        problem = fresh.problem()
+        if problem is not None:
+            raise problem
+        return fresh
+
+
+# -- a file already on disk (tests, partial renders) ------------------------------------------
 
 
 def save(
@@ -89,74 +255,27 @@ def save(
     stdout: BinaryIO | None = None,
     warn: Any = None,
 ) -> SavedImage:
-    """Check that `src` is a whole image and move it into place with its provenance.
+    """Check that the image in file `src` is whole and write it into place with its provenance
+    (a copy; images from a gateway land in one pass through Landing instead).
 
-    Raises GatewayFailed (not an image, truncated) or FileExists.
+    Raises GatewayFailed (not an image, truncated, malformed) or FileExists.
     """
-    with src.open("rb") as f:
-        head = f.read(64)
-    mime = imagefile.sniff(head)
-    if mime is None:
-        raise GatewayFailed(f"the gateway sent {_describe(head)} where an image should be")
-    if not imagefile.is_complete(src, mime):
-        raise GatewayFailed("the gateway sent a truncated image", hint="try again")
-    pixels = imagefile.dimensions(src)
-    record = json.dumps(dict(provenance), ensure_ascii=False, sort_keys=True)
-    if target.path is None:
-        assert stdout is not None
-        _write_image(src, mime, record, stdout)
-        stdout.flush()
-        return SavedImage("-", mime, src.stat().st_size, pixels, _sha256(src))
-
-    final = _final_path(target, mime, warn)
-    tmp, out = scratch.new(final.parent)
-    os.chmod(tmp, _file_mode())  # mkstemp makes 0600; a saved image follows the umask
-    # --json's bytes and sha256 describe the file as saved (with its provenance chunk),
-    # hashed on the way out rather than read back
-    hashed = _Hashing(out)
-    with out:
-        _write_image(src, mime, record, cast(BinaryIO, hashed))
-        out.flush()
-        os.fsync(out.fileno())
-    size, sha = hashed.size, hashed.digest.hexdigest()
-    _place(tmp, final, force=force and not target.unique, scratch=scratch)
-    if mime != "image/png":
-        # only once the image is in place: a sidecar must never describe another image
-        _writesidecar(final, record, scratch=scratch)
-    return SavedImage(str(final), mime, size, pixels, sha)
-
-
-class _Hashing:
-    """A write-only file that hashes and counts what passes through it."""
-
-    def __init__(self, out: BinaryIO) -> None:
-        self._out = out
-        self.digest = hashlib.sha256()
-        self.size = 0
-
-    def write(self, data: bytes) -> int:
-        self.digest.update(data)
-        self.size += len(data)
-        return self._out.write(data)
-
-
-def _write_image(src: Path, mime: str, record: str, out: BinaryIO) -> None:
-    """Copy the image in 1 MiB pieces; a PNG gets its provenance as an iTXt chunk.
-
-    Raises GatewayFailed for a PNG whose chunks are not in order.
-    """
-    if mime == "image/png":
-        try:
-            imagefile.copy_with_png_text(src, out, {PROVENANCE_KEY: record})
-        except ValueError as exc:  # e.g. no IHDR first: a broken PNG, not a bug of ours
-            raise GatewayFailed("the gateway sent a malformed PNG", hint="try again") from exc
-        return
-    with src.open("rb") as f:
-        while block := f.read(1 << 20):
-            out.write(block)
+    landing = Landing([target], record=lambda index: provenance, scratch=scratch, force=force)
+    path, sink = landing.open()
+    try:
+        with sink, src.open("rb") as f:
+            while block := f.read(_PIECE):
+                sink.write(block)
+        return landing.land(path, 1, stdout=stdout, warn=warn)
+    finally:
+        landing.close()
+        path.unlink(missing_ok=True)
+        scratch.release(path)
 
 
 def _final_path(target: Target, mime: str, warn: Any) -> Path:
+    from imggen.files import imagefile
+
     assert target.path is not None
     real_ext = imagefile.MIME_EXT.get(mime, ".img")
     path = target.path
@@ -207,30 +326,9 @@ def _file_mode() -> int:
     return 0o666 & ~mask
 
 
-def _writesidecar(final: Path, record: str, *, scratch: Scratch) -> None:
+def _write_sidecar(final: Path, record: str, *, scratch: Scratch) -> None:
     tmp, out = scratch.new(final.parent)
     os.chmod(tmp, _file_mode())
     with out:
         out.write(record.encode() + b"\n")
     _place(tmp, sidecar(final), force=True, scratch=scratch)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while block := f.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _describe(head: bytes) -> str:
-    text = head.lstrip()[:16].lower()
-    if looks_like_html(head):
-        return "an HTML page"
-    if text.startswith(b"<"):
-        return "an XML/HTML document"
-    if text.startswith((b"{", b"[")):
-        return "JSON"
-    if not head:
-        return "nothing (0 bytes)"
-    return "data that is not PNG, JPEG, WEBP or GIF"

@@ -149,7 +149,7 @@ class JsonStreamParser:
         raw = bytes(skeleton[self._start :])
         del skeleton[self._start :]
         path, sink = self._new_spill()
-        blob = Blob(path=path, kind="text", mime=None, size=0, head=b"")
+        blob = Blob(path=path, kind="text", mime=None, size=0, head=b"", sink=sink)
         self._blobs.append(blob)
         placeholder = json.dumps(f"{self._token}{len(self._blobs) - 1}")[1:-1]
         skeleton += placeholder.encode("ascii")
