@@ -436,3 +436,29 @@ def test_memory_stays_bounded_for_a_20_megabyte_data_url(spill: Factory) -> None
     blob = value["data"][0]["url"]
     assert blob.size == len(raw)
     assert blob.path.read_bytes() == raw
+
+
+def test_whitespace_outside_strings_is_not_held(spill: Factory) -> None:
+    from imggen.limits import Limits
+
+    parser = JsonStreamParser(spill, limits=Limits(json_cap=1024))
+    parser.feed(b'{"a": "  keep  ",')
+    for _ in range(64):
+        parser.feed(b" \t\r\n" * 16384)  # 4 MiB of whitespace against a 1 KiB cap
+    parser.feed(b'"b": [1, 2]}')
+    assert parser.close() == {"a": "  keep  ", "b": [1, 2]}
+
+
+def test_structure_over_the_cap_is_refused(spill: Factory) -> None:
+    from imggen.limits import Limits
+
+    parser = JsonStreamParser(spill, limits=Limits(json_cap=1024))
+    with pytest.raises(GatewayFailed, match="MiB of JSON besides its images"):
+        parser.feed(b"[" + b"0," * 1000 + b"0]")
+
+
+@pytest.mark.parametrize("depth", [257, 100_000])
+def test_deep_nesting_is_malformed_json_not_a_recursion_error(spill: Factory, depth: int) -> None:
+    with pytest.raises(GatewayFailed, match="nested deeper than 256 levels"):
+        parse(b"[" * depth + b"]" * depth, spill)
+    assert parse(b"[" * 256 + b"]" * 256, spill) is not None

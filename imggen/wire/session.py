@@ -14,6 +14,7 @@ import httpx
 
 from imggen.errors import DeadlineExceeded, GatewayFailed
 from imggen.limits import Limits
+from imggen.wire.inflate import decoded
 from imggen.wire.retry import Retrier, RetryLater
 from imggen.wire.status import host
 
@@ -52,7 +53,8 @@ class Session:
         self._http = httpx.Client(
             transport=transport,
             follow_redirects=False,  # a redirect must never carry the key to another host
-            headers={"User-Agent": USER_AGENT},
+            # only what wire.inflate decompresses in bounded pieces
+            headers={"User-Agent": USER_AGENT, "Accept-Encoding": "gzip, deflate"},
             **options,
         )
 
@@ -73,7 +75,7 @@ class Session:
     def chunks(self, resp: httpx.Response, retrier: Retrier) -> Iterator[bytes]:
         """The body as it arrives, counted for progress; stops on close() and at the deadline."""
         total = content_length(resp)
-        for chunk in resp.iter_bytes():
+        for chunk in decoded(resp):  # inflated in bounded pieces (gzip bombs)
             if retrier.cancelled.is_set():
                 raise GatewayFailed("cancelled")
             retrier.check_deadline()

@@ -19,8 +19,8 @@ from imggen.errors import GatewayFailed
 
 __all__ = ["Blob", "Spill", "SpillFactory", "b64decode", "malformed", "show"]
 
-# Makes a new spill file: its path and the file open for binary writing. A factory may also
-# carry the run's Limits as `.limits` (files.save.Landing does); the parser then keeps to them.
+# Makes a new spill file: its path and a file-like sink open for binary writing (a plain file,
+# or files.incoming.Incoming, which checks and lands an image as it is written)
 SpillFactory = Callable[[], tuple[pathlib.Path, BinaryIO]]
 
 
@@ -71,7 +71,7 @@ _HEAD = 64
 _KEEP = 4096  # bytes of suffix kept
 _SNIFF = _KEEP + 256  # decoded bytes looked at before deciding how to store a spilled string
 _LOOKBACK = 512  # a data URL's "data:...;base64," may straddle pieces by this much
-_TEXT_CAP = 16 * 1024 * 1024
+_TEXT_CAP = 8 * 1024 * 1024
 _SHOW = 40  # characters of offending data quoted in an error message
 
 _B64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
