@@ -71,6 +71,8 @@ class Client:
             on_debug=self.on_debug,
             on_bytes=self.on_bytes,
             max_connections=max_connections,
+            # API calls follow no redirects: an http:// base URL never needs TLS
+            tls=not self.base_url.lower().startswith("http://"),
         )
         self._downloader = Downloader(
             self._retrier,

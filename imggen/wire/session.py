@@ -37,6 +37,7 @@ class Session:
         on_bytes: Progress,
         max_connections: int | None = None,
         keep_cookies: bool = True,
+        tls: bool = True,
     ) -> None:
         self.limits = limits
         self.read_timeout = read_timeout
@@ -48,6 +49,8 @@ class Session:
                 max_connections=max_connections,
                 max_keepalive_connections=min(16, max_connections),
             )
+        if not tls:  # plain http only (a gateway on localhost): no CA bundle to load (~20 ms)
+            options["verify"] = False
         if not keep_cookies:  # a CDN's cookies must not follow the next link, nor reach the gateway
             options["cookies"] = CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
         self._http = httpx.Client(
