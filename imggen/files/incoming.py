@@ -76,7 +76,8 @@ class Incoming:
         self.received += n
         cap = self._landing.limits.download_cap
         if self.received > cap and self._state != _TEXT:
-            self._fail(GatewayFailed(f"the gateway sent an image over the {cap // MiB} MiB cap"))
+            size = f"{cap // MiB} MiB" if cap >= MiB else f"{cap:,}-byte"
+            self._fail(GatewayFailed(f"the gateway sent an image over the {size} cap"))
             self._close_fd(unlink=True)
             assert self.error is not None
             raise self.error

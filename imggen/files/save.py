@@ -8,6 +8,7 @@ to (a spill factory) and moves them into place.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import secrets
@@ -185,7 +186,17 @@ class Landing:
             return SavedImage("-", mime, sink.written, pixels, sink.sha.hexdigest())
         final = _final_path(target, mime, warn)
         size = sink.finish_file(_file_mode())
-        _place(sink.path, final, force=self._force and not target.unique, scratch=self._scratch)
+        force = self._force and not target.unique
+        try:
+            _place(sink.path, final, force=force, scratch=self._scratch)
+        except OSError as exc:
+            if exc.errno != errno.EXDEV:
+                raise
+            # this target's folder is on another filesystem than the first one's, where the
+            # image was written: a copy there, then the rename (rare: templates across mounts)
+            copy = self._copy_to(sink.path, final.parent)
+            sink.path.unlink(missing_ok=True)
+            _place(copy, final, force=force, scratch=self._scratch)
         if mime != "image/png":
             # only once the image is in place: a sidecar must never describe another image
             _write_sidecar(final, sink.record, scratch=self._scratch)
@@ -226,6 +237,16 @@ class Landing:
             if sink.index is not None:
                 self._taken.discard(sink.index)
                 sink.index = None
+
+    def _copy_to(self, src: Path, folder: Path) -> Path:
+        tmp, out = self._scratch.new(folder)
+        with out, src.open("rb") as f:
+            while block := f.read(_PIECE):
+                out.write(block)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(tmp, _file_mode())
+        return tmp
 
     def _rewrite(self, sink: Incoming, index: int) -> Incoming:
         """The image was written with another index (an image before it failed): write it

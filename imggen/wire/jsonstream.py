@@ -150,7 +150,7 @@ class JsonStreamParser:
             end = self._string_end(chunk, pos)
             if self._spill is not None:
                 if end > pos:
-                    self._spill.write(chunk[pos:end])
+                    self._spill.write(chunk, pos, end)  # no copy of the piece
             else:
                 skeleton += chunk[pos:end]
                 if len(skeleton) - self._start > self._threshold:
