@@ -128,6 +128,9 @@ def read_sse(
             if isinstance(value, dict) and value.get("error"):
                 raise event_error(value, redact)
             reply.extend(dialect.parse_event(value))
+            if len(reply.text) > limits.json_text_cap:  # words in many small deltas
+                cap = limits.json_text_cap // MiB or 1
+                raise GatewayFailed(f"the gateway's stream sent over {cap} MiB of text")
         pending = b""
 
     last_data = time.monotonic()

@@ -294,3 +294,35 @@ def test_json_helpers_bound_depth() -> None:
     with pytest.raises(ValueError, match="nested deeper"):
         loads(b"[" * 100_000 + b"]" * 100_000)
     assert json.loads(b"[1]") == loads(b"[1]")
+
+
+def test_a_big_image_in_one_sse_event_is_received_in_flat_memory(tmp_path: Path) -> None:
+    data_url = b"data:image/png;base64," + base64.b64encode(make_png(2048, 2048, noise=True))
+    event = b'{"choices": [{"delta": {"images": [{"image_url": {"url": "' + data_url + b'"}}]}}]}'
+
+    def answer(h: BaseHTTPRequestHandler) -> None:
+        body = b"data: " + event + b"\n\ndata: [DONE]\n\n"
+        send(
+            h, (body[i : i + 65536] for i in range(0, len(body), 65536)), ctype="text/event-stream"
+        )
+
+    with Hostile(answer) as gw:
+        args = ["generate", "x", "-o", "a.png", "--stream"]
+        code, err, peak = run_bounded(args, gw.env(chat=True), tmp_path)
+    assert code == 0, err
+    assert (tmp_path / "a.png").stat().st_size > 12_000_000
+    assert peak < RSS_CAP_MIB, peak  # the event is 16.8 MB of base64
+
+
+def test_text_deltas_past_the_cap_end_the_stream(tmp_path: Path) -> None:
+    words = b"data: " + json.dumps({"choices": [{"delta": {"content": "w" * 60000}}]}).encode()
+
+    def answer(h: BaseHTTPRequestHandler) -> None:
+        send(h, (words + b"\n\n" for _ in range(200)), ctype="text/event-stream")  # 12 MB
+
+    with Hostile(answer) as gw:
+        args = ["generate", "x", "-o", "a.png", "--stream"]
+        code, err, peak = run_bounded(args, gw.env(chat=True), tmp_path)
+    assert code == 5, err
+    assert "sent over 8 MiB of text" in err
+    assert peak < RSS_CAP_MIB, peak
