@@ -6,7 +6,6 @@ Nothing is copied or read back afterwards; save.Landing renames the file into pl
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from imggen.errors import GatewayFailed, ImggenError
 from imggen.files import imagefile, streamcheck
+from imggen.files.provenance import PROVENANCE_KEY, record_text
 from imggen.limits import MiB
 from imggen.wire.status import looks_like_html
 
@@ -39,8 +39,6 @@ _SNIFF = 16
 def png_chunks(text: Mapping[str, str]) -> bytes:
     """The PNG text chunks for provenance's keys: imggen's own record as iTXt (UTF-8), the
     others as text_chunk makes them (tEXt where Latin-1 will do)."""
-    from imggen.files.provenance import PROVENANCE_KEY
-
     return b"".join(
         imagefile.text_chunk(key, value, utf8=key == PROVENANCE_KEY) for key, value in text.items()
     )
@@ -205,7 +203,7 @@ class Incoming:
         self.mime = mime
         self._state = _IMAGE
         self.index, record, text = self._landing.bind(self, index)
-        self.record = json.dumps(dict(record), ensure_ascii=False, sort_keys=True)
+        self.record = record_text(record)
         if mime == "image/png":
             insert = png_chunks(text)
             self._png = streamcheck.PngStream(self._out, insert, drop=text)
