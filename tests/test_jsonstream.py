@@ -462,3 +462,32 @@ def test_deep_nesting_is_malformed_json_not_a_recursion_error(spill: Factory, de
     with pytest.raises(GatewayFailed, match="nested deeper than 256 levels"):
         parse(b"[" * depth + b"]" * depth, spill)
     assert parse(b"[" * 256 + b"]" * 256, spill) is not None
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"AA==",
+        b"AAA=",
+        b"QUJD",
+        b"AA==AAAA",
+        b"AAA",
+        b"AA=A",
+        b"AAAA\n",
+        b" AAA",
+        b"A===",
+        b"QU*D",
+        base64.b64encode(image(100_000)),
+    ],
+)
+def test_the_fast_decoder_is_as_strict_as_the_standard_library(data: bytes) -> None:
+    from imggen.wire.spill import decoder
+
+    results = []
+    for simd in (True, False):
+        try:
+            results.append(decoder(simd)(data))
+        except ValueError:
+            results.append("refused")
+    assert results[0] == results[1]

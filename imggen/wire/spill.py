@@ -24,26 +24,33 @@ __all__ = ["Blob", "Spill", "SpillFactory", "b64decode", "malformed", "show"]
 SpillFactory = Callable[[], tuple[pathlib.Path, BinaryIO]]
 
 
+Decoder = Callable[[bytes | bytearray | memoryview], bytes]
+
+
 def b64decode(data: bytes | bytearray | memoryview) -> bytes:
     """Strictly decode base64 (no whitespace, padding only at the end). Raises ValueError
     (binascii.Error). pybase64's SIMD decoder (some 10-20x the standard library's) where it is
     installed, imported on first use so that start-up does not pay for it."""
-    return _decoder()(data)
-
-
-def _decoder() -> Callable[[bytes | bytearray | memoryview], bytes]:
     global _DECODE
     if _DECODE is None:
+        _DECODE = decoder()
+    return _DECODE(data)
+
+
+def decoder(simd: bool = True) -> Decoder:
+    """The strict base64 decoder: pybase64's if `simd` and it is installed, else the standard
+    library's (which lets excess '=' at the end through; pybase64 refuses it)."""
+    if simd:
         try:
-            from pybase64 import b64decode as simd
-
-            _DECODE = functools.partial(simd, validate=True)
+            from pybase64 import b64decode as fast
         except ImportError:  # pragma: no cover - pybase64 has wheels for the usual platforms
-            _DECODE = functools.partial(binascii.a2b_base64, strict_mode=True)
-    return _DECODE
+            pass
+        else:
+            return functools.partial(fast, validate=True)
+    return functools.partial(binascii.a2b_base64, strict_mode=True)
 
 
-_DECODE: Callable[[bytes | bytearray | memoryview], bytes] | None = None
+_DECODE: Decoder | None = None
 
 
 @dataclass
