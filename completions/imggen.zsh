@@ -5,3 +5,8 @@ _imggen_completion() {
 }
 
 compdef _imggen_completion imggen
+# Loaded by compinit from $fpath, this file runs on the first TAB: complete at once too, or
+# the first TAB of every new shell would only register the function.
+if [[ ${zsh_eval_context[-1]} == loadautofunc ]]; then
+  _imggen_completion "$@"
+fi

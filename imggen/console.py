@@ -6,7 +6,7 @@ rich is imported inside functions so `imggen --help` and completion never load i
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import IO, Any
 
 from imggen.env import Env
@@ -71,15 +71,32 @@ class UI:
     def retry(self, text: str) -> None:
         self._plain(f"retry: {text}")
 
+    def saved(self, path: str, pixels: tuple[int, int] | None, size: int) -> None:
+        """On a terminal, what a saved image is: "saved sunset.png 1344×768 3.1 MB" (stdout
+        keeps the bare paths, for scripts)."""
+        if self.interactive:
+            where = "to stdout" if path == "-" else _near(path)
+            dims = f" {pixels[0]}×{pixels[1]}" if pixels else ""
+            self._plain(f"saved {where}{dims} {human_bytes(size)}")
+
     # -- progress: only on a terminal, never faked ---------------------------------------
 
     def start_progress(self, label: str) -> None:
-        """A bar counting bytes (received or uploaded); only on a terminal."""
+        """One line counting bytes (received or uploaded), fitted to 80 columns: a spinner
+        while waiting, then bytes and speed, and a bar and the time left once the size is
+        known. Only on a terminal."""
         if not self.interactive or self._progress is not None:
             return
-        from rich.progress import DownloadColumn, TransferSpeedColumn
+        from rich.progress import Progress, SpinnerColumn
 
-        self._start(label, None, DownloadColumn(), TransferSpeedColumn())
+        self._progress = Progress(
+            SpinnerColumn(),
+            _line_column(lambda: min(self.console.width, LINE_WIDTH) - 3),
+            console=self.console,
+            transient=True,
+        )
+        self._progress.start()
+        self._task = self._progress.add_task(label, total=None)
 
     def advance(self, n: int, total: int | None) -> None:
         if self._progress is None:
@@ -139,29 +156,155 @@ class UI:
     # -- tables -------------------------------------------------------------------------
 
     def table(
-        self, title: str, columns: Sequence[str], rows: Sequence[Sequence[str]], *, out: IO[str]
+        self,
+        title: str,
+        columns: Sequence[str],
+        rows: Sequence[Sequence[str]],
+        *,
+        out: IO[str],
+        whole: Sequence[str] = (),
+        droppable: Sequence[str] = (),
     ) -> None:
-        """A rich table on a terminal, tab-separated columns otherwise."""
+        """A rich table on a terminal, tab-separated columns otherwise. The `whole` columns are
+        never cut nor wrapped (ids to copy); when the table cannot fit the terminal, the
+        `droppable` columns go, in that order, before anything is cut."""
         if not _isatty(out):
             out.write("\t".join(columns) + "\n")
             for row in rows:
                 out.write("\t".join(row) + "\n")
             return
         from rich.console import Console
-        from rich.table import Table
+        from rich.measure import Measurement
 
-        table = Table(title=title or None, show_lines=False)
-        for col in columns:
-            table.add_column(col)
-        for row in rows:
-            table.add_row(*row)
-        Console(file=out, no_color=self.env.no_color).print(table)
+        console = Console(file=out, no_color=self.env.no_color)
+        keep = list(range(len(columns)))
+        table = _table(title, columns, rows, keep, whole)
+        for name in droppable:
+            wide = console.options.update_width(10**4)  # measured unclamped
+            if Measurement.get(console, wide, table).minimum <= console.width:
+                break
+            if name not in columns:
+                continue
+            keep.remove(list(columns).index(name))
+            table = _table(title, columns, rows, keep, whole)
+        console.print(table)
+        hidden = [name for i, name in enumerate(columns) if i not in keep]
+        if hidden:
+            self.info(f"too narrow for {', '.join(hidden)}: widen the terminal, or pipe it")
 
     def summary(self, title: str, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
         """A table on stderr (batch's closing summary)."""
         if self.quiet:
             return
         self.table(title, columns, rows, out=self.env.err)
+
+
+def _table(
+    title: str,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    keep: Sequence[int],
+    whole: Sequence[str],
+) -> Any:
+    from rich import box
+    from rich.table import Table
+
+    table = Table(title=title or None, show_lines=False, box=box.SIMPLE_HEAD, pad_edge=False)
+    for i in keep:
+        name = columns[i]
+        if name in whole:  # as wide as its longest cell
+            width = max([len(name), *(len(row[i]) for row in rows)])
+            table.add_column(name, no_wrap=True, min_width=width)
+        else:  # wraps between words, never inside one
+            width = max([len(name), *(len(w) for row in rows for w in row[i].split())])
+            table.add_column(name, min_width=width)
+    for row in rows:
+        table.add_row(*(row[i] for i in keep))
+    return table
+
+
+LINE_WIDTH = 80  # the progress line fits this, or the terminal when it is narrower
+
+
+def human_bytes(n: float) -> str:
+    """786 bytes, 786.3 kB, 3.1 MB: decimal units, as file managers show sizes."""
+    if n < 1000:
+        return f"{int(n)} bytes"
+    for unit in ("kB", "MB", "GB"):
+        n /= 1000
+        if n < 1000 or unit == "GB":
+            break
+    return f"{n:.1f} {unit}"
+
+
+def clock(seconds: float) -> str:
+    """0:05, 12:34, 1:02:03."""
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def progress_line(
+    label: str, done: int, total: int | None, elapsed: float, speed: float | None, width: int
+) -> str:
+    """The progress line, at most `width` characters: the label and the time while nothing
+    has arrived; then the bytes and speed; with a known size, a bar and the time left. What
+    does not fit goes: the bar first, then the speed; the label loses its model's vendor, then
+    is cut at its start."""
+    if done <= 0:
+        tail = [clock(elapsed)]
+    else:
+        count = human_bytes(done) + (f"/{human_bytes(total)}" if total else "")
+        rate = f"{human_bytes(speed)}/s" if speed else ""
+        left = clock((total - done) / speed) + " left" if total and speed else clock(elapsed)
+        tail = [count, rate, left]
+    for drop in (False, True):
+        stats = "  ".join(part for part in tail if part and not (drop and "/s" in part))
+        room = width - len(stats) - 2
+        bar = min(20, room - 26) if total and done > 0 else 0
+        if bar >= 6:
+            filled = round(bar * min(done / total, 1.0)) if total else 0
+            stats = "━" * filled + "─" * (bar - filled) + "  " + stats
+            room -= bar + 2
+        if room >= 10 or drop:
+            break
+    room = max(room, 1)
+    model, sep, verb = label.rpartition(": ")
+    if len(label) > room and "/" in model:  # google/gemini-…: the vendor goes first
+        label = model.rsplit("/", 1)[1] + sep + verb
+    text = label if len(label) <= room else "…" + label[-(room - 1) :]
+    return (text + "  " + stats)[:width]
+
+
+def _line_column(width: Callable[[], int]) -> Any:
+    from rich.progress import ProgressColumn
+    from rich.text import Text
+
+    class Line(ProgressColumn):
+        def render(self, task: Any) -> Text:
+            total = int(task.total) if task.total else None
+            line = progress_line(
+                task.description,
+                int(task.completed),
+                total,
+                task.elapsed or 0.0,
+                task.speed,
+                width(),
+            )
+            return Text(line, no_wrap=True, overflow="crop")
+
+    return Line()
+
+
+def _near(path: str) -> str:
+    """The path as typed from here: relative when under the current folder."""
+    import os
+
+    try:
+        relative = os.path.relpath(path)
+    except ValueError:
+        return path
+    return path if relative.startswith("..") else relative
 
 
 def _isatty(stream: Any) -> bool:

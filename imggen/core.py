@@ -20,7 +20,7 @@ from imggen.errors import ImggenError, NoImage, SizeRefused, UsageError
 from imggen.files import save, targets
 from imggen.files.provenance import provenance
 from imggen.job import Gateway, HttpCall, ImageInput, Job, Payload, Reply, SavedImage
-from imggen.outcome import Outcome
+from imggen.outcome import Outcome, usage_cost
 from imggen.settings import Settings
 
 
@@ -195,8 +195,36 @@ def run(
                 client.close()
             landing.close()
             scratch.cleanup()
-    outcome.retries = client.retried
+    outcome.retries, outcome.resent = client.retried, client.resent
+    if outcome.error is not None:
+        outcome.error = _pointed(outcome.error, settings, gw)
+    outcome.cost, outcome.currency = usage_cost(outcome.usage, None)
     return outcome
+
+
+def _pointed(error: ImggenError, settings: Settings, gw: Gateway) -> ImggenError:
+    """The error, hinted the right way where the settings know better than the wire: a rejected
+    key names where it came from; a refused model the preset's catalog does not know names the
+    catalog model it was likely meant to be, and where the name came from."""
+    from imggen import suggest
+    from imggen.errors import AuthFailed, GatewayRefused
+
+    if type(error) is AuthFailed:
+        return AuthFailed(error.message, hint=settings.auth_hint(), status=error.status)
+    preset = settings.preset
+    if type(error) is not GatewayRefused or preset is None or preset.find(gw.model):
+        return error
+    guess = suggest.closest(gw.model, [m.id for m in preset.models])
+    if guess is None:
+        return error
+    source = settings.sources.get("model", "")
+    came = {"--model": "-m", "IMGGEN_MODEL": "$IMGGEN_MODEL"}.get(source, source)
+    hint = (
+        f"did you mean {guess}? ({gw.model} is not in imggen's {preset.name} catalog"
+        + (f"; it came from {came}" if came else "")
+        + f"; `imggen models -p {gw.profile}` lists the gateway's)"
+    )
+    return GatewayRefused(error.message, hint=hint, status=error.status, delivered=error.delivered)
 
 
 def _receive(

@@ -185,8 +185,8 @@ def _probe(report: Report, s: settings.Settings, env: Env, ui: UI) -> bool:
             body = client.get_json(path)
     except AuthFailed as exc:
         report.set("reachable", OK, f"{host} answered GET {path}")
-        if has_api:
-            report.fail("key", exc)
+        if has_api:  # the hint names where the key came from
+            report.fail("key", AuthFailed(exc.message, hint=s.auth_hint(), status=exc.status))
             report.set("models_api", SKIP, "not checked: it needs an accepted key")
             return False
         report.set("key", SKIP, no_key_check)

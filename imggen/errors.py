@@ -34,6 +34,7 @@ class ExitCode(enum.IntEnum):
     REFUSED = 4
     FAILED = 5
     NO_IMAGE = 6
+    BUDGET = 7  # batch --max-cost reached: jobs left unstarted, the next run resumes them
     SIGINT = 130
     SIGTERM = 143
 

@@ -21,11 +21,14 @@ class Outcome:
     text: str = ""
     usage: list[dict[str, Any]] = field(default_factory=list)
     retries: int = 0
+    resent: int = 0  # retried generations that may have been billed twice
     shapes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     mismatches: list[str] = field(default_factory=list)  # the warnings about ignored sizes
     requested: dict[str, Any] = field(default_factory=dict)
     error: ImggenError | None = None
+    cost: float | None = None  # the sum of the gateway's usage.cost, where it reports one
+    currency: str | None = None  # of `cost`: what the gateway documents (OpenRouter: USD)
 
     def check(self) -> Outcome:
         """Raise the error, if the run had one."""
@@ -53,11 +56,34 @@ class Outcome:
             "requested": self.requested,
             "text": self.text,
             "usage": self.usage,
+            "cost": self.cost,
+            "currency": self.currency,
             "retries": self.retries,
             "response_shapes": self.shapes,
             "warnings": self.warnings,
             "error": None if self.error is None else self.error.as_json(),
         }
+
+
+def usage_cost(
+    usage: list[dict[str, Any]], currency: str | None
+) -> tuple[float | None, str | None]:
+    """The cost the gateway reported across a run's replies (usage.cost, as OpenRouter sends)
+    and its currency: the usage's own `currency` where it names one, else the gateway's."""
+    costs = []
+    for u in usage:
+        value = u.get("cost")
+        if isinstance(value, str):
+            try:
+                value = float(value)
+            except ValueError:
+                continue
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            costs.append(float(value))
+    if not costs:
+        return None, None
+    named = {u["currency"] for u in usage if isinstance(u.get("currency"), str)}
+    return round(sum(costs), 10), named.pop() if len(named) == 1 else currency
 
 
 def failed(error: ImggenError) -> dict[str, Any]:

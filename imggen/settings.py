@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from imggen import config, options
+from imggen import config, options, suggest
 from imggen.dialects import DIALECTS
 from imggen.dialects.presets import PRESETS, Preset, infer_dialect, infer_size_rule
 from imggen.errors import ConfigError, NoModel
@@ -45,12 +45,24 @@ class Settings:
     model: str
     api_key: str = field(repr=False)
     key_source: str = ""
+    key_origin: str = ""  # where the key came from, as the user would fix it: "$IMGGEN_API_KEY"
     preset: Preset | None = None
     dialect: str | None = None  # explicit (env or profile); None: per model, from the preset
     config_file: Path | None = None
     defaults: Mapping[str, Any] = field(default_factory=dict)  # checked option defaults
     sources: Mapping[str, str] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+
+    def auth_hint(self) -> str:
+        """What to check after the gateway rejected the key: the key's real source."""
+        if not self.key_origin:
+            return "check the key: `imggen config show` says where it comes from"
+        also = (
+            f"; unset it to use profile {self.profile!r}'s own key"
+            if self.key_origin == "$IMGGEN_API_KEY" and self.profile != ENV_PROFILE
+            else ""
+        )
+        return f"check the key: it came from {self.key_origin}{also}"
 
     def layer(self) -> options.Layer:
         """The profile's option defaults as a precedence layer."""
@@ -104,6 +116,31 @@ def select_profile(
     return None, ""
 
 
+def no_such_profile(name: str, why: str, path: Path, profiles: Mapping[str, Any]) -> ConfigError:
+    """The error for a profile that is neither in the config file nor a preset: where its name
+    came from (a flag, $IMGGEN_PROFILE, default_profile) and the name it was likely meant to be."""
+    source = {
+        "IMGGEN_PROFILE": " (from $IMGGEN_PROFILE)",
+        "default_profile": " (default_profile)",
+    }.get(why, "")
+    guess = suggest.closest(name, [*profiles, *PRESETS])
+    create = f"create it with `imggen config init {name} --preset NAME`"
+    if guess:
+        message = f"profile {name!r}{source} not found in {path} (did you mean {guess!r}?)"
+        fix = {
+            "IMGGEN_PROFILE": f"export IMGGEN_PROFILE={guess}",
+            "default_profile": f"run `imggen config use {guess}`",
+        }.get(why, f"pass -p {guess}")
+        return ConfigError(message, hint=f"{fix}, or {create}")
+    known = ", ".join(sorted(profiles)) or "none"
+    message = f"profile {name!r}{source} not found in {path} (profiles: {known})"
+    fix = {
+        "IMGGEN_PROFILE": "unset IMGGEN_PROFILE or name a profile or preset in it, or ",
+        "default_profile": "run `imggen config use NAME`, or ",
+    }.get(why, "")
+    return ConfigError(message, hint=fix + create)
+
+
 def resolve(
     *,
     profile: str | None = None,
@@ -138,20 +175,20 @@ def resolve(
         prof = {"preset": name}  # a bare preset works as a profile of its own name
         sources["profile"] = f"{name} (built-in preset, not in the config file)"
     else:
-        known = ", ".join(sorted(profiles)) or "none"
-        raise ConfigError(
-            f"profile {name!r} not found in {path} (profiles: {known})",
-            hint=f"create it with `imggen config init {name} --preset NAME`",
-        )
+        raise no_such_profile(name, why, path, profiles)
 
     preset_name = prof.get("preset")
     preset = None
     if preset_name:
         preset = PRESETS.get(str(preset_name))
         if preset is None:
+            guess = suggest.closest(str(preset_name), PRESETS)
             raise ConfigError(
-                f"profile {name!r} names an unknown preset {preset_name!r}",
-                hint=f"presets: {', '.join(PRESETS)}",
+                f"profile {name!r} names an unknown preset {preset_name!r}"
+                + (f" (did you mean {guess!r}?)" if guess else ""),
+                hint=f"run `imggen config set profiles.{name}.preset {guess}`"
+                if guess
+                else f"presets: {', '.join(PRESETS)}",
             )
 
     def pick(env_var: str, key: str, preset_value: Any = None) -> tuple[Any, str]:
@@ -196,9 +233,9 @@ def resolve(
             "or set IMGGEN_MODEL",
         )
 
-    key, key_source = "", ""
+    key, key_source, key_origin = "", "", ""
     if need_key:
-        key, key_source = _api_key(name, prof, preset, environ)
+        key, key_source, key_origin = _api_key(name, prof, preset, environ)
     sources["api_key"] = key_source
     defaults = profile_defaults(name, prof)
     warnings: tuple[str, ...] = ()
@@ -213,6 +250,7 @@ def resolve(
         model=str(model),
         api_key=key,
         key_source=key_source,
+        key_origin=key_origin,
         preset=preset,
         dialect=str(dialect) if dialect else None,
         config_file=path,
@@ -239,26 +277,30 @@ def profile_defaults(name: str, prof: Mapping[str, Any]) -> dict[str, Any]:
 
 def _api_key(
     name: str, prof: Mapping[str, Any], preset: Preset | None, environ: Mapping[str, str]
-) -> tuple[str, str]:
-    """The key and where it came from: IMGGEN_API_KEY > api_key_env > api_key_cmd > api_key >
-    the preset's usual variable."""
+) -> tuple[str, str, str]:
+    """The key, where it came from, and that in the user's terms (what to fix):
+    IMGGEN_API_KEY > api_key_env > api_key_cmd > api_key > the preset's usual variable."""
     if environ.get("IMGGEN_API_KEY"):
-        return environ["IMGGEN_API_KEY"], "environment variable IMGGEN_API_KEY"
+        return environ["IMGGEN_API_KEY"], "environment variable IMGGEN_API_KEY", "$IMGGEN_API_KEY"
     var = prof.get("api_key_env")
     if var:
         if environ.get(str(var)):
-            return environ[str(var)], f"environment variable {var} (api_key_env)"
+            origin = f"${var} (api_key_env = {var} in profile {name!r})"
+            return environ[str(var)], f"environment variable {var} (api_key_env)", origin
         raise ConfigError(
             f"profile {name!r} reads its key from ${var}, which is not set",
             hint=f"export {var}=... (or set IMGGEN_API_KEY)",
         )
     cmd = prof.get("api_key_cmd")
     if cmd:
-        return _run_key_cmd(name, cmd), "command (api_key_cmd)"
+        origin = f"the api_key_cmd of profile {name!r} (what it prints)"
+        return _run_key_cmd(name, cmd), "command (api_key_cmd)", origin
     if prof.get("api_key"):
-        return str(prof["api_key"]), "config file (api_key)"
+        origin = f"the api_key written inline in profile {name!r} of the config file"
+        return str(prof["api_key"]), "config file (api_key)", origin
     if preset and environ.get(preset.key_env):
-        return environ[preset.key_env], f"environment variable {preset.key_env} (preset)"
+        origin = f"${preset.key_env} (the variable the {preset.name} preset reads)"
+        return environ[preset.key_env], f"environment variable {preset.key_env} (preset)", origin
     hint_var = preset.key_env if preset else "IMGGEN_API_KEY"
     raise ConfigError(
         f"no API key for profile {name!r}",

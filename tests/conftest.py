@@ -8,7 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -145,10 +145,19 @@ def b64_png(width: int = 8, height: int = 8) -> str:
 # -- end to end: the installed imggen against the loopback fake ----------------------------
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    if not config.pluginmanager.has_plugin("imggen"):
+        raise pytest.UsageError(
+            "imggen's pytest plugin (imggen.testing.plugin) is not registered: this install "
+            "predates its entry point; run `python -m pip install -e '.[dev]'` again"
+        )
+
+
 @pytest.fixture
-def fake() -> Iterator[FakeGateway]:
-    with FakeGateway(api_key=SENTINEL_KEY) as gw:
-        yield gw
+def fake(imggen_gateway: FakeGateway) -> FakeGateway:
+    """The plugin's gateway (the one users get), requiring the sentinel key."""
+    imggen_gateway.api_key = SENTINEL_KEY
+    return imggen_gateway
 
 
 def imggen_exe() -> list[str]:

@@ -169,7 +169,7 @@ def test_failing_job_does_not_stop_the_others(fake: FakeGateway, tmp_path: Path)
     assert all(Path(r["paths"][0]).is_file() for r in saved)
     assert {k for r in results_of(path) for k in r} == {
         *("job", "where", "status", "output", "paths", "prompt", "model", "profile"),
-        *("retries", "reason", "error", "warnings", "started", "seconds"),
+        *("retries", "reason", "error", "warnings", "started", "seconds", "cost", "currency"),
     }
     # the failed job alone is redone by the next run
     again = run_batch(path, env_for(fake))

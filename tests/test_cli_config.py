@@ -252,7 +252,7 @@ def test_set_inline_key_warns_and_get_redacts(run: Run, clean_environ: Path) -> 
         (
             "profiles.t.modle",
             "x",
-            "error: unknown profile key 'modle'\n"
+            "error: unknown profile key 'modle' (did you mean 'model'?)\n"
             "hint: profile keys: preset, dialect, base_url, model, api_key_env, api_key_cmd, "
             "api_key, aspect, size, count, output, format, quality, background, seed, stream, "
             "params, timeout, retries (and params.*)\n",

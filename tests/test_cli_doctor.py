@@ -214,7 +214,7 @@ def test_wrong_key_is_exit_3(loop: Invoke, fake: FakeGateway) -> None:
     assert r.stderr.splitlines() == [
         "error: key: the gateway rejected the API key (HTTP 401): Invalid API key "
         "(invalid_api_key)",
-        "hint: check the key: `imggen config show` says where it comes from",
+        "hint: check the key: it came from $TURING_API_KEY (the variable the turing preset reads)",
     ]
     assert not [q for q in fake.requests if q.path.endswith(GENERATE_PATHS)]
 

@@ -7,6 +7,8 @@ import base64
 import hashlib
 import json
 import os
+import shutil
+import subprocess
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -121,12 +123,24 @@ def test_json_is_one_document(run: Run, gateway: MockGateway, tmp_path: Path) ->
         "requested": {"aspect": None, "size": None, "pixels": None},
         "text": "",
         "usage": [USAGE],
+        "cost": None,
+        "currency": None,
         "retries": 0,
         "response_shapes": ["data[].b64_json"],
         "warnings": [],
         "error": None,
     }
     assert r.stdout.count("\n") == 1
+
+
+def test_json_reports_the_cost_the_gateway_sent(run: Run, gateway: MockGateway) -> None:
+    # OpenRouter's usage.cost, one reply per image on a chat gateway: summed across replies
+    reply = chat_reply()
+    reply["usage"] = {"total_tokens": 1300, "cost": 0.039}
+    gateway.queue(reply, reply)
+    r = ok(run("generate", "a red fox", "-p", "k", "-n", "2", "-o", "fox.png", "--json"))
+    doc = json.loads(r.stdout)
+    assert (doc["cost"], doc["currency"]) == (0.078, None)
 
 
 def test_stdout_dash_writes_raw_image_bytes(run: Run, gateway: MockGateway, tmp_path: Path) -> None:
@@ -263,6 +277,28 @@ def test_jpeg_gets_a_sidecar_with_provenance(
         "params": {"count": 1, "format": "jpeg", "quality": "high"},
     }
     assert SENTINEL_KEY not in sidecar
+
+
+def test_png_carries_standard_text_keys_viewers_show(
+    run: Run, gateway: MockGateway, tmp_path: Path
+) -> None:
+    """Besides imggen's record, Software and Description (prompt and model): the keys
+    `identify -verbose`, exiftool and image viewers show."""
+    from imggen import __version__
+
+    gateway.queue(images_reply())
+    ok(run("generate", "a red fox at dawn", "-o", "fox.png"))
+    text = imagefile.read_png_text(tmp_path / "fox.png")
+    assert text["Software"] == f"imggen {__version__}"
+    assert text["Description"] == "a red fox at dawn\nmodel: turing/gpt-image-2"
+    assert json.loads(text["imggen"]) == read_provenance(tmp_path / "fox.png")
+    identify = shutil.which("identify")
+    if identify:  # ImageMagick, where installed, shows them too
+        shown = subprocess.run(
+            [identify, "-verbose", str(tmp_path / "fox.png")],
+            capture_output=True, timeout=60, check=True,
+        ).stdout.decode("utf-8", "replace")  # fmt: skip
+        assert "Software: imggen" in shown and "Description: a red fox at dawn" in shown
 
 
 def test_png_provenance_has_prompt_model_profile_params_and_no_key(

@@ -274,23 +274,45 @@ def test_retried_statuses_then_success(spill: Any, status: int) -> None:
         reply = client.send(CALL, CHAT, spill)
 
     assert reply.images == [Payload("base64", PNG_1X1, "image/png")]
+    # a 429 is turned away before any work: that retry cannot bill twice
+    billed = "" if status == 429 else ", a retried generation may be billed twice"
     assert len(rec.requests) == 2
-    assert client.retried == 1
+    assert (client.retried, client.resent) == (1, 0 if status == 429 else 1)
     assert messages == [
         f"HTTP {status} from the gateway: try later (server_error); retrying POST "
-        "/chat/completions in 0.0 s (attempt 2 of 3, a retried generation may be billed twice)"
+        f"/chat/completions in 0.0 s (attempt 2 of 3{billed})"
     ]
 
 
-def test_connect_error_is_retried(spill: Any) -> None:
+@pytest.mark.parametrize(
+    "failure",
+    [
+        httpx.ConnectError("connection refused"),
+        httpx.ConnectError("[Errno -2] Name or service not known"),
+        httpx.ConnectTimeout("timed out"),
+    ],
+    ids=["refused", "dns", "connect-timeout"],
+)
+def test_connect_failure_is_retried_and_never_called_billed(spill: Any, failure: Exception) -> None:
     messages: list[str] = []
-    rec = Recorder(httpx.ConnectError("connection refused"), ok_json())
+    rec = Recorder(failure, ok_json())
     with make(rec, on_retry=messages.append) as client:
         client.send(CALL, CHAT, spill)
 
     assert len(rec.requests) == 2
-    assert client.retried == 1
-    assert messages[0].startswith("could not connect to gw.example: connection refused; retrying")
+    assert (client.retried, client.resent) == (1, 0)
+    assert messages[0].startswith("could not connect to gw.example")
+    assert messages[0].endswith("retrying POST /chat/completions in 0.0 s (attempt 2 of 3)")
+
+
+def test_a_broken_reply_is_retried_and_may_be_billed(spill: Any) -> None:
+    messages: list[str] = []
+    rec = Recorder(httpx.ReadError("connection reset by peer"), ok_json())
+    with make(rec, on_retry=messages.append) as client:
+        client.send(CALL, CHAT, spill)
+
+    assert (client.retried, client.resent) == (1, 1)
+    assert messages[0].endswith("(attempt 2 of 3, a retried generation may be billed twice)")
 
 
 def test_retries_exhausted_raise_the_last_failure(spill: Any) -> None:

@@ -182,7 +182,9 @@ def test_png_text_round_trip(write, tmp_path):
     assert is_complete(dst, "image/png")
 
     parts = chunks_of(out.getvalue())
+    # a registered keyword's ASCII text is tEXt, which every viewer reads
     assert [k for k, _, _ in parts] == [b"IHDR", b"iTXt", b"tEXt", b"IDAT", b"IEND"]
+    assert parts[2][1] == b"Comment\x00plain"
     for kind, body, crc in parts:
         assert crc == zlib.crc32(kind + body)
     kind, body, _ = parts[1]
@@ -190,6 +192,14 @@ def test_png_text_round_trip(write, tmp_path):
     # everything but the inserted chunks is copied byte for byte
     original = chunks_of(src.read_bytes())
     assert [p for p in parts if p[0] not in (b"iTXt", b"tEXt")] == original
+
+
+def test_registered_keyword_beyond_ascii_stays_itxt(write, tmp_path):
+    out = io.BytesIO()
+    copy_with_png_text(write(make_png(4, 4), "src.png"), out, {"Description": "日没 café"})
+    (dst := tmp_path / "dst.png").write_bytes(out.getvalue())
+    assert [k for k, _, _ in chunks_of(out.getvalue())][1] == b"iTXt"
+    assert read_png_text(dst) == {"Description": "日没 café"}
 
 
 def test_png_text_replaces_same_key_before_idat(write, tmp_path):
@@ -217,7 +227,9 @@ def test_copy_streams_large_idat(write, tmp_path):
     src = write(data[:pos] + big + data[pos:], "big.png")
     out = io.BytesIO()
     copy_with_png_text(src, out, {"k": "v"})
-    assert len(out.getvalue()) == src.stat().st_size + len(chunk(b"tEXt", b"k\x00v"))
+    assert len(out.getvalue()) == src.stat().st_size + len(
+        chunk(b"iTXt", b"k\x00\x00\x00\x00\x00v")
+    )
 
 
 def test_read_png_text_kinds(write):

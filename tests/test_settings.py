@@ -313,7 +313,11 @@ def test_api_key_cmd_failure_never_echoes_its_output(
 
 def test_api_key_cmd_as_a_string_is_split() -> None:
     prof = {"api_key_cmd": f"{sys.executable} -c \"print('k2')\""}
-    assert settings._api_key("x", prof, None, {}) == ("k2", "command (api_key_cmd)")
+    assert settings._api_key("x", prof, None, {}) == (
+        "k2",
+        "command (api_key_cmd)",
+        "the api_key_cmd of profile 'x' (what it prints)",
+    )
 
 
 def test_api_key_cmd_of_wrong_type_is_refused() -> None:

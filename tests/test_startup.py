@@ -125,6 +125,10 @@ def test_shipped_completion_scripts_are_up_to_date(shell: str) -> None:
     )
     assert done.returncode == 0, done.stderr
     shipped = (ROOT / "completions" / f"imggen.{shell}").read_text()
+    if shell == "zsh":  # plus the lines that make the first TAB of a new shell complete
+        assert shipped.startswith(done.stdout), "run completions/regenerate.sh"
+        assert shipped[len(done.stdout) :].count("_imggen_completion") == 1
+        return
     assert done.stdout == shipped, "run completions/regenerate.sh"
 
 

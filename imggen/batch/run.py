@@ -16,7 +16,7 @@ from imggen import core
 from imggen.batch.plan import Task
 from imggen.console import UI
 from imggen.env import Env
-from imggen.errors import ImggenError, UsageError
+from imggen.errors import ExitCode, ImggenError, UsageError
 from imggen.files import save
 from imggen.job import SavedImage
 
@@ -33,6 +33,14 @@ class JobResult:
     warnings: list[str] = field(default_factory=list)
     started: float = field(default_factory=time.time)
     seconds: float = 0.0
+    cost: float | None = None  # what the gateway reported (usage.cost), if it did
+    currency: str | None = None
+    note: str = ""  # why a job was skipped, when not for its plan's reason (--max-cost)
+
+    @property
+    def reason(self) -> str:
+        """Why the job was skipped ("unchanged", the budget), or its plan's reason."""
+        return self.note or self.task.reason
 
     def record(self) -> dict[str, Any]:
         """One line of the results file."""
@@ -47,9 +55,11 @@ class JobResult:
             "model": t.plan.gateway.model,
             "profile": t.plan.gateway.profile,
             "retries": self.retries,
-            "reason": t.reason if self.status == "skipped" else None,
+            "reason": self.reason if self.status == "skipped" else None,
             "error": None if self.error is None else self.error.as_json(),
             "warnings": self.warnings,
+            "cost": self.cost,
+            "currency": self.currency,
             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(self.started)),
             "seconds": round(self.seconds, 3),
         }
@@ -60,9 +70,20 @@ class Summary:
     results: list[JobResult]
     total: int  # jobs in this run (after --shard)
     seconds: float
+    over_budget: int = 0  # jobs not started because --max-cost was reached
 
     def count(self, status: str) -> int:
         return sum(1 for r in self.results if r.status == status)
+
+    @property
+    def cost(self) -> float | None:
+        """The gateway-reported cost of this run's jobs; None when none reported one."""
+        return spent(self.results)
+
+    @property
+    def currency(self) -> str | None:
+        named = {r.currency for r in self.results if r.cost is not None and r.currency}
+        return named.pop() if len(named) == 1 else None
 
     @property
     def not_started(self) -> int:
@@ -70,8 +91,15 @@ class Summary:
 
     @property
     def exit_code(self) -> int:
-        """0 when every job saved or skipped; else the worst failure's code."""
-        return max((int(r.error.exit_code) for r in self.results if r.error), default=0)
+        """The worst failure's code; else 7 when --max-cost left jobs unstarted; else 0."""
+        worst = max((int(r.error.exit_code) for r in self.results if r.error), default=0)
+        return worst or (int(ExitCode.BUDGET) if self.over_budget else 0)
+
+
+def spent(results: list[JobResult]) -> float | None:
+    """The sum of the reported costs, or None when no job reported one."""
+    costs = [r.cost for r in results if r.cost is not None]
+    return round(sum(costs), 10) if costs else None
 
 
 class ResultsFile:
@@ -115,11 +143,13 @@ def run_many(
     results: ResultsFile | None = None,
     fail_fast: bool = False,
     on_saved: Callable[[SavedImage], None] | None = None,
+    max_cost: float | None = None,
 ) -> Summary:
     """Run the tasks `jobs` at a time on daemon threads sharing one Client per profile (one
     pool, one Pacer: a 429 pauses every worker of that profile). Every job is attempted unless
-    fail_fast; on Ctrl-C/SIGTERM in-flight jobs are abandoned without partial files and the
-    interrupt is re-raised."""
+    fail_fast; once the reported cost reaches max_cost no job starts (each left is recorded
+    skipped; jobs in flight finish); on Ctrl-C/SIGTERM in-flight jobs are abandoned without
+    partial files and the interrupt is re-raised."""
     from imggen.wire.client import Client
 
     start = time.monotonic()
@@ -157,8 +187,13 @@ def run_many(
             while not stop.is_set():
                 with lock:
                     task = next(queue, None)
+                    cost = spent(done)
                 if task is None:
                     return
+                if max_cost is not None and cost is not None and cost >= max_cost:
+                    note = f"--max-cost {money(max_cost)} reached: {money(cost)} spent"
+                    finish(JobResult(task, "skipped", note=note))
+                    continue
                 client = clients[(task.settings.profile, task.settings.base_url)]
                 scratch = save.Scratch()
                 with lock:
@@ -206,7 +241,8 @@ def run_many(
         for client in clients.values():
             client.close()
     done.sort(key=lambda r: r.task.row.number)
-    return Summary(done, len(tasks), time.monotonic() - start)
+    over = sum(1 for r in done if r.note)
+    return Summary(done, len(tasks), time.monotonic() - start, over_budget=over)
 
 
 def _run_one(
@@ -243,6 +279,7 @@ def _run_one(
         result.warnings = outcome.warnings
         result.error = outcome.error
         result.status = "saved" if outcome.error is None else "failed"
+        result.cost, result.currency = outcome.cost, outcome.currency
         if result.status == "saved":
             _remove_superseded(task, result.paths)
     except Exception as exc:  # a bug in one job must not take the others down
@@ -266,7 +303,7 @@ def _report(ui: UI, r: JobResult, k: int, total: int) -> None:
     head = f"[{k}/{total}]"
     paths = ", ".join(shown(p) for p in r.paths) or shown(_target(r.task))
     if r.status == "skipped":
-        ui.info(f"{head} skipped {paths} ({r.task.reason})")
+        ui.info(f"{head} skipped {paths} ({r.reason})")
     elif r.error is None:
         ui.info(f"{head} saved {paths} in {r.seconds:.1f} s")
     else:
@@ -289,3 +326,9 @@ def shown(path: str) -> str:
     except ValueError:
         return path
     return path if rel.startswith("..") else rel
+
+
+def money(amount: float, currency: str | None = None) -> str:
+    """An amount as people write it: 0.05 USD, 1.2 (no currency known), 0."""
+    text = f"{amount:.6f}".rstrip("0").rstrip(".")
+    return f"{text} {currency}" if currency else text

@@ -6,10 +6,10 @@ from typing import Annotated, Any
 
 import typer
 import typer.main
-from typer.core import TyperGroup
 
 from imggen import __version__
 from imggen.cli import COMMANDS_HELP
+from imggen.cli.help import Command, Group
 
 # Subcommands load lazily (issue 8): `imggen --help` and a TAB press import and build only
 # the command they need. name -> (module, attribute, the one-line help `imggen --help` shows;
@@ -41,11 +41,13 @@ def load_command(name: str) -> Any:
     if name not in _COMMANDS:
         import importlib
 
-        module, attribute, _ = COMMANDS[name]
-        target = getattr(importlib.import_module(module), attribute)
+        module_name, attribute, _ = COMMANDS[name]
+        module = importlib.import_module(module_name)
+        target = getattr(module, attribute)
         if not isinstance(target, typer.Typer):
             single = typer.Typer(rich_markup_mode=None, add_completion=False)
-            single.command(name)(target)
+            examples = getattr(module, "EXAMPLES", {}).get(name)
+            single.command(name, cls=Command, epilog=examples)(target)
             target = single
         command = typer.main.get_command(target)
         command.name = name
@@ -53,7 +55,7 @@ def load_command(name: str) -> Any:
     return _COMMANDS[name]
 
 
-class ImggenGroup(TyperGroup):
+class ImggenGroup(Group):
     """One boundary for the console script and CliRunner alike: ImggenError -> one stderr
     line (+ hint) and its exit code; Ctrl-C -> 130; anything else -> exit 1, traceback on -v."""
 
@@ -62,6 +64,16 @@ class ImggenGroup(TyperGroup):
 
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
         return load_command(cmd_name) if cmd_name in COMMANDS else None
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        name = args[0] if args else ""
+        if name and name not in COMMANDS and not name.startswith("-"):
+            from imggen.suggest import closest
+
+            guess = closest(name, COMMANDS)
+            if guess:  # what Typer says for the commands it has built (config's, say)
+                ctx.fail(f"No such command {name!r}. Did you mean {guess!r}?")
+        return super().resolve_command(ctx, args)
 
     def format_commands(self, ctx: Any, formatter: Any) -> None:
         with formatter.section("Commands"):
@@ -103,9 +115,21 @@ def _report(ctx: Any, message: str, hint: str | None) -> None:
     UI(env).error(message, hint)
 
 
+EXAMPLES = """
+# try it with no account: an offline gateway on 127.0.0.1
+python -m imggen.testing --quiet &
+export IMGGEN_BASE_URL=http://127.0.0.1:8765/v1 IMGGEN_API_KEY=any
+imggen generate "a red fox" -m google/gemini-2.5-flash-image -o fox.png
+
+# a real gateway: a profile from a preset, the key in an environment variable
+imggen config init --preset openrouter
+imggen generate "sunset over the sea" -a 16:9 -s 2K -o sunset.png
+"""
+
 app = typer.Typer(
     cls=ImggenGroup,
     help=COMMANDS_HELP,
+    epilog=EXAMPLES,
     no_args_is_help=True,
     rich_markup_mode=None,  # rich stays out of --help: start-up time (issue 8)
     pretty_exceptions_enable=False,  # locals hold keys

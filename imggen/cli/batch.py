@@ -13,6 +13,14 @@ import typer
 from imggen.cli.options import Flags, checked, takes
 from imggen.options import RUN
 
+EXAMPLES = {
+    "batch": """
+        imggen batch assets.toml              # 4 jobs at a time
+        imggen batch assets.toml --dry-run    # what would run or be skipped, and why
+        imggen batch assets.toml -j 8 --shard 2/3 --results out/results.jsonl
+    """,
+}
+
 Jobs = Annotated[
     int,
     typer.Option("-j", "--jobs", metavar="N", help="Jobs to run at a time.", rich_help_panel=RUN),
@@ -39,6 +47,27 @@ FailFast = Annotated[
     bool,
     typer.Option("--fail-fast", help="Start no new job after one fails.", rich_help_panel=RUN),
 ]
+MaxCost = Annotated[
+    float | None,
+    typer.Option(
+        "--max-cost",
+        metavar="AMOUNT",
+        help="Start no new job once the cost the gateway reports for this run reaches AMOUNT "
+        "(its currency: USD on OpenRouter). The jobs left are recorded skipped and the run "
+        "exits 7; running it again resumes them.",
+        rich_help_panel=RUN,
+    ),
+]
+Report = Annotated[
+    Path | None,
+    typer.Option(
+        "--report",
+        metavar="FILE.html",
+        help="Write a gallery of the run: one self-contained HTML page (with --shard I/N, "
+        "FILE-I-of-N.html).",
+        rich_help_panel=RUN,
+    ),
+]
 
 
 @takes("batch")
@@ -55,6 +84,8 @@ def batch(
     shard: Shard = None,
     results: Results = None,
     fail_fast: FailFast = False,
+    max_cost: MaxCost = None,
+    report: Report = None,
     *,
     flags: Flags,
 ) -> None:
@@ -74,6 +105,8 @@ def batch(
     ui = UI(env, quiet=flags["quiet"], verbose=flags["verbose"])
     if jobs < 1:
         raise UsageError(f"--jobs {jobs}: must be a whole number of at least 1")
+    if max_cost is not None and not 0 < max_cost < float("inf"):
+        raise UsageError(f"--max-cost {max_cost}: give an amount above 0, for example 2.50")
     given = checked(flags)
     part = mf.parse_shard(shard) if shard else None
     m = mf.load(manifest)
@@ -98,10 +131,15 @@ def batch(
             results=results_file,
             fail_fast=fail_fast,
             on_saved=_printer(env, quiet=flags["json"]),
+            max_cost=max_cost,
         )
     finally:
         results_file.close()
     _summarise(ui, summary, results_file.path)
+    if report:
+        _gallery(ui, summary, m.path, report, part)
+    if max_cost is not None and summary.cost is None and summary.count("saved"):
+        ui.warn("--max-cost: the gateway reported no cost for any job, so none was counted")
     if flags["json"]:
         env.out.write(
             json.dumps(_document(m, results_file.path, summary), ensure_ascii=False) + "\n"
@@ -123,6 +161,15 @@ def _printer(env: Any, *, quiet: bool) -> Any:
     return show
 
 
+def _gallery(ui: Any, summary: Any, manifest: Path, report: Path, part: Any) -> None:
+    from imggen.batch import report as gallery
+    from imggen.batch.run import shown
+
+    path = gallery.page_path(report, part)
+    gallery.write(path, summary, manifest, part)
+    ui.info(f"gallery in {shown(str(path))}")
+
+
 def _document(m: Any, results_path: Path, summary: Any) -> dict[str, Any]:
     return {
         "manifest": str(m.path),
@@ -132,39 +179,43 @@ def _document(m: Any, results_path: Path, summary: Any) -> dict[str, Any]:
         "skipped": summary.count("skipped"),
         "failed": summary.count("failed"),
         "not_started": summary.not_started,
+        "over_budget": summary.over_budget,
+        "cost": summary.cost,
+        "currency": summary.currency,
         "exit_code": summary.exit_code,
     }
 
 
 def _summarise(ui: Any, summary: Any, results_path: Path) -> None:
-    from imggen.batch.run import shown
+    from imggen.batch.run import money, shown
 
+    costs = summary.cost is not None  # a cost column only where the gateway reports one
     rows = []
     for r in summary.results:
-        note = r.task.reason if r.status == "skipped" else ""
+        note = r.reason if r.status == "skipped" else ""
         if r.error is not None:
             note = f"exit {int(r.error.exit_code)}: {r.error.message}"
         paths = ", ".join(shown(p) for p in r.paths) or shown(str(r.task.plan.targets[0].path))
-        rows.append(
-            [
-                str(r.task.row.number),
-                paths,
-                r.status,
-                r.task.plan.gateway.model,
-                str(r.retries),
-                f"{r.seconds:.1f}",
-                note[:120],
-            ]
-        )
-    columns = ["job", "output", "status", "model", "retries", "seconds", "note"]
-    ui.summary("imggen batch", columns, rows)
+        row = [str(r.task.row.number), paths, r.status, r.task.plan.gateway.model]
+        row += [str(r.retries), f"{r.seconds:.1f}"]
+        if costs:
+            row.append("" if r.cost is None else money(r.cost, r.currency))
+        rows.append([*row, note[:120]])
+    columns = ["job", "output", "status", "model", "retries", "seconds"]
+    if costs:
+        columns.append("cost")
+        rows.append(["", "total", "", "", "", "", money(summary.cost, summary.currency), ""])
+    ui.summary("imggen batch", [*columns, "note"], rows)
     counts = ", ".join(
         f"{n} {status}" for status in ("saved", "skipped", "failed") if (n := summary.count(status))
     )
     waiting = f", {summary.not_started} not started (--fail-fast)" if summary.not_started else ""
+    if summary.over_budget:
+        waiting += f" ({summary.over_budget} not started: --max-cost reached; a re-run resumes)"
+    spent = f"; cost {money(summary.cost, summary.currency)}" if costs else ""
     ui.info(
-        f"{summary.total} jobs: {counts or 'none run'}{waiting} in {summary.seconds:.1f} s; "
-        f"results in {shown(str(results_path))}"
+        f"{summary.total} jobs: {counts or 'none run'}{waiting} in {summary.seconds:.1f} s"
+        f"{spent}; results in {shown(str(results_path))}"
     )
 
 

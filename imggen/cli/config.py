@@ -7,8 +7,17 @@ from typing import Annotated, Any
 
 import typer
 
+from imggen.cli.help import Command, Group
+from imggen.cli.options import completer
+
 app = typer.Typer(
+    cls=Group,
     help="Read and change the config file (profiles, keys, defaults).",
+    epilog="""
+        imggen config init --preset openrouter          # a profile, made the default
+        imggen config set profiles.openrouter.size 2K   # a default for -s
+        imggen config show                              # the file, keys redacted
+    """,
     no_args_is_help=True,
     rich_markup_mode=None,
     add_completion=False,
@@ -65,19 +74,35 @@ def _warn_inline(env: Any, path: Any, data: dict[str, Any]) -> None:
         )
 
 
-@app.command("path")
+@app.command(
+    "path",
+    cls=Command,
+    epilog="""
+        imggen config path
+        IMGGEN_CONFIG=ci/imggen.toml imggen config path
+    """,
+)
 def path_cmd(ctx: typer.Context) -> None:
-    """Print where the config file is (IMGGEN_CONFIG overrides)."""
+    """Print where the config file is.
+
+    IMGGEN_CONFIG, when set, names it instead of the platform's user config folder."""
     env = _env(ctx)
     env.out.write(f"{_path(env)}\n")
 
 
-@app.command("show")
+@app.command(
+    "show",
+    cls=Command,
+    epilog="""
+        imggen config show
+        imggen config show --json
+    """,
+)
 def show(
     ctx: typer.Context,
     json_out: Annotated[bool, typer.Option("--json", help="As JSON.")] = False,
 ) -> None:
-    """Print the config file with keys redacted."""
+    """Print the config file, keys redacted."""
     import tomli_w
 
     env = _env(ctx)
@@ -94,10 +119,26 @@ def show(
     env.out.write(json.dumps(clean, indent=2) + "\n" if json_out else tomli_w.dumps(clean))
 
 
-@app.command("get")
-def get(ctx: typer.Context, key: Annotated[str, typer.Argument(help="Dotted key.")]) -> None:
-    """Print one value (dotted key, e.g. profiles.turing.model)."""
+@app.command(
+    "get",
+    cls=Command,
+    epilog="""
+        imggen config get default_profile
+        imggen config get profiles.work.model
+        imggen config get profiles.work          # the whole profile, as TOML
+    """,
+)
+def get(
+    ctx: typer.Context,
+    key: Annotated[
+        str, typer.Argument(metavar="KEY", help="Dotted key.", autocompletion=completer("keys_set"))
+    ],
+) -> None:
+    """Print one value, named by its dotted key.
+
+    A table prints as TOML; an inline api_key is redacted."""
     from imggen import config
+    from imggen.cli.config_keys import near
     from imggen.errors import UsageError
 
     env = _env(ctx)
@@ -105,7 +146,7 @@ def get(ctx: typer.Context, key: Annotated[str, typer.Argument(help="Dotted key.
     try:
         value = config.get_dotted(data, key)
     except KeyError:
-        raise UsageError(f"{key} is not set in {path}") from None
+        raise UsageError(f"{key} is not set in {path}{near(data, key)}") from None
     value = redact({key.rsplit(".", 1)[-1]: value})[key.rsplit(".", 1)[-1]]
     if isinstance(value, dict):
         import tomli_w
@@ -117,24 +158,50 @@ def get(ctx: typer.Context, key: Annotated[str, typer.Argument(help="Dotted key.
         env.out.write(json.dumps(value) + "\n")
 
 
-@app.command("set")
+@app.command(
+    "set",
+    cls=Command,
+    epilog="""
+        imggen config set profiles.work.model turing/gpt-image-2
+        imggen config set profiles.work.api_key_cmd '["pass", "show", "turing"]'
+        imggen config set default_profile work
+    """,
+)
 def set_cmd(
     ctx: typer.Context,
-    key: Annotated[str, typer.Argument(help="Dotted key, e.g. profiles.turing.model.")],
-    value: Annotated[str, typer.Argument(help="Value; TOML/JSON literals are parsed.")],
+    key: Annotated[
+        str,
+        typer.Argument(
+            metavar="KEY",
+            help="default_profile, or profiles.NAME.KEY (dotted).",
+            autocompletion=completer("keys"),
+        ),
+    ],
+    value: Annotated[
+        str,
+        typer.Argument(
+            metavar="VALUE",
+            help="The value; TOML/JSON literals are parsed.",
+            autocompletion=completer("values"),
+        ),
+    ],
 ) -> None:
-    """Set one value and save (atomically, mode 0600)."""
+    """Set one value and save the file.
+
+    The value is checked as imggen will read it, so a typo is refused now, not at the next
+    run. The file is written atomically, mode 0600."""
     from imggen import config
+    from imggen.cli.config_keys import has_null, validate_key
     from imggen.console import UI
 
     env = _env(ctx)
     path, data = _load(env)
     parsed = config.parse_value(value)
-    if _has_null(parsed):  # tomli-w cannot write None: refuse rather than crash
+    if has_null(parsed):  # tomli-w cannot write None: refuse rather than crash
         from imggen.errors import UsageError
 
         raise UsageError(f"TOML has no null: to remove {key} use `imggen config unset`")
-    config.set_dotted(data, key, validate_key(key, parsed))
+    config.set_dotted(data, key, validate_key(key, parsed, data))
     config.save(path, data)
     if key.endswith(".api_key"):
         UI(env).warn(
@@ -142,10 +209,23 @@ def set_cmd(
         )
 
 
-@app.command("unset")
-def unset(ctx: typer.Context, key: Annotated[str, typer.Argument(help="Dotted key.")]) -> None:
-    """Remove one value (and tables left empty)."""
+@app.command(
+    "unset",
+    cls=Command,
+    epilog="""
+        imggen config unset profiles.work.size
+        imggen config unset profiles.work          # the whole profile
+    """,
+)
+def unset(
+    ctx: typer.Context,
+    key: Annotated[
+        str, typer.Argument(metavar="KEY", help="Dotted key.", autocompletion=completer("keys_set"))
+    ],
+) -> None:
+    """Remove one value, and the tables it leaves empty."""
     from imggen import config
+    from imggen.cli.config_keys import near
     from imggen.errors import UsageError
 
     env = _env(ctx)
@@ -153,7 +233,7 @@ def unset(ctx: typer.Context, key: Annotated[str, typer.Argument(help="Dotted ke
     try:
         config.unset_dotted(data, key)
     except KeyError:
-        raise UsageError(f"{key} is not set in {path}") from None
+        raise UsageError(f"{key} is not set in {path}{near(data, key)}") from None
     if data.get("default_profile") and data["default_profile"] not in data.get("profiles", {}):
         from imggen.dialects.presets import PRESETS
 
@@ -162,30 +242,58 @@ def unset(ctx: typer.Context, key: Annotated[str, typer.Argument(help="Dotted ke
     config.save(path, data)
 
 
-@app.command("use")
-def use(ctx: typer.Context, profile: Annotated[str, typer.Argument(help="Profile name.")]) -> None:
-    """Make PROFILE the default."""
+@app.command(
+    "use",
+    cls=Command,
+    epilog="""
+        imggen config use work
+        imggen config profiles        # * marks the default
+    """,
+)
+def use(
+    ctx: typer.Context,
+    profile: Annotated[
+        str,
+        typer.Argument(
+            metavar="PROFILE", help="Profile name.", autocompletion=completer("configured")
+        ),
+    ],
+) -> None:
+    """Make PROFILE the default.
+
+    -p PROFILE and IMGGEN_PROFILE still choose another for one run."""
     from imggen import config
     from imggen.errors import ConfigError
 
     env = _env(ctx)
     path, data = _load(env)
     if profile not in data.get("profiles", {}):
+        from imggen import suggest
+
         known = ", ".join(sorted(data.get("profiles", {}))) or "none"
+        guess = suggest.closest(profile, data.get("profiles", {}))
         raise ConfigError(
-            f"no profile {profile!r} in {path} (profiles: {known})",
+            f"no profile {profile!r} in {path} "
+            + (f"(did you mean {guess!r}?)" if guess else f"(profiles: {known})"),
             hint=f"create it: imggen config init {profile} --preset NAME",
         )
     data["default_profile"] = profile
     config.save(path, data)
 
 
-@app.command("profiles")
+@app.command(
+    "profiles",
+    cls=Command,
+    epilog="""
+        imggen config profiles
+        imggen config profiles --json
+    """,
+)
 def profiles(
     ctx: typer.Context,
     json_out: Annotated[bool, typer.Option("--json", help="As JSON.")] = False,
 ) -> None:
-    """List profiles; * marks the default."""
+    """List the profiles; * marks the default."""
     from imggen.console import UI
 
     env = _env(ctx)
@@ -219,29 +327,51 @@ def profiles(
     )
 
 
-@app.command("init")
+PRESET_OPTION = typer.Option(
+    "--preset",
+    metavar="PRESET",
+    help="A built-in gateway: " + PRESET_NAMES + ".",
+    autocompletion=completer("presets"),
+)
+
+
+@app.command(
+    "init",
+    cls=Command,
+    epilog="""
+        imggen config init --preset openrouter      # key from $OPENROUTER_API_KEY
+        imggen config init work --preset turing --base-url https://gw.example/v1
+        imggen config init home --preset knox --no-default    # keep the default as is
+    """,
+)
 def init(
     ctx: typer.Context,
-    name: Annotated[str | None, typer.Argument(help="Profile name [the preset's name].")] = None,
-    preset: Annotated[
+    name: Annotated[
+        str | None, typer.Argument(metavar="NAME", help="Profile name [the preset's name].")
+    ] = None,
+    preset: Annotated[str | None, PRESET_OPTION] = None,
+    base_url: Annotated[
+        str | None,
+        typer.Option("--base-url", metavar="URL", help="The gateway's API root [the preset's]."),
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option("-m", "--model", metavar="MODEL", help="Default model.")
+    ] = None,
+    api_key_env: Annotated[
         str | None,
         typer.Option(
-            "--preset", metavar="PRESET", help="A built-in gateway: " + PRESET_NAMES + "."
+            "--api-key-env", metavar="VAR", help="Variable holding the key [the preset's]."
         ),
-    ] = None,
-    base_url: Annotated[
-        str | None, typer.Option("--base-url", help="Override the preset's URL.")
-    ] = None,
-    model: Annotated[str | None, typer.Option("-m", "--model", help="Default model.")] = None,
-    api_key_env: Annotated[
-        str | None, typer.Option("--api-key-env", help="Variable holding the key [the preset's].")
     ] = None,
     make_default: Annotated[
         bool, typer.Option("--default/--no-default", help="Make it the default profile.")
     ] = True,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing profile.")] = False,
 ) -> None:
-    """Create a profile from a preset (asks on a terminal when --preset is missing)."""
+    """Create a profile from a preset.
+
+    At a terminal, asks for the preset when --preset is missing. The key is not stored: the
+    profile names the environment variable that holds it."""
     from imggen import config
     from imggen.console import UI
     from imggen.dialects.presets import PRESETS
@@ -259,7 +389,12 @@ def init(
         if base_url is None and PRESETS.get(preset) and PRESETS[preset].base_url is None:
             base_url = typer.prompt("Base URL of the gateway", err=True)
     if preset not in PRESETS:
-        raise UsageError(f"unknown preset {preset!r}", hint=f"presets: {', '.join(PRESETS)}")
+        from imggen.suggest import did_you_mean
+
+        raise UsageError(
+            f"unknown preset {preset!r}{did_you_mean(preset, PRESETS)}",
+            hint=f"presets: {', '.join(PRESETS)}",
+        )
     p = PRESETS[preset]
     name = name or preset
     path, data = _load(env)
@@ -284,55 +419,3 @@ def init(
     config.save(path, data)
     env.out.write(f"{path}\n")
     ui.info(f"profile {name!r} ({preset}) saved; the key is read from ${prof['api_key_env']}")
-
-
-def _has_null(value: Any) -> bool:
-    if isinstance(value, dict):
-        return any(_has_null(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_has_null(v) for v in value)
-    return value is None
-
-
-def validate_key(key: str, value: Any) -> Any:
-    """The value to store at `key`, checked as imggen will read it (profile options by the
-    option table), so a typo or a bad value is refused when it is typed (exit 2)."""
-    from imggen import options
-    from imggen.dialects import DIALECTS
-    from imggen.dialects.presets import PRESETS
-    from imggen.errors import UsageError
-    from imggen.settings import PROFILE_KEYS
-
-    parts = key.split(".")
-    if parts == ["default_profile"]:
-        if not isinstance(value, str):
-            raise UsageError("default_profile must be a profile name")
-        return value
-    if len(parts) < 3 or parts[0] != "profiles":
-        raise UsageError(f"unknown key {key!r}", hint="keys: default_profile, profiles.NAME.KEY")
-    name, field = parts[1], parts[2]
-    label = f"profile {name} ({field})"
-    if field == "params":
-        return value if len(parts) > 3 else options.check_one("params", value, label)
-    if len(parts) > 3 or field not in PROFILE_KEYS:
-        raise UsageError(
-            f"unknown profile key {'.'.join(parts[2:])!r}",
-            hint=f"profile keys: {', '.join(PROFILE_KEYS)} (and params.*)",
-        )
-    if field in options.OPTIONS:
-        return options.check_one(field, value, label)
-    choices: list[str] | None = {"preset": list(PRESETS), "dialect": list(DIALECTS)}.get(field)
-    if choices is not None and value not in choices:
-        raise UsageError(f"{label} {value!r}: choose one of {', '.join(choices)}")
-    if field == "api_key_cmd" and not (
-        isinstance(value, list) and value and all(isinstance(v, str) for v in value)
-    ):
-        raise UsageError('api_key_cmd is an argv list, e.g. \'["pass", "show", "imggen"]\'')
-    if field == "base_url" and not str(value).startswith(("https://", "http://")):
-        raise UsageError(
-            f"{label} {value!r}: must start with https:// or http://",
-            hint="for example https://gateway.example/v1",
-        )
-    if field != "api_key_cmd" and not isinstance(value, str):
-        raise UsageError(f"{label}: must be a string, not {value!r}")
-    return value

@@ -10,6 +10,13 @@ import typer
 from imggen.cli.options import Flags, checked, takes
 
 COLUMNS = ("CHECK", "RESULT", "DETAIL")
+EXAMPLES = {
+    "doctor": """
+        imggen doctor                         # asks before billing a test image
+        imggen doctor -p turing --generate    # also one small, billed test image
+        imggen doctor -p knox -m google/gemini-2.5-flash-image --json
+    """,
+}
 
 
 @takes("doctor")

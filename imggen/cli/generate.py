@@ -13,6 +13,28 @@ import typer
 
 from imggen.cli.options import Flags, checked, takes
 
+# The Examples section of each command's --help (cli/help.py prints them as written).
+EXAMPLES = {
+    "generate": """
+        # one image, 16:9 at the 2K tier, named by you
+        imggen generate "sunset over the sea" -a 16:9 -s 2K -o sunset.png
+        # three of them (fox-1.png ...), and one JSON document for scripts
+        imggen generate "a red fox, watercolour" -n 3 -o fox.png --json
+        # prompt from stdin, image bytes to stdout
+        echo "a lighthouse at dawn" | imggen generate - -o - > lighthouse.png
+        # the exact request, key redacted; nothing is sent
+        imggen generate "a lighthouse" -m turing/gpt-image-2 -s 4K -p turing --dry-run
+    """,
+    "edit": """
+        # one image, one change
+        imggen edit photo.png "replace the sky with a storm" -o stormy.png
+        # several images combined into one
+        imggen edit lotion.png soap.png "a gift basket holding both" -o basket.png
+        # repaint only where the mask is transparent
+        imggen edit room.png "add an orange cat" --mask mask.png -o room-cat.png
+    """,
+}
+
 
 @takes("generate")
 def generate(
@@ -36,7 +58,7 @@ def edit(
     args: Annotated[
         list[str],
         typer.Argument(
-            help="IMAGE... PROMPT: input files or URLs (- for stdin), then the prompt.",
+            help="Input image files or URLs (- for stdin), then the prompt.",
             metavar="IMAGE... PROMPT",
         ),
     ],
@@ -145,11 +167,14 @@ def _report(ui: Any, outcome: Any, *, as_json: bool) -> None:
         ui.warn(warning)
     if outcome.text and not as_json and not isinstance(outcome.error, NoImage):
         ui.info(f"{outcome.model} said: {outcome.text[:2000]}")
-    if outcome.retries:
+    if outcome.resent:
         ui.info(
-            f"{outcome.retries} retr{'y' if outcome.retries == 1 else 'ies'}: "
-            "the gateway may bill retried generations"
+            f"{outcome.resent} generation{'s were' if outcome.resent > 1 else ' was'} retried "
+            "after reaching the gateway: it may have billed both tries"
         )
+    if not as_json:
+        for saved in outcome.saved:
+            ui.saved(saved.path, saved.pixels, saved.bytes)
 
 
 def _write_json(env: Any, doc: dict[str, Any]) -> None:

@@ -10,8 +10,23 @@ import typer
 from imggen.cli.options import Flags, takes
 
 COLUMNS = ("MODEL", "DIALECT", "SIZES", "ASPECTS", "STREAM", "EDIT", "NOTE")
+DROPPABLE = (
+    "NOTE",
+    "DIALECT",
+    "ASPECTS",
+    "STREAM",
+    "EDIT",
+    "SIZES",
+)  # on a narrow terminal; MODEL is never cut
 LIST_TIMEOUT = 60.0  # a listing is small: do not wait the 300 s a 4K image may need
 NO_MODEL = ""  # the model of a profile that names none: listing needs none
+EXAMPLES = {
+    "models": """
+        imggen models                       # the default profile's image models
+        imggen models -p openrouter --json  # as JSON, for scripts
+        imggen models -p knox --catalog     # imggen's own catalog; nothing is sent
+    """,
+}
 
 
 @takes("models")
@@ -35,6 +50,7 @@ def models(
     from imggen import models as listing_mod
     from imggen.console import UI
     from imggen.env import Env
+    from imggen.errors import AuthFailed
 
     env = ctx.obj if isinstance(ctx.obj, Env) else Env()
     ui = UI(env, quiet=flags["quiet"], verbose=flags["verbose"])
@@ -51,6 +67,8 @@ def models(
         )
     try:
         found = listing_mod.listing(s, client, all_models=all_models)
+    except AuthFailed as exc:
+        raise AuthFailed(exc.message, hint=s.auth_hint(), status=exc.status) from None
     finally:
         if client is not None:
             client.close()
@@ -64,7 +82,8 @@ def models(
         ui.info(f"the gateway lists {what} with image output{also}")
         return
     title = f"{s.profile} models ({found.source})"
-    ui.table(title, COLUMNS, [_cells(m) for m in found.models], out=env.out)
+    rows = [_cells(m) for m in found.models]
+    ui.table(title, COLUMNS, rows, out=env.out, whole=("MODEL",), droppable=DROPPABLE)
 
 
 def _cells(m: Any) -> list[str]:

@@ -28,12 +28,15 @@ def _verbose(ctx: typer.Context, value: bool) -> bool:
     return value
 
 
-def _completer(source: str) -> Callable[..., list[str]]:
-    def complete(ctx: typer.Context, incomplete: str) -> list[str]:
+def completer(source: str) -> Callable[..., list[Any]]:
+    """The autocompletion callback for a source of cli/completion.py: its values (or (value,
+    what it is) pairs) that start with what is typed."""
+
+    def complete(ctx: typer.Context, incomplete: str) -> list[Any]:
         from imggen.cli import completion
 
-        found: list[str] = getattr(completion, source)(ctx.params)
-        return [value for value in found if value.startswith(incomplete)]
+        found: list[Any] = getattr(completion, source)(ctx.params)
+        return [c for c in found if (c[0] if isinstance(c, tuple) else c).startswith(incomplete)]
 
     return complete
 
@@ -58,7 +61,7 @@ def parameter(opt: options.Option, command: str) -> inspect.Parameter:
         help=opt.help_for(command),
         rich_help_panel=opt.panel or None,
         show_default=False,
-        autocompletion=_completer(opt.complete) if opt.complete else None,
+        autocompletion=completer(opt.complete) if opt.complete else None,
         callback=_verbose if opt.name == "verbose" else None,
     )
     default = False if opt.kind is bool and not opt.tristate else None

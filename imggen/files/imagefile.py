@@ -170,16 +170,21 @@ def png_keyword(key: str) -> bytes:
     return keyword
 
 
-def text_chunk(key: str, value: str, *, utf8: bool = False) -> bytes:
-    """One PNG text chunk: tEXt where the value is Latin-1 (what every viewer reads), else (or
-    with utf8) iTXt. Raises ValueError for a keyword PNG cannot hold."""
+# The keywords the PNG specification registers: viewers and `identify -verbose` show them,
+# and several (ImageMagick 6) read them only from tEXt, not iTXt.
+_REGISTERED = frozenset(
+    ("Title", "Author", "Description", "Copyright", "Creation Time", "Software")
+    + ("Disclaimer", "Warning", "Source", "Comment")
+)
+
+
+def text_chunk(key: str, value: str) -> bytes:
+    """One PNG text chunk: a registered keyword's ASCII text as tEXt; anything else as iTXt
+    (UTF-8). (tEXt may hold Latin-1, but tools print its bytes raw, which a UTF-8 terminal
+    garbles.) Raises ValueError for a keyword PNG cannot hold."""
     keyword = png_keyword(key)
-    try:
-        latin = None if utf8 else value.encode("latin-1")
-    except UnicodeEncodeError:
-        latin = None
-    if latin is not None and b"\x00" not in latin:
-        return _chunk(b"tEXt", keyword + b"\x00" + latin)
+    if key in _REGISTERED and value.isascii():
+        return _chunk(b"tEXt", keyword + b"\x00" + value.encode("ascii"))
     # keyword NUL, compression flag 0, method 0, empty language NUL, empty translation NUL
     return _chunk(b"iTXt", keyword + b"\x00\x00\x00\x00\x00" + value.encode("utf-8"))
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from imggen.errors import GatewayFailed, ImggenError
 from imggen.files import imagefile, streamcheck
-from imggen.files.provenance import PROVENANCE_KEY, record_text
+from imggen.files.provenance import record_text
 from imggen.limits import MiB
 from imggen.wire.status import looks_like_html
 
@@ -37,11 +37,8 @@ _SNIFF = 16
 
 
 def png_chunks(text: Mapping[str, str]) -> bytes:
-    """The PNG text chunks for provenance's keys: imggen's own record as iTXt (UTF-8), the
-    others as text_chunk makes them (tEXt where Latin-1 will do)."""
-    return b"".join(
-        imagefile.text_chunk(key, value, utf8=key == PROVENANCE_KEY) for key, value in text.items()
-    )
+    """The PNG text chunks for provenance's keys, as imagefile.text_chunk makes them."""
+    return b"".join(imagefile.text_chunk(key, value) for key, value in text.items())
 
 
 class Incoming:

@@ -59,9 +59,16 @@ def provenance(job: Job, gw: Gateway, index: int) -> dict[str, Any]:
 
 
 def png_text(record: Mapping[str, Any]) -> dict[str, str]:
-    """The text chunks a saved PNG gets, keyword to text, in order (the writer puts them right
-    after IHDR and drops any the gateway's image already had under the same keywords)."""
-    return {PROVENANCE_KEY: record_text(record)}
+    """The text chunks a saved PNG carries, keyword to text, in order: imggen's whole record
+    (JSON), and the standard keys image viewers and `identify -verbose` show: Software, and a
+    Description holding the prompt and the model. The writer puts them right after IHDR and
+    drops any the gateway's image already had under the same keywords."""
+    described = f"{record.get('prompt', '')}\nmodel: {record.get('model', '')}"
+    return {
+        PROVENANCE_KEY: record_text(record),
+        "Software": f"imggen {__version__}",
+        "Description": described.strip(),
+    }
 
 
 def record_text(record: Mapping[str, Any]) -> str:

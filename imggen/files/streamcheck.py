@@ -213,12 +213,12 @@ class TailCheck:
 
 def copy_with_png_text(src: Path, dst: BinaryIO, text: Mapping[str, str]) -> None:
     """Stream-copy PNG `src` to `dst`, checked, with one text chunk per key right after IHDR
-    (imggen's own record as iTXt, others as text_chunk makes them).
+    (as text_chunk makes them: tEXt for a registered keyword's ASCII text, else iTXt).
 
     Text chunks with the same keywords are dropped; raises BadImage (a ValueError) if `src` is
     not a whole, well-formed PNG, ValueError for a bad keyword.
     """
-    insert = b"".join(text_chunk(k, v, utf8=k == "imggen") for k, v in text.items())
+    insert = b"".join(text_chunk(k, v) for k, v in text.items())
     png = PngStream(dst.write, insert, drop=text)
     with src.open("rb") as f:
         while piece := f.read(_PIECE):

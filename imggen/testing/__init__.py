@@ -1,15 +1,41 @@
 """An offline fake image gateway on 127.0.0.1, for trying imggen without an account and for
-testing asset pipelines in CI without a key or a bill.
+testing asset pipelines in CI without a key or a bill (as moto does for AWS).
 
-    from imggen.testing import FakeGateway, Fault
+Three ways to run it:
 
-    with FakeGateway(api_key="test-key") as gw:
-        gw.faults.append(Fault("status", status=429, headers={"Retry-After": "1"}))
-        ...  # point imggen at gw.url + "/v1", then look at gw.requests
+- from a shell: ``python -m imggen.testing [--port N] [--latency S] [--quiet] [--fault K]``
+  prints its base URL (``http://127.0.0.1:8765/v1``) as the first line of stdout and serves
+  until Ctrl-C or SIGTERM;
+- as a context manager::
 
-It speaks the images API (generations, edits), chat completions in every dialect imggen knows,
-and a models listing; faults are injected one request at a time. `python -m imggen.testing`
-serves it from a shell. Standard library only.
+      from imggen.testing import FakeGateway, Fault
+
+      with FakeGateway(api_key="test-key") as gw:
+          gw.faults.append(Fault("status", status=429, headers={"Retry-After": "1"}))
+          ...  # IMGGEN_BASE_URL=gw.base_url, then look at gw.requests
+
+- as pytest fixtures, ``imggen_gateway`` and ``imggen_env`` (imggen.testing.plugin, registered
+  when imggen is installed).
+
+It speaks the images API (``images/generations``, ``images/edits``), chat completions in every
+style imggen knows (OpenRouter-style ``modalities`` + ``image_config``, Gemini-style
+``imageConfig``, ``extra_body.google.image_config``, replies with links), and ``GET models``;
+routes match by path suffix, so any prefix (``/v1``, ``/api/v1``) works.
+
+Knobs, all plain attributes: ``api_key`` (None accepts any), ``latency`` (seconds per image),
+``honour_size`` (False: every image 64x64), ``size`` (every image this (w, h)), ``noise``
+(incompressible pixels), ``image_format`` ("png", "jpeg", "webp"), ``models`` (the listing),
+``models_endpoint`` (False: GET models is a 404). It records every request in ``requests``
+(``requests_to(suffix)`` filters them).
+
+Fault switches: ``faults`` is a queue of ``Fault(kind, status=, headers=, seconds=, body=,
+path=)``; each is used by the first request it fits, then dropped. Kinds: ``status`` (an error
+reply, 500 or ``status``), ``content_filter`` (a 400 content-policy refusal), ``html`` (an HTML
+error page), ``bad_json`` (a 200 with cut-off JSON), ``reset`` (half the reply, then a TCP
+reset), ``truncate_sse`` (a stream that ends before its image), ``slow`` (16 bytes every
+``seconds``), ``stall`` (nothing for ``seconds``, then the reply), ``no_image`` (text and no
+image), ``bad_base64``, ``truncated_image``, ``expired`` (an image link answering 403). Standard
+library only (the plugin module excepted: pytest loads it).
 """
 
 from __future__ import annotations

@@ -1,23 +1,113 @@
-"""python -m imggen.testing: serve the fake gateway on 127.0.0.1 until stopped."""
+"""python -m imggen.testing: serve the offline fake gateway on 127.0.0.1 until stopped.
+
+The first line of stdout is the base URL to give imggen (IMGGEN_BASE_URL or a profile's
+base_url); requests are logged to stderr, one line each, unless --quiet.
+"""
 
 from __future__ import annotations
 
 import argparse
+import errno
 import signal
+import sys
 import time
 from typing import Any
 
+from imggen.testing.protocol import FAULT_KINDS, Fault
 from imggen.testing.server import FakeGateway
+
+DEFAULT_PORT = 8765
+DESCRIPTION = """\
+Serve an offline fake image gateway on 127.0.0.1 until stopped (Ctrl-C or SIGTERM):
+the OpenAI images API, chat completions in every style imggen speaks, and a models
+listing. Its base URL is the first line of stdout; each request is logged on stderr."""
+EXAMPLES = """\
+examples:
+  python -m imggen.testing --quiet &        # then: kill %1
+  python -m imggen.testing --port 0 --key test-key --latency 2
+  python -m imggen.testing --fault status:429 --fault reset
+
+fault kinds (each fails the next request it fits, in the order given):
+  status[:CODE]      an error reply, 500 unless CODE (429, 503, 401, ...)
+  content_filter     a 400 content-policy refusal
+  html[:CODE]        an HTML error page, 502 unless CODE
+  bad_json           a 200 whose JSON is cut off
+  reset              half the reply, then the connection is reset
+  truncate_sse       a stream that ends before its image
+  slow[:SECONDS]     the reply 16 bytes at a time, one piece every SECONDS (0.1)
+  stall[:SECONDS]    nothing for SECONDS (5), then the reply
+  no_image           a reply with text and no image
+  bad_base64         an image that is not valid base64
+  truncated_image    half an image
+  expired[:CODE]     an image link answers 403 (or CODE); only replies that carry links
+"""
+
+
+def parse_fault(text: str) -> Fault:
+    """A Fault from KIND[:VALUE]: VALUE is the status of status/html/expired, the seconds of
+    slow/stall. Raises argparse.ArgumentTypeError naming the kinds."""
+    kind, _, value = text.partition(":")
+    if kind not in FAULT_KINDS:
+        raise argparse.ArgumentTypeError(f"unknown fault {kind!r}; kinds: {', '.join(FAULT_KINDS)}")
+    if not value:
+        return Fault(kind, seconds=5.0 if kind == "stall" else 0.1 if kind == "slow" else 0)
+    try:
+        if kind in ("slow", "stall"):
+            return Fault(kind, seconds=float(value))
+        if kind in ("status", "html", "expired"):
+            return Fault(kind, status=int(value))
+    except ValueError:
+        pass
+    raise argparse.ArgumentTypeError(f"bad value {value!r} for fault {kind!r}")
+
+
+def parser() -> argparse.ArgumentParser:
+    cli = argparse.ArgumentParser(
+        prog="python -m imggen.testing",
+        description=DESCRIPTION,
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    cli.add_argument(
+        "--port",
+        type=int,
+        default=DEFAULT_PORT,
+        metavar="N",
+        help=f"port to listen on [{DEFAULT_PORT}]; 0 picks a free one",
+    )
+    cli.add_argument("--key", metavar="KEY", help="the only API key accepted [any key]")
+    cli.add_argument(
+        "--latency",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="how long each image takes to make [0]",
+    )
+    cli.add_argument(
+        "--cost",
+        type=float,
+        default=None,
+        metavar="USD",
+        help="report this cost per image as usage.cost, as OpenRouter does [none]",
+    )
+    cli.add_argument("--quiet", action="store_true", help="do not log requests on stderr")
+    cli.add_argument(
+        "--fault",
+        type=parse_fault,
+        action="append",
+        default=[],
+        metavar="KIND[:VALUE]",
+        help="fail the next request it fits (repeatable; kinds below)",
+    )
+    return cli
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Serve the fake image gateway on 127.0.0.1.")
-    parser.add_argument("--port", type=int, default=8765)
-    parser.add_argument("--key", default=None, help="required API key (default: accept any)")
-    parser.add_argument("--latency", type=float, default=0.0, help="seconds per generation")
-    args = parser.parse_args(argv)
+    args = parser().parse_args(argv)
     gateway = FakeGateway(api_key=args.key, port=args.port, latency=args.latency)
-    gateway.verbose = True
+    gateway.verbose = not args.quiet
+    gateway.faults.extend(args.fault)
+    gateway.cost = args.cost
 
     def interrupt(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
@@ -25,13 +115,30 @@ def main(argv: list[str] | None = None) -> int:
     # SIGTERM (and SIGINT even when started in the background) stop the server cleanly.
     signal.signal(signal.SIGTERM, interrupt)
     signal.signal(signal.SIGINT, interrupt)
-    with gateway:
-        print(gateway.url, flush=True)
-        try:
-            while True:  # short naps: the signal may land on a server thread
-                time.sleep(0.2)
-        except KeyboardInterrupt:
-            pass
+    try:
+        gateway.start()
+    except OSError as exc:
+        busy = exc.errno == errno.EADDRINUSE
+        why = f"port {args.port} is in use" if busy else str(exc)
+        print(f"error: cannot listen on 127.0.0.1: {why}", file=sys.stderr)
+        print("hint: pass --port 0 for a free port, or stop what holds it", file=sys.stderr)
+        return 1
+    try:
+        print(gateway.base_url, flush=True)
+        if not args.quiet:
+            key = "the key --key gave" if args.key else "any key"
+            print(
+                f"fake gateway: serving {gateway.base_url} (accepts {key}); "
+                "Ctrl-C or SIGTERM stops it",
+                file=sys.stderr,
+                flush=True,
+            )
+        while True:  # short naps: the signal may land on a server thread
+            time.sleep(0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        gateway.stop()
     return 0
 
 

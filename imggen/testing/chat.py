@@ -149,6 +149,7 @@ def route(gw: FakeGateway, rec: Recorded, path: str, fault: Fault | None) -> Rep
     as_url = shape in ("xty", "trinity_url")
     images = gw.images(count, *size, fault, as_url=as_url, mime_label=mime_label)
     no_image_text = (fault.body or NO_IMAGE_TEXT) if fault and fault.kind == "no_image" else None
+    usage = gw.usage(CHAT_USAGE, len(images))
     base = {
         "id": f"gen-{secrets.token_hex(8)}",
         "model": model,
@@ -156,14 +157,14 @@ def route(gw: FakeGateway, rec: Recorded, path: str, fault: Fault | None) -> Rep
     }
     if stream:
         truncated = fault is not None and fault.kind == "truncate_sse"
-        return sse_reply(base, shape, images, no_image_text, truncated)
+        return sse_reply(base, shape, images, no_image_text, truncated, usage)
     return json_reply(
         200,
         {
             **base,
             "object": "chat.completion",
             "choices": chat_choices(shape, images, no_image_text),
-            "usage": CHAT_USAGE,
+            "usage": usage,
         },
     )
 
@@ -205,6 +206,7 @@ def sse_reply(
     images: list[str],
     no_image_text: str | None,
     truncated: bool,
+    usage: dict[str, Any],
 ) -> Reply:
     """SSE stream per 001/003 (delta.images) and 002 (Gemini content parts / delta.images)."""
 
@@ -236,7 +238,7 @@ def sse_reply(
         for data in image_events:
             # Several writes, so the client sees the event split mid-line.
             pieces += [data[i : i + SSE_PIECE] for i in range(0, len(data), SSE_PIECE)]
-        pieces.append(event([{"index": 0, "delta": {}, "finish_reason": "stop"}], usage=CHAT_USAGE))
+        pieces.append(event([{"index": 0, "delta": {}, "finish_reason": "stop"}], usage=usage))
         pieces.append(b"data: [DONE]\n\n")
     headers = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
     return Reply(200, headers, pieces=pieces)

@@ -60,9 +60,14 @@ class Handler(BaseHTTPRequestHandler):
         while not self.close_connection and not self.gw._stop.is_set():
             self.handle_one_request()
 
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        if self.gw.verbose:  # one short line a request: method, path (no query), status
+            path = urlsplit(self.path).path
+            sys.stderr.write(f"fake gateway: {self.command} {path} -> {code}\n")
+
     def log_message(self, format: str, *args: Any) -> None:
         if self.gw.verbose:
-            sys.stderr.write(f"fakegateway: {format % args}\n")
+            sys.stderr.write(f"fake gateway: {format % args}\n")
 
     def do_GET(self) -> None:
         self._dispatch()

@@ -90,6 +90,6 @@ def images_reply(gw: FakeGateway, body: dict[str, Any], fault: Fault | None, rou
         {
             "created": int(time.time()),
             "data": [{key: item} for item in images],
-            "usage": IMAGES_USAGE,
+            "usage": gw.usage(IMAGES_USAGE, len(images)),
         },
     )

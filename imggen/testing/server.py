@@ -68,6 +68,7 @@ class FakeGateway:
         self.size: tuple[int, int] | None = None  # every image this size, whatever was asked
         self.noise = False
         self.image_format = "png"
+        self.cost: float | None = None  # per image, sent as usage.cost (OpenRouter's, in USD)
         self.models: list[dict[str, Any]] = [json.loads(json.dumps(m)) for m in DEFAULT_MODELS]
         self.models_endpoint = True
         self.files: dict[str, tuple[bytes, str]] = {}  # name -> (bytes, content type)
@@ -84,9 +85,15 @@ class FakeGateway:
 
     @property
     def url(self) -> str:
+        """The root, http://127.0.0.1:PORT: routes match by suffix, so any prefix works."""
         if self._server is None:
             raise RuntimeError("FakeGateway is not started")
         return f"http://{HOST}:{self._server.server_address[1]}"
+
+    @property
+    def base_url(self) -> str:
+        """The OpenAI-style base URL to give imggen: the root + /v1."""
+        return self.url + "/v1"
 
     def start(self) -> FakeGateway:
         if self._server is not None:
@@ -187,6 +194,12 @@ class FakeGateway:
                 if fault_matches(fault, path, route, streaming):
                     return self.faults.pop(index)
         return None
+
+    def usage(self, base: dict[str, Any], images: int) -> dict[str, Any]:
+        """A reply's usage: ``base``, plus ``cost`` for its images when ``self.cost`` is set."""
+        if self.cost is None:
+            return base
+        return {**base, "cost": round(self.cost * images, 10)}
 
     def sleep(self, seconds: float) -> bool:
         """Interruptible sleep; False when the server is stopping."""

@@ -88,6 +88,11 @@ class Client:
         """Retries made so far by this client (or this fork()'s view), downloads included."""
         return self._retrier.retried
 
+    @property
+    def resent(self) -> int:
+        """Of those, the retried generations the gateway may have billed twice."""
+        return self._retrier.resent
+
     def close(self) -> None:
         """Stop: in-flight reads in other threads fail at once."""
         self._retrier.cancelled.set()

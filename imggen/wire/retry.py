@@ -21,12 +21,17 @@ T = TypeVar("T")
 class RetryLater(Exception):
     """Raised by an attempt that failed in a way worth asking again (a retried status, a broken
     connection, a stream that ended before its first event); ``wait`` is the gateway's
-    Retry-After in seconds, if it gave one. The Retrier decides whether another try comes."""
+    Retry-After in seconds, if it gave one; ``reached`` is False when the request never got to
+    the gateway (no connection: refused, DNS, connect timeout). The Retrier decides whether
+    another try comes."""
 
-    def __init__(self, error: ImggenError, wait: float | None = None) -> None:
+    def __init__(
+        self, error: ImggenError, wait: float | None = None, *, reached: bool = True
+    ) -> None:
         super().__init__(error.message)
         self.error = error
         self.wait = wait
+        self.reached = reached
 
 
 @dataclass
@@ -98,6 +103,7 @@ class Retrier:
         self.deadline = deadline
         self.on_retry = on_retry or (lambda message: None)
         self.retried = 0
+        self.resent = 0  # retries of a POST the gateway may have billed already
         self._lock = threading.Lock()
 
     def fork(
@@ -147,7 +153,7 @@ class Retrier:
                     raise exc.as_delivered().with_traceback(exc.__traceback__) from exc.__cause__
                 raise
             except RetryLater as exc:
-                error, wait = exc.error, exc.wait
+                error, wait, reached = exc.error, exc.wait, exc.reached
                 if delivered[0]:
                     raise GatewayFailed(
                         f"{error.message} (the stream had started delivering, so it is not "
@@ -160,9 +166,13 @@ class Retrier:
             delay = self._delay(k, tries, error, wait)
             if error.status == 429:  # a 429 holds back every worker sharing this gateway (batch)
                 self.pacer.pause(delay)
+            # Billed twice only if the first try may have made an image: it reached the gateway,
+            # which did not turn it away unread (a 429 is refused before any work).
+            billable = what.startswith("POST") and reached and error.status != 429
             with self._lock:
                 self.retried += 1
-            billed = ", a retried generation may be billed twice" if what.startswith("POST") else ""
+                self.resent += int(billable)
+            billed = ", a retried generation may be billed twice" if billable else ""
             self.on_retry(
                 f"{error.message}; retrying {what} in {delay:.1f} s "
                 f"(attempt {k + 1} of {tries}{billed})"

@@ -105,7 +105,9 @@ class Session:
             error = self._failure(exc, retrier, url)
             if isinstance(exc, httpx.UnsupportedProtocol):
                 raise error from exc  # a bad URL stays bad
-            raise RetryLater(error) from exc
+            # No connection (refused, DNS, connect or pool timeout): nothing reached the gateway.
+            unsent = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+            raise RetryLater(error, reached=not isinstance(exc, unsent)) from exc
         except (httpx.DecodingError, httpx.InvalidURL) as exc:
             raise GatewayFailed(f"{what} failed: {_reason(exc)}") from exc
 

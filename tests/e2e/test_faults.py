@@ -194,11 +194,39 @@ def test_429_waits_for_retry_after_and_counts_the_retry(
     assert time.monotonic() - started >= 1.0
     assert retry_lines(done.stderr) == [
         "retry: HTTP 429 from the gateway: fake gateway error 429; retrying POST "
-        "/chat/completions in 1.0 s (attempt 2 of 3, a retried generation may be billed twice)"
+        "/chat/completions in 1.0 s (attempt 2 of 3)"
     ]
+    assert b"billed" not in done.stderr  # a 429 is turned away unread
     doc = as_json(done.stdout)
     assert (doc["retries"], doc["paths"]) == (1, [str(tmp_path / "out" / "fox.png")])
     assert len(fake.requests) == 2
+
+
+def test_a_retried_5xx_says_both_tries_may_be_billed(fake: FakeGateway, cli: Cli) -> None:
+    fake.faults.append(Fault("status", status=502, headers=NOW))
+    done = generate(cli, fake)
+
+    assert done.returncode == 0, done.stderr.decode()
+    assert lines(done.stderr)[-1] == (
+        "1 generation was retried after reaching the gateway: it may have billed both tries"
+    )
+
+
+def test_nothing_is_called_billed_when_no_connection_was_made(cli: Cli, tmp_path: Path) -> None:
+    with socket.socket() as sock:  # a port nothing listens on: connection refused
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {
+        "IMGGEN_BASE_URL": f"http://127.0.0.1:{port}/v1",
+        "IMGGEN_API_KEY": SENTINEL_KEY,
+        "IMGGEN_MODEL": GEMINI_3,
+    }
+    done = cli("generate", "a red fox", "-o", "out/fox.png", env=env)
+
+    assert done.returncode == 5
+    assert len(retry_lines(done.stderr)) == 2
+    assert b"bill" not in done.stderr
+    assert_nothing_saved(tmp_path)
 
 
 def test_retry_after_ms_is_honoured(fake: FakeGateway, cli: Cli) -> None:

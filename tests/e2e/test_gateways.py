@@ -317,8 +317,9 @@ def test_stream_refused_before_any_request_where_the_gateway_cannot(
 
 
 def test_terminal_progress_counts_the_bytes_received(fake: FakeGateway, tmp_path: Path) -> None:
-    """On a terminal (stderr a pty) a streamed reply shows a bar counting the bytes; its last
-    frame, drawn as it closes, has the whole ~17 MB of a 2048x2048 noise image's SSE body."""
+    """On an 80-column terminal (stderr a pty) a streamed reply shows one line counting the
+    bytes; its last frame, drawn as it closes, has the whole ~17 MB of a 2048x2048 noise
+    image's SSE body; no frame is wider than the terminal; what was saved is told after."""
     fake.noise = True
     env = {
         "IMGGEN_BASE_URL": f"{fake.url}/v1",
@@ -327,9 +328,13 @@ def test_terminal_progress_counts_the_bytes_received(fake: FakeGateway, tmp_path
     }
     screen = run_on_terminal(["generate", PROMPT, "-s", "2K", "-o", "big.png"], env, tmp_path)
 
-    frames = re.findall(r"receiving .*?([\d.]+)/\? MB", screen)
+    frames = re.findall(r"receiving  ([\d.]+) MB  ", screen)
     assert frames and float(frames[-1]) >= 16.7, screen[-500:]
     assert "waiting for the gateway" in screen
+    assert "/?" not in screen
+    drawn = [line for line in re.split(r"[\r\n]", screen) if not line.startswith("saved ")]
+    assert max(len(line) for line in drawn) <= 80, [line for line in drawn if len(line) > 80]
+    assert re.search(r"\nsaved big\.png 2048×2048 [\d.]+ MB\r?\n", screen), screen[-300:]
     assert png_size(tmp_path / "big.png") == (2048, 2048)
 
 
@@ -338,7 +343,7 @@ def run_on_terminal(args: list[str], env: dict[str, str], cwd: Path) -> str:
     master, slave = pty.openpty()
     proc = subprocess.Popen(
         [*imggen_exe(), *args],
-        env=subprocess_env({**env, "COLUMNS": "160"}),
+        env=subprocess_env({**env, "COLUMNS": "80"}),
         cwd=cwd,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
