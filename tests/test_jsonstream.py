@@ -491,3 +491,14 @@ def test_the_fast_decoder_is_as_strict_as_the_standard_library(data: bytes) -> N
         except ValueError:
             results.append("refused")
     assert results[0] == results[1]
+
+
+def test_many_small_values_are_refused_before_they_are_parsed(spill: Factory) -> None:
+    from imggen.limits import Limits
+
+    parser = JsonStreamParser(spill, limits=Limits(json_values=1000))
+    with pytest.raises(GatewayFailed, match="over 1,000 JSON values besides its images"):
+        parser.feed(b"[" + b"[]," * 1001 + b"[]]")
+    ok = JsonStreamParser(spill, limits=Limits(json_values=1000))
+    ok.feed(b'{"a": "' + b"x," * 5000 + b'", "b": [1, 2]}')  # commas inside strings do not count
+    assert ok.close()["b"] == [1, 2]

@@ -65,6 +65,7 @@ class JsonStreamParser:
         self._new_spill = new_spill
         self._threshold = threshold
         self._limits = limits
+        self._values = 0  # commas and opened containers outside strings: values, nearly
         self._skeleton = bytearray()  # the document with each spilled string's text replaced
         self._in_string = False
         self._escaped = False  # the string so far ends in an unfinished escape ("\")
@@ -134,12 +135,11 @@ class JsonStreamParser:
                 # (the structure and the short strings) is capped, so memory stays bounded
                 quote = chunk.find(b'"', pos)
                 stop = n if quote < 0 else quote + 1
-                skeleton += chunk[pos:stop].translate(None, _WHITESPACE)
-                if len(skeleton) > self._limits.json_cap:
-                    cap = self._limits.json_cap // MiB or 1
-                    raise GatewayFailed(
-                        f"the gateway's reply holds over {cap} MiB of JSON besides its images"
-                    )
+                # (and so is the count of values, which cost memory once parsed: ~60 bytes each)
+                part = chunk[pos:stop].translate(None, _WHITESPACE)
+                skeleton += part
+                self._values += part.count(b",") + part.count(b"[") + part.count(b"{")
+                self._check_size()
                 if quote < 0:
                     return
                 self._in_string = True
@@ -163,6 +163,19 @@ class JsonStreamParser:
             skeleton.append(_QUOTE)
             self._in_string = False
             pos = end + 1
+
+    def _check_size(self) -> None:
+        limits = self._limits
+        if len(self._skeleton) > limits.json_cap:
+            cap = limits.json_cap // MiB or 1
+            raise GatewayFailed(
+                f"the gateway's reply holds over {cap} MiB of JSON besides its images"
+            )
+        if self._values > limits.json_values:
+            raise GatewayFailed(
+                f"the gateway's reply holds over {limits.json_values:,} JSON values besides "
+                "its images"
+            )
 
     def _string_end(self, chunk: bytes, pos: int) -> int:
         """Index of the quote closing the current string, or len(chunk) if it goes on."""
