@@ -4,6 +4,7 @@ stdout, a line per job and a summary table on stderr, the worst job's exit code.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import threading
 from pathlib import Path
@@ -121,26 +122,30 @@ def batch(
     with contextlib.ExitStack() as held:
         if not flags["dry_run"]:  # planned under the lock: it sees what a run before saved
             held.enter_context(ManifestLock(m.path, shared=part is not None))
-        _run(env, ui, m, part, results, jobs, fail_fast, outputs_anywhere, max_cost, report, flags)
+        how = _How(part, results, jobs, fail_fast, outputs_anywhere, max_cost, report)
+        _run(env, ui, m, how, flags)
 
 
-def _run(
-    env: Any,
-    ui: Any,
-    m: Any,
-    part: tuple[int, int] | None,
-    results: Path | None,
-    jobs: int,
-    fail_fast: bool,
-    outputs_anywhere: bool,
-    max_cost: float | None,
-    report: Path | None,
-    flags: Flags,
-) -> None:
+@dataclasses.dataclass(frozen=True)
+class _How:
+    """The batch options that shape a run, beyond the image options in `flags`."""
+
+    part: tuple[int, int] | None
+    results: Path | None
+    jobs: int
+    fail_fast: bool
+    outputs_anywhere: bool
+    max_cost: float | None
+    report: Path | None
+
+
+def _run(env: Any, ui: Any, m: Any, how: _How, flags: Flags) -> None:
     """Plan (under the manifest's lock), then run with the results file locked too."""
     from imggen.batch import manifest as mf
     from imggen.batch import plan
     from imggen.batch import run as b
+
+    part, max_cost = how.part, how.max_cost
 
     given = checked(flags)
     # Every machine of a CI matrix checks the whole manifest, so a bad job fails all shards
@@ -151,7 +156,7 @@ def _run(
         flags=given,
         force=flags["force"],
         need_key=not flags["dry_run"],
-        anywhere=outputs_anywhere,
+        anywhere=how.outputs_anywhere,
     )
     for warning in dict.fromkeys(w for t in todo for w in t.settings.warnings):
         ui.warn(warning)  # e.g. a readable config file holding an inline key, once each
@@ -161,23 +166,23 @@ def _run(
         _dry_run(env, ui, todo, flags["json"])
         return
     stem = m.path.stem + (f".results-{part[0]}-of-{part[1]}" if part else ".results")
-    results_file = b.ResultsFile(results or m.path.with_name(stem + ".jsonl"))
+    results_file = b.ResultsFile(how.results or m.path.with_name(stem + ".jsonl"))
     try:
         summary = b.run_many(
             todo,
             env,
             ui,
-            jobs=jobs,
+            jobs=how.jobs,
             results=results_file,
-            fail_fast=fail_fast,
+            fail_fast=how.fail_fast,
             on_saved=_printer(env, quiet=flags["json"]),
             max_cost=max_cost,
         )
     finally:
         results_file.close()
     _summarise(ui, summary, results_file.path)
-    if report:
-        _gallery(ui, summary, m.path, report, part)
+    if how.report:
+        _gallery(ui, summary, m.path, how.report, part)
     if max_cost is not None and summary.cost is None and summary.count("saved"):
         ui.warn("--max-cost: the gateway reported no cost for any job, so none was counted")
     if flags["json"]:
