@@ -178,3 +178,19 @@ def imagefile_pixels(path: Path) -> tuple[int, int] | None:
 
     with path.open("rb") as f:
         return dimensions(f)
+
+
+def test_a_partial_render_gives_its_index_back_to_the_image_it_previews(tmp_path: Path) -> None:
+    """A stream sends previews before the image, each written as an image is; once known as
+    a preview it gives index 1 back, so the image is written with its own record, once."""
+    land = landing(Target(tmp_path / "a.png"))
+    preview = land.preview(receive(land, make_png(8, 8, noise=True)))
+    final = receive(land, make_png(16, 16, noise=True))
+    assert land.assign([final]) == ([(final, 1)], [])
+    sink = land._sinks[final]
+    assert sink.index == 1  # written with image 1's record: no second pass needed
+    land.land(final, 1)
+    land.discard(preview)
+    land.close()
+    assert read_provenance(tmp_path / "a.png") == {"index": 1}
+    assert leftovers(tmp_path) == ["a.png"]
