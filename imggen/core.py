@@ -12,14 +12,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from imggen import options, sizes, streaming, verify
+from imggen import calls, options, sizes, streaming, verify
 from imggen.console import UI
 from imggen.dialects import DIALECTS, Dialect
 from imggen.env import Env
 from imggen.errors import ImggenError, NoImage, SizeRefused, UsageError
 from imggen.files import save, targets
 from imggen.files.provenance import made_by, provenance
-from imggen.job import Gateway, HttpCall, ImageInput, Job, Payload, Reply, SavedImage
+from imggen.files.scratch import Scratch
+from imggen.job import Gateway, HttpCall, ImageInput, Job, Payload, SavedImage
 from imggen.limits import Limits
 from imggen.outcome import Outcome, usage_cost
 from imggen.settings import Settings
@@ -169,7 +170,7 @@ def run(
     plan: Plan | None = None,
     client: Any = None,
     on_saved: Callable[[SavedImage], None] | None = None,
-    scratch: save.Scratch | None = None,
+    scratch: Scratch | None = None,
 ) -> Outcome:
     """Make the images of one job and save them. Whatever goes wrong once the plan exists
     (a file in the way, the gateway, the network, a bad image) is returned in Outcome.error,
@@ -177,21 +178,28 @@ def run(
     plan = plan or prepare(settings, job, opts)
     gw = plan.gateway
     outcome = Outcome(gw.profile, gw.model, gw.dialect, requested=_requested(plan.requested))
-    scratch = scratch or save.Scratch()  # batch passes its own, to clean up on interrupt
+    scratch = scratch or Scratch()  # batch passes its own, to clean up on interrupt
+    landing = save.Landing(
+        plan.targets,
+        record=lambda i: provenance(job, gw, i, _made_by(opts, landing.target_of(i))),
+        scratch=scratch,
+        limits=env.limits,
+        force=opts.force,
+    )
     own_client = client is None
     client = client or make_client(settings, env, ui, opts, plan)
     try:
         extra = streaming.planned(plan.targets, job.partials) if opts.save_partials else []
         targets.check(plan.targets + extra, force=opts.force)
         ui.start_progress(f"{gw.model}: waiting for the gateway")
-        files, errors, partials = _receive(client, plan, scratch, outcome, ui, job.partials)
+        files, errors, partials = _receive(client, plan, landing, outcome, ui, job.partials)
         ui.stop_progress()
-        errors += _save_all(files, job, plan, env, opts, scratch, outcome, on_saved)
+        errors += _save_all(files, job, plan, env, landing, outcome, on_saved)
         if opts.save_partials and partials:
             outcome.partials = streaming.save_partials(
                 partials,
                 plan.targets,
-                lambda p: _materialize(p, client, scratch, plan.targets[0].directory),
+                lambda p: landing.preview(calls.materialize(p, client, landing)),
                 lambda i, k: {**provenance(job, gw, i), "partial": k},
                 force=opts.force,
                 scratch=scratch,
@@ -208,6 +216,7 @@ def run(
             ui.stop_progress()
             if own_client:
                 client.close()
+            landing.close()
             scratch.cleanup()
     outcome.retries, outcome.resent = client.retried, client.resent
     if outcome.error is not None:
@@ -242,21 +251,22 @@ def _pointed(error: ImggenError, settings: Settings, gw: Gateway) -> ImggenError
 
 
 def _receive(
-    client: Any, plan: Plan, scratch: save.Scratch, outcome: Outcome, ui: UI, partials: int | None
-) -> tuple[list[Path], list[ImggenError], list[tuple[int, list[Payload]]]]:
-    """Send the calls; the images they brought, in scratch files, at most one per target, and
-    the partial renders streamed before each (by the index of the image they preview)."""
+    client: Any, plan: Plan, landing: save.Landing, outcome: Outcome, ui: UI, partials: int | None
+) -> tuple[list[tuple[Path, int | None]], list[ImggenError], list[tuple[int, list[Payload]]]]:
+    """Send the calls; the images they brought, written as they arrived, each with the target
+    it goes to (None: not a whole image, land() says why), at most one per target; and the
+    partial renders streamed before each (by the 0-based target of the image they preview)."""
     files: list[Path] = []
     errors: list[ImggenError] = []
-    previewed: list[tuple[int, list[Payload]]] = []
-    results = _send_all(client, plan, scratch, plan.targets[0].directory, ui, partials)
+    streamed: list[tuple[int, Path | None, list[Payload]]] = []
+    results = calls.send_all(client, plan, landing, ui, partials)
     for result in results:
         if isinstance(result, ImggenError):
             errors.append(result)
             continue
         reply, paths, failed = result
         if reply.partials:
-            previewed.append((len(files), reply.partials))
+            streamed.append((len(files), paths[0][0] if paths else None, reply.partials))
         files.extend(path for path, _ in paths)
         errors.extend(failed)
         if reply.text.strip():
@@ -265,46 +275,51 @@ def _receive(
             outcome.usage.append(reply.usage)
         outcome.shapes.extend(s for s in reply.shapes if s not in outcome.shapes)
     sent = sum(len(r[0].images) for r in results if not isinstance(r, ImggenError))
+    placed, extra = landing.assign(files)
+    room = len(plan.targets) - sum(1 for _, index in placed if index is not None)
+    bad = [path for path, index in placed if index is None]
+    extra += bad[room:]  # what cannot be saved matters only while an image is missing
+    placed = [(path, index) for path, index in placed if path not in extra]
     if sent > len(plan.targets):
         outcome.warnings.append(
             f"the gateway sent {sent} images for {len(plan.targets)} asked; saving the first"
         )
-    if len(files) > len(plan.targets):
-        for path in files[len(plan.targets) :]:
-            path.unlink(missing_ok=True)
-        files = files[: len(plan.targets)]
-    return files, errors, previewed
+    for path in extra:
+        landing.discard(path)
+    where = {path: index for path, index in placed if index is not None}
+    previewed = [
+        (where[first] - 1 if first in where else before, payloads)
+        for before, first, payloads in streamed
+    ]
+    return placed, errors, previewed
 
 
 def _save_all(
-    files: list[Path],
+    files: list[tuple[Path, int | None]],
     job: Job,
     plan: Plan,
     env: Env,
-    opts: RunOptions,
-    scratch: save.Scratch,
+    landing: save.Landing,
     outcome: Outcome,
     on_saved: Callable[[SavedImage], None] | None,
 ) -> list[ImggenError]:
-    """Move each received image into place with its provenance; the errors of those that
-    could not be."""
+    """Move each received image into place (its provenance is in already); the errors of
+    those that could not be."""
     errors: list[ImggenError] = []
-    for i, (path, target) in enumerate(zip(files, plan.targets, strict=False), 1):
+    for path, index in files:
+        target = landing.target_of(index)
         try:
-            saved = save.save(
+            saved = landing.land(
                 path,
-                target,
-                provenance=provenance(job, plan.gateway, i, _made_by(opts, target)),
-                force=opts.force,
-                scratch=scratch,
-                stdout=env.out_bytes() if target.path is None else None,
+                index,
+                stdout=env.out_bytes() if target is not None and target.path is None else None,
                 warn=outcome.warnings.append,
             )
         except ImggenError as exc:
             errors.append(exc)
             continue
         finally:
-            path.unlink(missing_ok=True)
+            landing.discard(path)
         outcome.saved.append(saved)
         verify.pixels(saved, plan.requested, plan.gateway.size_rule, outcome)
         verify.format(saved, job, outcome)
@@ -313,8 +328,8 @@ def _save_all(
     return errors
 
 
-def _made_by(opts: RunOptions, target: targets.Target) -> dict[str, str] | None:
-    if opts.made_by is None or target.path is None:
+def _made_by(opts: RunOptions, target: targets.Target | None) -> dict[str, str] | None:
+    if opts.made_by is None or target is None or target.path is None:
         return None
     return made_by(*opts.made_by, target.path.parent)
 
@@ -353,93 +368,6 @@ _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 # a call's reply, the images fetched to scratch files, and those that could not be fetched
-Result = tuple[Reply, list[tuple[Path, Payload]], list[ImggenError]] | ImggenError
-
-
-def _send_all(
-    client: Any, plan: Plan, scratch: save.Scratch, spool: Path, ui: UI, partials: int | None
-) -> list[Result]:
-    """Send the plan's calls, in parallel when there are several; each worker also fetches
-    its images to scratch files. The main thread only waits, so signals stay prompt."""
-
-    def one(call: HttpCall) -> Result:
-        reader = streaming.Watched(plan.dialect, ui, plan.gateway.model, partials)
-        try:
-            reply = client.send(call, reader, scratch.factory(spool))
-        except ImggenError as exc:
-            return exc
-        except OSError as exc:  # the reply's image spilled to disk: a full disk, say
-            return save.os_error(exc, spool)
-        if any(p.kind == "url" for p in reply.images):
-            ui.describe(f"{plan.gateway.model}: downloading")
-        files: list[tuple[Path, Payload]] = []
-        failed: list[ImggenError] = []
-        # At most the images asked for, and one spare try should one of them fail: a gateway
-        # sending 100 links for -n 1 must not cost 100 downloads.
-        tries = call.images + 1
-        for p in reply.images:  # one expired link must not cost the images that did arrive
-            if len(files) >= call.images or tries <= 0:
-                break
-            tries -= 1
-            try:
-                files.append((_materialize(p, client, scratch, spool), p))
-            except ImggenError as exc:
-                failed.append(exc)
-            except OSError as exc:
-                failed.append(save.os_error(exc, spool))
-        if len(reply.images) > call.images:
-            failed = failed[: max(0, call.images - len(files))]  # a spare's failure costs none
-        return reply, files, failed
-
-    if len(plan.calls) == 1:
-        result = one(plan.calls[0])
-        if isinstance(result, ImggenError):
-            raise result
-        return [result]
-    results: list[Result | None] = [None] * len(plan.calls)
-
-    crashes: list[BaseException] = []
-
-    def worker(i: int, call: HttpCall) -> None:
-        try:
-            results[i] = one(call)
-        except BaseException as exc:  # a bug: re-raised below, not a thread's traceback
-            crashes.append(exc)
-
-    threads = [
-        threading.Thread(target=worker, args=(i, c), daemon=True) for i, c in enumerate(plan.calls)
-    ]
-    for t in threads:
-        t.start()
-    try:
-        for t in threads:
-            while t.is_alive():
-                t.join(0.1)
-    except BaseException:
-        # Interrupted: stop the workers and go. One blocked in a read wakes only when its
-        # socket does; it is a daemon, and Scratch refuses it new files once run() cleans up.
-        client.close()
-        raise
-    if crashes:
-        raise crashes[0]
-    done = [r for r in results if r is not None]
-    errors = [r for r in done if isinstance(r, ImggenError)]
-    if errors and len(errors) == len(done):
-        raise max(errors, key=lambda e: int(e.exit_code))
-    return done
-
-
-def _materialize(p: Payload, client: Any, scratch: save.Scratch, spool: Path) -> Path:
-    """The decoded bytes of one image in a scratch file."""
-    if p.kind == "blob":
-        scratch_path: Path = p.value.path
-        return scratch_path
-    if p.kind == "url":
-        path: Path = client.download(p.value, scratch.factory(spool))
-        return path
-    return save.decode_base64(p.value, scratch, spool)
-
-
 def _requested(res: sizes.Resolved) -> dict[str, Any]:
     return {
         "aspect": res.aspect,

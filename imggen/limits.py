@@ -21,7 +21,17 @@ class Limits:
     # count: a gateway can send them forever while its upstream hangs. Above read_timeout, since
     # the first image event of a 4K image may come minutes in.
     event_gap: float = 360.0
-    download_cap: int = 200 * MiB  # an image URL's body
+    download_cap: int = 200 * MiB  # an image: an image URL's body, or decoded base64
+    # A reply body as decompressed (a gzip bomb ends here): room for several images at the cap.
+    reply_cap: int = 1024 * MiB
+    # What a JSON reply may hold besides its long strings (which go to disk as they arrive):
+    # structure and short strings, whitespace not counted, and how many values. Real replies
+    # hold a few KiB; at these caps json.loads stays under ~25 MiB (measured: 4 MiB of "0,"
+    # takes 23 MiB, of "[]," 100 MiB, hence the count of values).
+    json_cap: int = 4 * MiB
+    json_values: int = 100_000
+    json_text_cap: int = 8 * MiB  # the longest text value (not an image) read into memory
+    json_depth: int = 256  # deeper nesting is a malformed reply, not a RecursionError
     error_body_cap: int = 64 * 1024  # what is read of an error reply
     small_json_cap: int = 32 * MiB  # a small JSON reply read whole (the models listing)
     max_redirects: int = 5  # for image URLs; API calls follow none

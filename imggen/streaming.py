@@ -13,6 +13,7 @@ from imggen.console import UI
 from imggen.dialects import Dialect
 from imggen.errors import ImggenError, UsageError
 from imggen.files import save
+from imggen.files.scratch import Scratch
 from imggen.files.targets import Target
 from imggen.job import Gateway, Job, Payload, Reply
 
@@ -63,8 +64,16 @@ class Watched:
     """The dialect as the stream reader sees it: each event's partial renders also move the
     progress line on ("MODEL: partial 1/2"). One per request."""
 
-    def __init__(self, dialect: Dialect, ui: UI, model: str, expected: int | None) -> None:
+    def __init__(
+        self,
+        dialect: Dialect,
+        ui: UI,
+        model: str,
+        expected: int | None,
+        preview: Callable[[Path], object] = lambda path: None,
+    ) -> None:
         self.dialect = dialect
+        self.preview = preview
         self.ui = ui
         self.model = model
         self.expected = expected
@@ -76,6 +85,9 @@ class Watched:
     def parse_event(self, body: Any) -> Reply:
         reply = self.dialect.parse_event(body)
         if reply.partials:
+            for p in reply.partials:  # written as they came, as images are: not one of them
+                if p.kind == "blob":
+                    self.preview(p.value.path)
             self.seen += len(reply.partials)
             of = f"/{self.expected}" if self.expected else ""
             self.ui.describe(f"{label(self.model)}{self.seen}{of}")
@@ -108,7 +120,7 @@ def save_partials(
     record: Callable[[int, int], dict[str, Any]],
     *,
     force: bool,
-    scratch: save.Scratch,
+    scratch: Scratch,
     warn: Callable[[str], None],
 ) -> list[str]:
     """Save each image's partial renders (image index, payloads) beside its target; the paths.

@@ -9,7 +9,8 @@ import pytest
 
 from imggen.errors import ExitCode, FileExists, GatewayFailed, UsageError
 from imggen.files.provenance import bare_url, read_provenance
-from imggen.files.save import Scratch, decode_base64, save
+from imggen.files.save import Landing, save
+from imggen.files.scratch import Scratch
 from imggen.files.targets import Target, plan, slug
 from imggen.files.targets import check as check_targets
 from imggen.job import ImageInput
@@ -372,7 +373,8 @@ def test_saved_file_mode_follows_umask(tmp_path: Path) -> None:
 
 def test_decode_base64_is_strict(tmp_path: Path) -> None:
     with pytest.raises(GatewayFailed) as info:
-        decode_base64("iVBORw0KGgo!!!not-base64***", Scratch(), tmp_path)
+        landing = Landing([Target(tmp_path / "a.png")], record=lambda i: {}, scratch=Scratch())
+        landing.decode_base64("iVBORw0KGgo!!!not-base64***")
     assert info.value.message == "the gateway sent invalid base64 image data"
 
 

@@ -13,12 +13,12 @@ import pytest
 
 from imggen.files.imagefile import (
     MIME_EXT,
-    copy_with_png_text,
     dimensions,
     is_complete,
     read_png_text,
     sniff,
 )
+from imggen.files.streamcheck import copy_with_png_text
 
 
 def chunk(kind: bytes, data: bytes) -> bytes:
@@ -214,7 +214,7 @@ def test_png_text_replaces_same_key_before_idat(write, tmp_path):
 
 
 def test_copy_with_png_text_refuses_non_png(write):
-    with pytest.raises(ValueError, match="not a PNG"):
+    with pytest.raises(ValueError, match="PNG signature"):
         copy_with_png_text(write(JPEG), io.BytesIO(), {"a": "b"})
     with pytest.raises(ValueError, match="keyword"):
         copy_with_png_text(write(make_png()), io.BytesIO(), {"": "b"})

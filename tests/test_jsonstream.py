@@ -436,3 +436,69 @@ def test_memory_stays_bounded_for_a_20_megabyte_data_url(spill: Factory) -> None
     blob = value["data"][0]["url"]
     assert blob.size == len(raw)
     assert blob.path.read_bytes() == raw
+
+
+def test_whitespace_outside_strings_is_not_held(spill: Factory) -> None:
+    from imggen.limits import Limits
+
+    parser = JsonStreamParser(spill, limits=Limits(json_cap=1024))
+    parser.feed(b'{"a": "  keep  ",')
+    for _ in range(64):
+        parser.feed(b" \t\r\n" * 16384)  # 4 MiB of whitespace against a 1 KiB cap
+    parser.feed(b'"b": [1, 2]}')
+    assert parser.close() == {"a": "  keep  ", "b": [1, 2]}
+
+
+def test_structure_over_the_cap_is_refused(spill: Factory) -> None:
+    from imggen.limits import Limits
+
+    parser = JsonStreamParser(spill, limits=Limits(json_cap=1024))
+    with pytest.raises(GatewayFailed, match="MiB of JSON besides its images"):
+        parser.feed(b"[" + b"0," * 1000 + b"0]")
+
+
+@pytest.mark.parametrize("depth", [257, 100_000])
+def test_deep_nesting_is_malformed_json_not_a_recursion_error(spill: Factory, depth: int) -> None:
+    with pytest.raises(GatewayFailed, match="nested deeper than 256 levels"):
+        parse(b"[" * depth + b"]" * depth, spill)
+    assert parse(b"[" * 256 + b"]" * 256, spill) is not None
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"AA==",
+        b"AAA=",
+        b"QUJD",
+        b"AA==AAAA",
+        b"AAA",
+        b"AA=A",
+        b"AAAA\n",
+        b" AAA",
+        b"A===",
+        b"QU*D",
+        base64.b64encode(image(100_000)),
+    ],
+)
+def test_the_fast_decoder_is_as_strict_as_the_standard_library(data: bytes) -> None:
+    from imggen.wire.spill import decoder
+
+    results = []
+    for simd in (True, False):
+        try:
+            results.append(decoder(simd)(data))
+        except ValueError:
+            results.append("refused")
+    assert results[0] == results[1]
+
+
+def test_many_small_values_are_refused_before_they_are_parsed(spill: Factory) -> None:
+    from imggen.limits import Limits
+
+    parser = JsonStreamParser(spill, limits=Limits(json_values=1000))
+    with pytest.raises(GatewayFailed, match="over 1,000 JSON values besides its images"):
+        parser.feed(b"[" + b"[]," * 1001 + b"[]]")
+    ok = JsonStreamParser(spill, limits=Limits(json_values=1000))
+    ok.feed(b'{"a": "' + b"x," * 5000 + b'", "b": [1, 2]}')  # commas inside strings do not count
+    assert ok.close()["b"] == [1, 2]

@@ -26,6 +26,7 @@ HEAVY = {
     "imggen.core",
     "imggen.console",
     "imggen.wire.jsonstream",
+    "pybase64",  # imported when an image arrives, not before
 }
 
 

@@ -14,6 +14,7 @@ from imggen.batch.run import JobResult, Summary, money
 from imggen.errors import UsageError
 from imggen.files import save
 from imggen.files.imagefile import dimensions
+from imggen.files.scratch import Scratch
 
 # The page may load its own images (relative paths) and nothing else: no script, no font,
 # no network, even when opened from a web server.
@@ -57,7 +58,7 @@ def write(path: Path, summary: Summary, manifest: Path, shard: tuple[int, int] |
     """Write the page atomically (a temp file renamed into place). Raises UsageError when it
     cannot be written."""
     text = render(summary, manifest, path.parent, shard)
-    scratch = save.Scratch()
+    scratch = Scratch()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp, out = scratch.new(path.parent)

@@ -18,7 +18,7 @@ from imggen.batch.plan import Task
 from imggen.console import UI
 from imggen.env import Env
 from imggen.errors import ExitCode, FileExists, ImggenError, UsageError
-from imggen.files import save
+from imggen.files.scratch import Scratch
 from imggen.job import SavedImage
 
 DEFAULT_JOBS = 4
@@ -157,7 +157,7 @@ def run_many(
     lock = threading.Lock()
     stop, abandon = threading.Event(), threading.Event()
     todo = [t for t in tasks if t.action != "skip"]
-    scratches: list[save.Scratch] = []  # every job's temp files, for the main thread
+    scratches: list[Scratch] = []  # every job's temp files, for the main thread
     crashed: list[BaseException] = []  # what ended a worker early, raised in the main thread
     queue = iter(todo)
     clients: dict[tuple[str, str], Client] = {}
@@ -195,7 +195,7 @@ def run_many(
                     finish(JobResult(task, "skipped", note=note))
                     continue
                 client = clients[(task.settings.profile, task.settings.base_url)]
-                scratch = save.Scratch()
+                scratch = Scratch()
                 with lock:
                     scratches.append(scratch)
                 result = _run_one(task, client, env, ui, on_saved, scratch)
@@ -251,7 +251,7 @@ def _run_one(
     env: Env,
     ui: UI,
     on_saved: Callable[[SavedImage], None] | None,
-    scratch: save.Scratch,
+    scratch: Scratch,
 ) -> JobResult:
     result = JobResult(task, "failed")
     began = time.monotonic()

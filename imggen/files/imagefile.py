@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import struct
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -17,9 +17,9 @@ MIME_EXT: dict[str, str] = {
     "image/gif": ".gif",
 }
 
-_PNG_SIG = b"\x89PNG\r\n\x1a\n"
+PNG_SIG = b"\x89PNG\r\n\x1a\n"
 _IEND = b"\x00\x00\x00\x00IEND\xaeB`\x82"
-_TEXT_TYPES = (b"tEXt", b"zTXt", b"iTXt")
+TEXT_TYPES = (b"tEXt", b"zTXt", b"iTXt")
 _PIECE = 1 << 20  # copy in 1 MiB pieces
 _TEXT_CAP = 16 << 20  # larger text chunks (or inflated text) are skipped, not loaded
 # JPEG start-of-frame markers: C0..CF except DHT (C4), JPG (C8) and DAC (CC).
@@ -28,7 +28,7 @@ _JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 
 def sniff(head: bytes) -> str | None:
     """The image MIME type the leading bytes announce, or None (HTML, JSON, junk...)."""
-    if head.startswith(_PNG_SIG):
+    if head.startswith(PNG_SIG):
         return "image/png"
     if head.startswith(b"\xff\xd8\xff"):
         return "image/jpeg"
@@ -193,12 +193,11 @@ def _chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
 
 
-def _itxt(key: str, value: str) -> bytes:
+def png_keyword(key: str) -> bytes:
     keyword = key.encode("latin-1")  # PNG keywords: 1-79 Latin-1 characters, no NUL
     if not 1 <= len(keyword) <= 79 or b"\x00" in keyword:
         raise ValueError(f"bad PNG text keyword {key!r}")
-    # keyword NUL, compression flag 0, method 0, empty language NUL, empty translation NUL
-    return _chunk(b"iTXt", keyword + b"\x00\x00\x00\x00\x00" + value.encode("utf-8"))
+    return keyword
 
 
 # The keywords the PNG specification registers: viewers and `identify -verbose` show them,
@@ -209,60 +208,15 @@ _REGISTERED = frozenset(
 )
 
 
-def _text(key: str, value: str) -> bytes:
-    """A registered keyword's ASCII text as tEXt; anything else as iTXt (UTF-8). (tEXt may
-    hold Latin-1, but tools print its bytes raw, which a UTF-8 terminal garbles.)"""
+def text_chunk(key: str, value: str) -> bytes:
+    """One PNG text chunk: a registered keyword's ASCII text as tEXt; anything else as iTXt
+    (UTF-8). (tEXt may hold Latin-1, but tools print its bytes raw, which a UTF-8 terminal
+    garbles.) Raises ValueError for a keyword PNG cannot hold."""
+    keyword = png_keyword(key)
     if key in _REGISTERED and value.isascii():
-        return _chunk(b"tEXt", key.encode("latin-1") + b"\x00" + value.encode("ascii"))
-    return _itxt(key, value)
-
-
-def _copy(src: BinaryIO, dst: BinaryIO, n: int) -> None:
-    """Copy up to n bytes (fewer at EOF) in bounded pieces."""
-    while n > 0:
-        piece = src.read(min(n, _PIECE))
-        if not piece:
-            return
-        dst.write(piece)
-        n -= len(piece)
-
-
-def copy_with_png_text(src: Path, dst: BinaryIO, text: Mapping[str, str]) -> None:
-    """Stream-copy PNG `src` to `dst` with one text chunk per key right after IHDR (iTXt;
-    tEXt for a registered keyword whose text is ASCII).
-
-    Text chunks before IDAT with the same keywords are dropped; raises ValueError if not a PNG.
-    """
-    chunks = [_text(k, v) for k, v in text.items()]
-    keys = {k.encode("latin-1") for k in text}
-    with src.open("rb") as f:
-        head = f.read(33)  # signature + the whole IHDR chunk (13 bytes of data)
-        if len(head) < 33 or not head.startswith(_PNG_SIG) or head[8:16] != b"\x00\x00\x00\x0dIHDR":
-            raise ValueError(f"{src} is not a PNG with IHDR first")
-        dst.write(head)
-        for c in chunks:
-            dst.write(c)
-        while True:  # copy chunks up to IDAT, dropping our keywords' old text
-            header = f.read(8)
-            if len(header) < 8 or header[4:8] in (b"IDAT", b"IEND"):
-                dst.write(header)
-                break
-            (length,) = struct.unpack(">I", header[:4])
-            if header[4:8] in _TEXT_TYPES:
-                peek = f.read(min(length, 80))
-                if len(peek) < min(length, 80):  # truncated source: copy what there is
-                    dst.write(header + peek)
-                    break
-                if b"\x00" in peek and peek.split(b"\x00", 1)[0] in keys:
-                    f.seek(length - len(peek) + 4, 1)
-                    continue
-                dst.write(header + peek)
-                _copy(f, dst, length - len(peek) + 4)
-            else:
-                dst.write(header)
-                _copy(f, dst, length + 4)
-        while piece := f.read(_PIECE):
-            dst.write(piece)
+        return _chunk(b"tEXt", keyword + b"\x00" + value.encode("ascii"))
+    # keyword NUL, compression flag 0, method 0, empty language NUL, empty translation NUL
+    return _chunk(b"iTXt", keyword + b"\x00\x00\x00\x00\x00" + value.encode("utf-8"))
 
 
 def _inflate(data: bytes) -> bytes | None:
@@ -305,7 +259,7 @@ def read_png_text(source: Path | BinaryIO) -> dict[str, str]:
     """Text chunks (tEXt, zTXt, iTXt) before the first IDAT; the first of a keyword wins."""
     found: dict[str, str] = {}
     with _reader(source) as f:
-        if f.read(8) != _PNG_SIG:
+        if f.read(8) != PNG_SIG:
             return found
         while True:
             header = f.read(8)
@@ -315,7 +269,7 @@ def read_png_text(source: Path | BinaryIO) -> dict[str, str]:
             kind = header[4:8]
             if kind in (b"IDAT", b"IEND"):
                 break
-            if kind not in _TEXT_TYPES or length > _TEXT_CAP:
+            if kind not in TEXT_TYPES or length > _TEXT_CAP:
                 f.seek(length + 4, 1)
                 continue
             data = f.read(length)

@@ -87,15 +87,21 @@ def bare_url(url: str | None) -> str | None:
 
 
 def png_text(record: Mapping[str, Any]) -> dict[str, str]:
-    """The text chunks a saved PNG carries: imggen's whole record (JSON), and the standard
-    keys image viewers and `identify -verbose` show: Software, and a Description holding the
-    prompt and the model."""
+    """The text chunks a saved PNG carries, keyword to text, in order: imggen's whole record
+    (JSON), and the standard keys image viewers and `identify -verbose` show: Software, and a
+    Description holding the prompt and the model. The writer puts them right after IHDR and
+    drops any the gateway's image already had under the same keywords."""
     described = f"{record.get('prompt', '')}\nmodel: {record.get('model', '')}"
     return {
-        PROVENANCE_KEY: json.dumps(dict(record), ensure_ascii=False, sort_keys=True),
+        PROVENANCE_KEY: record_text(record),
         "Software": f"imggen {__version__}",
         "Description": described.strip(),
     }
+
+
+def record_text(record: Mapping[str, Any]) -> str:
+    """The record as saved: JSON, keys sorted (a PNG chunk or a sidecar's content)."""
+    return json.dumps(dict(record), ensure_ascii=False, sort_keys=True)
 
 
 def sidecar(path: Path) -> Path:

@@ -1,143 +1,279 @@
-"""How images land: scratch files, magic-byte and completeness checks, temp file + rename,
-with their provenance (PNG iTXt chunk or a sidecar JSON)."""
+"""How images land: each is written once, as it arrives, into a temp file in its output folder
+(incoming.Incoming: checked, provenance in, hashed), then renamed into place, with a sidecar
+JSON for JPEG/WEBP/GIF. Saving needs no more free space than the image itself.
+
+Scratch owns the temp files of a run; Landing hands out the Incoming files images are written
+to (a spill factory) and moves them into place.
+"""
 
 from __future__ import annotations
 
-import binascii
 import errno
-import hashlib
-import json
 import os
 import re
-import secrets
-import socket
 import tempfile
 import threading
-import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, BinaryIO, cast
+from typing import Any, BinaryIO
 
 from imggen.errors import (
-    DiskFull,
     FileExists,
     GatewayFailed,
-    ImggenError,
-    NameTooLong,
     WriteFailed,
 )
 from imggen.files import imagefile
+from imggen.files.incoming import Incoming
+from imggen.files.kept import os_error, rescue
 from imggen.files.provenance import png_text, sidecar
+from imggen.files.scratch import Scratch
 from imggen.files.targets import EXTS, Target
 from imggen.job import SavedImage
-from imggen.wire.status import looks_like_html
+from imggen.limits import Limits
+
+_PIECE = 1 << 20
 
 
-class Scratch:
-    """The temp files of one run, named .imggen-*.part; all removed at the end unless moved
-    into place, so Ctrl-C, timeouts and crashes leave nothing partial behind."""
+class Landing:
+    """Where the images of one run land: hands out Incoming files (as a spill factory), gives
+    each image its provenance index as it starts, and moves each into place with land().
+    Thread-safe: the calls of `-n` fan-out write at once."""
 
-    def __init__(self) -> None:
-        self._paths: set[Path] = set()
+    def __init__(
+        self,
+        targets: list[Target],
+        *,
+        record: Callable[[int], Mapping[str, Any]],
+        scratch: Scratch,
+        limits: Limits = Limits(),
+        force: bool = False,
+    ) -> None:
+        self.targets = targets
+        self.limits = limits
+        self._record = record
+        self._scratch = scratch
+        self._force = force
+        self.spool = targets[0].directory
         self._lock = threading.Lock()
-        # Every name carries this run's token, so cleanup() also finds a file whose creation
-        # a signal cut short before it was recorded; and its machine and pid, so a later run
-        # can tell the leftovers of a run that is gone (kill -9, a power cut) from a live one's.
-        self._prefix = f".imggen-{HOST}-{os.getpid()}-{secrets.token_hex(4)}-"
-        self._dirs: set[Path] = set()
-        self._closed = False
+        self._sinks: dict[Path, Incoming] = {}
+        self._taken: set[int] = set()
 
-    def new(self, directory: Path) -> tuple[Path, BinaryIO]:
-        with self._lock:  # held across mkstemp: no file appears after cleanup() has run
-            if self._closed:
-                raise GatewayFailed("cancelled: this run has ended")
-            if directory not in self._dirs and directory not in _SWEPT:
-                _SWEPT.add(directory)  # once per process: 5,000 batch jobs, one folder
-                sweep(directory)
-            self._dirs.add(directory)
-            fd, name = tempfile.mkstemp(prefix=self._prefix, suffix=".part", dir=directory)
-            path = Path(name)
-            self._paths.add(path)
-        return path, os.fdopen(fd, "wb")
-
-    def factory(self, directory: Path) -> Any:
-        return lambda: self.new(directory)
-
-    def release(self, path: Path) -> None:
+    def open(self) -> tuple[Path, Incoming]:
+        """A new Incoming in the output folder (SpillFactory's shape)."""
+        path, fd = self._scratch.new_fd(self.spool)
+        sink = Incoming(self, path, fd)
         with self._lock:
-            self._paths.discard(path)
+            self._sinks[path] = sink
+        return path, sink
 
-    def cleanup(self) -> None:
-        with self._lock:
-            self._closed = True
-            paths, self._paths = self._paths, set()
-        for path in paths:
-            path.unlink(missing_ok=True)
-        for folder in self._dirs:
-            for stray in folder.glob(f"{self._prefix}*.part"):
-                stray.unlink(missing_ok=True)
+    def decode_base64(self, text: str) -> Path:
+        """Strictly decode a (small) base64 image into an Incoming. Raises GatewayFailed."""
+        from imggen.wire.spill import b64decode
 
-
-# This machine, as part files name it: a pid says nothing about another machine's (or
-# container's) runs writing the same folder, whose files only age out.
-HOST = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:6]
-STALE_AGE = 24 * 3600.0  # a part file this old is a leftover, whoever made it
-OWNER_GONE_AGE = 60.0  # and one this old whose process has ended here
-_PART = re.compile(r"\.imggen-(?:([0-9a-f]{6})-(\d+)-)?[0-9a-f]+-.*\.part")
-_SWEPT: set[Path] = set()  # folders this process has swept (a race sweeps twice: harmless)
-
-
-def sweep(directory: Path, *, now: float | None = None) -> list[Path]:
-    """Remove the .imggen-*.part files a dead run left in `directory`: those of this machine
-    whose owner pid no longer runs (a minute old), and any a day old; what was removed."""
-    now = time.time() if now is None else now
-    gone: list[Path] = []
-    try:
-        entries = list(os.scandir(directory))
-    except OSError:
-        return gone
-    for entry in entries:
-        found = _PART.fullmatch(entry.name)
-        if found is None or not entry.is_file(follow_symlinks=False):
-            continue
+        clean = re.sub(r"\s+", "", text)
         try:
-            age = now - entry.stat(follow_symlinks=False).st_mtime
-        except OSError:
-            continue
-        pid = int(found.group(2)) if found.group(1) == HOST else None
-        owner_gone = pid is not None and pid != os.getpid() and not _alive(pid)
-        if (owner_gone and age > OWNER_GONE_AGE) or age > STALE_AGE:
-            try:
-                os.unlink(entry.path)
-            except OSError:
+            data = b64decode(clean.encode("ascii")) if clean else b""
+        except ValueError as exc:  # binascii.Error, or non-ASCII text
+            raise GatewayFailed(
+                "the gateway sent invalid base64 image data", hint="try again; nothing was saved"
+            ) from exc
+        path, sink = self.open()
+        with sink:
+            sink.write(data)
+        return path
+
+    def target_of(self, index: int | None) -> Target | None:
+        if index is None or not 1 <= index <= len(self.targets):
+            return None
+        return self.targets[index - 1]
+
+    def assign(self, paths: list[Path]) -> tuple[list[tuple[Path, int | None]], list[Path]]:
+        """Which target each received file goes to: (path, index) in target order, index None
+        for what cannot be landed (land() raises why), and the images beyond the count."""
+        count = len(self.targets)
+        good: list[Incoming] = []
+        bad: list[tuple[Path, int | None]] = []
+        for path in paths:
+            sink = self._sinks.get(path)
+            if sink is None or sink.problem() is not None:
+                bad.append((path, None))
+            else:
+                good.append(sink)
+        chosen: dict[int, Incoming] = {}
+        for sink in good:  # each keeps the index it was written with where it can
+            if sink.index is not None and sink.index <= count and sink.index not in chosen:
+                chosen[sink.index] = sink
+        free = [i for i in range(1, count + 1) if i not in chosen]
+        extra: list[Path] = []
+        for sink in good:
+            if sink in chosen.values():
                 continue
-            gone.append(Path(entry.path))
-    return gone
+            if free:
+                chosen[free.pop(0)] = sink
+            else:
+                extra.append(sink.key)
+        placed: list[tuple[Path, int | None]] = [(chosen[i].key, i) for i in sorted(chosen)]
+        return placed + bad, extra
+
+    def land(
+        self,
+        path: Path,
+        index: int | None,
+        *,
+        stdout: BinaryIO | None = None,
+        warn: Callable[[str], object] | None = None,
+    ) -> SavedImage:
+        """Move image `path` (as open() named it) into target `index`. Raises GatewayFailed (not
+        a whole image) or FileExists."""
+        sink = self._sinks.get(path)
+        if sink is None:
+            raise GatewayFailed("the gateway sent nothing where an image should be")
+        problem = sink.problem()
+        if problem is not None:
+            raise problem
+        target = self.target_of(index)
+        assert index is not None and target is not None
+        if sink.index != index:
+            sink = self._rewrite(sink, index)
+        mime = sink.mime
+        assert mime is not None
+        pixels = sink.pixels
+        if target.path is None:
+            assert stdout is not None
+            self._to_stdout(sink, stdout)
+            return SavedImage("-", mime, sink.written, pixels, sink.sha.hexdigest())
+        final = _final_path(target, mime, warn)
+        force = self._force and not target.unique
+        try:
+            size = sink.finish_file(_file_mode())
+            self._place(sink.path, final, force=force)
+        except OSError as exc:
+            # The image arrived (and was paid for): keep it under a name, which needs no room.
+            kept = rescue(sink.path, final, self._scratch.release)
+            raise os_error(exc, final, kept=kept) from None
+        if mime != "image/png":
+            # only once the image is in place: a sidecar must never describe another image
+            try:
+                _write_sidecar(final, sink.record, scratch=self._scratch)
+            except OSError as exc:
+                error = os_error(exc, sidecar(final))
+                error.message = f"{final} is saved, but not its record: {error.message}"
+                raise error from None
+        return SavedImage(str(final), mime, size, pixels, sink.sha.hexdigest())
+
+    def _to_stdout(self, sink: Incoming, stdout: BinaryIO) -> None:
+        try:
+            sink.read_back(lambda piece: _write_all(stdout, piece))
+            stdout.flush()
+        except OSError as exc:
+            if exc.errno == errno.EPIPE:  # the reader stopped reading (`| head`): its choice
+                raise WriteFailed("stdout was closed before the whole image was written") from None
+            named = sink.path.with_name(
+                "imggen-stdout" + imagefile.MIME_EXT.get(sink.mime or "", ".img")
+            )
+            kept = rescue(sink.path, named, self._scratch.release)
+            raise os_error(exc, Path("stdout"), kept=kept) from None
+
+    def _place(self, src: Path, final: Path, *, force: bool) -> None:
+        try:
+            _place(src, final, force=force, scratch=self._scratch)
+        except OSError as exc:
+            if exc.errno != errno.EXDEV:
+                raise
+            # this target's folder is on another filesystem than the first one's, where the
+            # image was written: a copy there, then the rename (rare: templates across mounts);
+            # src stays until the copy is in place, for rescue() should that fail
+            copy = self._copy_to(src, final.parent)
+            try:
+                _place(copy, final, force=force, scratch=self._scratch)
+            finally:
+                copy.unlink(missing_ok=True)
+                self._scratch.release(copy)
+            src.unlink(missing_ok=True)
+            self._scratch.release(src)
+
+    def elsewhere(self, path: Path) -> tuple[Path, int] | None:
+        """A temp file, open for writing, for image `path` (being written in the output folder,
+        whose disk filled) in the system's temp folder; None when that is the same folder or
+        cannot take a file."""
+        folder = Path(tempfile.gettempdir())
+        try:
+            if folder.resolve() == path.parent.resolve():
+                return None
+            return self._scratch.new_fd(folder)
+        except (OSError, GatewayFailed):
+            return None
+
+    def preview(self, path: Path) -> Path:
+        """`path` holds a partial render, not an image of the run: its index is given back
+        (the final image is to have it); save() gives the file its own record."""
+        sink = self._sinks.get(path)
+        if sink is not None:
+            self.forget(sink)
+        return path
+
+    def discard(self, path: Path) -> None:
+        sink = self._sinks.get(path)
+        if sink is not None:
+            sink.discard()
+        else:
+            path.unlink(missing_ok=True)
+
+    def close(self) -> None:
+        """Close every file still open (the run is over); Scratch removes them."""
+        with self._lock:
+            sinks = list(self._sinks.values())
+        for sink in sinks:
+            sink.close_fd()
+
+    # for Incoming ---------------------------------------------------------------------------
+
+    def bind(
+        self, sink: Incoming, index: int | None = None
+    ) -> tuple[int, Mapping[str, Any], dict[str, str]]:
+        """An index for an image that starts (the lowest not taken, past the count for an
+        image too many, or `index`), its provenance record and its PNG text."""
+        with self._lock:
+            if index is None:
+                index = 1
+                while index in self._taken:
+                    index += 1
+            self._taken.add(index)
+        record = self._record(index)
+        return index, record, png_text(record)
+
+    def forget(self, sink: Incoming) -> None:
+        with self._lock:
+            if sink.index is not None:
+                self._taken.discard(sink.index)
+                sink.index = None
+
+    def _copy_to(self, src: Path, folder: Path) -> Path:
+        tmp, out = self._scratch.new(folder)
+        with out, src.open("rb") as f:
+            while block := f.read(_PIECE):
+                out.write(block)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(tmp, _file_mode())
+        return tmp
+
+    def _rewrite(self, sink: Incoming, index: int) -> Incoming:
+        """The image was written with another index (an image before it failed): write it
+        again with the record of `index`. Rare; a copy."""
+        path, fresh = self.open()
+        fresh.mime = sink.mime
+        fresh.begin(sink.head, index)
+        sink.read_back(fresh.write)
+        fresh.close()
+        sink.discard()
+        problem = fresh.problem()
+        if problem is not None:
+            raise problem
+        return fresh
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # EPERM: it runs, as someone else
-        return True
-    return True
-
-
-def decode_base64(text: str, scratch: Scratch, directory: Path) -> Path:
-    """Strictly decode a (small) base64 image into a scratch file. Raises GatewayFailed."""
-    clean = re.sub(r"\s+", "", text)
-    try:
-        data = binascii.a2b_base64(clean, strict_mode=True) if clean else b""
-    except (binascii.Error, ValueError) as exc:
-        raise GatewayFailed(
-            "the gateway sent invalid base64 image data", hint="try again; nothing was saved"
-        ) from exc
-    path, out = scratch.new(directory)
-    with out:
-        out.write(data)
-    return path
+# -- a file already on disk (tests, partial renders) ------------------------------------------
 
 
 def save(
@@ -150,133 +286,40 @@ def save(
     stdout: BinaryIO | None = None,
     warn: Any = None,
 ) -> SavedImage:
-    """Check that `src` is a whole image and move it into place with its provenance.
+    """Check that the image in file `src` is whole and write it into place with its provenance
+    (a copy; images from a gateway land in one pass through Landing instead).
 
-    Raises GatewayFailed (not an image, truncated) or FileExists.
+    Raises GatewayFailed (not an image, truncated, malformed) or FileExists.
     """
-    with src.open("rb") as f:
-        head = f.read(64)
-    mime = imagefile.sniff(head)
-    if mime is None:
-        raise GatewayFailed(f"the gateway sent {_describe(head)} where an image should be")
-    if not imagefile.is_complete(src, mime):
-        raise GatewayFailed("the gateway sent a truncated image", hint="try again")
-    pixels = imagefile.dimensions(src)
-    record = json.dumps(dict(provenance), ensure_ascii=False, sort_keys=True)
-    if target.path is None:
-        assert stdout is not None
-        try:
-            _write_image(src, mime, png_text(provenance), stdout)
-            stdout.flush()
-        except OSError as exc:
-            if exc.errno == errno.EPIPE:  # the reader stopped reading (`| head`): its choice
-                raise WriteFailed("stdout was closed before the whole image was written") from None
-            named = src.with_name("imggen-stdout" + imagefile.MIME_EXT.get(mime, ".img"))
-            kept = _rescue(src, named, scratch)
-            raise os_error(exc, Path("stdout"), kept=kept) from None
-        return SavedImage("-", mime, src.stat().st_size, pixels, _sha256(src))
-
-    final = _final_path(target, mime, warn)
+    landing = Landing([target], record=lambda index: provenance, scratch=scratch, force=force)
+    path, sink = landing.open()
     try:
-        tmp, out = scratch.new(final.parent)
-        os.chmod(tmp, _file_mode())  # mkstemp makes 0600; a saved image follows the umask
-        # --json's bytes and sha256 describe the file as saved (with its provenance chunk),
-        # hashed on the way out rather than read back
-        hashed = _Hashing(out)
-        with out:
-            _write_image(src, mime, png_text(provenance), cast(BinaryIO, hashed))
-            out.flush()
-            os.fsync(out.fileno())
-        size, sha = hashed.size, hashed.digest.hexdigest()
-        _place(tmp, final, force=force and not target.unique, scratch=scratch)
-    except OSError as exc:
-        # The image arrived (and was paid for): keep its bytes, which need no more space.
-        kept = _rescue(src, final, scratch)
-        raise os_error(exc, final, kept=kept) from None
-    if mime != "image/png":
-        # only once the image is in place: a sidecar must never describe another image
-        try:
-            _writesidecar(final, record, scratch=scratch)
-        except OSError as exc:
-            error = os_error(exc, sidecar(final))
-            error.message = f"{final} is saved, but not its record: {error.message}"
-            raise error from None
-    return SavedImage(str(final), mime, size, pixels, sha)
+        with sink, src.open("rb") as f:
+            while block := f.read(_PIECE):
+                sink.write(block)
+        return landing.land(path, 1, stdout=stdout, warn=warn)
+    finally:
+        landing.close()
+        path.unlink(missing_ok=True)
+        scratch.release(path)
 
 
-def os_error(exc: OSError, path: Path, *, kept: Path | None = None) -> ImggenError:
-    """What the world did to a write, said as such (never "a bug"): a full disk, a name too
-    long, a folder that refuses files; `kept` names where the received image was put."""
-    where = f"; the image is kept as {kept}" if kept else ""
-    hint = "move it into place once fixed" if kept else None
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return DiskFull(
-            f"no space left to write {path}{where}",
-            hint=f"free some space on that disk, then {hint}" if hint else "free some space",
-        )
-    if exc.errno == errno.ENAMETOOLONG:
-        return NameTooLong(f"the name {path.name!r} is too long for its folder{where}", hint=hint)
-    reason = exc.strerror or type(exc).__name__
-    return WriteFailed(f"could not write {path}: {reason}{where}", hint=hint)
+def _write_all(out: BinaryIO, piece: bytes) -> None:
+    """All of `piece`: stdout may be a raw file, whose write() takes what the pipe has room
+    for and says how much (None: none, for a non-blocking one)."""
+    view = memoryview(piece)
+    while view:
+        done = out.write(view)
+        if done is None:
+            import select
 
-
-def _rescue(src: Path, final: Path, scratch: Scratch) -> Path | None:
-    """Give the received image (a scratch file) a visible name beside it, so a failed write
-    does not lose it: a hard link or rename, which needs no room for the bytes. None when
-    even that fails."""
-    names = [f"{final.stem}.unsaved-{n}{final.suffix}" for n in range(1, 10)]
-    names += [f"imggen-unsaved-{n}{final.suffix}" for n in range(1, 10)]  # for too long a stem
-    for name in names:
-        kept = src.with_name(name)
-        if kept.exists() or kept.is_symlink():
-            continue
-        try:
-            os.link(src, kept)
-        except FileExistsError:
-            continue
-        except OSError as exc:
-            if exc.errno == errno.ENAMETOOLONG:
-                continue
-            try:  # no hard links on this filesystem
-                os.rename(src, kept)
-            except OSError:
-                return None
-        scratch.release(src)
-        return kept
-    return None
-
-
-class _Hashing:
-    """A write-only file that hashes and counts what passes through it."""
-
-    def __init__(self, out: BinaryIO) -> None:
-        self._out = out
-        self.digest = hashlib.sha256()
-        self.size = 0
-
-    def write(self, data: bytes) -> int:
-        self.digest.update(data)
-        self.size += len(data)
-        return self._out.write(data)
-
-
-def _write_image(src: Path, mime: str, text: Mapping[str, str], out: BinaryIO) -> None:
-    """Copy the image in 1 MiB pieces; a PNG gets its provenance as iTXt chunks.
-
-    Raises GatewayFailed for a PNG whose chunks are not in order.
-    """
-    if mime == "image/png":
-        try:
-            imagefile.copy_with_png_text(src, out, text)
-        except ValueError as exc:  # e.g. no IHDR first: a broken PNG, not a bug of ours
-            raise GatewayFailed("the gateway sent a malformed PNG", hint="try again") from exc
-        return
-    with src.open("rb") as f:
-        while block := f.read(1 << 20):
-            out.write(block)
+            select.select([], [out], [], 1.0)
+        view = view[done or 0 :]
 
 
 def _final_path(target: Target, mime: str, warn: Any) -> Path:
+    from imggen.files import imagefile
+
     assert target.path is not None
     real_ext = imagefile.MIME_EXT.get(mime, ".img")
     path = target.path
@@ -327,30 +370,9 @@ def _file_mode() -> int:
     return 0o666 & ~mask
 
 
-def _writesidecar(final: Path, record: str, *, scratch: Scratch) -> None:
+def _write_sidecar(final: Path, record: str, *, scratch: Scratch) -> None:
     tmp, out = scratch.new(final.parent)
     os.chmod(tmp, _file_mode())
     with out:
         out.write(record.encode() + b"\n")
     _place(tmp, sidecar(final), force=True, scratch=scratch)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while block := f.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _describe(head: bytes) -> str:
-    text = head.lstrip()[:16].lower()
-    if looks_like_html(head):
-        return "an HTML page"
-    if text.startswith(b"<"):
-        return "an XML/HTML document"
-    if text.startswith((b"{", b"[")):
-        return "JSON"
-    if not head:
-        return "nothing (0 bytes)"
-    return "data that is not PNG, JPEG, WEBP or GIF"

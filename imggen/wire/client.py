@@ -19,6 +19,8 @@ from imggen.job import HttpCall, Reply
 from imggen.limits import Limits
 from imggen.wire import replies
 from imggen.wire.download import Downloader
+from imggen.wire.inflate import decoded
+from imggen.wire.jsonstream import loads
 from imggen.wire.multipart import multipart
 from imggen.wire.replies import ReplyParser
 from imggen.wire.retry import Pacer, Retrier, RetryLater
@@ -69,6 +71,8 @@ class Client:
             on_debug=self.on_debug,
             on_bytes=self.on_bytes,
             max_connections=max_connections,
+            # API calls follow no redirects: an http:// base URL never needs TLS
+            tls=not self.base_url.lower().startswith("http://"),
         )
         self._downloader = Downloader(
             self._retrier,
@@ -243,10 +247,11 @@ class Client:
                         delivered,
                         event_gap=self.limits.event_gap,
                         redact=self._redact,
+                        limits=self.limits,
                     )
                 except replies.StreamNotStarted as exc:
                     raise RetryLater(exc) from exc
-            value = replies.read_json(chunks, resp.status_code, spill)
+            value = replies.read_json(chunks, resp.status_code, spill, limits=self.limits)
             if isinstance(value, dict) and value.get("error"):  # an error object with HTTP 2xx
                 where = f"in an HTTP {resp.status_code} reply"
                 raise event_error(value, self._redact, where=where)
@@ -269,7 +274,7 @@ class Client:
 def _read_capped(resp: httpx.Response, cap: int, *, strict: bool = True) -> bytes:
     """At most `cap` bytes of the body; more is GatewayFailed when strict, else cut off."""
     data = bytearray()
-    for chunk in resp.iter_bytes():
+    for chunk in decoded(resp):
         data += chunk
         if len(data) > cap:
             if strict:
@@ -289,7 +294,7 @@ def _parse_small(raw: bytes, status: int) -> Any:
             status=status,
         )
     try:
-        return json.loads(raw)
+        return loads(raw)  # nesting deeper than Limits.json_depth is a ValueError too
     except ValueError:
         raise GatewayFailed(
             f"the gateway sent malformed JSON (HTTP {status})", status=status

@@ -12,14 +12,44 @@ import secrets
 from typing import Any
 
 from imggen.errors import GatewayFailed
+from imggen.limits import Limits, MiB
 from imggen.wire.spill import Blob, Spill, SpillFactory, malformed, show
 
-__all__ = ["Blob", "JsonStreamParser", "SpillFactory", "Truncated", "parse_bytes"]
+__all__ = ["Blob", "JsonStreamParser", "SpillFactory", "Truncated", "loads", "parse_bytes"]
 
 _QUOTE = 0x22
 _BACKSLASH = 0x5C
 
 _CUT_OFF = "the gateway's reply was cut off"
+_WHITESPACE = b" \t\r\n"
+
+
+def loads(text: bytes | bytearray | str, depth: int = Limits.json_depth) -> Any:
+    """json.loads for a gateway's text: nesting deeper than `depth` is a ValueError (as bad
+    JSON is), never a RecursionError."""
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        raise ValueError(f"it is nested deeper than {depth} levels") from None
+    raw = text.encode("utf-8", "replace") if isinstance(text, str) else text
+    if raw.count(b"[") + raw.count(b"{") > depth and _deeper_than(value, depth):
+        raise ValueError(f"it is nested deeper than {depth} levels")
+    return value
+
+
+def _deeper_than(value: Any, depth: int) -> bool:
+    """Whether containers nest more than `depth` levels in `value` (no recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if level > depth:
+            return True
+        if isinstance(item, dict):
+            item = item.values()
+        elif not isinstance(item, list):
+            continue
+        stack.extend((child, level + 1) for child in item if isinstance(child, dict | list))
+    return False
 
 
 class Truncated(GatewayFailed):
@@ -29,9 +59,13 @@ class Truncated(GatewayFailed):
 class JsonStreamParser:
     """Reads a JSON document chunk by chunk, spilling strings longer than threshold to files."""
 
-    def __init__(self, new_spill: SpillFactory, threshold: int = 64 * 1024) -> None:
+    def __init__(
+        self, new_spill: SpillFactory, threshold: int = 64 * 1024, *, limits: Limits = Limits()
+    ) -> None:
         self._new_spill = new_spill
         self._threshold = threshold
+        self._limits = limits
+        self._values = 0  # commas and opened containers outside strings: values, nearly
         self._skeleton = bytearray()  # the document with each spilled string's text replaced
         self._in_string = False
         self._escaped = False  # the string so far ends in an unfinished escape ("\")
@@ -97,11 +131,17 @@ class JsonStreamParser:
         pos = 0
         while pos < n:
             if not self._in_string:
+                # Outside strings whitespace means nothing: it is dropped, and what is left
+                # (the structure and the short strings) is capped, so memory stays bounded
                 quote = chunk.find(b'"', pos)
+                stop = n if quote < 0 else quote + 1
+                # (and so is the count of values, which cost memory once parsed: ~60 bytes each)
+                part = chunk[pos:stop].translate(None, _WHITESPACE)
+                skeleton += part
+                self._values += part.count(b",") + part.count(b"[") + part.count(b"{")
+                self._check_size()
                 if quote < 0:
-                    skeleton += chunk[pos:] if pos else chunk
                     return
-                skeleton += chunk[pos : quote + 1]
                 self._in_string = True
                 self._escaped = False
                 self._start = len(skeleton)
@@ -110,7 +150,7 @@ class JsonStreamParser:
             end = self._string_end(chunk, pos)
             if self._spill is not None:
                 if end > pos:
-                    self._spill.write(chunk[pos:end])
+                    self._spill.write(chunk, pos, end)  # no copy of the piece
             else:
                 skeleton += chunk[pos:end]
                 if len(skeleton) - self._start > self._threshold:
@@ -123,6 +163,19 @@ class JsonStreamParser:
             skeleton.append(_QUOTE)
             self._in_string = False
             pos = end + 1
+
+    def _check_size(self) -> None:
+        limits = self._limits
+        if len(self._skeleton) > limits.json_cap:
+            cap = limits.json_cap // MiB or 1
+            raise GatewayFailed(
+                f"the gateway's reply holds over {cap} MiB of JSON besides its images"
+            )
+        if self._values > limits.json_values:
+            raise GatewayFailed(
+                f"the gateway's reply holds over {limits.json_values:,} JSON values besides "
+                "its images"
+            )
 
     def _string_end(self, chunk: bytes, pos: int) -> int:
         """Index of the quote closing the current string, or len(chunk) if it goes on."""
@@ -149,11 +202,11 @@ class JsonStreamParser:
         raw = bytes(skeleton[self._start :])
         del skeleton[self._start :]
         path, sink = self._new_spill()
-        blob = Blob(path=path, kind="text", mime=None, size=0, head=b"")
+        blob = Blob(path=path, kind="text", mime=None, size=0, head=b"", sink=sink)
         self._blobs.append(blob)
         placeholder = json.dumps(f"{self._token}{len(self._blobs) - 1}")[1:-1]
         skeleton += placeholder.encode("ascii")
-        self._spill = Spill(blob, sink)
+        self._spill = Spill(blob, sink, text_cap=self._limits.json_text_cap)
         self._spill.write(raw)
 
     def _finish(self) -> Any:
@@ -163,7 +216,7 @@ class JsonStreamParser:
         if not text.strip():
             raise GatewayFailed("the gateway sent an empty reply where JSON was expected")
         try:
-            value = json.loads(text)
+            value = loads(text, self._limits.json_depth)
         except UnicodeDecodeError:
             raise malformed("it is not valid UTF-8") from None
         except json.JSONDecodeError as exc:
@@ -172,6 +225,8 @@ class JsonStreamParser:
                 raise Truncated(f"{_CUT_OFF}: the JSON document ended early") from None
             near = show(exc.doc[max(0, exc.pos - 20) : exc.pos + 20])
             raise malformed(f"{exc.msg.lower()} at character {exc.pos} (near {near})") from None
+        except ValueError as exc:  # nested too deeply
+            raise malformed(str(exc)) from None
         if self._blobs:
             value = self._restore(value)
         return value
@@ -195,9 +250,11 @@ class JsonStreamParser:
         return value
 
 
-def parse_bytes(data: bytes, new_spill: SpillFactory, threshold: int = 64 * 1024) -> Any:
+def parse_bytes(
+    data: bytes, new_spill: SpillFactory, threshold: int = 64 * 1024, *, limits: Limits = Limits()
+) -> Any:
     """Parse a whole JSON document, spilling large strings; on error no spill file is left."""
-    parser = JsonStreamParser(new_spill, threshold)
+    parser = JsonStreamParser(new_spill, threshold, limits=limits)
     try:
         parser.feed(data)
         return parser.close()

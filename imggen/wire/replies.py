@@ -5,11 +5,12 @@ What the values mean is the dialect's business, reached through the ReplyParser 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Protocol
 
 from imggen.errors import GatewayFailed
 from imggen.job import Reply
+from imggen.limits import Limits, MiB
 from imggen.wire.jsonstream import JsonStreamParser, Truncated
 from imggen.wire.spill import SpillFactory
 from imggen.wire.sse import Comment, Data, Dispatch, SseParser
@@ -32,15 +33,31 @@ class StreamNotStarted(GatewayFailed):
     """The stream ended before any event: nothing was generated, so asking again is safe."""
 
 
-def read_json(chunks: Iterable[bytes], status: int, spill: SpillFactory) -> Any:
+def capped(chunks: Iterable[bytes], cap: int) -> Iterator[bytes]:
+    """The body's chunks (as decompressed) until they pass `cap` bytes: then GatewayFailed."""
+    total = 0
+    for chunk in chunks:
+        total += len(chunk)
+        if total > cap:
+            raise GatewayFailed(
+                f"the gateway's reply is over {cap // MiB or 1} MiB (as decompressed); "
+                "nothing was saved",
+                hint="the gateway is misbehaving; try again later",
+            )
+        yield chunk
+
+
+def read_json(
+    chunks: Iterable[bytes], status: int, spill: SpillFactory, *, limits: Limits = Limits()
+) -> Any:
     """The JSON value of a whole body, its big strings spilled to disk as Blobs.
 
-    Raises GatewayFailed for an HTML page or malformed JSON.
+    Raises GatewayFailed for an HTML page, malformed JSON or a body over the caps.
     """
-    parser = JsonStreamParser(spill)
+    parser = JsonStreamParser(spill, limits=limits)
     first = b""
     try:
-        for chunk in chunks:
+        for chunk in capped(chunks, limits.reply_cap):
             if len(first) < 512:
                 first += chunk[: 512 - len(first)]
                 if looks_like_html(first):
@@ -74,6 +91,7 @@ def read_sse(
     *,
     event_gap: float,
     redact: Callable[[str], str],
+    limits: Limits = Limits(),
 ) -> Reply:
     """The images, text and usage of an SSE stream, event by event (seeds 001-003; the images
     APIs' `image_generation.*` / `image_edit.*` events, with or without `event:` lines and
@@ -97,7 +115,7 @@ def read_sse(
             # the generation is under way (and likely billed): from here on a broken
             # stream is reported, not retried (SPEC "Reliability")
             delivered[0] = True
-            parser = JsonStreamParser(spill)
+            parser = JsonStreamParser(spill, limits=limits)
             parser.feed(pending)
         pending = b""
 
@@ -118,11 +136,14 @@ def read_sse(
                 if value.get("error") or value.get("type") == "error":
                     raise event_error(value, redact)
             reply.extend(dialect.parse_event(value))
+            if len(reply.text) > limits.json_text_cap:  # words in many small deltas
+                cap = limits.json_text_cap // MiB or 1
+                raise GatewayFailed(f"the gateway's stream sent over {cap} MiB of text")
         pending = b""
 
     last_data = time.monotonic()
     try:
-        for chunk in chunks:
+        for chunk in capped(chunks, limits.reply_cap):
             if time.monotonic() - last_data > event_gap:
                 raise GatewayFailed(
                     f"the gateway's stream sent no event for {event_gap:.0f} s, only keep-alives",

@@ -14,6 +14,7 @@ import httpx
 
 from imggen.errors import DeadlineExceeded, GatewayFailed
 from imggen.limits import Limits
+from imggen.wire.inflate import decoded
 from imggen.wire.retry import Retrier, RetryLater
 from imggen.wire.status import host
 
@@ -36,6 +37,7 @@ class Session:
         on_bytes: Progress,
         max_connections: int | None = None,
         keep_cookies: bool = True,
+        tls: bool = True,
     ) -> None:
         self.limits = limits
         self.read_timeout = read_timeout
@@ -47,12 +49,15 @@ class Session:
                 max_connections=max_connections,
                 max_keepalive_connections=min(16, max_connections),
             )
+        if not tls:  # plain http only (a gateway on localhost): no CA bundle to load (~20 ms)
+            options["verify"] = False
         if not keep_cookies:  # a CDN's cookies must not follow the next link, nor reach the gateway
             options["cookies"] = CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
         self._http = httpx.Client(
             transport=transport,
             follow_redirects=False,  # a redirect must never carry the key to another host
-            headers={"User-Agent": USER_AGENT},
+            # only what wire.inflate decompresses in bounded pieces
+            headers={"User-Agent": USER_AGENT, "Accept-Encoding": "gzip, deflate"},
             **options,
         )
 
@@ -73,7 +78,7 @@ class Session:
     def chunks(self, resp: httpx.Response, retrier: Retrier) -> Iterator[bytes]:
         """The body as it arrives, counted for progress; stops on close() and at the deadline."""
         total = content_length(resp)
-        for chunk in resp.iter_bytes():
+        for chunk in decoded(resp):  # inflated in bounded pieces (gzip bombs)
             if retrier.cancelled.is_set():
                 raise GatewayFailed("cancelled")
             retrier.check_deadline()

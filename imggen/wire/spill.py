@@ -8,18 +8,49 @@ from __future__ import annotations
 
 import binascii
 import codecs
+import functools
 import pathlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from imggen.errors import GatewayFailed
 
-__all__ = ["Blob", "Spill", "SpillFactory", "malformed", "show"]
+__all__ = ["Blob", "Spill", "SpillFactory", "b64decode", "malformed", "show"]
 
-# makes a new spill file: its path and the file open for binary writing
+# Makes a new spill file: its path and a file-like sink open for binary writing (a plain file,
+# or files.incoming.Incoming, which checks and lands an image as it is written)
 SpillFactory = Callable[[], tuple[pathlib.Path, BinaryIO]]
+
+
+Decoder = Callable[[bytes | bytearray | memoryview], bytes]
+
+
+def b64decode(data: bytes | bytearray | memoryview) -> bytes:
+    """Strictly decode base64 (no whitespace, padding only at the end). Raises ValueError
+    (binascii.Error). pybase64's SIMD decoder (some 10-20x the standard library's) where it is
+    installed, imported on first use so that start-up does not pay for it."""
+    global _DECODE
+    if _DECODE is None:
+        _DECODE = decoder()
+    return _DECODE(data)
+
+
+def decoder(simd: bool = True) -> Decoder:
+    """The strict base64 decoder: pybase64's if `simd` and it is installed, else the standard
+    library's (which lets excess '=' at the end through; pybase64 refuses it)."""
+    if simd:
+        try:
+            from pybase64 import b64decode as fast
+        except ImportError:  # pragma: no cover - pybase64 has wheels for the usual platforms
+            pass
+        else:
+            return functools.partial(fast, validate=True)
+    return functools.partial(binascii.a2b_base64, strict_mode=True)
+
+
+_DECODE: Decoder | None = None
 
 
 @dataclass
@@ -31,17 +62,23 @@ class Blob:
     mime: str | None  # from a data URL prefix such as "data:image/png;base64,"
     size: int
     head: bytes  # the first 64 bytes of the file
-    prefix: str = ""  # text before an embedded data URL (at most 4 KiB)
+    prefix: str = ""  # text before an embedded data URL
     suffix: str = ""  # text after the base64 run (at most 4 KiB)
+    sink: Any = None  # the file object it was written to
 
     def discard(self) -> None:
         """Delete the spill file; do nothing if it is already gone."""
+        forget = getattr(self.sink, "discard", None)
+        if forget is not None:
+            forget()
         self.path.unlink(missing_ok=True)
 
 
 _HEAD = 64
-_KEEP = 4096  # bytes of prefix / suffix kept; a data URL must start within this many bytes
+_KEEP = 4096  # bytes of suffix kept
 _SNIFF = _KEEP + 256  # decoded bytes looked at before deciding how to store a spilled string
+_LOOKBACK = 512  # a data URL's "data:...;base64," may straddle pieces by this much
+_TEXT_CAP = 8 * 1024 * 1024
 _SHOW = 40  # characters of offending data quoted in an error message
 
 _B64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
@@ -160,6 +197,11 @@ class _Unescaper:
     def __init__(self) -> None:
         self._tail = b""
 
+    @property
+    def held(self) -> bool:
+        """An escape split between pieces is waiting for its end."""
+        return bool(self._tail)
+
     def feed(self, raw: bytes) -> bytes:
         if self._tail:
             raw = self._tail + raw
@@ -184,28 +226,35 @@ _SUFFIX = 4
 
 
 class Spill:
-    """Streams one large string into its file: sniffs it, then decodes base64 or copies text."""
+    """Streams one large string into its file: sniffs it, then decodes base64 straight into the
+    file (in place of the string), or holds text (bounded) and writes it at the end."""
 
-    def __init__(self, blob: Blob, sink: BinaryIO) -> None:
+    def __init__(self, blob: Blob, sink: BinaryIO, text_cap: int = _TEXT_CAP) -> None:
         self.blob = blob
         self._sink: BinaryIO | None = sink
         self._unescaper = _Unescaper()
         self._mode = _SNIFFING
         self._sniffed = bytearray()
+        self._text = bytearray()  # _TEXT: the string so far, looked through for a data URL
+        self._scanned = 0  # where the next data URL search in _text starts
+        self._text_cap = text_cap
         self._carry = b""  # fewer than 4 base64 characters waiting for the rest of their quad
         self._padded = False
         self._suffix = bytearray()
-        self._utf8 = codecs.getincrementaldecoder("utf-8")()
 
-    def write(self, raw: bytes) -> None:
-        """Take the next piece of the string as it appears in the JSON text."""
-        if self._mode == _BASE64:  # the strict decoder rejects all other control characters
-            controls = b"\n" in raw or b"\r" in raw
-        else:
-            controls = len(raw.translate(None, _CONTROLS)) != len(raw)
-        if controls:
-            raise malformed("a string holds a raw control character (such as a line break)")
-        data = self._unescaper.feed(raw)
+    def write(self, raw: bytes, start: int = 0, end: int | None = None) -> None:
+        """Take the next piece of the string as it appears in the JSON text: raw[start:end]."""
+        if end is None:
+            end = len(raw)
+        if self._mode == _BASE64 and not self._unescaper.held and raw.find(b"\\", start, end) < 0:
+            # the common case, at memory speed: no escapes, so the piece is base64 as it
+            # stands; the strict decoder rejects control characters with everything else
+            self._decode_span(raw, start, end)
+            return
+        piece = raw[start:end] if start or end != len(raw) else raw
+        if len(piece.translate(None, _CONTROLS)) != len(piece):
+            raise _raw_control()
+        data = self._unescaper.feed(piece)
         if data:
             self._route(data)
 
@@ -219,32 +268,37 @@ class Spill:
         if self._mode in (_BASE64, _BASE64_RUN) and self._carry:
             raise _bad_base64("its length is not a multiple of 4")
         if self._mode == _TEXT:
+            text = bytes(self._text)
+            self._text = bytearray()
             try:
-                self._utf8.decode(b"", final=True)
+                text.decode("utf-8")
             except UnicodeDecodeError:
                 raise malformed("a string is not valid UTF-8") from None
+            expect_text = getattr(self._sink, "expect_text", None)
+            if expect_text is not None:
+                expect_text()
+            self._write(text)
         if self._suffix:
             self.blob.suffix = codecs.getincrementaldecoder("utf-8")("replace").decode(
                 bytes(self._suffix)
             )
-        self.abort()
+        self._close("close")
 
     def abort(self) -> None:
         """Close the file (the Blob stays listed so the caller can discard it)."""
+        self._close("abort")
+
+    def _close(self, how: str) -> None:
         if self._sink is not None:
             sink, self._sink = self._sink, None
-            sink.close()
+            getattr(sink, how, sink.close)()
 
     def _route(self, data: bytes) -> None:
         mode = self._mode
         if mode == _BASE64:
             self._route_base64(data)
         elif mode == _TEXT:
-            try:
-                self._utf8.decode(data)
-            except UnicodeDecodeError:
-                raise malformed("a string is not valid UTF-8") from None
-            self._write(data)
+            self._add_text(data)
         elif mode == _BASE64_RUN:
             others = data.translate(None, _B64_RUN)
             if not others:
@@ -266,12 +320,34 @@ class Spill:
     def _route_base64(self, data: bytes) -> None:
         if b"\n" in data or b"\r" in data:
             data = data.replace(b"\r", b"").replace(b"\n", b"")
-        self._decode(data)
+        self._decode_span(data, 0, len(data))
 
     def _keep_suffix(self, data: bytes) -> None:
         room = _KEEP - len(self._suffix)
         if room > 0:
             self._suffix += data[:room]
+
+    def _add_text(self, data: bytes) -> None:
+        """Text so far, in memory up to the cap; a data URL anywhere in it starts the image
+        (chat replies put "Here it is: ![x](data:image/png;base64,...)" in their content)."""
+        text = self._text
+        text += data
+        found = _IMAGE_DATA_URL.search(text, self._scanned)
+        if found is None:
+            if len(text) > self._text_cap:
+                cap = self._text_cap // (1024 * 1024)
+                raise GatewayFailed(f"the gateway sent a text value over {cap} MiB in its reply")
+            self._scanned = max(0, len(text) - _LOOKBACK)
+            return
+        blob = self.blob
+        blob.kind = "base64"
+        blob.mime = found.group(1).decode("ascii").lower()
+        blob.prefix = text[: found.start()].decode("utf-8", "replace")
+        rest = bytes(text[found.end() :])
+        self._text = bytearray()
+        self._mode = _BASE64_RUN
+        if rest:
+            self._route(rest)
 
     def _decide(self) -> None:
         """Choose how to store the string from its first bytes, then route those bytes."""
@@ -279,19 +355,12 @@ class Spill:
         self._sniffed = bytearray()
         blob = self.blob
         start = _DATA_URL_START.match(head)
-        embedded = None if start else _IMAGE_DATA_URL.search(head, 0, _SNIFF)
         if start is not None:
             blob.kind = "base64"
             mime = start.group(1)
             blob.mime = mime.decode("ascii").lower() if mime else None
             self._mode = _BASE64
             rest = head[start.end() :]
-        elif embedded is not None and embedded.start() < _KEEP:
-            blob.kind = "base64"
-            blob.mime = embedded.group(1).decode("ascii").lower()
-            blob.prefix = head[: embedded.start()].decode("utf-8", "replace")
-            self._mode = _BASE64_RUN
-            rest = head[embedded.end() :]
         elif not head[:256].translate(None, _B64_RUN):
             blob.kind = "base64"
             self._mode = _BASE64
@@ -303,34 +372,47 @@ class Spill:
         if rest:
             self._route(rest)
 
-    def _decode(self, data: bytes) -> None:
-        if self._carry:
-            data = self._carry + data
-        cut = len(data) & ~3
-        if self._padded and data:
-            raise _bad_base64("there is more data after the '=' padding")
-        if cut < len(data):
-            self._carry = data[cut:]
-            data = data[:cut]
-        else:
-            self._carry = b""
-        if not data:
+    def _decode_span(self, data: bytes, start: int, end: int) -> None:
+        """Decode data[start:end], base64 that continues a run, into the file."""
+        if start == end:
             return
-        if data[-1] == _EQUALS:
-            first = data.find(b"=")
-            if first < cut - 2:
-                raise _bad_base64("an '=' padding character appears before the end")
-            self._padded = True
-            if self._carry:
+        if self._padded:
+            raise _bad_base64("there is more data after the '=' padding")
+        if self._carry:  # finish the quad the last piece began
+            need = 4 - len(self._carry)
+            quad = self._carry + data[start : start + need]
+            start += len(quad) - len(self._carry)
+            if len(quad) < 4:
+                self._carry = quad
+                return
+            self._carry = b""
+            self._decode_block(quad)
+            if start == end:
+                return
+            if self._padded:
                 raise _bad_base64("there is more data after the '=' padding")
+        cut = start + ((end - start) & ~3)
+        if cut < end:
+            self._carry = bytes(data[cut:end])
+        if cut > start:
+            self._decode_block(memoryview(data)[start:cut] if start or cut != len(data) else data)
+        if self._padded and self._carry:
+            raise _bad_base64("there is more data after the '=' padding")
+
+    def _decode_block(self, block: bytes | memoryview) -> None:
+        """Decode whole quads; '=' may only end the string."""
+        if block[-1] == _EQUALS:
+            self._padded = True
         try:
-            decoded = binascii.a2b_base64(data, strict_mode=True)
-        except binascii.Error:
-            raise self._explain(data) from None
+            decoded = b64decode(block)
+        except ValueError:
+            raise self._explain(bytes(block)) from None
         self._write(decoded)
 
     @staticmethod
     def _explain(data: bytes) -> GatewayFailed:
+        if len(data.translate(None, _CONTROLS)) != len(data):
+            return _raw_control()
         others = data.translate(None, _B64_ALPHABET + b"=")
         if others:
             bad = others[:1]
@@ -351,3 +433,7 @@ class Spill:
         if len(blob.head) < _HEAD:
             blob.head += data[: _HEAD - len(blob.head)]
         blob.size += len(data)
+
+
+def _raw_control() -> GatewayFailed:
+    return malformed("a string holds a raw control character (such as a line break)")

@@ -4,7 +4,6 @@ no httpx, no I/O (httpie's http_status_to_exit_status)."""
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from imggen.errors import (
     ImggenError,
     LinkExpired,
 )
+from imggen.wire.jsonstream import loads
 from imggen.wire.retry import retry_after
 
 # Asked again (SPEC "Reliability"): timeouts, conflicts, rate limits, and the 5xx family
@@ -59,7 +59,7 @@ def error_for_status(
         )
     parsed: Any
     try:
-        parsed = json.loads(body)
+        parsed = loads(body)  # nested too deeply is not JSON to read, as broken JSON is not
     except ValueError:
         parsed = body.decode("utf-8", "replace")
     said = redact(error_text(parsed, status))

@@ -15,7 +15,7 @@ import pytest
 
 from imggen.dialects import DIALECTS
 from imggen.errors import GatewayFailed
-from imggen.files.save import Scratch
+from imggen.files.scratch import Scratch
 from imggen.job import HttpCall
 from imggen.limits import Limits
 from imggen.testing import FakeGateway, Fault

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from imggen.env import Env
 from imggen.files.provenance import read_provenance
-from imggen.files.save import HOST
+from imggen.files.scratch import HOST
 from imggen.limits import Limits
 from imggen.testing import make_png
 from tests.conftest import SENTINEL_KEY
@@ -126,23 +126,24 @@ def test_the_shipped_time_limit_leaves_room_for_4k_and_sequential_images() -> No
 NOISE = make_png(160, 160, noise=True)  # ~77 KB that does not compress
 
 
-def test_a_write_that_fails_after_the_image_arrived_keeps_it(tmp_path: Path) -> None:
-    """The received image fits, the saved one (with its provenance) does not: exit 7, and
-    the image is kept in a file whose path is printed."""
+def test_a_file_size_limit_below_the_image_is_said_and_leaves_nothing(tmp_path: Path) -> None:
+    """No file anywhere may grow to the image's size (ulimit -f): exit 7 naming the cause,
+    never "a bug", and no partial file left, in the output folder or the temp folder."""
     with Hostile() as gw:
         gw.routes["/v1/chat/completions"] = lambda h: send(h, links_reply([f"{gw.url}/img/a"]))
         gw.routes["/img/"] = serving(NOISE)
         done, _ = run_bounded(
-            ["generate", "x", "-o", "out/a.png"], gw.env(), tmp_path, file_size=len(NOISE) + 16
+            ["generate", "x", "-o", "out/a.png"],
+            gw.env(TMPDIR=str(tmp_path)),
+            tmp_path,
+            file_size=len(NOISE) // 2,
         )
     err = done.stderr.decode()
     assert done.returncode == 7, err
-    assert "could not write" in err and "this is a bug" not in err
-    kept = tmp_path / "out" / "a.unsaved-1.png"
-    assert f"kept as {kept}" in err.replace("\n", " ")
-    assert kept.read_bytes() == NOISE
+    assert "could not write" in err and "File too large" in err and "this is a bug" not in err
     assert not (tmp_path / "out" / "a.png").exists()
-    assert not [p for p in (tmp_path / "out").iterdir() if p.name.startswith(".imggen-")]
+    left = [p.name for p in [*tmp_path.iterdir(), *(tmp_path / "out").iterdir()] if p.is_file()]
+    assert left == []
 
 
 def test_a_full_stdout_keeps_the_image(tmp_path: Path) -> None:
@@ -158,7 +159,9 @@ def test_a_full_stdout_keeps_the_image(tmp_path: Path) -> None:
     assert done.returncode == 7, err
     assert "no space left to write stdout" in err
     kept = list(tmp_path.glob("imggen-stdout.unsaved-*.png"))
-    assert len(kept) == 1 and kept[0].read_bytes() == NOISE and str(kept[0]) in err
+    assert len(kept) == 1 and str(kept[0]) in err
+    image = kept[0].read_bytes()  # the image as saved: its record after IHDR (33 bytes)
+    assert image.startswith(NOISE[:33]) and image.endswith(NOISE[33:])
 
 
 def test_a_reader_that_stops_reading_stdout_is_said_not_a_bug(tmp_path: Path) -> None:
@@ -191,7 +194,8 @@ def _small_disk() -> tuple[str, ...] | None:
     return (unshare, "-m", "sh", "-c", script, "sh")
 
 
-def test_a_full_disk_is_said_as_such_and_the_image_is_kept(tmp_path: Path) -> None:
+def test_a_disk_with_room_for_the_images_alone_saves_them(tmp_path: Path) -> None:
+    """Saving needs no more room than the images: two 77 KB images on a 192 KiB disk."""
     prefix = _small_disk()
     if prefix is None:
         pytest.skip("needs root and unshare to mount a small disk")
@@ -199,14 +203,42 @@ def test_a_full_disk_is_said_as_such_and_the_image_is_kept(tmp_path: Path) -> No
         urls = [f"{gw.url}/img/a", f"{gw.url}/img/b"]
         gw.routes["/v1/chat/completions"] = lambda h: send(h, links_reply(urls))
         gw.routes["/img/"] = serving(NOISE)
-        # two 77 KB images arrive; saving the first needs a third copy's room: it is not there
+        script = prefix[-2].replace('exec "$@"', '"$@" >/dev/null && ls -A disk')
         done, _ = run_bounded(
-            ["generate", "x", "-o", "disk/a.png", "-n", "2"], gw.env(), tmp_path, prefix=prefix
+            ["generate", "x", "-o", "disk/a.png", "-n", "2"],
+            gw.env(),
+            tmp_path,
+            prefix=(*prefix[:-2], script, "sh"),
+        )
+    assert done.returncode == 0, done.stderr.decode()
+    assert sorted(done.stdout.decode().split()) == ["a-1.png", "a-2.png"]
+
+
+def test_a_full_disk_is_said_as_such_and_the_image_is_kept(tmp_path: Path) -> None:
+    """The image outgrows the output's disk while it arrives: the rest goes to the temp
+    folder's disk, and the image is kept there under a name printed with the error."""
+    prefix = _small_disk()
+    if prefix is None:
+        pytest.skip("needs root and unshare to mount a small disk")
+    big = make_png(300, 300, noise=True)  # ~270 KB, over the 192 KiB disk
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    with Hostile() as gw:
+        gw.routes["/v1/chat/completions"] = lambda h: send(h, links_reply([f"{gw.url}/img/a"]))
+        gw.routes["/img/"] = serving(big)
+        done, _ = run_bounded(
+            ["generate", "x", "-o", "disk/a.png"],
+            gw.env(TMPDIR=str(temp)),
+            tmp_path,
+            prefix=prefix,
         )
     err = done.stderr.decode().replace("\n", " ")
     assert done.returncode == 7, err
     assert "no space left to write" in err and "this is a bug" not in err
-    assert "kept as" in err and "disk/a-1.unsaved-1.png" in err
+    kept = temp / "a.unsaved-1.png"
+    assert f"kept as {kept}" in err
+    assert kept.read_bytes()[:8] == big[:8] and len(kept.read_bytes()) > len(big)  # + record
+    assert [p.name for p in temp.iterdir()] == ["a.unsaved-1.png"]
 
 
 def test_a_run_removes_the_part_files_of_runs_that_are_gone(tmp_path: Path) -> None:

@@ -99,6 +99,13 @@ def test_stream_saves_the_final_image_and_partials_beside_it(
     assert leftovers(out) == ["fox.partial-1.png", "fox.partial-2.png", "fox.png"]
     assert png_size(out / "fox.png") == (1536, 1024)
     assert doc["usage"] == [IMAGES_USAGE]
+    # each file carries its own record: the image is image 1, the previews say which they are
+    from imggen.files.provenance import read_provenance
+
+    assert read_provenance(out / "fox.png")["index"] == 1
+    for k in (1, 2):
+        record = read_provenance(out / f"fox.partial-{k}.png")
+        assert (record["index"], record["partial"]) == (1, k)
 
 
 def test_an_error_event_is_exit_5_with_the_gateways_message(
