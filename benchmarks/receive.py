@@ -27,6 +27,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import stream_memory  # this folder is on sys.path when run as a script
+
 ROOT = Path(__file__).resolve().parent.parent
 KEY = "bench-key"
 
@@ -78,22 +80,6 @@ threading.Thread(target=server.serve_forever, daemon=True).start()
 print(f"http://127.0.0.1:{server.server_address[1]}", flush=True)
 sys.stdin.read()  # EOF stops the server
 server.shutdown()
-"""
-
-PLAIN_SSE = r"""
-import base64, json, sys, httpx
-url, key, out = sys.argv[1:4]
-body = {"model": "m", "messages": [{"role": "user", "content": "noise"}], "stream": True}
-headers = {"Authorization": f"Bearer {key}"}
-with httpx.stream("POST", url, json=body, headers=headers, timeout=300) as resp:
-    for line in resp.iter_lines():
-        if not line.startswith("data: ") or line == "data: [DONE]":
-            continue
-        for choice in json.loads(line[6:]).get("choices", []):
-            for image in (choice.get("delta") or {}).get("images") or []:
-                data_url = image["image_url"]["url"]
-                with open(out, "wb") as f:
-                    f.write(base64.b64decode(data_url.split(",", 1)[1]))
 """
 
 CURL_JQ = (
@@ -178,9 +164,11 @@ def main() -> None:
                     [
                         sys.executable,
                         "-c",
-                        PLAIN_SSE,
+                        stream_memory.PLAIN,  # the same recipe, the same request
                         f"{url}/v1/chat/completions",
                         KEY,
+                        stream_memory.MODEL,
+                        "4K",
                         out + "4.png",
                     ],
                     env,
