@@ -194,3 +194,39 @@ def test_a_partial_render_gives_its_index_back_to_the_image_it_previews(tmp_path
     land.close()
     assert read_provenance(tmp_path / "a.png") == {"index": 1}
     assert leftovers(tmp_path) == ["a.png"]
+
+
+def test_a_streamed_preview_big_enough_to_spill_leaves_index_1_to_the_image(
+    tmp_path: Path,
+) -> None:
+    """Through the SSE reader: a partial_image event of 100+ KB is written as it comes, as
+    images are; the reader marks it a preview, and the completed image is written once, with
+    image 1's record."""
+    import base64
+    from types import SimpleNamespace
+    from typing import Any, cast
+
+    from imggen.dialects import DIALECTS
+    from imggen.streaming import Watched
+    from imggen.wire.replies import read_sse
+
+    def event(kind: str, png: bytes) -> bytes:
+        body = {"type": kind, "b64_json": base64.b64encode(png).decode()}
+        return b"data: " + json.dumps(body).encode() + b"\n\n"
+
+    stream = event("image_generation.partial_image", make_png(200, 200, noise=True))
+    stream += event("image_generation.completed", make_png(210, 200, noise=True))
+    land = landing(Target(tmp_path / "a.png"))
+    ui = cast(Any, SimpleNamespace(describe=lambda label: None))
+    reader = Watched(DIALECTS["images"], ui, "gpt-image-1", 1, land.preview)
+    chunks = [stream[i : i + 8192] for i in range(0, len(stream), 8192)]
+    reply = read_sse(chunks, reader, land.open, [False], event_gap=60, redact=str)
+    (preview,), (image,) = reply.partials, reply.images
+    assert preview.kind == image.kind == "blob"  # both spilled, both written as they came
+    final = image.value.path
+    assert land.assign([final]) == ([(final, 1)], [])
+    assert land._sinks[final].index == 1
+    land.land(final, 1)
+    land.close()
+    assert read_provenance(tmp_path / "a.png") == {"index": 1}
+    assert imagefile_pixels(tmp_path / "a.png") == (210, 200)
