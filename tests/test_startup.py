@@ -125,11 +125,31 @@ def test_shipped_completion_scripts_are_up_to_date(shell: str) -> None:
     )
     assert done.returncode == 0, done.stderr
     shipped = (ROOT / "completions" / f"imggen.{shell}").read_text()
-    if shell == "zsh":  # plus the lines that make the first TAB of a new shell complete
-        assert shipped.startswith(done.stdout), "run completions/regenerate.sh"
-        assert shipped[len(done.stdout) :].count("_imggen_completion") == 1
-        return
     assert done.stdout == shipped, "run completions/regenerate.sh"
+
+
+def test_install_completion_zsh_installs_the_script_that_completes_on_the_first_tab(
+    tmp_path: Path,
+) -> None:
+    """Typer's own zsh script registered its function on the first TAB of a new shell and
+    completed nothing then; --install-completion zsh now writes the shipped script."""
+    done = subprocess.run(
+        [sys.executable, "-m", "imggen", "--install-completion", "zsh"],
+        capture_output=True,
+        text=True,
+        env={
+            **os.environ,
+            "HOME": str(tmp_path),
+            "_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION": "1",
+        },
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    installed = (tmp_path / ".zfunc" / "_imggen").read_text()
+    shipped = (ROOT / "completions" / "imggen.zsh").read_text()
+    assert installed.strip() == shipped.strip()
+    assert "loadautofunc" in installed
 
 
 def test_root_help_table_matches_each_commands_own_help() -> None:

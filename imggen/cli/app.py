@@ -139,6 +139,31 @@ app = typer.Typer(
 )
 
 
+# Typer's zsh script only registers its function when compinit first loads it from $fpath, so
+# the first TAB of every new shell completed nothing. Its template (a private table: guarded,
+# and Typer is pinned below 0.29) gets the lines that complete at once too, so that
+# --show-completion and --install-completion zsh give the script completions/ ships.
+_ZSH_FIRST_TAB = """\
+# Loaded by compinit from $fpath, this file runs on the first TAB: complete at once too, or
+# the first TAB of every new shell would only register the function.
+if [[ ${zsh_eval_context[-1]} == loadautofunc ]]; then
+  %(complete_func)s "$@"
+fi
+"""
+
+
+def _zsh_completes_on_first_tab() -> None:
+    from typer import _completion_shared
+
+    scripts = getattr(_completion_shared, "_completion_scripts", None)
+    if isinstance(scripts, dict) and isinstance(scripts.get("zsh"), str):
+        if "loadautofunc" not in scripts["zsh"]:
+            scripts["zsh"] = scripts["zsh"].rstrip("\n") + "\n" + _ZSH_FIRST_TAB
+
+
+_zsh_completes_on_first_tab()
+
+
 def _version(value: bool) -> None:
     if value:
         print(f"imggen {__version__}")
