@@ -11,6 +11,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,16 @@ from imggen.dialects.presets import Preset
 from imggen.errors import ConfigError
 
 CMD_OUTPUT_CAP = 64 * 1024  # a key is one short line; more is not a key
+
+
+@dataclass(frozen=True)
+class KeyFrom:
+    """Where a key came from: `source` as `config show` and `doctor` name it ("environment
+    variable IMGGEN_API_KEY"), and `fix` as the user would correct it ("$IMGGEN_API_KEY"),
+    which an auth failure's hint names."""
+
+    source: str
+    fix: str
 
 
 def api_key(
@@ -28,15 +39,14 @@ def api_key(
     *,
     path: Path | None = None,
     cmd_timeout: float = 30.0,
-) -> tuple[str, str, str]:
-    """The key, where it came from, and that in the user's terms (what to fix, named in an
-    auth failure's hint): IMGGEN_API_KEY > api_key_env > api_key_cmd > api_key >
+) -> tuple[str, KeyFrom]:
+    """The key and where it came from: IMGGEN_API_KEY > api_key_env > api_key_cmd > api_key >
     the preset's usual variable. Raises ConfigError (exit 3): none found, or one that cannot
     be sent (`check`)."""
     if environ.get("IMGGEN_API_KEY"):
         source = "environment variable IMGGEN_API_KEY"
         key = check(environ["IMGGEN_API_KEY"], source, fix=_env_fix("IMGGEN_API_KEY"))
-        return key, source, "$IMGGEN_API_KEY"
+        return key, KeyFrom(source, "$IMGGEN_API_KEY")
     var = prof.get("api_key_env")
     if var:
         if not is_variable_name(var):  # perhaps the key itself, pasted in the wrong place
@@ -48,7 +58,8 @@ def api_key(
         if environ.get(str(var)):
             source = f"environment variable {var} (api_key_env)"
             origin = f"${var} (api_key_env = {var} in profile {name!r})"
-            return check(environ[str(var)], source, fix=_env_fix(str(var))), source, origin
+            key = check(environ[str(var)], source, fix=_env_fix(str(var)))
+            return key, KeyFrom(source, origin)
         raise ConfigError(
             f"profile {name!r} reads its key from ${var}, which is not set",
             hint=f"export {var}=... (or set IMGGEN_API_KEY)",
@@ -58,18 +69,20 @@ def api_key(
         source = "command (api_key_cmd)"
         key = run_key_cmd(name, cmd, timeout=cmd_timeout)
         origin = f"the api_key_cmd of profile {name!r} (what it prints)"
-        return check(key, source, fix="make the command print the key alone"), source, origin
+        return check(key, source, fix="make the command print the key alone"), KeyFrom(
+            source, origin
+        )
     if prof.get("api_key"):
         source = "config file (api_key)"
         where = f" in {path}" if path else ""
         fix = f"correct profiles.{name}.api_key{where}, or move the key to api_key_env"
         origin = f"the api_key written inline in profile {name!r} of the config file"
-        return check(str(prof["api_key"]), source, fix=fix), source, origin
+        return check(str(prof["api_key"]), source, fix=fix), KeyFrom(source, origin)
     if preset and environ.get(preset.key_env):
         source = f"environment variable {preset.key_env} (preset)"
         origin = f"${preset.key_env} (the variable the {preset.name} preset reads)"
         key = check(environ[preset.key_env], source, fix=_env_fix(preset.key_env))
-        return key, source, origin
+        return key, KeyFrom(source, origin)
     hint_var = preset.key_env if preset else "IMGGEN_API_KEY"
     raise ConfigError(
         f"no API key for profile {name!r}",

@@ -58,8 +58,7 @@ class Settings:
     base_url: str
     model: str
     api_key: str = field(repr=False)
-    key_source: str = ""
-    key_origin: str = ""  # where the key came from, as the user would fix it: "$IMGGEN_API_KEY"
+    key_from: keys.KeyFrom | None = None  # None: no key was needed (a dry run)
     preset: Preset | None = None
     dialect: str | None = None  # explicit (env or profile); None: per model, from the preset
     config_file: Path | None = None
@@ -69,16 +68,22 @@ class Settings:
     aliases: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # profile models
     learned: Learned | None = None  # what the gateway's listings said (modelcache)
 
+    @property
+    def key_source(self) -> str:
+        """Where the key came from, as `config show` and `doctor` say it; "" for no key."""
+        return self.key_from.source if self.key_from else ""
+
     def auth_hint(self) -> str:
         """What to check after the gateway rejected the key: the key's real source."""
-        if not self.key_origin:
+        if self.key_from is None:
             return "check the key: `imggen config show` says where it comes from"
+        fix = self.key_from.fix
         also = (
             f"; unset it to use profile {self.profile!r}'s own key"
-            if self.key_origin == "$IMGGEN_API_KEY" and self.profile != ENV_PROFILE
+            if fix == "$IMGGEN_API_KEY" and self.profile != ENV_PROFILE
             else ""
         )
-        return f"check the key: it came from {self.key_origin}{also}"
+        return f"check the key: it came from {fix}{also}"
 
     def layer(self) -> options.Layer:
         """The profile's option defaults as a precedence layer."""
@@ -305,16 +310,20 @@ def resolve(
             "or set IMGGEN_MODEL",
         )
 
-    key, key_source, key_origin = "", "", ""
+    key, key_from = "", None
     if need_key:
-        key, key_source, key_origin = keys.api_key(
+        key, key_from = keys.api_key(
             name, prof, preset, environ, path=path, cmd_timeout=limits.key_cmd_timeout
         )
-    sources["api_key"] = key_source
+    sources["api_key"] = key_from.source if key_from else ""
     defaults = profile_defaults(name, prof)
     aliases = profile_models(name, prof)  # checked: a bad table is exit 3
     warnings: tuple[str, ...] = ()
-    if key_source == "config file (api_key)" and name in config.insecure_inline_key(path, data):
+    if (
+        key_from
+        and key_from.source == "config file (api_key)"
+        and name in config.insecure_inline_key(path, data)
+    ):
         warnings = (
             f"{path} holds the inline api_key of profile {name!r} and others can read it: "
             f"chmod 600 {path}, or move the key to api_key_env",
@@ -324,8 +333,7 @@ def resolve(
         base_url=str(base_url).rstrip("/"),
         model=str(model),
         api_key=key,
-        key_source=key_source,
-        key_origin=key_origin,
+        key_from=key_from,
         preset=preset,
         dialect=str(dialect) if dialect else None,
         config_file=path,

@@ -315,8 +315,7 @@ def test_api_key_cmd_as_a_string_is_split() -> None:
     prof = {"api_key_cmd": f"{sys.executable} -c \"print('k2')\""}
     assert keys.api_key("x", prof, None, {}) == (
         "k2",
-        "command (api_key_cmd)",
-        "the api_key_cmd of profile 'x' (what it prints)",
+        keys.KeyFrom("command (api_key_cmd)", "the api_key_cmd of profile 'x' (what it prints)"),
     )
 
 
