@@ -75,7 +75,7 @@ class UI:
         """On a terminal, what a saved image is: "saved sunset.png 1344×768 3.1 MB" (stdout
         keeps the bare paths, for scripts)."""
         if self.interactive:
-            where = "to stdout" if path == "-" else _near(path)
+            where = "to stdout" if path == "-" else shown(path)
             dims = f" {pixels[0]}×{pixels[1]}" if pixels else ""
             self._plain(f"saved {where}{dims} {human_bytes(size)}")
 
@@ -296,7 +296,7 @@ def _line_column(width: Callable[[], int]) -> Any:
     return Line()
 
 
-def _near(path: str) -> str:
+def shown(path: str) -> str:
     """The path as typed from here: relative when under the current folder."""
     import os
 

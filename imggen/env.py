@@ -3,6 +3,7 @@ limits (timeouts, caps, retry pacing): the seams tests replace."""
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 from dataclasses import dataclass, field
@@ -43,9 +44,11 @@ class Env:
         return self.stdin or sys.stdin
 
     def out_bytes(self) -> BinaryIO:
-        """stdout as a binary stream (for `-o -`)."""
+        """stdout as a binary stream (for `-o -`) whose write() writes every byte."""
         stream = self.out
         binary: BinaryIO = getattr(stream, "buffer", None) or stream  # type: ignore[assignment]
+        if isinstance(binary, io.RawIOBase):  # python -u / PYTHONUNBUFFERED: a raw FileIO
+            return _WholeWrites(binary)  # type: ignore[return-value]
         return binary
 
     def read_stdin_bytes(self, limit: int = -1) -> bytes:
@@ -64,3 +67,25 @@ def _isatty(stream: Any) -> bool:
         return bool(stream.isatty())
     except (AttributeError, ValueError):
         return False
+
+
+class _WholeWrites:
+    """A raw stream whose write() takes only what a pipe has room for and says how much
+    (None: nothing, on a non-blocking one), made to write all it is given."""
+
+    def __init__(self, raw: io.RawIOBase) -> None:
+        self._raw = raw
+
+    def write(self, data: bytes) -> int:
+        view = memoryview(data)
+        while view:
+            done = self._raw.write(view)
+            if done is None:
+                import select
+
+                select.select([], [self._raw], [], 1.0)
+            view = view[done or 0 :]
+        return len(data)
+
+    def flush(self) -> None:
+        self._raw.flush()

@@ -15,7 +15,7 @@ from typing import Any
 from imggen import core
 from imggen.batch import lock
 from imggen.batch.plan import Task
-from imggen.console import UI
+from imggen.console import UI, shown
 from imggen.env import Env
 from imggen.errors import ExitCode, FileExists, ImggenError, UsageError
 from imggen.files.scratch import Scratch
@@ -321,15 +321,6 @@ def _report(ui: UI, r: JobResult, k: int, total: int) -> None:
 
 def _target(task: Task) -> str:
     return str(task.plan.targets[0].path)
-
-
-def shown(path: str) -> str:
-    """A path relative to the current folder when it lies below it."""
-    try:
-        rel = os.path.relpath(path)
-    except ValueError:
-        return path
-    return path if rel.startswith("..") else rel
 
 
 def money(amount: float, currency: str | None = None) -> str:

@@ -208,7 +208,7 @@ def _printer(env: Any, *, quiet: bool) -> Any:
 
 def _gallery(ui: Any, summary: Any, manifest: Path, report: Path, part: Any) -> None:
     from imggen.batch import report as gallery
-    from imggen.batch.run import shown
+    from imggen.console import shown
 
     path = gallery.page_path(report, part)
     gallery.write(path, summary, manifest, part)
@@ -232,7 +232,8 @@ def _document(m: Any, results_path: Path, summary: Any) -> dict[str, Any]:
 
 
 def _summarise(ui: Any, summary: Any, results_path: Path) -> None:
-    from imggen.batch.run import money, shown
+    from imggen.batch.run import money
+    from imggen.console import shown
 
     costs = summary.cost is not None  # a cost column only where the gateway reports one
     rows = []
@@ -266,7 +267,7 @@ def _summarise(ui: Any, summary: Any, results_path: Path) -> None:
 
 def _dry_run(env: Any, ui: Any, todo: list[Any], as_json: bool) -> None:
     """What would run and what would be skipped, with why; on stdout. Nothing is sent."""
-    from imggen.batch.run import shown
+    from imggen.console import shown
 
     if as_json:
         doc = [

@@ -180,6 +180,17 @@ def check_value(job: Job, gw: Gateway, caps: Caps, option: str, key: str, *, edi
     return value
 
 
+def stream_fields(job: Job, gw: Gateway, caps: Caps, *, edit: bool) -> dict[str, Any]:
+    """What a streamed images request adds to its body: `stream`, and `partial_images` when
+    partial renders are asked for (checked like any value)."""
+    fields: dict[str, Any] = {"stream": True}
+    if job.partials is not None:
+        fields["partial_images"] = check_value(
+            job, gw, caps, "partials", "partial_images", edit=edit
+        )
+    return fields
+
+
 PARAM_HINT = "drop that --param; `imggen models` shows what each model takes"
 
 

@@ -15,7 +15,7 @@ from imggen.dialects.base import (
     image_event,
     refuse,
 )
-from imggen.dialects.caps import GENERIC, Caps, check_params, check_value
+from imggen.dialects.caps import GENERIC, Caps, check_params, check_value, stream_fields
 from imggen.errors import InputError, UsageError
 from imggen.job import FilePart, Gateway, HttpCall, Job, Reply
 from imggen.sizes import Resolved
@@ -66,11 +66,7 @@ class ImagesDialect:
         check_params(job, gw, caps, edit=edit)
         _compression(job, gw, caps)
         if stream:
-            fields["stream"] = True
-            if job.partials is not None:
-                fields["partial_images"] = check_value(
-                    job, gw, caps, "partials", "partial_images", edit=edit
-                )
+            fields.update(stream_fields(job, gw, caps, edit=edit))
         # one image a request when streaming (OpenAI documents no n with a stream) or when the
         # model takes one at a time (dall-e-3): imggen sends them in parallel
         per_call = 1 if stream else caps.max_n

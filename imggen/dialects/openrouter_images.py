@@ -11,7 +11,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from imggen.dialects.base import deep_merge, extract, image_event, refuse, refused
-from imggen.dialects.caps import GENERIC, Caps, Field, check_params, check_value
+from imggen.dialects.caps import (
+    GENERIC,
+    Caps,
+    Field,
+    check_params,
+    check_value,
+    stream_fields,
+)
 from imggen.errors import UsageError
 from imggen.job import Gateway, HttpCall, Job, Reply
 from imggen.sizes import Resolved
@@ -58,11 +65,7 @@ class OpenRouterImagesDialect:
             ]
         check_params(job, gw, caps, edit=False)
         if stream:
-            body["stream"] = True
-            if job.partials is not None:
-                body["partial_images"] = check_value(
-                    job, gw, caps, "partials", "partial_images", edit=False
-                )
+            body.update(stream_fields(job, gw, caps, edit=False))
         # a model whose descriptors name no `n` makes one image a request: fan out
         per_call = 1 if stream else caps.max_n
         calls = []

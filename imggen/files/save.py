@@ -163,7 +163,7 @@ class Landing:
 
     def _to_stdout(self, sink: Incoming, stdout: BinaryIO) -> None:
         try:
-            sink.read_back(lambda piece: _write_all(stdout, piece))
+            sink.read_back(stdout.write)
             stdout.flush()
         except OSError as exc:
             if exc.errno == errno.EPIPE:  # the reader stopped reading (`| head`): its choice
@@ -302,19 +302,6 @@ def save(
         landing.close()
         path.unlink(missing_ok=True)
         scratch.release(path)
-
-
-def _write_all(out: BinaryIO, piece: bytes) -> None:
-    """All of `piece`: stdout may be a raw file, whose write() takes what the pipe has room
-    for and says how much (None: none, for a non-blocking one)."""
-    view = memoryview(piece)
-    while view:
-        done = out.write(view)
-        if done is None:
-            import select
-
-            select.select([], [out], [], 1.0)
-        view = view[done or 0 :]
 
 
 def _final_path(target: Target, mime: str, warn: Any) -> Path:
