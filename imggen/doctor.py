@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from imggen import core, modelcache, settings, sizes
 from imggen import models as listing
+from imggen import sizes
 from imggen.console import UI
 from imggen.env import Env
 from imggen.errors import (
@@ -24,7 +24,9 @@ from imggen.errors import (
     ImggenError,
 )
 from imggen.job import Job
-from imggen.outcome import Outcome
+from imggen.profiles import modelcache, settings
+from imggen.run import core
+from imggen.run.outcome import Outcome
 
 OK, WARN, FAIL, SKIP = "ok", "warn", "FAIL", "skip"
 CHECKS = ("config", "reachable", "key", "models_api")

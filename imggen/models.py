@@ -9,10 +9,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from imggen import modelcache, sizes
+from imggen import sizes
 from imggen.errors import GatewayFailed, GatewayRefused
-from imggen.modelcache import IMAGE_MODES
-from imggen.settings import Settings
+from imggen.profiles import modelcache
+from imggen.profiles.modelcache import IMAGE_MODES
+from imggen.profiles.settings import Settings
 
 MODELS_PATH = "/models"
 GATEWAY = "gateway"

@@ -283,8 +283,9 @@ def test_existing_output_refused_before_upload(gw, profile, edit, images) -> Non
 
 
 def test_progress_says_uploading_for_the_request_body_then_receiving() -> None:
-    from imggen import core, settings
     from imggen.console import UI
+    from imggen.profiles import settings
+    from imggen.run import core
 
     s = settings.resolve(
         environ={

@@ -692,8 +692,9 @@ def test_json_keeps_the_models_words_when_no_image_came(run: Run, gateway: MockG
 
 def test_a_tier_without_an_aspect_is_still_checked(tmp_path: Path) -> None:
     """gemini-3 asked for 4K (about 16.8 megapixels) that answers 1024x1024 is reported."""
-    from imggen import core, sizes, verify
+    from imggen import sizes
     from imggen.job import SavedImage
+    from imggen.run import core, verify
 
     outcome = core.Outcome("p", "m", "openrouter")
     res = sizes.resolve("gemini-3", "m", None, "4K")

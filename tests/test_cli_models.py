@@ -14,11 +14,13 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from imggen import core, models, settings, sizes
+from imggen import models, sizes
 from imggen.dialects.presets import PRESETS
 from imggen.env import Env
 from imggen.errors import SizeRefused
 from imggen.job import Job
+from imggen.profiles import settings
+from imggen.run import core
 from imggen.testing import FakeGateway
 from tests.conftest import SENTINEL_KEY, MockGateway, Result
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from imggen import config
 from imggen.errors import ConfigError, ExitCode
+from imggen.profiles import config
 
 
 def test_path_honours_imggen_config(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from imggen.outcome import usage_cost
+from imggen.run.outcome import usage_cost
 from imggen.testing import FakeGateway
 from tests.conftest import SENTINEL_KEY
 

@@ -212,7 +212,7 @@ def broken_core(
 
     write_config(CONFIG)
     monkeypatch.setenv("TURING_API_KEY", SENTINEL_KEY)
-    monkeypatch.setattr("imggen.verify.pixels", boom)
+    monkeypatch.setattr("imggen.run.verify.pixels", boom)
     gateway.queue(images())
 
 

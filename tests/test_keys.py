@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from imggen import keys, settings
 from imggen.errors import ConfigError, ExitCode
 from imggen.limits import Limits
+from imggen.profiles import keys, settings
 
 KEY = "sk-test-abcdef0123456789"
 PY = sys.executable

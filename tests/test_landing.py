@@ -207,7 +207,7 @@ def test_a_streamed_preview_big_enough_to_spill_leaves_index_1_to_the_image(
     from typing import Any, cast
 
     from imggen.dialects import DIALECTS
-    from imggen.streaming import Watched
+    from imggen.run.streaming import Watched
     from imggen.wire.replies import read_sse
 
     def event(kind: str, png: bytes) -> bytes:

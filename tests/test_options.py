@@ -12,8 +12,10 @@ from typing import Any
 import pytest
 import tomli_w
 
-from imggen import core, options, settings
+from imggen import options
 from imggen.job import Job
+from imggen.profiles import settings
+from imggen.run import core
 from tests.conftest import SENTINEL_KEY, MockGateway, Result, b64_png
 
 Run = Callable[..., Result]
@@ -198,7 +200,7 @@ def test_job_fields_are_the_options_landing_in_a_job() -> None:
 def test_run_options_are_the_options_landing_in_a_run() -> None:
     # cwd and made_by (the batch job running) are where a run happens, set by its caller
     fields = {f.name for f in dataclasses.fields(core.RunOptions)} - {"cwd", "made_by"}
-    assert fields == {o.name for o in options.OPTIONS.values() if o.lands == options.RUN_}
+    assert fields == {o.name for o in options.OPTIONS.values() if o.lands == options.RUN}
 
 
 def test_every_profile_option_is_a_profile_key() -> None:

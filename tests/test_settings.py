@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from imggen import keys, settings
 from imggen.errors import ConfigError, ExitCode
+from imggen.profiles import keys, settings
 
 KEY_CMD = [sys.executable, "-c", "print('k-from-cmd')"]
 

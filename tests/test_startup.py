@@ -23,7 +23,7 @@ HEAVY = {
     "markdown_it",
     "pygments",
     "imggen.wire.client",
-    "imggen.core",
+    "imggen.run.core",
     "imggen.console",
     "imggen.wire.jsonstream",
     "pybase64",  # imported when an image arrives, not before

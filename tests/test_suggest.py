@@ -10,8 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from imggen import settings
 from imggen.errors import ConfigError
+from imggen.profiles import settings
 from imggen.suggest import closest, did_you_mean
 from tests.conftest import SENTINEL_KEY, MockGateway, Result
 

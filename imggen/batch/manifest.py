@@ -20,7 +20,7 @@ from imggen.files import bounded
 from imggen.limits import MiB
 
 MANIFEST_CAP = 64 * MiB  # 5,000 jobs take about 1 MiB
-# Every option a job may set (imggen/options.py); "n" is the short name of "count".
+# Every option a job may set (imggen/options/table.py); "n" is the short name of "count".
 JOB_KEYS = options.MANIFEST_KEYS
 PER_JOB = options.PER_JOB  # what [defaults] may not set: each job names its own
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from imggen import core, inputs, modelcache, options, settings, sizes
+from imggen import options, sizes
 from imggen.batch import manifest
 from imggen.batch.manifest import Manifest, Problem, Row
 from imggen.env import Env
@@ -17,6 +17,8 @@ from imggen.errors import ImggenError, UsageError
 from imggen.files import targets
 from imggen.files.provenance import job_digest, made_by, read_provenance
 from imggen.job import Job
+from imggen.profiles import modelcache, settings
+from imggen.run import core, inputs
 
 Key = tuple[str | None, str | None]  # (profile, model) as the job asks for them
 

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from imggen import core
 from imggen.batch import lock
 from imggen.batch.plan import Task
 from imggen.console import UI, shown
@@ -20,6 +19,7 @@ from imggen.env import Env
 from imggen.errors import ExitCode, FileExists, ImggenError, UsageError
 from imggen.files.scratch import Scratch
 from imggen.job import SavedImage
+from imggen.run import core
 
 DEFAULT_JOBS = 4
 

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from imggen.cli.options import Flags, checked, takes
-from imggen.options import RUN
+from imggen.options import RUN_PANEL
 
 EXAMPLES = {
     "batch": """
@@ -25,7 +25,9 @@ EXAMPLES = {
 
 Jobs = Annotated[
     int,
-    typer.Option("-j", "--jobs", metavar="N", help="Jobs to run at a time.", rich_help_panel=RUN),
+    typer.Option(
+        "-j", "--jobs", metavar="N", help="Jobs to run at a time.", rich_help_panel=RUN_PANEL
+    ),
 ]
 Shard = Annotated[
     str | None,
@@ -33,7 +35,7 @@ Shard = Annotated[
         "--shard",
         metavar="I/N",
         help="Run the I-th of N stable slices (by output path), for a CI matrix.",
-        rich_help_panel=RUN,
+        rich_help_panel=RUN_PANEL,
     ),
 ]
 Results = Annotated[
@@ -42,7 +44,7 @@ Results = Annotated[
         "--results",
         metavar="FILE",
         help="Results file (JSONL) [MANIFEST.results.jsonl beside the manifest].",
-        rich_help_panel=RUN,
+        rich_help_panel=RUN_PANEL,
     ),
 ]
 Anywhere = Annotated[
@@ -50,12 +52,14 @@ Anywhere = Annotated[
     typer.Option(
         "--outputs-anywhere",
         help="Let outputs lie outside the manifest's folder (absolute, ../, ~).",
-        rich_help_panel=RUN,
+        rich_help_panel=RUN_PANEL,
     ),
 ]
 FailFast = Annotated[
     bool,
-    typer.Option("--fail-fast", help="Start no new job after one fails.", rich_help_panel=RUN),
+    typer.Option(
+        "--fail-fast", help="Start no new job after one fails.", rich_help_panel=RUN_PANEL
+    ),
 ]
 MaxCost = Annotated[
     float | None,
@@ -65,7 +69,7 @@ MaxCost = Annotated[
         help="Start no new job once the cost the gateway reports for this run reaches AMOUNT "
         "(its currency: USD on OpenRouter). The jobs left are recorded skipped and the run "
         "exits 8; running it again resumes them.",
-        rich_help_panel=RUN,
+        rich_help_panel=RUN_PANEL,
     ),
 ]
 Report = Annotated[
@@ -75,7 +79,7 @@ Report = Annotated[
         metavar="FILE.html",
         help="Write a gallery of the run: one self-contained HTML page (with --shard I/N, "
         "FILE-I-of-N.html).",
-        rich_help_panel=RUN,
+        rich_help_panel=RUN_PANEL,
     ),
 ]
 

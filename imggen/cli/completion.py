@@ -12,7 +12,7 @@ from typing import Any
 
 
 def _config() -> dict[str, Any]:
-    from imggen import config
+    from imggen.profiles import config
 
     try:
         return config.load(config.config_path(os.environ))
@@ -69,7 +69,8 @@ def _preset(params: Mapping[str, Any] | None) -> Any:
 def _rule_and_formats(params: Mapping[str, Any] | None) -> tuple[Any, tuple[str, ...] | None]:
     """The size rule and formats of the model the command line (or its profile) names, or
     (None, None) when it names none imggen can tell."""
-    from imggen import settings, sizes
+    from imggen import sizes
+    from imggen.profiles import settings
 
     params = params or {}
     try:
@@ -138,7 +139,7 @@ def keys_set(params: Mapping[str, Any] | None = None) -> list[Choice]:
 
 def keys(params: Mapping[str, Any] | None = None) -> list[Choice]:
     """The keys `config set` takes: default_profile, and every key of every profile."""
-    from imggen.settings import PROFILE_KEYS
+    from imggen.profiles.settings import PROFILE_KEYS
 
     found: list[Choice] = [("default_profile", "the profile used without -p")]
     for name in _config().get("profiles", {}):

@@ -41,13 +41,13 @@ def _env(ctx: typer.Context) -> Any:
 
 
 def _path(env: Any) -> Any:
-    from imggen import config
+    from imggen.profiles import config
 
     return config.config_path(env.environ)
 
 
 def _load(env: Any) -> tuple[Any, dict[str, Any]]:
-    from imggen import config
+    from imggen.profiles import config
 
     path = _path(env)
     return path, config.load(path)
@@ -55,15 +55,15 @@ def _load(env: Any) -> tuple[Any, dict[str, Any]]:
 
 def _edit(env: Any) -> tuple[Any, Any]:
     """The file as a document to change in place (comments and layout kept) and save."""
-    from imggen import config
+    from imggen.profiles import config
 
     path = _path(env)
     return path, config.load_document(path)
 
 
 def _warn_inline(env: Any, path: Any, data: dict[str, Any]) -> None:
-    from imggen import config
     from imggen.console import UI
+    from imggen.profiles import config
 
     for name in config.insecure_inline_key(path, data):
         UI(env).warn(
@@ -135,9 +135,9 @@ def get(
     """Print one value, named by its dotted key.
 
     A table prints as TOML; an inline api_key is redacted."""
-    from imggen import config
     from imggen.cli.config_keys import near
     from imggen.errors import UsageError
+    from imggen.profiles import config
 
     env = _env(ctx)
     path, data = _load(env)
@@ -188,9 +188,9 @@ def set_cmd(
 
     The value is checked as imggen will read it, so a typo is refused now, not at the next
     run. The file is written atomically, mode 0600."""
-    from imggen import config
     from imggen.cli.config_keys import has_null, validate_key
     from imggen.console import UI
+    from imggen.profiles import config
 
     env = _env(ctx)
     path, data = _edit(env)
@@ -222,9 +222,9 @@ def unset(
     ],
 ) -> None:
     """Remove one value, and the tables it leaves empty."""
-    from imggen import config
     from imggen.cli.config_keys import near
     from imggen.errors import UsageError
+    from imggen.profiles import config
 
     env = _env(ctx)
     path, data = _edit(env)
@@ -260,8 +260,8 @@ def use(
     """Make PROFILE the default.
 
     -p PROFILE and IMGGEN_PROFILE still choose another for one run."""
-    from imggen import config
     from imggen.errors import ConfigError
+    from imggen.profiles import config
 
     env = _env(ctx)
     path, data = _edit(env)
@@ -370,10 +370,10 @@ def init(
 
     At a terminal, asks for the preset when --preset is missing. The key is not stored: the
     profile names the environment variable that holds it."""
-    from imggen import config
     from imggen.console import UI
     from imggen.dialects.presets import PRESETS
     from imggen.errors import UsageError
+    from imggen.profiles import config
 
     env = _env(ctx)
     ui = UI(env)

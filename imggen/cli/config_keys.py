@@ -39,11 +39,11 @@ def validate_key(key: str, value: Any, data: dict[str, Any] | None = None) -> An
     option table), so a typo or a bad value is refused when it is typed (exit 2). `data`, the
     file as it is, lets a new profile's name be checked against the existing ones."""
     from imggen import options
-    from imggen.aliases import alias_problem
     from imggen.dialects import DIALECTS
     from imggen.dialects.presets import PRESETS
     from imggen.errors import UsageError
-    from imggen.settings import PROFILE_KEYS
+    from imggen.profiles.aliases import alias_problem
+    from imggen.profiles.settings import PROFILE_KEYS
     from imggen.suggest import closest, did_you_mean
 
     profiles: dict[str, Any] = (data or {}).get("profiles", {})
@@ -109,9 +109,9 @@ def validate_key(key: str, value: Any, data: dict[str, Any] | None = None) -> An
 def _check_text(field: str, value: Any, label: str) -> None:
     """The checks of a profile's text keys: a usable base_url, an api_key_env that names a
     variable, an api_key that can be sent; never quoting a key or a URL's credentials."""
-    from imggen import keys
     from imggen.errors import UsageError
-    from imggen.settings import base_url_problem, shown_url
+    from imggen.profiles import keys
+    from imggen.profiles.settings import base_url_problem, shown_url
 
     fault = base_url_problem(str(value)) if field == "base_url" else None
     if fault:

@@ -1,6 +1,6 @@
 """`imggen generate` and `imggen edit`: flags -> Job -> core.run(); paths or JSON on stdout.
 
-The options themselves come from the table in imggen/options.py (see cli/options.py).
+The options themselves come from the table in imggen/options/table.py (see cli/options.py).
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ def edit(
     flags: Flags,
 ) -> None:
     """Edit or combine images: IMAGE... PROMPT, with an optional --mask."""
-    from imggen import inputs
+    from imggen.run import inputs
 
     images, prompt = inputs.split_edit_args(args, inputs.Stdin(_env(ctx)))
     _make(ctx, flags, prompt, images, command="edit")
@@ -82,10 +82,10 @@ def _make(
     ctx: typer.Context, flags: Flags, prompt: str | None, images: list[str], *, command: str
 ) -> None:
     """Prepare, then run or show; with --json, stdout gets one document whatever happens."""
-    from imggen import core
     from imggen.console import UI
     from imggen.errors import ImggenError
-    from imggen.outcome import failed
+    from imggen.run import core
+    from imggen.run.outcome import failed
 
     env = _env(ctx)
     ui = UI(env, quiet=flags["quiet"], verbose=flags["verbose"])
@@ -122,7 +122,9 @@ def _request(
 ) -> tuple[Any, Any, Any]:
     """Settings, the Job and how to run it, from the flags, the profile and the files named.
     Raises UsageError (exit 2) and ConfigError (exit 3) before anything is sent."""
-    from imggen import core, inputs, modelcache, options, settings
+    from imggen import options
+    from imggen.profiles import modelcache, settings
+    from imggen.run import core, inputs
 
     given = checked(flags)
     s = settings.resolve(

@@ -53,11 +53,12 @@ def models(
 
     From the gateway's models API (filtered to image output) where it has one, else from the
     built-in catalog; the source is named on stderr."""
-    from imggen import core, modelcache
     from imggen import models as listing_mod
     from imggen.console import UI
     from imggen.env import Env
     from imggen.errors import AuthFailed
+    from imggen.profiles import modelcache
+    from imggen.run import core
 
     env = ctx.obj if isinstance(ctx.obj, Env) else Env()
     ui = UI(env, quiet=flags["quiet"], verbose=flags["verbose"])
@@ -130,8 +131,8 @@ def resolve(profile: str | None, environ: dict[str, str], *, need_key: bool) -> 
     """Settings for listing: like generate's, but a profile that names no model still lists."""
     import dataclasses
 
-    from imggen import settings
     from imggen.errors import NoModel
+    from imggen.profiles import settings
 
     try:
         return settings.resolve(profile=profile, environ=environ, need_key=need_key)

@@ -1,4 +1,4 @@
-"""Typer parameters made from the option table (imggen/options.py), so a command declares
+"""Typer parameters made from the option table (imggen/options/table.py), so a command declares
 none of the shared options by hand.
 
 `@takes(command)` appends, to the decorated function's own parameters, one typed Typer option

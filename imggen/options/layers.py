@@ -86,7 +86,7 @@ class Values:
         return self.values.get(name, OPTIONS[name].default)
 
     def lands(self, where: str) -> dict[str, Any]:
-        """The values landing in one place (JOB, RUN_), defaults included."""
+        """The values landing in one place (JOB, RUN), defaults included."""
         return {n: self.get(n) for n, o in OPTIONS.items() if o.lands == where}
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from imggen.options import parsers as p
 
 IMAGE = "Image options"
-RUN = "Run options"
+RUN_PANEL = "Run options"
 
 GENERATE, EDIT, BATCH, MODELS, DOCTOR = "generate", "edit", "batch", "models", "doctor"
 MAKERS = frozenset({GENERATE, EDIT, BATCH})
@@ -19,7 +19,7 @@ MAKERS = frozenset({GENERATE, EDIT, BATCH})
 # Where a value lands once merged.
 JOB = "job"  # a field of job.Job: what to make
 INPUT = "input"  # the prompt and the files to read (refs, inputs, mask)
-RUN_ = "run"  # a field of core.RunOptions: how to run it
+RUN = "run"  # a field of core.RunOptions: how to run it
 SETTINGS = "settings"  # chooses the gateway (profile, model): settings.py resolves it
 CLI = "cli"  # how the command reports (--json, -q, ...): never stored anywhere
 
@@ -131,7 +131,7 @@ OPTIONS: dict[str, Option] = {
             str,
             p.text,
             metavar="FILE",
-            lands=RUN_,
+            lands=RUN,
             commands=frozenset({GENERATE, EDIT}),
             per_job=True,
         ),
@@ -203,7 +203,7 @@ OPTIONS: dict[str, Option] = {
             "Stream the reply (default: where the gateway allows it).",
             bool,
             p.flag,
-            panel=RUN,
+            panel=RUN_PANEL,
             negative="--no-stream",
             tristate=True,
         ),
@@ -214,7 +214,7 @@ OPTIONS: dict[str, Option] = {
             int,
             p.whole(0, 3),
             metavar="N",
-            panel=RUN,
+            panel=RUN_PANEL,
         ),
         Option(
             "save_partials",
@@ -222,8 +222,8 @@ OPTIONS: dict[str, Option] = {
             "Also save the partial renders, as NAME.partial-K.png.",
             bool,
             p.flag,
-            lands=RUN_,
-            panel=RUN,
+            lands=RUN,
+            panel=RUN_PANEL,
             default=False,
         ),
         Option(
@@ -243,8 +243,8 @@ OPTIONS: dict[str, Option] = {
             float,
             p.seconds,
             metavar="SECONDS",
-            lands=RUN_,
-            panel=RUN,
+            lands=RUN,
+            panel=RUN_PANEL,
             commands=MAKERS | {DOCTOR},
             helps={BATCH: "Seconds each job may take.", DOCTOR: "Seconds the test image may take."},
         ),
@@ -255,8 +255,8 @@ OPTIONS: dict[str, Option] = {
             int,
             p.whole(0),
             metavar="N",
-            lands=RUN_,
-            panel=RUN,
+            lands=RUN,
+            panel=RUN_PANEL,
             default=2,
         ),
         Option(
@@ -264,8 +264,8 @@ OPTIONS: dict[str, Option] = {
             ("--force",),
             "Overwrite existing files.",
             bool,
-            lands=RUN_,
-            panel=RUN,
+            lands=RUN,
+            panel=RUN_PANEL,
             profile=False,
             manifest=False,
             default=False,
@@ -277,7 +277,7 @@ OPTIONS: dict[str, Option] = {
             "Print one JSON document on stdout.",
             bool,
             lands=CLI,
-            panel=RUN,
+            panel=RUN_PANEL,
             commands=MAKERS | {MODELS, DOCTOR},
             profile=False,
             manifest=False,
@@ -289,7 +289,7 @@ OPTIONS: dict[str, Option] = {
             "Print the request (key redacted); send nothing.",
             bool,
             lands=CLI,
-            panel=RUN,
+            panel=RUN_PANEL,
             profile=False,
             manifest=False,
             default=False,
@@ -301,7 +301,7 @@ OPTIONS: dict[str, Option] = {
             "No progress or notes.",
             bool,
             lands=CLI,
-            panel=RUN,
+            panel=RUN_PANEL,
             commands=MAKERS | {MODELS, DOCTOR},
             profile=False,
             manifest=False,
@@ -313,7 +313,7 @@ OPTIONS: dict[str, Option] = {
             "More detail; tracebacks for bugs.",
             bool,
             lands=CLI,
-            panel=RUN,
+            panel=RUN_PANEL,
             commands=MAKERS | {MODELS, DOCTOR},
             profile=False,
             manifest=False,

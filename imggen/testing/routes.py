@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from imggen.testing import chat, image_api, images_api, models
+from imggen.testing import chat, images_api, models, openrouter_image_api
 from imggen.testing.protocol import Fault, HTTPError, Recorded, Reply, error_reply
 
 if TYPE_CHECKING:
@@ -40,8 +40,8 @@ ROUTES: dict[str, tuple[str, str, Route]] = {
     "/images/generations": ("generations", "POST", images_api.generations),
     "/images/edits": ("edits", "POST", images_api.edits),
     # OpenRouter's Image API; its list before the models API, whose suffix it shares
-    "/images/models": ("image_models", "GET", image_api.models_route),
-    "/images": ("image_api", "POST", image_api.route),
+    "/images/models": ("image_models", "GET", openrouter_image_api.models_route),
+    "/images": ("image_api", "POST", openrouter_image_api.route),
     "/models": ("models", "GET", models.route),
 }
 _DOWNLOADS: dict[str, tuple[str, str, Route]] = {

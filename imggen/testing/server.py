@@ -15,8 +15,8 @@ from http.server import ThreadingHTTPServer
 from typing import Any
 
 from imggen.testing.handler import Handler
-from imggen.testing.image_api import DEFAULT_IMAGE_MODELS
 from imggen.testing.models import DEFAULT_MODELS
+from imggen.testing.openrouter_image_api import DEFAULT_IMAGE_MODELS
 from imggen.testing.pictures import (
     IMAGE_FORMATS,
     make_jpeg_header,

@@ -12,7 +12,7 @@ from imggen import sizes
 from imggen.dialects import Dialect
 from imggen.dialects.presets import PRESETS
 from imggen.job import Gateway, HttpCall, Job
-from imggen.settings import Settings
+from imggen.profiles.settings import Settings
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from imggen import core
 from imggen.dialects import DIALECTS
 from imggen.errors import InputError, SizeRefused, UsageError
 from imggen.job import FilePart, ImageInput, Job, Payload
+from imggen.run import core
 from imggen.wire.status import error_text, is_content_filter
 from tests.conftest import SENTINEL_KEY, png_bytes
 from tests.dialects import PNG_1X1, PNG_2X1, build, fixture, gateway, request, settings

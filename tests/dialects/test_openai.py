@@ -8,10 +8,10 @@ import base64
 
 import pytest
 
-from imggen import core
 from imggen.dialects import DIALECTS
 from imggen.errors import ImggenError, InputError, SizeRefused, UsageError
 from imggen.job import ImageInput, Job
+from imggen.run import core
 from tests.conftest import png_bytes
 from tests.dialects import build, gateway, settings
 

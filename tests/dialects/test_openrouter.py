@@ -315,7 +315,7 @@ def test_image_only_model_from_the_listing_asks_for_the_image_modality_alone() -
     import dataclasses
     import time
 
-    from imggen.modelcache import Learned, Listed
+    from imggen.profiles.modelcache import Learned, Listed
     from tests.dialects import settings
 
     flux = "black-forest-labs/flux.2-pro"

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from imggen import modelcache
 from imggen.dialects import DIALECTS
 from imggen.env import Env
 from imggen.errors import AuthFailed, GatewayFailed, UsageError
 from imggen.job import ImageInput, Job
-from imggen.modelcache import Learned
-from imggen.settings import Settings
-from imggen.testing.image_api import DEFAULT_IMAGE_MODELS
+from imggen.profiles import modelcache
+from imggen.profiles.modelcache import Learned
+from imggen.profiles.settings import Settings
+from imggen.testing.openrouter_image_api import DEFAULT_IMAGE_MODELS
 from tests.dialects import build, settings
 
 DIALECT = DIALECTS["openrouter-images"]

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from imggen import core
 from imggen.dialects import DIALECTS
 from imggen.errors import InputError, UsageError
 from imggen.job import ImageInput, Job, Payload
+from imggen.run import core
 from tests.conftest import png_bytes
 from tests.dialects import PNG_1X1, build, fixture, gateway, request, settings
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from imggen import core
 from imggen.dialects import DIALECTS
 from imggen.errors import SizeRefused, UsageError
 from imggen.job import Job, Payload
+from imggen.run import core
 from imggen.wire.status import error_text, is_content_filter
 from tests.dialects import build, fixture, gateway, request, settings
 

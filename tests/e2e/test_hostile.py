@@ -108,8 +108,8 @@ def test_the_default_deadline_ends_a_trickle_and_a_lying_length(
 
 
 def test_the_shipped_time_limit_leaves_room_for_4k_and_sequential_images() -> None:
-    from imggen import core
     from imggen.job import HttpCall
+    from imggen.run import core
 
     limits, opts = Limits(), core.RunOptions()
     one = SimpleNamespace(calls=[HttpCall("POST", "/x", images=1)])

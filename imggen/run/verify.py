@@ -8,7 +8,7 @@ from pathlib import Path
 from imggen import sizes
 from imggen.files import imagefile
 from imggen.job import Job, SavedImage
-from imggen.outcome import Outcome
+from imggen.run.outcome import Outcome
 
 
 def pixels(saved: SavedImage, res: sizes.Resolved, rule: str, outcome: Outcome) -> None:

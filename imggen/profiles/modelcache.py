@@ -21,7 +21,7 @@ from imggen.errors import AuthFailed, GatewayFailed, GatewayRefused
 
 if TYPE_CHECKING:
     from imggen.env import Env
-    from imggen.settings import Settings
+    from imggen.profiles.settings import Settings
 
 CACHE_ENV = "IMGGEN_CACHE_DIR"
 MAX_AGE = 24 * 3600.0  # a day: OpenRouter adds models and parameters, rarely faster

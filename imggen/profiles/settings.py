@@ -18,8 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from imggen import config, keys, options, suggest
-from imggen.aliases import profile_models
+from imggen import options, suggest
 from imggen.dialects import DIALECTS
 from imggen.dialects.caps import GENERIC
 from imggen.dialects.presets import (
@@ -34,7 +33,9 @@ from imggen.dialects.rules import CAPS, openai_name
 from imggen.errors import ConfigError, NoModel
 from imggen.job import Gateway
 from imggen.limits import Limits
-from imggen.modelcache import IMAGE_API, Learned, Listed
+from imggen.profiles import config, keys
+from imggen.profiles.aliases import profile_models
+from imggen.profiles.modelcache import IMAGE_API, Learned, Listed
 
 SETTING_KEYS = (
     "preset",

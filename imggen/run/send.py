@@ -8,14 +8,14 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from imggen import streaming
 from imggen.console import UI
 from imggen.errors import ImggenError
 from imggen.files import kept, save
 from imggen.job import HttpCall, Payload, Reply
+from imggen.run import streaming
 
 if TYPE_CHECKING:
-    from imggen.core import Plan
+    from imggen.run.core import Plan
 
 __all__ = ["Result", "materialize", "send_all"]
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from imggen import calls, options, sizes, streaming, verify
+from imggen import options, sizes
 from imggen.console import UI
 from imggen.dialects import DIALECTS, Dialect
 from imggen.env import Env
@@ -22,8 +22,9 @@ from imggen.files.provenance import made_by, provenance
 from imggen.files.scratch import Scratch
 from imggen.job import Gateway, HttpCall, ImageInput, Job, Payload, SavedImage
 from imggen.limits import Limits
-from imggen.outcome import Outcome, usage_cost
-from imggen.settings import Settings
+from imggen.profiles.settings import Settings
+from imggen.run import send, streaming, verify
+from imggen.run.outcome import Outcome, usage_cost
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ class RunOptions:
 
     @classmethod
     def of(cls, values: options.Values, cwd: Path) -> RunOptions:
-        return cls(cwd=cwd, **values.lands(options.RUN_))
+        return cls(cwd=cwd, **values.lands(options.RUN))
 
 
 def make_job(
@@ -199,7 +200,7 @@ def run(
             outcome.partials = streaming.save_partials(
                 partials,
                 plan.targets,
-                lambda p: landing.preview(calls.materialize(p, client, landing)),
+                lambda p: landing.preview(send.materialize(p, client, landing)),
                 lambda i, k: {**provenance(job, gw, i), "partial": k},
                 force=opts.force,
                 scratch=scratch,
@@ -259,7 +260,7 @@ def _receive(
     files: list[Path] = []
     errors: list[ImggenError] = []
     streamed: list[tuple[int, Path | None, list[Payload]]] = []
-    results = calls.send_all(client, plan, landing, ui, partials)
+    results = send.send_all(client, plan, landing, ui, partials)
     for result in results:
         if isinstance(result, ImggenError):
             errors.append(result)
