@@ -163,6 +163,7 @@ def _config(
         "model_from": src.get("model"),
         "dialect": dialect,
         "key_from": s.key_source or None,  # where the key came from; never the key
+        "auth": s.auth.spec,
     }
     text = (
         f"profile {src.get('profile')}; file {src.get('config_file')}; preset {preset or 'none'}; "
@@ -172,7 +173,7 @@ def _config(
     if isinstance(key_error, ImggenError):
         report.set("config", FAIL, f"{key_error.message}; {text}", 3, key_error.hint)
     else:
-        report.set("config", OK, f"{text}; key from {s.key_source}")
+        report.set("config", OK, f"{text}; key from {s.key_source}, sent as {s.auth.describe()}")
 
 
 def _answered(exc: GatewayFailed) -> bool:

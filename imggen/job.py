@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
     from imggen.dialects.caps import Caps
+    from imggen.wire.auth import Auth
 
 
 @dataclass(frozen=True)
@@ -132,13 +133,16 @@ class HttpCall:
     stream: bool = False
     images: int = 1  # how many images this call should bring back
 
-    def describe(self, base_url: str) -> dict[str, Any]:
+    def describe(self, base_url: str, auth: Auth) -> dict[str, Any]:
         """The request as --dry-run shows it: key redacted, multipart files as name and size."""
-        headers = {"Authorization": "Bearer <redacted>"}
-        out: dict[str, Any] = {"method": self.method, "url": base_url.rstrip("/") + self.path}
+        url = auth.shown_url(base_url.rstrip("/") + self.path)
+        headers = auth.shown_headers()
+        headers["Accept"] = (
+            "text/event-stream, application/json" if self.stream else "application/json"
+        )
+        out: dict[str, Any] = {"method": self.method, "url": url, "headers": headers}
         if self.files or self.form:
             headers["Content-Type"] = "multipart/form-data"
-            out["headers"] = headers
             out["form"] = dict(self.form)
             out["files"] = [
                 {
@@ -151,9 +155,6 @@ class HttpCall:
             ]
         else:
             headers["Content-Type"] = "application/json"
-            if self.stream:
-                headers["Accept"] = "text/event-stream"
-            out["headers"] = headers
             out["json"] = _shorten_data_urls(self.json)
         return out
 

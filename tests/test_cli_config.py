@@ -254,7 +254,7 @@ def test_set_inline_key_warns_and_get_redacts(run: Run, clean_environ: Path) -> 
             "x",
             "error: unknown profile key 'modle' (did you mean 'model'?)\n"
             "hint: profile keys: preset, dialect, base_url, model, api_key_env, api_key_cmd, "
-            "api_key, models, aspect, size, count, output, format, quality, background, seed, "
+            "api_key, auth, models, aspect, size, count, output, format, quality, background, seed, "
             "stream, partials, save_partials, params, timeout, retries "
             "(and params.*, models.ALIAS.dialect, models.ALIAS.like)\n",
         ),
@@ -263,7 +263,7 @@ def test_set_inline_key_warns_and_get_redacts(run: Run, clean_environ: Path) -> 
             "x",
             "error: unknown profile key 'model.x' (did you mean 'models'?)\n"
             "hint: profile keys: preset, dialect, base_url, model, api_key_env, api_key_cmd, "
-            "api_key, models, aspect, size, count, output, format, quality, background, seed, "
+            "api_key, auth, models, aspect, size, count, output, format, quality, background, seed, "
             "stream, partials, save_partials, params, timeout, retries "
             "(and params.*, models.ALIAS.dialect, models.ALIAS.like)\n",
         ),
@@ -471,7 +471,7 @@ def test_base_url_credentials_are_refused_and_redacted(
     assert r.exit_code == 2
     assert r.stderr.splitlines()[0] == (
         "error: profile x (base_url) 'https://gw.test/v1': holds credentials (user:password@); "
-        "imggen sends the key as a Bearer header"
+        "imggen sends the key separately"
     )
     # one written by hand is shown redacted, and refused when used
     write_config({"profiles": {"x": {"base_url": "https://me:hunter2@gw.test/v1?token=t0k"}}})

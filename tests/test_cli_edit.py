@@ -261,6 +261,7 @@ def test_dry_run_shows_multipart_fields_and_sizes(gw, profile, edit, images) -> 
     assert r.stdout.splitlines() == [
         f"POST {gw.url}/api/v1/images/edits",
         "Authorization: Bearer <redacted>",
+        "Accept: application/json",
         "Content-Type: multipart/form-data",
         "",
         "model=turing/gpt-image-2",

@@ -444,6 +444,7 @@ def test_dry_run_prints_the_request_and_sends_nothing(
     assert r.stdout == (
         "POST https://gw.test/api/v1/images/generations\n"
         "Authorization: Bearer <redacted>\n"
+        "Accept: application/json\n"
         "Content-Type: application/json\n"
         "\n"
         "{\n"
@@ -473,6 +474,7 @@ def test_dry_run_needs_no_key(run: Run, gateway: MockGateway, monkeypatch) -> No
                 "url": IMAGES_URL,
                 "headers": {
                     "Authorization": "Bearer <redacted>",
+                    "Accept": "application/json",
                     "Content-Type": "application/json",
                 },
                 "json": {"model": "turing/gpt-image-2", "prompt": "a red fox", "n": 1},
@@ -489,8 +491,8 @@ def test_dry_run_on_chat_shows_fan_out_once(run: Run, gateway: MockGateway) -> N
         "# sent 2 times in parallel, one image each",
         f"POST {CHAT_URL}",
         "Authorization: Bearer <redacted>",
+        "Accept: text/event-stream, application/json",
         "Content-Type: application/json",
-        "Accept: text/event-stream",
     ]
     assert json.loads(r.stdout.split("\n\n", 1)[1]) == {
         "model": "google/gemini-2.5-flash-image",

@@ -175,12 +175,12 @@ def test_key_cmd_timeout_comes_from_the_limits(write_config: Callable[..., Path]
         (
             "https://alice:hunter2@gw.test/v1",
             "base_url 'https://gw.test/v1' (IMGGEN_BASE_URL) holds credentials "
-            "(user:password@); imggen sends the key as a Bearer header",
+            "(user:password@); imggen sends the key separately",
         ),
         (
             "https://sk-secret@gw.test/v1",
             "base_url 'https://gw.test/v1' (IMGGEN_BASE_URL) holds credentials "
-            "(user:password@); imggen sends the key as a Bearer header",
+            "(user:password@); imggen sends the key separately",
         ),
         (
             "https://gw.test/v1?key=sk-secret",

@@ -144,6 +144,7 @@ def test_environment_only_run_needs_no_file(clean_environ: Path) -> None:
         "base_url": "IMGGEN_BASE_URL",
         "dialect": "",
         "model": "IMGGEN_MODEL",
+        "auth": "default",
         "api_key": "environment variable IMGGEN_API_KEY",
     }
 

@@ -167,8 +167,7 @@ def run_many(
             # room for every worker's calls at once: -j 64 must not queue on a 32-slot pool
             width = max(1, jobs) * max(len(task.plan.calls) for task in todo)
             clients[key] = Client(
-                t.settings.base_url,
-                t.settings.api_key,
+                **t.settings.connection(),
                 transport=env.transport,
                 max_connections=max(32, width),
                 limits=env.limits,

@@ -283,7 +283,9 @@ def _dry_run(env: Any, ui: Any, todo: list[Any], as_json: bool) -> None:
                 "outputs": [str(x.path) for x in t.plan.targets],
                 "model": t.plan.gateway.model,
                 "profile": t.plan.gateway.profile,
-                "requests": [c.describe(t.settings.base_url) for c in t.plan.calls],
+                "requests": [
+                    c.describe(t.settings.base_url, t.settings.auth) for c in t.plan.calls
+                ],
             }
             for t in todo
         ]

@@ -98,6 +98,13 @@ def validate_key(key: str, value: Any, data: dict[str, Any] | None = None) -> An
             f"{label} {value!r}{did_you_mean(str(value), choices)}: "
             f"choose one of {', '.join(choices)}"
         )
+    if field == "auth":
+        from imggen.wire.auth import parse
+
+        try:
+            return parse(str(value)).spec
+        except ValueError as exc:
+            raise UsageError(f"{label}: {exc}") from None
     if field == "api_key_cmd" and not (
         isinstance(value, list) and value and all(isinstance(v, str) for v in value)
     ):

@@ -101,7 +101,7 @@ def _make(
         f"{plan.gateway.size_rule}, {len(plan.calls)} request(s), stream {plan.stream}"
     )
     if flags["dry_run"]:
-        _print_dry_run(env, plan, s.base_url, flags["json"])
+        _print_dry_run(env, plan, s, flags["json"])
         return
 
     def show(saved: Any) -> None:
@@ -186,8 +186,8 @@ def _write_json(env: Any, doc: dict[str, Any]) -> None:
     env.out.write(json.dumps(doc, ensure_ascii=False) + "\n")
 
 
-def _print_dry_run(env: Any, plan: Any, base_url: str, as_json: bool) -> None:
-    calls = [c.describe(base_url) for c in plan.calls]
+def _print_dry_run(env: Any, plan: Any, settings: Any, as_json: bool) -> None:
+    calls = [c.describe(settings.base_url, settings.auth) for c in plan.calls]
     if as_json:
         doc = {
             "model": plan.gateway.model,

@@ -46,6 +46,7 @@ class Preset:
     # chat streams ask for usage with stream_options.include_usage (OpenAI-style gateways
     # stream it only when asked); off where the gateway's document names no such field
     stream_usage: bool = False
+    auth: str = "bearer"  # how the key is sent: a spelling wire.auth.parse takes
 
     @property
     def default_model(self) -> str | None:

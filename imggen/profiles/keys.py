@@ -19,6 +19,7 @@ from imggen.dialects.presets import Preset
 from imggen.errors import ConfigError
 
 CMD_OUTPUT_CAP = 64 * 1024  # a key is one short line; more is not a key
+FROM_CMD = "command (api_key_cmd)"  # a key that may be fetched again when it expires
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,7 @@ def api_key(
         )
     cmd = prof.get("api_key_cmd")
     if cmd:
-        source = "command (api_key_cmd)"
+        source = FROM_CMD
         key = run_key_cmd(name, cmd, timeout=cmd_timeout)
         origin = f"the api_key_cmd of profile {name!r} (what it prints)"
         return check(key, source, fix="make the command print the key alone"), KeyFrom(

@@ -332,8 +332,7 @@ def _client(s: Settings, env: Env) -> Any:
     from imggen.wire.client import Client
 
     return Client(
-        s.base_url,
-        s.api_key,
+        **s.connection(),
         retries=1,
         read_timeout=ASK_TIMEOUT,
         deadline=time.monotonic() + ASK_TIMEOUT,

@@ -12,7 +12,7 @@ Every value is resolved by the same precedence (SPEC "Configuration"):
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,7 @@ from imggen.limits import Limits
 from imggen.profiles import config, keys
 from imggen.profiles.aliases import profile_models
 from imggen.profiles.modelcache import IMAGE_API, Learned, Listed
+from imggen.wire import auth as key_auth
 
 SETTING_KEYS = (
     "preset",
@@ -45,6 +46,7 @@ SETTING_KEYS = (
     "api_key_env",
     "api_key_cmd",
     "api_key",
+    "auth",
     "models",
 )
 IMAGES_STYLE = ("images", IMAGE_API)  # dialects whose fields Caps describe
@@ -68,6 +70,9 @@ class Settings:
     warnings: tuple[str, ...] = ()
     aliases: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # profile models
     learned: Learned | None = None  # what the gateway's listings said (modelcache)
+    auth: key_auth.Auth = key_auth.BEARER  # how the key is sent (profile > preset > Bearer)
+    # fetches the key again (api_key_cmd: a short-lived token); None where it cannot change
+    refresh: Callable[[], str] | None = field(default=None, repr=False, compare=False)
 
     @property
     def key_source(self) -> str:
@@ -85,6 +90,16 @@ class Settings:
             else ""
         )
         return f"check the key: it came from {fix}{also}"
+
+    def connection(self) -> dict[str, Any]:
+        """Where the API client sends calls and how it sends the key: the wire.client.Client
+        arguments every command passes the same way."""
+        return {
+            "base_url": self.base_url,
+            "api_key": self.api_key,
+            "auth": self.auth,
+            "refresh": self.refresh,
+        }
 
     def layer(self) -> options.Layer:
         """The profile's option defaults as a precedence layer."""
@@ -311,11 +326,19 @@ def resolve(
             "or set IMGGEN_MODEL",
         )
 
-    key, key_from = "", None
+    way, sources["auth"] = _auth(name, prof, preset)
+    key, key_from, refresh = "", None, None
     if need_key:
         key, key_from = keys.api_key(
             name, prof, preset, environ, path=path, cmd_timeout=limits.key_cmd_timeout
         )
+        if key_from.source == keys.FROM_CMD:
+
+            def refresh() -> str:
+                return keys.api_key(
+                    name, prof, preset, environ, path=path, cmd_timeout=limits.key_cmd_timeout
+                )[0]
+
     sources["api_key"] = key_from.source if key_from else ""
     defaults = profile_defaults(name, prof)
     aliases = profile_models(name, prof)  # checked: a bad table is exit 3
@@ -342,7 +365,27 @@ def resolve(
         sources=sources,
         warnings=warnings,
         aliases=aliases,
+        auth=way,
+        refresh=refresh,
     )
+
+
+def _auth(name: str, prof: Mapping[str, Any], preset: Preset | None) -> tuple[key_auth.Auth, str]:
+    """How the key is sent, and where that was said: the profile's `auth` > the preset's >
+    a Bearer token. Raises ConfigError (exit 3) for a way imggen does not know."""
+    if prof.get("auth") not in (None, ""):
+        spec, source = str(prof["auth"]), f"profile {name}"
+    elif preset is not None:
+        spec, source = preset.auth, f"preset {preset.name}"
+    else:
+        return key_auth.BEARER, "default"
+    try:
+        return key_auth.parse(spec), source
+    except ValueError as exc:
+        raise ConfigError(
+            f"profile {name!r}: {exc}",
+            hint=f"for example `imggen config set profiles.{name}.auth api-key`",
+        ) from None
 
 
 def profile_defaults(name: str, prof: Mapping[str, Any]) -> dict[str, Any]:
@@ -370,7 +413,7 @@ def base_url_problem(url: str) -> str | None:
         return "must start with https:// or http://"
     parts = urlsplit(url)
     if "@" in parts.netloc:
-        return "holds credentials (user:password@); imggen sends the key as a Bearer header"
+        return "holds credentials (user:password@); imggen sends the key separately"
     if parts.query or parts.fragment or url.endswith(("?", "#")):
         return "has a query string or fragment; API paths are appended to it"
     return None

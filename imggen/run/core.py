@@ -133,8 +133,7 @@ def make_client(
 
     deadline = time.monotonic() + time_limit(opts, env.limits, plan)
     return Client(
-        settings.base_url,
-        settings.api_key,
+        **settings.connection(),
         retries=opts.retries,
         deadline=deadline,
         transport=env.transport,

@@ -10,14 +10,15 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
-from imggen.errors import GatewayFailed, ImggenError
+from imggen.errors import AuthFailed, GatewayFailed, ImggenError
 from imggen.job import HttpCall, Reply
 from imggen.limits import Limits
 from imggen.wire import replies
+from imggen.wire.auth import BEARER, Auth
 from imggen.wire.download import Downloader
 from imggen.wire.inflate import decoded
 from imggen.wire.jsonstream import loads
@@ -27,6 +28,8 @@ from imggen.wire.retry import Pacer, Retrier, RetryLater
 from imggen.wire.session import Progress, Session
 from imggen.wire.spill import SpillFactory
 from imggen.wire.status import error_for_status, event_error, looks_like_html
+
+T = TypeVar("T")
 
 
 class Client:
@@ -48,9 +51,15 @@ class Client:
         pacer: Pacer | None = None,
         max_connections: int = 32,
         limits: Limits = Limits(),
+        auth: Auth = BEARER,
+        refresh: Callable[[], str] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._key = api_key
+        self._way = auth
+        # a key that expires (a token printed by api_key_cmd): fetched again once on a 401
+        self._refresh = refresh
+        self._refresh_lock = threading.Lock()
         self.limits = limits
         self.on_sent = on_sent or (lambda n, total: None)  # request bytes sent (uploads)
         self.on_bytes = on_bytes or (lambda n, total: None)  # reply bytes received
@@ -125,8 +134,11 @@ class Client:
         """One call with retries. Raises AuthFailed, GatewayRefused, GatewayFailed."""
         what = f"{call.method} {call.path}"
         try:
-            reply = self._retrier.run(
-                lambda delivered: self._attempt(call, dialect, spill, delivered, what), what=what
+            reply = self._refreshing(
+                lambda: self._retrier.run(
+                    lambda delivered: self._attempt(call, dialect, spill, delivered, what),
+                    what=what,
+                )
             )
         except ImggenError as exc:
             raise self._scrub(exc) from exc.__cause__
@@ -140,16 +152,21 @@ class Client:
         what, url = f"GET {path}", self.base_url + path
 
         def attempt(delivered: list[bool]) -> Any:
+            headers = {**self._auth(), "Accept": "application/json"}
             with (
                 self._session.errors(what, self._retrier, url),
-                self._session.stream("GET", url, self._retrier, headers=self._auth()) as resp,
+                self._session.stream(
+                    "GET", self._keyed(url), self._retrier, headers=headers
+                ) as resp,
             ):
                 self._check_status(resp)
                 raw = _read_capped(resp, self.limits.small_json_cap)
                 return _parse_small(raw, resp.status_code)
 
         try:
-            return self._redact_value(self._retrier.run(attempt, what=what))
+            return self._redact_value(
+                self._refreshing(lambda: self._retrier.run(attempt, what=what))
+            )
         except ImggenError as exc:
             raise self._scrub(exc) from exc.__cause__
 
@@ -162,7 +179,28 @@ class Client:
             raise self._scrub(exc) from exc.__cause__
 
     def _auth(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self._key}"}
+        return self._way.headers(self._key)
+
+    def _keyed(self, url: str) -> str:
+        """The URL the request goes to: with the key in it where the profile sends it as a
+        query parameter (logged and shown without it: see _attempt's debug line)."""
+        return self._way.url(url, self._key)
+
+    def _refreshing(self, call: Callable[[], T]) -> T:
+        """`call`, and once more with a fresh key when the gateway rejected the key and the
+        key can be fetched again (a short-lived token from api_key_cmd, such as Vertex AI's
+        OAuth token, that expired mid-run). A second rejection stands (exit 3)."""
+        used = self._key
+        try:
+            return call()
+        except AuthFailed:
+            if self._refresh is None or self._retrier.cancelled.is_set():
+                raise
+            with self._refresh_lock:
+                if self._key == used:  # another thread may have fetched it already
+                    self.on_debug("the gateway rejected the key: fetching it again")
+                    self._key = self._refresh()
+            return call()
 
     def _redact(self, text: str) -> str:
         """The one redaction every gateway text passes, 2xx or not: replies, usage, error
@@ -217,7 +255,9 @@ class Client:
         what: str,
     ) -> Reply:
         url = self.base_url + call.path
-        headers = {**self._auth(), "Accept": "text/event-stream, application/json"}
+        # what the call reads: an event stream only where it asked for one
+        accept = "text/event-stream, application/json" if call.stream else "application/json"
+        headers = {**self._auth(), "Accept": accept}
         kwargs: dict[str, Any] = {}
         if call.files or call.form:
             body, ctype, length = multipart(call, self.on_sent)
@@ -233,7 +273,9 @@ class Client:
         session, retrier = self._session, self._retrier
         with (
             session.errors(what, retrier, url),
-            session.stream(call.method, url, retrier, headers=headers, **kwargs) as resp,
+            session.stream(
+                call.method, self._keyed(url), retrier, headers=headers, **kwargs
+            ) as resp,
         ):
             session.log(resp, started)
             self._check_status(resp)
