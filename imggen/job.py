@@ -83,8 +83,15 @@ class Job:
         """An option as the user gave it, for messages: "--quality hd",
         "profile knox (quality) hd"."""
         value = getattr(self, name)
-        label = self.origins.get(name) or f"--{name}"
+        label = self.origins.get(name) or _FLAGS.get(name, f"--{name}")
+        if isinstance(value, ImageInput):
+            value = value.source
+        elif isinstance(value, tuple):  # images: as the user named them
+            value = " ".join(getattr(v, "source", str(v)) for v in value)
         return f"{label} {value}" if value is not None else label
+
+
+_FLAGS = {"refs": "--ref", "count": "-n", "inputs": "images"}
 
 
 @dataclass(frozen=True)

@@ -532,3 +532,29 @@ def test_type_change_leaves_no_stale_sibling_and_reruns_cost_nothing(
     before = len(chat_posts(fake))
     assert run_batch(path, env).count("skipped") == 1
     assert len(chat_posts(fake)) == before
+
+
+def test_a_multi_image_job_with_one_stale_image_is_made_again(
+    fake: FakeGateway, tmp_path: Path
+) -> None:
+    """Every image of a job must carry this very request to skip it: one image from an earlier
+    version of the job (the other from this one) means the job changed, so it runs again."""
+    path = tmp_path / "assets.toml"
+    job = '[[jobs]]\nprompt = "{}"\noutput = "out/pair.png"\ncount = 2\n'
+    path.write_text(job.format("old prompt"))
+    assert run_batch(path, env_for(fake)).exit_code == 0
+    stale = (tmp_path / "out" / "pair-2.png").read_bytes()
+    path.write_text(job.format("new prompt"))
+    assert run_batch(path, env_for(fake)).exit_code == 0
+    (tmp_path / "out" / "pair-2.png").write_bytes(stale)  # image 1 new, image 2 from the old job
+    asked = len(chat_posts(fake))
+
+    summary = run_batch(path, env_for(fake))
+
+    assert [(r.status, r.task.reason) for r in summary.results] == [
+        ("saved", "changed since its image was made")
+    ]
+    assert len(chat_posts(fake)) == asked + 2
+    for name in ("pair-1.png", "pair-2.png"):
+        record = read_provenance(tmp_path / "out" / name) or {}
+        assert record.get("prompt") == "new prompt"

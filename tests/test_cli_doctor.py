@@ -153,7 +153,8 @@ def test_table_off_a_terminal_is_tsv(loop: Invoke, fake: FakeGateway) -> None:
         "CHECK\tRESULT\tDETAIL",
         "config\tok\tprofile knox (built-in preset, not in the config file); file (none); "
         f"preset knox; {url} (IMGGEN_BASE_URL); model google/gemini-2.5-flash-image "
-        "(preset knox, openrouter dialect); key from environment variable KNOX_API_KEY (preset), sent as Authorization: Bearer",
+        "(preset knox, openrouter dialect); key from environment variable KNOX_API_KEY (preset), "
+        "sent as Authorization: Bearer",
         f"reachable\tok\t{url} answered GET /models?output_modalities=image",
         "key\tok\taccepted by GET /models?output_modalities=image; it came from the environment "
         "variable KNOX_API_KEY (preset)",

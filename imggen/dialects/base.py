@@ -10,10 +10,30 @@ from imggen.errors import InputError, UsageError
 from imggen.job import Gateway, HttpCall, Job, Payload, Reply
 from imggen.sizes import Resolved
 
+# The options a user may set that a request must carry or refuse (the prompt and the count
+# always travel; streaming is decided by streaming.decide from can_stream). Each dialect names
+# those it has a field for in `takes`: anything else the user set is refused before sending,
+# never dropped (what --param passes raw is the user's own).
+CARRIED = (
+    "aspect",
+    "size",
+    "format",
+    "quality",
+    "background",
+    "seed",
+    "refs",
+    "inputs",
+    "mask",
+    "partials",
+)
+
 
 class Dialect(Protocol):
     @property
     def name(self) -> str: ...
+
+    @property
+    def takes(self) -> frozenset[str]: ...
 
     @property
     def can_stream(self) -> bool: ...
@@ -29,6 +49,11 @@ class Dialect(Protocol):
     def parse(self, body: Any) -> Reply: ...
 
     def parse_event(self, body: Any) -> Reply: ...
+
+
+def asked(job: Job) -> list[str]:
+    """The CARRIED options this job sets."""
+    return [name for name in CARRIED if getattr(job, name) not in (None, (), "")]
 
 
 def deep_merge(target: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:

@@ -40,6 +40,12 @@ class ChatDialect:
     format_key: str | None = None
     formats: tuple[str, ...] = ALL_FORMATS
 
+    @property
+    def takes(self) -> frozenset[str]:
+        # no chat gateway has fields for quality, background, a mask or partial renders
+        both = {"aspect", "size", "seed", "refs", "inputs"}
+        return frozenset(both | {"format"} if self.format_key else both)
+
     def build(self, job: Job, gw: Gateway, res: Resolved, *, stream: bool) -> list[HttpCall]:
         if job.quality is not None:
             raise refuse(job, "quality", gw)

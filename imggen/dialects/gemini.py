@@ -28,6 +28,10 @@ class GeminiDialect:
     can_stream: bool = True
     no_stream_why: str = ""
     formats: tuple[str, ...] = ("png", "jpeg", "webp")
+    # seed 002: imageConfig (aspectRatio, imageSize, imageOutputOptions), seed, content parts
+    takes: frozenset[str] = frozenset(
+        {"aspect", "size", "format", "quality", "seed", "refs", "inputs"}
+    )
 
     def build(self, job: Job, gw: Gateway, res: Resolved, *, stream: bool) -> list[HttpCall]:
         if job.background is not None:

@@ -27,6 +27,10 @@ class ImagesDialect:
     can_stream: bool = True  # the GPT image models; each model's Caps say
     no_stream_why: str = ""
     formats: tuple[str, ...] = ("png", "jpeg", "webp")
+    # each model's Caps then say which values (and whether it takes the field at all)
+    takes: frozenset[str] = frozenset(
+        {"aspect", "size", "format", "quality", "background", "seed", "inputs", "mask", "partials"}
+    )
 
     def build(self, job: Job, gw: Gateway, res: Resolved, *, stream: bool) -> list[HttpCall]:
         caps = gw.caps or GENERIC

@@ -32,6 +32,10 @@ class OpenRouterImagesDialect:
     can_stream: bool = True  # where the model's entry says supports_streaming
     no_stream_why: str = ""
     formats: tuple[str, ...] = ("png", "jpeg", "webp")
+    # each model's capability descriptors then say which of these it takes
+    takes: frozenset[str] = frozenset(
+        {"aspect", "size", "format", "quality", "background", "seed", "refs", "inputs", "partials"}
+    )
 
     def build(self, job: Job, gw: Gateway, res: Resolved, *, stream: bool) -> list[HttpCall]:
         caps = gw.caps or GENERIC
@@ -91,6 +95,10 @@ def _size_fields(job: Job, gw: Gateway, caps: Caps, res: Resolved) -> dict[str, 
     name it; an aspect ratio becomes the one size of that shape where the model takes sizes
     only. A value it does not take is refused, never dropped."""
     sizes = caps.takes("size")
+    if job.size and job.size.lower() == "auto":  # the model's own choice, where it has one
+        if sizes is None or not sizes.accepts("auto"):
+            raise refuse(job, "size", gw, sizes.describe() if sizes else "no size at all")
+        return {"size": "auto"}
     if res.pixels and not res.tier:  # WxH as typed: the pixels say the aspect too
         w, h = res.pixels
         if sizes is None or not sizes.accepts(f"{w}x{h}"):

@@ -14,7 +14,7 @@ from typing import Any
 
 from imggen import options, sizes
 from imggen.console import UI
-from imggen.dialects import DIALECTS, Dialect
+from imggen.dialects import DIALECTS, Dialect, check_carried
 from imggen.env import Env
 from imggen.errors import ImggenError, NoImage, SizeRefused, UsageError
 from imggen.files import save, targets
@@ -98,6 +98,7 @@ def prepare(settings: Settings, job: Job, opts: RunOptions) -> Plan:
         requested = sizes.resolve(gw.size_rule, gw.model, job.aspect, job.size)
     except SizeRefused as exc:
         raise SizeRefused(exc.message + _set_by(job, "aspect", "size"), hint=exc.hint) from None
+    check_carried(job, gw)
     calls = dialect.build(job, gw, requested, stream=stream)
     where = targets.plan(
         opts.output, job.count, prompt=job.prompt, model=gw.model, fmt=job.format, cwd=opts.cwd
