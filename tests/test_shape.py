@@ -109,3 +109,85 @@ def test_nothing_a_user_reads_cites_internal_documents() -> None:
         if INTERNAL.search(line)
     ]
     assert cited == []
+
+
+def top_level_imports(path: Path) -> set[str]:
+    """The modules a file imports when it is loaded (not those imported inside functions)."""
+    names: set[str] = set()
+    for node in ast.parse(path.read_text(), str(path)).body:
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+ROOMS = ("cli", "options", "run", "profiles", "dialects", "wire", "files", "batch", "testing")
+# who may import whom, at any depth: the lower rooms never reach up
+NEVER = {
+    "wire": ("imggen.run", "imggen.profiles", "imggen.batch", "imggen.cli", "imggen.dialects"),
+    "files": ("imggen.run", "imggen.profiles", "imggen.batch", "imggen.cli", "imggen.dialects"),
+    "dialects": ("imggen.run", "imggen.profiles", "imggen.batch", "imggen.cli", "imggen.wire"),
+    "run": ("imggen.batch", "imggen.cli"),
+    "profiles": ("imggen.run", "imggen.batch", "imggen.cli"),
+}
+
+
+def test_the_rooms_exist_and_nothing_lies_flat_that_runs_a_job() -> None:
+    for room in ROOMS:
+        assert (PACKAGE / room / "__init__.py").exists(), room
+    flat = {p.stem for p in PACKAGE.glob("*.py")}
+    moved = {"core", "calls", "streaming", "outcome", "verify", "config", "settings", "keys"}
+    assert flat & (moved | {"aliases", "modelcache", "inputs"}) == set()
+
+
+@pytest.mark.parametrize("room", sorted(NEVER))
+def test_imports_point_one_way(room: str) -> None:
+    reached = {
+        f"{path.relative_to(PACKAGE)} -> {name}"
+        for path in sorted((PACKAGE / room).rglob("*.py"))
+        for name in imports(path)
+        if name.startswith(NEVER[room])
+    }
+    assert reached == set()
+
+
+def test_files_never_import_wire_at_load_time() -> None:
+    """wire/ checks downloaded images with files/; files/ reaches wire/ (the base64 decoder)
+    only inside a function, so neither package needs the other loaded first."""
+    loaded = {
+        f"{path.relative_to(PACKAGE)} -> {name}"
+        for path in sorted((PACKAGE / "files").rglob("*.py"))
+        for name in top_level_imports(path)
+        if name.startswith("imggen.wire")
+    }
+    assert loaded == set()
+
+
+@pytest.mark.parametrize(
+    "path", sorted(PACKAGE.rglob("*.py")), ids=lambda p: str(p.relative_to(PACKAGE))
+)
+def test_functions_stay_short(path: Path) -> None:
+    long = [
+        f"{node.name} ({node.end_lineno - node.lineno + 1} lines)"
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+        and (node.end_lineno or 0) - node.lineno + 1 > FUNCTION_LINES
+    ]
+    assert long == []
+
+
+FUNCTION_LINES = 80
+
+
+def test_comments_name_modules_that_exist() -> None:
+    """A comment or docstring naming imggen/X.py names a file that is there."""
+    named = re.compile(r"imggen/([\w/]+\.py)")
+    stale = [
+        f"{path.relative_to(PACKAGE)}: imggen/{m}"
+        for path in sorted(PACKAGE.rglob("*.py"))
+        for m in named.findall(path.read_text())
+        if not (PACKAGE / m).exists()
+    ]
+    assert stale == []

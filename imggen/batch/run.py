@@ -20,6 +20,7 @@ from imggen.errors import ExitCode, FileExists, ImggenError, UsageError
 from imggen.files.scratch import Scratch
 from imggen.job import SavedImage
 from imggen.run import core
+from imggen.run.workers import run_threads
 
 DEFAULT_JOBS = 4
 
@@ -150,7 +151,6 @@ def run_many(
     fail_fast; once the reported cost reaches max_cost no job starts (each left is recorded
     skipped; jobs in flight finish); on Ctrl-C/SIGTERM in-flight jobs are abandoned without
     partial files and the interrupt is re-raised."""
-    from imggen.wire.client import Client
 
     start = time.monotonic()
     done: list[JobResult] = []
@@ -158,9 +158,78 @@ def run_many(
     stop, abandon = threading.Event(), threading.Event()
     todo = [t for t in tasks if t.action != "skip"]
     scratches: list[Scratch] = []  # every job's temp files, for the main thread
-    crashed: list[BaseException] = []  # what ended a worker early, raised in the main thread
     queue = iter(todo)
-    clients: dict[tuple[str, str], Client] = {}
+    clients = _clients(todo, env, jobs)
+
+    def finish(result: JobResult) -> None:
+        with lock:
+            done.append(result)
+            if results is not None:
+                results.write(result.record())
+            ui.count()
+            _report(ui, result, len(done), len(tasks))
+
+    def worker() -> None:
+        while not stop.is_set():
+            with lock:
+                task = next(queue, None)
+                cost = spent(done)
+            if task is None:
+                return
+            if max_cost is not None and cost is not None and cost >= max_cost:
+                note = f"--max-cost {money(max_cost)} reached: {money(cost)} spent"
+                finish(JobResult(task, "skipped", note=note))
+                continue
+            client = clients[(task.settings.profile, task.settings.base_url)]
+            scratch = Scratch()
+            with lock:
+                scratches.append(scratch)
+            result = _run_one(task, client, env, ui, on_saved, scratch)
+            if abandon.is_set() and result.status == "failed":
+                return  # interrupted mid-job: no line for it; the next run redoes it
+            finish(result)
+            if fail_fast and result.status == "failed":
+                stop.set()
+
+    def interrupted() -> None:
+        abandon.set()
+        stop.set()
+        for client in clients.values():
+            client.close()
+        # The main thread removes every job's temp files itself: a worker may stay blocked in
+        # a read, and a join cut short by the signal cannot be trusted (CPython 3.11).
+        with lock:
+            pending = list(scratches)
+        for scratch in pending:
+            scratch.cleanup()  # and no job can create a file after this
+
+    ui.start_count(f"batch: {len(tasks)} jobs", len(tasks))
+    try:
+        for t in tasks:
+            if t.action == "skip":
+                finish(JobResult(t, "skipped", paths=[str(p) for p in t.existing]))
+        # what ends a worker early (the results file cannot be written, say) stops them all
+        run_threads(
+            [worker] * min(max(1, jobs), len(todo)),
+            name="imggen-batch",
+            on_crash=stop.set,
+            on_interrupt=interrupted,
+        )
+    finally:
+        ui.stop_progress()
+        for client in clients.values():
+            client.close()
+    done.sort(key=lambda r: r.task.row.number)
+    over = sum(1 for r in done if r.note)
+    return Summary(done, len(tasks), time.monotonic() - start, over_budget=over)
+
+
+def _clients(todo: list[Task], env: Env, jobs: int) -> dict[tuple[str, str], Any]:
+    """One Client per profile and base URL: one pool, one Pacer (a 429 pauses every worker of
+    that profile)."""
+    from imggen.wire.client import Client
+
+    clients: dict[tuple[str, str], Any] = {}
     for t in todo:
         key = (t.settings.profile, t.settings.base_url)
         if key not in clients:
@@ -172,76 +241,7 @@ def run_many(
                 max_connections=max(32, width),
                 limits=env.limits,
             )
-
-    def finish(result: JobResult) -> None:
-        with lock:
-            done.append(result)
-            if results is not None:
-                results.write(result.record())
-            ui.count()
-            _report(ui, result, len(done), len(tasks))
-
-    def worker() -> None:
-        try:
-            while not stop.is_set():
-                with lock:
-                    task = next(queue, None)
-                    cost = spent(done)
-                if task is None:
-                    return
-                if max_cost is not None and cost is not None and cost >= max_cost:
-                    note = f"--max-cost {money(max_cost)} reached: {money(cost)} spent"
-                    finish(JobResult(task, "skipped", note=note))
-                    continue
-                client = clients[(task.settings.profile, task.settings.base_url)]
-                scratch = Scratch()
-                with lock:
-                    scratches.append(scratch)
-                result = _run_one(task, client, env, ui, on_saved, scratch)
-                if abandon.is_set() and result.status == "failed":
-                    return  # interrupted mid-job: no line for it; the next run redoes it
-                finish(result)
-                if fail_fast and result.status == "failed":
-                    stop.set()
-        except BaseException as exc:  # e.g. the results file cannot be written: stop all
-            crashed.append(exc)
-            stop.set()
-
-    ui.start_count(f"batch: {len(tasks)} jobs", len(tasks))
-    threads = [
-        threading.Thread(target=worker, name=f"imggen-batch-{i}", daemon=True)
-        for i in range(min(max(1, jobs), len(todo)))
-    ]
-    try:
-        for t in tasks:
-            if t.action == "skip":
-                finish(JobResult(t, "skipped", paths=[str(p) for p in t.existing]))
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            while thread.is_alive():
-                thread.join(0.1)  # short joins: signals reach the main thread promptly
-        if crashed:
-            raise crashed[0]
-    except BaseException:
-        abandon.set()
-        stop.set()
-        for client in clients.values():
-            client.close()
-        # The main thread removes every job's temp files itself: a worker may stay blocked in
-        # a read, and a join cut short by the signal cannot be trusted (CPython 3.11).
-        with lock:
-            pending = list(scratches)
-        for scratch in pending:
-            scratch.cleanup()  # and no job can create a file after this
-        raise
-    finally:
-        ui.stop_progress()
-        for client in clients.values():
-            client.close()
-    done.sort(key=lambda r: r.task.row.number)
-    over = sum(1 for r in done if r.note)
-    return Summary(done, len(tasks), time.monotonic() - start, over_budget=over)
+    return clients
 
 
 def _run_one(

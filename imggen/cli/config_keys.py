@@ -118,7 +118,7 @@ def _check_text(field: str, value: Any, label: str) -> None:
     variable, an api_key that can be sent; never quoting a key or a URL's credentials."""
     from imggen.errors import UsageError
     from imggen.profiles import keys
-    from imggen.profiles.settings import base_url_problem, shown_url
+    from imggen.profiles.layers import base_url_problem, shown_url
 
     fault = base_url_problem(str(value)) if field == "base_url" else None
     if fault:

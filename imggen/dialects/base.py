@@ -50,6 +50,8 @@ class Dialect(Protocol):
 
     def parse_event(self, body: Any) -> Reply: ...
 
+    def parse_text(self, text: str) -> Reply: ...
+
 
 def asked(job: Job) -> list[str]:
     """The CARRIED options this job sets."""
@@ -172,6 +174,13 @@ def scan_text(text: str, shape: str, reply: Reply) -> None:
     if "data:" in cleaned:
         cleaned = _DATA_URL.sub("", cleaned)
     reply.text += cleaned
+
+
+def text_reply(text: str) -> Reply:
+    """The images in a stream's joined text, and its words (seeds 000/004 put links there)."""
+    reply = Reply()
+    scan_text(text, "delta.content", reply)
+    return reply
 
 
 def _items(value: Any) -> list[Any]:

@@ -18,6 +18,7 @@ from imggen.dialects.base import (
     fan_out,
     needs_url,
     refuse,
+    text_reply,
     user_content,
 )
 from imggen.errors import UsageError
@@ -108,6 +109,9 @@ class ChatDialect:
 
     def parse_event(self, body: Any) -> Reply:
         return extract(body, scan=False)
+
+    def parse_text(self, text: str) -> Reply:
+        return text_reply(text)
 
 
 def _as_ratio_and_tier(job: Job, gw: Gateway, res: Resolved) -> Resolved:

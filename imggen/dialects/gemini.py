@@ -13,6 +13,7 @@ from imggen.dialects.base import (
     fan_out,
     image_parts,
     refuse,
+    text_reply,
     user_content,
 )
 from imggen.errors import UsageError
@@ -88,6 +89,9 @@ class GeminiDialect:
 
     def parse_event(self, body: Any) -> Reply:
         return extract(body, scan=False)
+
+    def parse_text(self, text: str) -> Reply:
+        return text_reply(text)
 
 
 GEMINI = GeminiDialect()

@@ -14,6 +14,7 @@ from imggen.dialects.base import (
     extract,
     image_event,
     refuse,
+    text_reply,
 )
 from imggen.dialects.caps import GENERIC, Caps, check_params, check_value, stream_fields
 from imggen.errors import InputError, UsageError
@@ -108,6 +109,9 @@ class ImagesDialect:
 
     def parse_event(self, body: Any) -> Reply:
         return image_event(body) or extract(body, scan=False)
+
+    def parse_text(self, text: str) -> Reply:
+        return text_reply(text)
 
 
 def _calls(job: Job, fields: dict[str, Any], per_call: int, make: Any) -> list[HttpCall]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from imggen.dialects.base import deep_merge, extract, image_event, refuse, refused
+from imggen.dialects.base import deep_merge, extract, image_event, refuse, refused, text_reply
 from imggen.dialects.caps import (
     GENERIC,
     Caps,
@@ -88,6 +88,9 @@ class OpenRouterImagesDialect:
 
     def parse_event(self, body: Any) -> Reply:
         return image_event(body) or extract(body, scan=False)
+
+    def parse_text(self, text: str) -> Reply:
+        return text_reply(text)
 
 
 def _size_fields(job: Job, gw: Gateway, caps: Caps, res: Resolved) -> dict[str, Any]:

@@ -282,3 +282,12 @@ def read_png_text(source: Path | BinaryIO) -> dict[str, str]:
             if item is not None:
                 found.setdefault(*item)
     return found
+
+
+def looks_like_html(head: bytes) -> bool:
+    """Whether a body's first bytes are an HTML page: a proxy's error page, or a website where
+    the API or an image should be. The one sniffer for replies, error bodies and image files."""
+    text = head.lstrip()[:512].lower()
+    if text.startswith((b"<!doctype", b"<html", b"<head", b"<body")):
+        return True
+    return text.startswith(b"<") and b"<body" in text

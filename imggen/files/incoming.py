@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING
 
 from imggen.errors import GatewayFailed, ImggenError
 from imggen.files import imagefile, streamcheck
+from imggen.files.imagefile import looks_like_html
 from imggen.files.provenance import record_text
 from imggen.limits import MiB
-from imggen.wire.status import looks_like_html
 
 if TYPE_CHECKING:
     from imggen.files.save import Landing

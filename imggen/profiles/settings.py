@@ -16,13 +16,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-from imggen import options, suggest
+from imggen import options
 from imggen.dialects import DIALECTS
 from imggen.dialects.caps import GENERIC
 from imggen.dialects.presets import (
-    PRESETS,
     ModelInfo,
     Preset,
     infer_dialect,
@@ -30,11 +28,13 @@ from imggen.dialects.presets import (
     known,
 )
 from imggen.dialects.rules import CAPS, openai_name
-from imggen.errors import ConfigError, NoModel
+from imggen.errors import ConfigError
 from imggen.job import Gateway
 from imggen.limits import Limits
 from imggen.profiles import config, keys
+from imggen.profiles import layers as layers_mod
 from imggen.profiles.aliases import profile_models
+from imggen.profiles.layers import ENV_PROFILE
 from imggen.profiles.modelcache import IMAGE_API, Learned, Listed
 from imggen.wire import auth as key_auth
 
@@ -52,7 +52,6 @@ SETTING_KEYS = (
 IMAGES_STYLE = ("images", IMAGE_API)  # dialects whose fields Caps describe
 # Every key a profile may hold: where the gateway is, and defaults for the image options.
 PROFILE_KEYS = (*SETTING_KEYS, *options.PROFILE_OPTIONS)
-ENV_PROFILE = "env"  # the profile name of an environment-only run
 
 
 @dataclass(frozen=True)
@@ -190,47 +189,6 @@ def _formats(caps: Any, info: ModelInfo | None, default: tuple[str, ...]) -> tup
     return info.formats if info else default
 
 
-def select_profile(
-    flag: str | None, environ: Mapping[str, str], data: Mapping[str, Any]
-) -> tuple[str | None, str]:
-    """Which profile to use, and why: flag > IMGGEN_PROFILE > default_profile > the only one."""
-    if flag:
-        return flag, "--profile"
-    if environ.get("IMGGEN_PROFILE"):
-        return environ["IMGGEN_PROFILE"], "IMGGEN_PROFILE"
-    if data.get("default_profile"):
-        return str(data["default_profile"]), "default_profile"
-    profiles = data.get("profiles", {})
-    if len(profiles) == 1:
-        return next(iter(profiles)), "the only profile"
-    return None, ""
-
-
-def no_such_profile(name: str, why: str, path: Path, profiles: Mapping[str, Any]) -> ConfigError:
-    """The error for a profile that is neither in the config file nor a preset: where its name
-    came from (a flag, $IMGGEN_PROFILE, default_profile) and the name it was likely meant to be."""
-    source = {
-        "IMGGEN_PROFILE": " (from $IMGGEN_PROFILE)",
-        "default_profile": " (default_profile)",
-    }.get(why, "")
-    guess = suggest.closest(name, [*profiles, *PRESETS])
-    create = f"create it with `imggen config init {name} --preset NAME`"
-    if guess:
-        message = f"profile {name!r}{source} not found in {path} (did you mean {guess!r}?)"
-        fix = {
-            "IMGGEN_PROFILE": f"export IMGGEN_PROFILE={guess}",
-            "default_profile": f"run `imggen config use {guess}`",
-        }.get(why, f"pass -p {guess}")
-        return ConfigError(message, hint=f"{fix}, or {create}")
-    known = ", ".join(sorted(profiles)) or "none"
-    message = f"profile {name!r}{source} not found in {path} (profiles: {known})"
-    fix = {
-        "IMGGEN_PROFILE": "unset IMGGEN_PROFILE or name a profile or preset in it, or ",
-        "default_profile": "run `imggen config use NAME`, or ",
-    }.get(why, "")
-    return ConfigError(message, hint=fix + create)
-
-
 def resolve(
     *,
     profile: str | None = None,
@@ -242,116 +200,24 @@ def resolve(
     limits: Limits = Limits(),
 ) -> Settings:
     """Settings for one command; `model`, when given, came from `model_source` (a flag or a
-    manifest line). Raises ConfigError (exit 3) naming the fix."""
+    manifest line). Each value is read by its own function, layer by layer (flag > environment
+    > profile > preset > default). Raises ConfigError (exit 3) naming the fix."""
     path = path or config.config_path(environ)
     data = config.load(path)
-    name, why = select_profile(profile, environ, data)
-    profiles: Mapping[str, Any] = data.get("profiles", {})
     sources: dict[str, str] = {"config_file": str(path) if path.exists() else "(none)"}
-
-    prof: Mapping[str, Any]
-    if name is None:
-        if not environ.get("IMGGEN_BASE_URL"):
-            raise ConfigError(
-                "no profile is configured",
-                hint="run `imggen config init --preset NAME`, or set IMGGEN_BASE_URL, "
-                "IMGGEN_API_KEY and IMGGEN_MODEL",
-            )
-        name, prof = ENV_PROFILE, {}
-        sources["profile"] = "environment only"
-    elif name in profiles:
-        prof = profiles[name]
-        sources["profile"] = f"{name} ({why})"
-    elif name in PRESETS:
-        prof = {"preset": name}  # a bare preset works as a profile of its own name
-        sources["profile"] = f"{name} (built-in preset, not in the config file)"
-    else:
-        raise no_such_profile(name, why, path, profiles)
-
-    preset_name = prof.get("preset")
-    preset = None
-    if preset_name:
-        preset = PRESETS.get(str(preset_name))
-        if preset is None:
-            guess = suggest.closest(str(preset_name), PRESETS)
-            raise ConfigError(
-                f"profile {name!r} names an unknown preset {preset_name!r}"
-                + (f" (did you mean {guess!r}?)" if guess else ""),
-                hint=f"run `imggen config set profiles.{name}.preset {guess}`"
-                if guess
-                else f"presets: {', '.join(PRESETS)}",
-            )
-
-    def pick(env_var: str, key: str, preset_value: Any = None) -> tuple[Any, str]:
-        if environ.get(env_var):
-            return environ[env_var], env_var
-        if prof.get(key) not in (None, ""):
-            return prof[key], f"profile {name}"
-        if preset_value:
-            return preset_value, f"preset {preset.name}" if preset else "default"
-        return None, ""
-
-    base_url, sources["base_url"] = pick(
-        "IMGGEN_BASE_URL", "base_url", preset.base_url if preset else None
-    )
-    fault = base_url_problem(str(base_url)) if base_url else None
-    if fault:
-        raise ConfigError(
-            f"base_url {shown_url(str(base_url))!r} ({sources['base_url']}) {fault}",
-            hint="for example https://gateway.example/v1; the key goes in api_key_env, "
-            "api_key_cmd or api_key",
-        )
-    if not base_url:
-        raise ConfigError(
-            f"profile {name!r} has no base_url"
-            + (f" (the {preset.name} preset has no public default)" if preset else ""),
-            hint=f"run `imggen config set profiles.{name}.base_url URL` or set IMGGEN_BASE_URL",
-        )
-    dialect, sources["dialect"] = pick("IMGGEN_DIALECT", "dialect")
-    if dialect and dialect not in DIALECTS:
-        raise ConfigError(
-            f"unknown dialect {dialect!r} ({sources['dialect']})",
-            hint=f"dialects: {', '.join(DIALECTS)}",
-        )
-    if model:
-        sources["model"] = model_source
-    else:
-        model, sources["model"] = pick(
-            "IMGGEN_MODEL", "model", preset.default_model if preset else None
-        )
-    if not model:
-        raise NoModel(
-            f"no model for profile {name!r}",
-            hint=f"pass -m MODEL, run `imggen config set profiles.{name}.model MODEL`, "
-            "or set IMGGEN_MODEL",
-        )
-
-    way, sources["auth"] = _auth(name, prof, preset)
+    name, prof, sources["profile"] = layers_mod.chosen_profile(profile, environ, data, path)
+    preset = layers_mod.preset_of(name, prof)
+    layers = layers_mod.Layers(name, prof, preset, environ)
+    base_url, sources["base_url"] = layers_mod.base_url_of(layers)
+    dialect, sources["dialect"] = layers_mod.dialect_of(layers)
+    model, sources["model"] = layers_mod.model_of(layers, model, model_source)
+    way, sources["auth"] = layers_mod.auth_of(name, prof, preset)
     key, key_from, refresh = "", None, None
     if need_key:
-        key, key_from = keys.api_key(
-            name, prof, preset, environ, path=path, cmd_timeout=limits.key_cmd_timeout
-        )
-        if key_from.source == keys.FROM_CMD:
-
-            def refresh() -> str:
-                return keys.api_key(
-                    name, prof, preset, environ, path=path, cmd_timeout=limits.key_cmd_timeout
-                )[0]
-
+        key, key_from, refresh = layers_mod.key_of(layers, path, limits)
     sources["api_key"] = key_from.source if key_from else ""
     defaults = profile_defaults(name, prof)
     aliases = profile_models(name, prof)  # checked: a bad table is exit 3
-    warnings: tuple[str, ...] = ()
-    if (
-        key_from
-        and key_from.source == "config file (api_key)"
-        and name in config.insecure_inline_key(path, data)
-    ):
-        warnings = (
-            f"{path} holds the inline api_key of profile {name!r} and others can read it: "
-            f"chmod 600 {path}, or move the key to api_key_env",
-        )
     return Settings(
         profile=name,
         base_url=str(base_url).rstrip("/"),
@@ -363,29 +229,11 @@ def resolve(
         config_file=path,
         defaults=defaults,
         sources=sources,
-        warnings=warnings,
+        warnings=layers_mod.key_warnings(name, key_from, path, data),
         aliases=aliases,
         auth=way,
         refresh=refresh,
     )
-
-
-def _auth(name: str, prof: Mapping[str, Any], preset: Preset | None) -> tuple[key_auth.Auth, str]:
-    """How the key is sent, and where that was said: the profile's `auth` > the preset's >
-    a Bearer token. Raises ConfigError (exit 3) for a way imggen does not know."""
-    if prof.get("auth") not in (None, ""):
-        spec, source = str(prof["auth"]), f"profile {name}"
-    elif preset is not None:
-        spec, source = preset.auth, f"preset {preset.name}"
-    else:
-        return key_auth.BEARER, "default"
-    try:
-        return key_auth.parse(spec), source
-    except ValueError as exc:
-        raise ConfigError(
-            f"profile {name!r}: {exc}",
-            hint=f"for example `imggen config set profiles.{name}.auth api-key`",
-        ) from None
 
 
 def profile_defaults(name: str, prof: Mapping[str, Any]) -> dict[str, Any]:
@@ -401,29 +249,3 @@ def profile_defaults(name: str, prof: Mapping[str, Any]) -> dict[str, Any]:
             + (f"; {first.hint}" if first.hint else ""),
         )
     return values
-
-
-def base_url_problem(url: str) -> str | None:
-    """Why a base URL cannot be used, in words that do not quote it; None when it can.
-
-    Credentials in it (user:password@) would replace the Bearer key and show wherever the URL
-    is shown (-v, doctor, config show); a query string or fragment would end up in the middle
-    of every API path appended to it."""
-    if not url.startswith(("http://", "https://")):
-        return "must start with https:// or http://"
-    parts = urlsplit(url)
-    if "@" in parts.netloc:
-        return "holds credentials (user:password@); imggen sends the key separately"
-    if parts.query or parts.fragment or url.endswith(("?", "#")):
-        return "has a query string or fragment; API paths are appended to it"
-    return None
-
-
-def shown_url(url: str) -> str:
-    """A URL as messages show it: no user:password@, no query string, no fragment."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return url.split("@")[-1].split("?")[0].split("#")[0]
-    host = parts.netloc.rsplit("@", 1)[-1]
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))

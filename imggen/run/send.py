@@ -4,7 +4,7 @@ that signals stay prompt."""
 
 from __future__ import annotations
 
-import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -13,6 +13,7 @@ from imggen.errors import ImggenError
 from imggen.files import kept, save
 from imggen.job import HttpCall, Payload, Reply
 from imggen.run import streaming
+from imggen.run.workers import run_threads
 
 if TYPE_CHECKING:
     from imggen.run.core import Plan
@@ -65,30 +66,19 @@ def send_all(
         return [result]
     results: list[Result | None] = [None] * len(plan.calls)
 
-    crashes: list[BaseException] = []
-
-    def worker(i: int, call: HttpCall) -> None:
-        try:
+    def worker(i: int, call: HttpCall) -> Callable[[], None]:
+        def send() -> None:
             results[i] = one(call)
-        except BaseException as exc:  # a bug: re-raised below, not a thread's traceback
-            crashes.append(exc)
 
-    threads = [
-        threading.Thread(target=worker, args=(i, c), daemon=True) for i, c in enumerate(plan.calls)
-    ]
-    for t in threads:
-        t.start()
-    try:
-        for t in threads:
-            while t.is_alive():
-                t.join(0.1)
-    except BaseException:
-        # Interrupted: stop the workers and go. One blocked in a read wakes only when its
-        # socket does; it is a daemon, and Scratch refuses it new files once run() cleans up.
-        client.close()
-        raise
-    if crashes:
-        raise crashes[0]
+        return send
+
+    # Interrupted: stop the workers and go. One blocked in a read wakes only when its socket
+    # does; it is a daemon, and Scratch refuses it new files once run() cleans up.
+    run_threads(
+        [worker(i, c) for i, c in enumerate(plan.calls)],
+        name="imggen-call",
+        on_interrupt=client.close,
+    )
     done = [r for r in results if r is not None]
     errors = [r for r in done if isinstance(r, ImggenError)]
     if errors and len(errors) == len(done):

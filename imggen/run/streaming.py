@@ -61,8 +61,9 @@ def stream_hint(origin: str) -> str:
 
 
 class Watched:
-    """The dialect as the stream reader sees it: each event's partial renders also move the
-    progress line on ("MODEL: partial 1/2"). One per request."""
+    """A dialect watched while its stream is read: it parses as the dialect does, and each
+    event's partial renders also move the progress line on ("MODEL: partial 1/2") and are
+    marked as previews (never results). One per request."""
 
     def __init__(
         self,
@@ -81,6 +82,9 @@ class Watched:
 
     def parse(self, body: Any) -> Reply:
         return self.dialect.parse(body)
+
+    def parse_text(self, text: str) -> Reply:
+        return self.dialect.parse_text(text)
 
     def parse_event(self, body: Any) -> Reply:
         reply = self.dialect.parse_event(body)

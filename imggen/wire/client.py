@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import httpx
 
 from imggen.errors import AuthFailed, GatewayFailed, ImggenError
+from imggen.files.imagefile import looks_like_html
 from imggen.job import HttpCall, Reply
 from imggen.limits import Limits
 from imggen.wire import replies
@@ -27,7 +28,7 @@ from imggen.wire.replies import ReplyParser
 from imggen.wire.retry import Pacer, Retrier, RetryLater
 from imggen.wire.session import Progress, Session
 from imggen.wire.spill import SpillFactory
-from imggen.wire.status import error_for_status, event_error, looks_like_html
+from imggen.wire.status import error_for_status, event_error
 
 T = TypeVar("T")
 

@@ -16,11 +16,12 @@ import httpx
 
 from imggen.errors import GatewayFailed, LinkExpired
 from imggen.files import imagefile
+from imggen.files.imagefile import looks_like_html
 from imggen.limits import Limits
 from imggen.wire.retry import Retrier, RetryLater
 from imggen.wire.session import Progress, Session, content_length
 from imggen.wire.spill import SpillFactory
-from imggen.wire.status import error_for_download, host, looks_like_html
+from imggen.wire.status import error_for_download, host
 
 REDIRECTS = (301, 302, 303, 307, 308)
 

@@ -9,12 +9,13 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Protocol
 
 from imggen.errors import GatewayFailed
+from imggen.files.imagefile import looks_like_html
 from imggen.job import Reply
 from imggen.limits import Limits, MiB
 from imggen.wire.jsonstream import JsonStreamParser, Truncated
 from imggen.wire.spill import SpillFactory
 from imggen.wire.sse import Comment, Data, Dispatch, SseParser
-from imggen.wire.status import event_error, looks_like_html
+from imggen.wire.status import event_error
 
 
 class ReplyParser(Protocol):
@@ -26,6 +27,10 @@ class ReplyParser(Protocol):
 
     def parse_event(self, body: Any) -> Reply:
         """What one stream event adds; links in text are looked for once, at the end."""
+        ...
+
+    def parse_text(self, text: str) -> Reply:
+        """The images a stream's joined text holds (links split across events)."""
         ...
 
 
@@ -95,55 +100,45 @@ def read_sse(
 ) -> Reply:
     """The images, text and usage of an SSE stream, event by event (seeds 001-003; the images
     APIs' `image_generation.*` / `image_edit.*` events, with or without `event:` lines and
-    `[DONE]`).
+    `[DONE]`). Each event's JSON goes to the dialect as it is.
 
     Sets delivered[0] once a data event arrives (from then on it is not retried). Raises
     StreamNotStarted (safe to retry) or GatewayFailed / GatewayRefused.
     """
-    sse = SseParser()
-    reply = Reply()
-    parser: JsonStreamParser | None = None
-    pending = b""
-    done = False
-    blobs: list[Any] = []
-
-    def start() -> None:
-        nonlocal parser, pending, done
-        if pending.lstrip().startswith(b"[DONE]"):
-            done = True
-        else:
-            # the generation is under way (and likely billed): from here on a broken
-            # stream is reported, not retried (SPEC "Reliability")
-            delivered[0] = True
-            parser = JsonStreamParser(spill, limits=limits)
-            parser.feed(pending)
-        pending = b""
-
-    def finish(event: str | None = None) -> None:
-        nonlocal parser, pending
-        if parser is None and pending:
-            start()
-        if parser is not None:
-            value = parser.close()
-            blobs.extend(parser.blobs)
-            parser = None
-            if isinstance(value, dict):
-                # OpenAI's image streams name each event twice, in an `event:` line and the
-                # JSON's `type`; OpenRouter's send the JSON alone: the JSON is read, and an
-                # event line fills in a missing type
-                if event and "type" not in value:
-                    value["type"] = event
-                if value.get("error") or value.get("type") == "error":
-                    raise event_error(value, redact)
-            reply.extend(dialect.parse_event(value))
-            if len(reply.text) > limits.json_text_cap:  # words in many small deltas
-                cap = limits.json_text_cap // MiB or 1
-                raise GatewayFailed(f"the gateway's stream sent over {cap} MiB of text")
-        pending = b""
-
-    last_data = time.monotonic()
+    reader = _EventReader(dialect, spill, delivered, redact=redact, limits=limits)
     try:
-        for chunk in capped(chunks, limits.reply_cap):
+        reader.read(chunks, event_gap)
+    except BaseException:
+        reader.abort()
+        raise
+    return reader.result()
+
+
+class _EventReader:
+    """One stream's events, each parsed as it arrives (its big strings spilled to disk) and
+    handed to the dialect."""
+
+    def __init__(
+        self,
+        dialect: ReplyParser,
+        spill: SpillFactory,
+        delivered: list[bool],
+        *,
+        redact: Callable[[str], str],
+        limits: Limits,
+    ) -> None:
+        self.dialect, self.spill, self.delivered = dialect, spill, delivered
+        self.redact, self.limits = redact, limits
+        self.reply = Reply()
+        self.parser: JsonStreamParser | None = None
+        self.pending = b""  # the first bytes of an event: is it "[DONE]"?
+        self.done = False
+        self.blobs: list[Any] = []
+
+    def read(self, chunks: Iterable[bytes], event_gap: float) -> None:
+        sse = SseParser()
+        last_data = time.monotonic()
+        for chunk in capped(chunks, self.limits.reply_cap):
             if time.monotonic() - last_data > event_gap:
                 raise GatewayFailed(
                     f"the gateway's stream sent no event for {event_gap:.0f} s, only keep-alives",
@@ -152,14 +147,9 @@ def read_sse(
             for item in sse.feed(chunk):
                 if isinstance(item, Data):
                     last_data = time.monotonic()
-                    if parser is not None:
-                        parser.feed(item.chunk)
-                    elif not done:
-                        pending += item.chunk
-                        if len(pending) >= 8:
-                            start()
+                    self.data(item.chunk)
                 elif isinstance(item, Dispatch):
-                    finish(item.event)
+                    self.finish(item.event)
                 elif isinstance(item, Comment):
                     pass  # keep-alive (": OPENROUTER PROCESSING")
         sse.close()
@@ -167,29 +157,72 @@ def read_sse(
             # the last event lacks its blank line: keep it if it is whole (a final
             # "data: [DONE]" often comes that way), else the stream was cut off
             try:
-                finish()
+                self.finish()
             except Truncated as exc:
                 raise GatewayFailed(
                     "the gateway's stream was cut off in the middle of an event",
                     hint="try again, or use --no-stream",
                 ) from exc
-    except BaseException:
-        if parser is not None:
-            parser.abort()
-        for blob in blobs + (parser.blobs if parser else []):
+
+    def data(self, chunk: bytes) -> None:
+        if self.parser is not None:
+            self.parser.feed(chunk)
+        elif not self.done:
+            self.pending += chunk
+            if len(self.pending) >= 8:
+                self.start()
+
+    def start(self) -> None:
+        if self.pending.lstrip().startswith(b"[DONE]"):
+            self.done = True
+        else:
+            # the generation is under way (and likely billed): from here on a broken
+            # stream is reported, not retried (SPEC "Reliability")
+            self.delivered[0] = True
+            self.parser = JsonStreamParser(self.spill, limits=self.limits)
+            self.parser.feed(self.pending)
+        self.pending = b""
+
+    def finish(self, event: str | None = None) -> None:
+        if self.parser is None and self.pending:
+            self.start()
+        if self.parser is not None:
+            value = self.parser.close()
+            self.blobs.extend(self.parser.blobs)
+            self.parser = None
+            if isinstance(value, dict):
+                # OpenAI's image streams name each event twice, in an `event:` line and the
+                # JSON's `type`; OpenRouter's send the JSON alone: the JSON is read, and an
+                # event line fills in a missing type
+                if event and "type" not in value:
+                    value["type"] = event
+                if value.get("error") or value.get("type") == "error":
+                    raise event_error(value, self.redact)
+            self.reply.extend(self.dialect.parse_event(value))
+            if len(self.reply.text) > self.limits.json_text_cap:  # words in many small deltas
+                cap = self.limits.json_text_cap // MiB or 1
+                raise GatewayFailed(f"the gateway's stream sent over {cap} MiB of text")
+        self.pending = b""
+
+    def abort(self) -> None:
+        if self.parser is not None:
+            self.parser.abort()
+        for blob in self.blobs + (self.parser.blobs if self.parser else []):
             blob.discard()
-        raise
-    if not reply.images and reply.text:
-        # Image links split across deltas (seeds 000/004 put them in the text) show only in the
-        # joined text: read it as the one message a whole chat reply would have held.
-        text, reply.text = reply.text, ""
-        reply.extend(dialect.parse({"choices": [{"delta": {"content": text}}]}))
-    if not reply.images and not done and not delivered[0]:
-        # nothing was generated yet, so asking again costs nothing
-        raise StreamNotStarted("the gateway's stream ended before any event arrived")
-    if not reply.images and not done:
-        raise GatewayFailed(
-            "the gateway's stream ended before the image arrived (no [DONE])",
-            hint="try again, or use --no-stream",
-        )
-    return reply
+
+    def result(self) -> Reply:
+        reply = self.reply
+        if not reply.images and reply.text:
+            # Image links split across events (seeds 000/004 put them in the text) show only
+            # in the joined text: the dialect reads it once, whole.
+            text, reply.text = reply.text, ""
+            reply.extend(self.dialect.parse_text(text))
+        if not reply.images and not self.done and not self.delivered[0]:
+            # nothing was generated yet, so asking again costs nothing
+            raise StreamNotStarted("the gateway's stream ended before any event arrived")
+        if not reply.images and not self.done:
+            raise GatewayFailed(
+                "the gateway's stream ended before the image arrived (no [DONE])",
+                hint="try again, or use --no-stream",
+            )
+        return reply

@@ -38,6 +38,7 @@ _LF = 0x0A
 _CR = 0x0D
 _SPACE = 0x20
 _MAX_NAME = 5  # longest field name we act on: "event"
+_STOP, _LINE_END = -1, -2  # what _field_name says besides a position
 _MAX_VALUE = 64 * 1024  # longest comment or event name kept; the rest of the line is dropped
 
 # Line states.
@@ -159,38 +160,12 @@ class SseParser:
                 self._event = None
 
             elif state == _START or state == _NAME:
-                room = _MAX_NAME - len(self._name)
-                limit = min(end, pos + room + 1)
-                colon = chunk.find(b":", pos, limit)
-                if colon >= 0:
-                    self._name += chunk[pos:colon]
-                    self._begin_value(bytes(self._name), out)
-                    self._name.clear()
-                    pos = colon + 1
-                    continue
-                if limit == n:  # the chunk ended inside a short name
-                    if n - pos > room:
-                        self._name.clear()
-                        self._state = _SKIP
-                    else:
-                        self._name += chunk[pos:n]
-                        self._state = _NAME
+                went = self._field_name(chunk, pos, end, out)
+                if went == _STOP:
                     break
-                if limit < end:  # longer than any field we act on
-                    self._name.clear()
-                    self._state = _SKIP
-                    pos = limit
+                if went != _LINE_END:
+                    pos = went
                     continue
-                # The line ended without a colon: a field with an empty value.
-                self._name += chunk[pos:end]
-                name = bytes(self._name)
-                self._name.clear()
-                if name == b"data":
-                    if self._has_data:
-                        out.append(_SEPARATOR)
-                    self._has_data = True
-                elif name == b"event":
-                    self._event = None
 
             elif end == n:  # _SKIP
                 break
@@ -204,6 +179,43 @@ class SseParser:
                     end += 1
             pos = end + 1
         return out
+
+    def _field_name(self, chunk: bytes, pos: int, end: int, out: list[SsePart]) -> int:
+        """Read a field's name from `pos` (the line ends at `end`): the position to go on
+        from, _STOP when the chunk ended inside the name, or _LINE_END when the line ended
+        without a colon (a field with an empty value)."""
+        n = len(chunk)
+        room = _MAX_NAME - len(self._name)
+        limit = min(end, pos + room + 1)
+        colon = chunk.find(b":", pos, limit)
+        if colon >= 0:
+            self._name += chunk[pos:colon]
+            self._begin_value(bytes(self._name), out)
+            self._name.clear()
+            return colon + 1
+        if limit == n:  # the chunk ended inside a short name
+            if n - pos > room:
+                self._name.clear()
+                self._state = _SKIP
+            else:
+                self._name += chunk[pos:n]
+                self._state = _NAME
+            return _STOP
+        if limit < end:  # longer than any field we act on
+            self._name.clear()
+            self._state = _SKIP
+            return limit
+        # The line ended without a colon: a field with an empty value.
+        self._name += chunk[pos:end]
+        name = bytes(self._name)
+        self._name.clear()
+        if name == b"data":
+            if self._has_data:
+                out.append(_SEPARATOR)
+            self._has_data = True
+        elif name == b"event":
+            self._event = None
+        return _LINE_END
 
     def _begin_value(self, name: bytes, out: list[SsePart]) -> None:
         self._strip_space = True

@@ -18,6 +18,7 @@ from imggen.errors import (
     ImggenError,
     LinkExpired,
 )
+from imggen.files.imagefile import looks_like_html
 from imggen.wire.jsonstream import loads
 from imggen.wire.retry import retry_after
 
@@ -168,15 +169,6 @@ def is_content_filter(body: Any) -> bool:
         or "content policy" in msg
         or "safety system" in msg
     )
-
-
-def looks_like_html(head: bytes) -> bool:
-    """Whether a body's first bytes are an HTML page: a proxy's error page, or a website where
-    the API or an image should be. The one sniffer for replies, error bodies and image files."""
-    text = head.lstrip()[:512].lower()
-    if text.startswith((b"<!doctype", b"<html", b"<head", b"<body")):
-        return True
-    return text.startswith(b"<") and b"<body" in text
 
 
 def host(url: str) -> str:
