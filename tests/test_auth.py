@@ -205,3 +205,18 @@ def test_dry_run_shows_the_profiles_way_redacted(run: Any, write_config: Any) ->
     doc = json.loads(r.stdout)
     assert doc["requests"][0]["headers"]["api-key"] == "<redacted>"
     assert "Authorization" not in doc["requests"][0]["headers"]
+
+
+def test_a_403_is_not_an_expired_token(spill: Any) -> None:
+    rec = Recorder(httpx.Response(403, json={"error": {"message": "not allowed"}}))
+    fetched: list[int] = []
+    client = Client(
+        BASE,
+        "token-0",
+        transport=httpx.MockTransport(rec),
+        limits=NO_BACKOFF,
+        refresh=lambda: fetched.append(1) or "token-1",
+    )
+    with client, pytest.raises(AuthFailed):
+        client.send(CALL, CHAT, spill)
+    assert fetched == [] and len(rec.requests) == 1

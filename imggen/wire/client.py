@@ -194,8 +194,10 @@ class Client:
         used = self._key
         try:
             return call()
-        except AuthFailed:
-            if self._refresh is None or self._retrier.cancelled.is_set():
+        except AuthFailed as exc:
+            # 401 is "who are you?" (an expired token); 403 is "not allowed", which no new
+            # token of the same account changes
+            if exc.status != 401 or self._refresh is None or self._retrier.cancelled.is_set():
                 raise
             with self._refresh_lock:
                 if self._key == used:  # another thread may have fetched it already
