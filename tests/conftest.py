@@ -35,6 +35,8 @@ def clean_environ(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     monkeypatch.setenv("IMGGEN_CONFIG", str(config))
     # the gateways' model listings are cached per test, never in the user's cache dir
     monkeypatch.setenv("IMGGEN_CACHE_DIR", str(tmp_path / "cache"))
+    # and the history of saved images is the test's own
+    monkeypatch.setenv("IMGGEN_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.chdir(tmp_path)
     return config
 

@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "batch": ("imggen.cli.batch", "batch", "Run the jobs of a manifest, -j at a time."),
     "models": ("imggen.cli.models", "models", "List the profile's image models."),
     "doctor": ("imggen.cli.doctor", "doctor", "Check a profile end to end."),
+    "log": ("imggen.cli.log", "log", "List the images imggen saved, newest first."),
     "config": (
         "imggen.cli.config",
         "app",

@@ -24,10 +24,16 @@ Result = tuple[Reply, list[tuple[Path, Payload]], list[ImggenError]] | ImggenErr
 
 
 def send_all(
-    client: Any, plan: Plan, landing: save.Landing, ui: UI, partials: int | None
+    client: Any,
+    plan: Plan,
+    landing: save.Landing,
+    ui: UI,
+    partials: int | None,
+    at_once: int = 4,
 ) -> list[Result]:
-    """Send the plan's calls, in parallel when there are several; each worker also fetches
-    its images into their temp files. The main thread only waits, so signals stay prompt."""
+    """Send the plan's calls, `at_once` at a time when there are several; each worker also
+    fetches its images into their temp files. The main thread only waits, so signals stay
+    prompt."""
 
     def one(call: HttpCall) -> Result:
         reader = streaming.Watched(plan.dialect, ui, plan.gateway.model, partials, landing.preview)
@@ -66,15 +72,23 @@ def send_all(
     results: list[Result | None] = [None] * len(plan.calls)
 
     crashes: list[BaseException] = []
+    todo = iter(enumerate(plan.calls))
+    taking = threading.Lock()
 
-    def worker(i: int, call: HttpCall) -> None:
-        try:
-            results[i] = one(call)
-        except BaseException as exc:  # a bug: re-raised below, not a thread's traceback
-            crashes.append(exc)
+    def worker() -> None:  # at most `at_once` requests in flight: -n 100 is not 10 at once
+        while not crashes:
+            with taking:
+                i, call = next(todo, (-1, None))
+            if call is None:
+                return
+            try:
+                results[i] = one(call)
+            except BaseException as exc:  # a bug: re-raised below, not a thread's traceback
+                crashes.append(exc)
 
     threads = [
-        threading.Thread(target=worker, args=(i, c), daemon=True) for i, c in enumerate(plan.calls)
+        threading.Thread(target=worker, daemon=True)
+        for _ in range(max(1, min(at_once, len(plan.calls))))
     ]
     for t in threads:
         t.start()
