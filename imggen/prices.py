@@ -108,3 +108,35 @@ def estimate(
         return Estimate(other, count, basis=f"{name}, {asked}, any size, {SOURCE}")
     price = square if pixels[0] == pixels[1] else other
     return Estimate(price, count, basis=f"{name}, {asked}, {pixels[0]}x{pixels[1]}, {SOURCE}")
+
+
+@dataclass(frozen=True)
+class Sum:
+    """Several estimates added up: the known part, and how many images have no known price."""
+
+    total: float | None
+    currency: str | None
+    images: int
+    unknown: int  # images whose price is unknown: the total leaves them out
+
+    @classmethod
+    def of(cls, estimates: list[Estimate]) -> Sum:
+        known = [e for e in estimates if e.total is not None]
+        currencies = {e.currency for e in known}
+        return cls(
+            round(sum(e.total or 0.0 for e in known), 6) if known else None,
+            currencies.pop() if len(currencies) == 1 else None,
+            sum(e.count for e in estimates),
+            sum(e.count for e in estimates if e.total is None),
+        )
+
+    def shown(self) -> str:
+        if self.total is None:
+            return f"unknown ({_images(self.images)}, no list price known)" if self.images else "0"
+        cur = f" {self.currency}" if self.currency else ""
+        left = f", plus {_images(self.unknown)} of unknown price" if self.unknown else ""
+        return f"about {money(self.total)}{cur} for {_images(self.images)}{left} (estimate)"
+
+
+def _images(n: int) -> str:
+    return f"{n} image{'' if n == 1 else 's'}"

@@ -229,7 +229,7 @@ def _print_dry_run(env: Any, plan: Any, job: Any, opts: Any, base_url: str, as_j
             env.out.write(
                 f"{f['field']}=@{f['filename']} ({f['content_type']}, {f['bytes']:,} bytes)\n"
             )
-    env.out.write(f"\n# cost: {guess.shown()}\n")
+    env.err.write(f"cost: {guess.shown()}\n")  # stdout stays the request alone
 
 
 def _confirm(env: Any, ui: Any, plan: Any, job: Any, opts: Any, *, yes: bool) -> None:

@@ -8,13 +8,14 @@ from typing import Annotated, Any
 import typer
 
 COLUMNS = ("#", "TIME", "MODEL", "COST", "PATH", "PROMPT")
-OPENER_ENV = "IMGGEN_OPENER"  # a command that opens a file instead of the platform's viewer
+OPENER_ENV = "IMGGEN_OPENER"
+OPEN_WAIT = 10.0  # seconds  # a command that opens a file instead of the platform's viewer
 EXAMPLES = {
     "log": """
         imggen log                          # the last 20 images, newest first
         imggen log --since 2d --model gpt-image-1 --grep fox
         imggen log --json -n 100            # for scripts
-        imggen log --open 1                 # the newest image, in the platform's viewer
+        imggen log --open 1                 # the newest image, in the viewer
     """,
 }
 
@@ -131,7 +132,8 @@ def _open(env: Any, ui: Any, entries: list[Any], n: int) -> None:
     else:
         argv = ["open" if sys.platform == "darwin" else "xdg-open", entry.path]
     try:
-        subprocess.Popen(
+        # open and xdg-open hand the file to the viewer and return: wait that long, no longer
+        viewer = subprocess.Popen(
             argv,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
@@ -143,4 +145,13 @@ def _open(env: Any, ui: Any, entries: list[Any], n: int) -> None:
             f"cannot start {argv[0]}: {exc.strerror}",
             hint=f"open {shown(entry.path)} yourself, or set {OPENER_ENV} to a viewer command",
         ) from None
-    ui.info(f"opening {shown(entry.path)}")
+    try:
+        code = viewer.wait(OPEN_WAIT)
+    except subprocess.TimeoutExpired:
+        code = 0  # a viewer that stays in the foreground is showing the file: left running
+    if code:
+        raise UsageError(
+            f"{argv[0]} could not open {shown(entry.path)} (exit {code})",
+            hint=f"open it yourself, or set {OPENER_ENV} to a viewer command",
+        )
+    ui.info(f"opened {shown(entry.path)}")
