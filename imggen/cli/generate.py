@@ -113,6 +113,13 @@ def _make(
     outcome = core.run(s, job, env, ui, opts, plan=plan, on_saved=show)
     if outcome.saved or outcome.error is None:  # a total failure is its error line alone
         _report(ui, outcome, as_json=flags["json"])
+    if opts.preview and outcome.saved:
+        from imggen import preview
+
+        paths = [saved.path for saved in outcome.saved]
+        note = preview.show(paths, env.err, env.environ, isatty=bool(env.stderr_isatty))
+        if note:
+            ui.info(note)
     if flags["json"]:
         _write_json(env, outcome.as_json())
     outcome.check()
