@@ -22,6 +22,10 @@ def explain(exc: Any, click: Any) -> tuple[str, str | None]:
         return f"{exc.option_name} needs a value", helps
     if isinstance(exc, click.MissingParameter):
         return _lower(message), helps
+    if message.startswith("No such command"):
+        said, _, guess = message.partition(". Did you mean ")
+        hint = f"did you mean {guess.rstrip('?')}? " if guess else ""
+        return _lower(said), hint + f"`{path} --help` lists its commands"
     command = ctx.command.name if ctx is not None else ""
     if message.startswith("Got unexpected extra argument") and command in ("generate", "edit"):
         return _unquoted(ctx, command, message)
