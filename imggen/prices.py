@@ -13,7 +13,6 @@ Token-priced models (gpt-image-2, Gemini images) have no per-image list price: u
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 SOURCE = "OpenAI's list prices of 2026-12"
@@ -84,12 +83,8 @@ def estimate(
     *,
     quality: str | None = None,
     pixels: tuple[int, int] | None = None,
-    listed: Mapping[str, float] | None = None,
 ) -> Estimate:
-    """The estimate for `count` images of `model`; `listed` holds per-image prices a gateway's
-    model listing gave (model id -> USD), which win over the table."""
-    if listed and model in listed:
-        return Estimate(listed[model], count, "USD", f"{model}, the gateway's listed price")
+    """The estimate for `count` images of `model` at its list price (unknown when none)."""
     name = base_name(model)
     if name == "dall-e-2":
         side = max(pixels) if pixels else 1024
