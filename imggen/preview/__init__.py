@@ -55,6 +55,7 @@ def show(
 def _terminal_size(err: IO[str]) -> tuple[int, int]:
     try:
         size = os.get_terminal_size(err.fileno())
-        return size.columns, size.lines
     except (OSError, ValueError, AttributeError):
         return 80, 24
+    # a pseudo-terminal nobody sized says 0x0
+    return size.columns or 80, size.lines or 24
