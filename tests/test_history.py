@@ -203,3 +203,25 @@ def test_log_open_runs_the_opener_and_clear_deletes(
     r = run("log", "--clear")
     assert r.exit_code == 0 and "1 entry" in r.stderr
     assert history.query(environ()) == []
+
+
+def test_the_run_s_provenance_level_decides_what_is_logged() -> None:
+    from types import SimpleNamespace
+
+    from imggen.run import record
+
+    assert record.level(SimpleNamespace(), SimpleNamespace()) == "full"
+    assert record.level(SimpleNamespace(provenance="off"), SimpleNamespace()) == "off"
+    assert record.level(SimpleNamespace(), SimpleNamespace(provenance="minimal")) == "minimal"
+
+
+def test_batch_jobs_are_logged_with_their_job(run: Run, gateway: MockGateway) -> None:
+    gateway.queue(images_reply(), images_reply())
+    Path("m.jsonl").write_text(
+        '{"prompt": "one", "output": "a.png"}\n{"prompt": "two", "output": "b.png"}\n'
+    )
+    r = run("batch", "m.jsonl", "-j", "2")
+    assert r.exit_code == 0, r.stderr
+    rows = sorted(history.query(environ()), key=lambda e: e.path)
+    assert [(Path(e.path).name, e.prompt) for e in rows] == [("a.png", "one"), ("b.png", "two")]
+    assert rows[0].job is not None and rows[0].job.endswith("m.jsonl#a.png")
