@@ -177,16 +177,21 @@ def query(
         where.append("time >= ?")
         args.append(since)
     if model:
-        where.append("model LIKE ?")
-        args.append(f"%{model}%")
+        where.append("model LIKE ? ESCAPE '\\'")
+        args.append(f"%{_literal(model)}%")
     if grep:
-        where.append("(prompt LIKE ? OR path LIKE ?)")
-        args += [f"%{grep}%", f"%{grep}%"]
+        where.append("(prompt LIKE ? ESCAPE '\\' OR path LIKE ? ESCAPE '\\')")
+        args += [f"%{_literal(grep)}%"] * 2
     sql = f"SELECT * FROM images WHERE {' AND '.join(where)} ORDER BY time DESC, id DESC"
     if limit is not None:
         sql += f" LIMIT {int(limit)}"
     with _connect(path, create=False) as db:
         return [_entry(row) for row in db.execute(sql, args)]
+
+
+def _literal(text: str) -> str:
+    """Text matched as written by LIKE: its % and _ are not wildcards."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _entry(row: sqlite3.Row) -> Entry:

@@ -66,6 +66,7 @@ def test_query_filters_newest_first() -> None:
     assert [e.path for e in history.query(env, grep="fox")] == ["/a/fox.png"]
     assert [e.path for e in history.query(env, since=150.0)] == ["/a/cat.png", "/a/owl.png"]
     assert [e.path for e in history.query(env, limit=1)] == ["/a/cat.png"]
+    assert history.query(env, grep="%") == [] and history.query(env, model="gpt_image") == []
 
 
 def test_provenance_levels_trim_what_is_kept() -> None:
