@@ -262,6 +262,7 @@ def _generate(
             timeout=timeout,
             retries=1,
             cwd=Path(tmp),
+            log=False,  # a probe image in a temporary folder is no part of the history
         )
         started = time.monotonic()
         try:

@@ -35,6 +35,9 @@ def clean_environ(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     monkeypatch.setenv("IMGGEN_CONFIG", str(config))
     # the gateways' model listings are cached per test, never in the user's cache dir
     monkeypatch.setenv("IMGGEN_CACHE_DIR", str(tmp_path / "cache"))
+    # and the history of saved images is the test's own
+    # (beside the test's folder, not in it: tests list what a run leaves there)
+    monkeypatch.setenv("IMGGEN_DATA_DIR", str(tmp_path.parent / f"{tmp_path.name}-data"))
     monkeypatch.chdir(tmp_path)
     return config
 

@@ -170,6 +170,7 @@ def test_failing_job_does_not_stop_the_others(fake: FakeGateway, tmp_path: Path)
     assert {k for r in results_of(path) for k in r} == {
         *("job", "where", "status", "output", "paths", "prompt", "model", "profile"),
         *("retries", "reason", "error", "warnings", "started", "seconds", "cost", "currency"),
+        "estimate",
     }
     # the failed job alone is redone by the next run
     again = run_batch(path, env_for(fake))
@@ -353,7 +354,10 @@ def test_cli_dry_run_lists_run_and_skip_without_a_key(
         "skip\tout/00.png\tturing/gpt-image-2\tunchanged",
         "run\tout/01.png\tturing/gpt-image-2\tmissing",
     ]
-    assert r.stderr.splitlines() == ["2 jobs: 1 would run, 1 would be skipped; nothing was sent"]
+    assert r.stderr.splitlines() == [
+        "2 jobs: 1 would run, 1 would be skipped; nothing was sent",
+        "cost of the jobs that would run: unknown (1 image, no list price known)",
+    ]
     assert len(gateway.requests) == before
 
 

@@ -125,6 +125,14 @@ def test_json_is_one_document(run: Run, gateway: MockGateway, tmp_path: Path) ->
         "usage": [USAGE],
         "cost": None,
         "currency": None,
+        "estimate": {
+            "per_image": None,
+            "total": None,
+            "count": 1,
+            "currency": None,
+            "basis": "no list price known for turing/gpt-image-2",
+            "estimate": True,
+        },
         "retries": 0,
         "response_shapes": ["data[].b64_json"],
         "warnings": [],
@@ -456,6 +464,7 @@ def test_dry_run_prints_the_request_and_sends_nothing(
         '  "moderation": "low"\n'
         "}\n"
     )
+    assert "cost: unknown (no list price known for turing/gpt-image-2)" in r.stderr
     assert gateway.requests == []
     assert files(tmp_path) == ["config/config.toml"]
 
@@ -481,6 +490,15 @@ def test_dry_run_needs_no_key(run: Run, gateway: MockGateway, monkeypatch) -> No
             }
         ],
         "outputs": [str(Path.cwd() / "a-red-fox.png")],
+        "images": 1,
+        "estimate": {
+            "per_image": None,
+            "total": None,
+            "count": 1,
+            "currency": None,
+            "basis": "no list price known for turing/gpt-image-2",
+            "estimate": True,
+        },
     }
     assert gateway.requests == []
 
@@ -488,7 +506,7 @@ def test_dry_run_needs_no_key(run: Run, gateway: MockGateway, monkeypatch) -> No
 def test_dry_run_on_chat_shows_fan_out_once(run: Run, gateway: MockGateway) -> None:
     r = ok(run("generate", "a fox", "-p", "k", "-n", "2", "-a", "16:9", "--dry-run"))
     assert r.stdout.splitlines()[:5] == [
-        "# sent 2 times in parallel, one image each",
+        "# 2 images sent 2 times, 1 image each, at most 2 at once",
         f"POST {CHAT_URL}",
         "Authorization: Bearer <redacted>",
         "Accept: text/event-stream, application/json",

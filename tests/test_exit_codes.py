@@ -86,8 +86,9 @@ ROWS: dict[str, Row] = {
     # 2: usage and input errors, all before any request
     "bad flag value": Row(["--format", "gif"], 2,
                           "error: --format 'gif': choose one of png, jpeg, webp", requests=0),
-    "bad flag type": Row(["-n", "lots"], 2, "Usage: ", requests=0),
-    "unknown flag": Row(["--colour", "red"], 2, "Usage: ", requests=0),
+    "bad flag type": Row(["-n", "lots"], 2, "error: invalid value for '-n' / '--count'",
+                         requests=0),
+    "unknown flag": Row(["--colour", "red"], 2, "error: no such option: --colour", requests=0),
     "count below one": Row(["-n", "0"], 2, "error: --count 0: must be a whole number of at least 1",
                            requests=0),
     "bad aspect": Row(["-a", "wide"], 2, "error: --aspect 'wide': not an aspect ratio; give W:H",

@@ -27,6 +27,10 @@ HEAVY = {
     "imggen.console",
     "imggen.wire.jsonstream",
     "pybase64",  # imported when an image arrives, not before
+    "sqlite3",  # the history: imported when an image is saved or `imggen log` runs
+    "PIL",  # --preview's decoder, imported only when a preview is drawn
+    "imggen.preview",
+    "imggen.api",
 }
 
 

@@ -119,9 +119,15 @@ def test_unknown_preset_in_a_profile(write_config: Callable[..., Path]) -> None:
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (["genrate", "a fox"], "No such command 'genrate'. Did you mean 'generate'?"),
-        (["modles"], "No such command 'modles'. Did you mean 'models'?"),
-        (["config", "shwo"], "No such command 'shwo'. Did you mean 'show'?"),
+        (
+            ["genrate", "a fox"],
+            "error: no such command 'genrate'\nhint: did you mean 'generate'? `root --help`",
+        ),
+        (["modles"], "error: no such command 'modles'\nhint: did you mean 'models'?"),
+        (
+            ["config", "shwo"],
+            "error: no such command 'shwo'\nhint: did you mean 'show'? `root config --help`",
+        ),
     ],
 )
 def test_mistyped_subcommand(run: Run, args: list[str], expected: str) -> None:

@@ -37,6 +37,7 @@ class JobResult:
     seconds: float = 0.0
     cost: float | None = None  # what the gateway reported (usage.cost), if it did
     currency: str | None = None
+    estimate: float | None = None  # imggen's list-price estimate of the images saved
     note: str = ""  # why a job was skipped, when not for its plan's reason (--max-cost)
 
     @property
@@ -62,6 +63,7 @@ class JobResult:
             "warnings": self.warnings,
             "cost": self.cost,
             "currency": self.currency,
+            "estimate": self.estimate,
             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(self.started)),
             "seconds": round(self.seconds, 3),
         }
@@ -102,6 +104,20 @@ def spent(results: list[JobResult]) -> float | None:
     """The sum of the reported costs, or None when no job reported one."""
     costs = [r.cost for r in results if r.cost is not None]
     return round(sum(costs), 10) if costs else None
+
+
+def counted(results: list[JobResult]) -> float | None:
+    """What --max-cost counts: each job's reported cost, else imggen's estimate of it; None
+    when no job has either."""
+    costs = [r.cost if r.cost is not None else r.estimate for r in results]
+    known = [c for c in costs if c is not None]
+    return round(sum(known), 10) if known else None
+
+
+def _estimate(task: Task) -> float | None:
+    from imggen.run import record
+
+    return record.estimate(task.plan, task.job).total
 
 
 class ResultsFile:
@@ -159,6 +175,7 @@ def run_many(
     todo = [t for t in tasks if t.action != "skip"]
     scratches: list[Scratch] = []  # every job's temp files, for the main thread
     queue = iter(todo)
+    flying: dict[int, float] = {}  # the estimates of the jobs under way, for --max-cost
     clients = _clients(todo, env, jobs)
 
     def finish(result: JobResult) -> None:
@@ -173,11 +190,18 @@ def run_many(
         while not stop.is_set():
             with lock:
                 task = next(queue, None)
-                cost = spent(done)
-            if task is None:
-                return
-            if max_cost is not None and cost is not None and cost >= max_cost:
-                note = f"--max-cost {money(max_cost)} reached: {money(cost)} spent"
+                if task is None:
+                    return
+                cost = (counted(done) or 0.0) + sum(flying.values())
+                upcoming = _estimate(task) if max_cost is not None else None
+                over = max_cost is not None and (
+                    cost >= max_cost or (upcoming is not None and cost + upcoming > max_cost)
+                )
+                if not over:
+                    flying[id(task)] = upcoming or 0.0
+            if over and max_cost is not None:
+                more = f", this job about {money(upcoming)} (estimate)" if upcoming else ""
+                note = f"--max-cost {money(max_cost)} reached: {money(cost)} spent{more}"
                 finish(JobResult(task, "skipped", note=note))
                 continue
             client = clients[(task.settings.profile, task.settings.base_url)]
@@ -185,6 +209,8 @@ def run_many(
             with lock:
                 scratches.append(scratch)
             result = _run_one(task, client, env, ui, on_saved, scratch)
+            with lock:
+                flying.pop(id(task), None)
             if abandon.is_set() and result.status == "failed":
                 return  # interrupted mid-job: no line for it; the next run redoes it
             finish(result)
@@ -283,6 +309,7 @@ def _run_one(
         result.error = outcome.error
         result.status = "saved" if outcome.error is None else "failed"
         result.cost, result.currency = outcome.cost, outcome.currency
+        result.estimate = outcome.estimate.total if outcome.estimate else None
         if result.status == "saved":
             _remove_superseded(task, result.paths)
     except Exception as exc:  # a bug in one job must not take the others down

@@ -8,7 +8,7 @@ import typer
 import typer.main
 
 from imggen import __version__
-from imggen.cli import COMMANDS_HELP
+from imggen.cli import COMMANDS_HELP, shells
 from imggen.cli.help import Command, Group
 
 # Subcommands load lazily (issue 8): `imggen --help` and a TAB press import and build only
@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "batch": ("imggen.cli.batch", "batch", "Run the jobs of a manifest, -j at a time."),
     "models": ("imggen.cli.models", "models", "List the profile's image models."),
     "doctor": ("imggen.cli.doctor", "doctor", "Check a profile end to end."),
+    "log": ("imggen.cli.log", "log", "List the images imggen saved, newest first."),
     "config": (
         "imggen.cli.config",
         "app",
@@ -79,6 +80,35 @@ class ImggenGroup(Group):
         with formatter.section("Commands"):
             formatter.write_dl([(name, spec[2]) for name, spec in COMMANDS.items()])
 
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        """Click's usage errors in imggen's form (error: + hint:, exit 2) instead of Click's
+        usage block; everything else as Click does it."""
+        if not kwargs.get("standalone_mode", True):
+            return super().main(*args, **kwargs)
+        import sys
+
+        # Click's exceptions, wherever this Typer keeps them (it vendors Click since 0.27)
+        click = sys.modules[typer.BadParameter.__module__]
+        try:
+            code = super().main(*args, **{**kwargs, "standalone_mode": False})
+        except click.UsageError as exc:
+            if type(exc).__name__ == "NoArgsIsHelpError":  # `imggen config`: its help
+                exc.show()
+                raise SystemExit(exc.exit_code) from None
+            from imggen.cli.usage import explain
+
+            message, hint = explain(exc, click)
+            ctx = exc.ctx.find_root() if exc.ctx is not None else None
+            _report(ctx, message, hint)
+            raise SystemExit(2) from None
+        except click.ClickException as exc:
+            exc.show()
+            raise SystemExit(exc.exit_code) from None
+        except typer.Abort:
+            _report(None, "aborted", None)
+            raise SystemExit(1) from None
+        raise SystemExit(code if isinstance(code, int) else 0)
+
     def invoke(self, ctx: Any) -> Any:
         from imggen.errors import ImggenError, Interrupted
 
@@ -111,7 +141,8 @@ def _report(ctx: Any, message: str, hint: str | None) -> None:
     from imggen.console import UI
     from imggen.env import Env
 
-    env = ctx.obj if isinstance(ctx.obj, Env) else Env()
+    obj = getattr(ctx, "obj", None)
+    env = obj if isinstance(obj, Env) else Env()
     UI(env).error(message, hint)
 
 
@@ -162,6 +193,7 @@ def _zsh_completes_on_first_tab() -> None:
 
 
 _zsh_completes_on_first_tab()
+shells.patch()
 
 
 def _version(value: bool) -> None:

@@ -66,9 +66,9 @@ MaxCost = Annotated[
     typer.Option(
         "--max-cost",
         metavar="AMOUNT",
-        help="Start no new job once the cost the gateway reports for this run reaches AMOUNT "
-        "(its currency: USD on OpenRouter). The jobs left are recorded skipped and the run "
-        "exits 8; running it again resumes them.",
+        help="Start no job that would take this run's cost past AMOUNT: what the gateway "
+        "reports (its currency: USD on OpenRouter), else imggen's list-price estimate. The "
+        "jobs left are recorded skipped and the run exits 8; running it again resumes them.",
         rich_help_panel=RUN_PANEL,
     ),
 ]
@@ -187,8 +187,11 @@ def _run(env: Any, ui: Any, m: Any, how: _How, flags: Flags) -> None:
     _summarise(ui, summary, results_file.path)
     if how.report:
         _gallery(ui, summary, m.path, how.report, part)
-    if max_cost is not None and summary.cost is None and summary.count("saved"):
-        ui.warn("--max-cost: the gateway reported no cost for any job, so none was counted")
+    if max_cost is not None and b.counted(summary.results) is None and summary.count("saved"):
+        ui.warn(
+            "--max-cost: the gateway reported no cost for any job and imggen knows no list "
+            "price for its models, so none was counted"
+        )
     if flags["json"]:
         env.out.write(
             json.dumps(_document(m, results_file.path, summary), ensure_ascii=False) + "\n"
@@ -271,8 +274,12 @@ def _summarise(ui: Any, summary: Any, results_path: Path) -> None:
 
 def _dry_run(env: Any, ui: Any, todo: list[Any], as_json: bool) -> None:
     """What would run and what would be skipped, with why; on stdout. Nothing is sent."""
+    from imggen import prices
     from imggen.console import shown
+    from imggen.run import record
 
+    guesses = [record.estimate(t.plan, t.job) for t in todo]
+    cost = prices.Sum.of([g for g, t in zip(guesses, todo, strict=True) if t.action == "run"])
     if as_json:
         doc = [
             {
@@ -286,10 +293,14 @@ def _dry_run(env: Any, ui: Any, todo: list[Any], as_json: bool) -> None:
                 "requests": [
                     c.describe(t.settings.base_url, t.settings.auth) for c in t.plan.calls
                 ],
+                "estimate": guesses[i].as_json(),
             }
-            for t in todo
+            for i, t in enumerate(todo)
         ]
-        env.out.write(json.dumps({"jobs": doc}, ensure_ascii=False, indent=2) + "\n")
+        total = {"total": cost.total, "currency": cost.currency, "unknown": cost.unknown}
+        env.out.write(
+            json.dumps({"jobs": doc, "estimate": total}, ensure_ascii=False, indent=2) + "\n"
+        )
     else:
         for t in todo:
             outputs = ", ".join(shown(str(x.path)) for x in t.plan.targets)
@@ -300,3 +311,4 @@ def _dry_run(env: Any, ui: Any, todo: list[Any], as_json: bool) -> None:
         + (f", {counts['refuse']} would fail (file exists)" if counts["refuse"] else "")
         + "; nothing was sent"
     )
+    ui.info(f"cost of the jobs that would run: {cost.shown()}")

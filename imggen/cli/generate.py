@@ -101,8 +101,9 @@ def _make(
         f"{plan.gateway.size_rule}, {len(plan.calls)} request(s), stream {plan.stream}"
     )
     if flags["dry_run"]:
-        _print_dry_run(env, plan, s, flags["json"])
+        _print_dry_run(env, plan, job, opts, s, flags["json"])
         return
+    _confirm(env, ui, plan, job, opts, yes=flags["yes"])
 
     def show(saved: Any) -> None:
         if not flags["json"] and saved.path != "-":
@@ -112,6 +113,13 @@ def _make(
     outcome = core.run(s, job, env, ui, opts, plan=plan, on_saved=show)
     if outcome.saved or outcome.error is None:  # a total failure is its error line alone
         _report(ui, outcome, as_json=flags["json"])
+    if opts.preview and outcome.saved:
+        from imggen import preview
+
+        paths = [saved.path for saved in outcome.saved]
+        note = preview.show(paths, env.err, env.environ, isatty=bool(env.stderr_isatty))
+        if note:
+            ui.info(note)
     if flags["json"]:
         _write_json(env, outcome.as_json())
     outcome.check()
@@ -186,24 +194,35 @@ def _write_json(env: Any, doc: dict[str, Any]) -> None:
     env.out.write(json.dumps(doc, ensure_ascii=False) + "\n")
 
 
-def _print_dry_run(env: Any, plan: Any, settings: Any, as_json: bool) -> None:
+def _print_dry_run(env: Any, plan: Any, job: Any, opts: Any, settings: Any, as_json: bool) -> None:
+    from imggen.run import record
+
     calls = [c.describe(settings.base_url, settings.auth) for c in plan.calls]
+    guess = record.estimate(plan, job)
     if as_json:
         doc = {
             "model": plan.gateway.model,
             "dialect": plan.gateway.dialect,
             "stream": plan.stream,
+            "images": job.count,
             "requests": calls,
             "outputs": [str(t.path) if t.path else "-" for t in plan.targets],
+            "estimate": guess.as_json(),
         }
         env.out.write(json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
         return
     same = len(calls) > 1 and all(c == calls[0] for c in calls)
+    if len(calls) > 1:
+        each = plan.calls[0].images
+        how = (
+            f"sent {len(calls)} times, {each} image{'s' if each > 1 else ''} each"
+            if same
+            else (f"in {len(calls)} requests")
+        )
+        env.out.write(f"# {job.count} images {how}, at most {min(len(calls), opts.jobs)} at once\n")
     for i, call in enumerate(calls[:1] if same else calls):
         if i:
             env.out.write("\n")
-        if same:
-            env.out.write(f"# sent {len(calls)} times in parallel, one image each\n")
         env.out.write(f"{call['method']} {call['url']}\n")
         for k, v in call["headers"].items():
             env.out.write(f"{k}: {v}\n")
@@ -217,3 +236,29 @@ def _print_dry_run(env: Any, plan: Any, settings: Any, as_json: bool) -> None:
             env.out.write(
                 f"{f['field']}=@{f['filename']} ({f['content_type']}, {f['bytes']:,} bytes)\n"
             )
+    env.err.write(f"cost: {guess.shown()}\n")  # stdout stays the request alone
+
+
+def _confirm(env: Any, ui: Any, plan: Any, job: Any, opts: Any, *, yes: bool) -> None:
+    """Above confirm_above images, ask once on a terminal (default no); elsewhere --yes is
+    required. The question shows the estimate."""
+    from imggen.errors import UsageError
+    from imggen.run import record
+
+    if yes or job.count <= opts.confirm_above:
+        return
+    guess = record.estimate(plan, job).shown()
+    what = (
+        f"{job.count} images of {plan.gateway.model} in {len(plan.calls)} request(s); cost {guess}"
+    )
+    if env.stdin_isatty and env.stderr_isatty:
+        env.err.write(f"{what}. Go on? [y/N] ")
+        env.err.flush()
+        answer = env.inp.readline().strip().lower()
+        if answer in ("y", "yes"):
+            return
+        raise UsageError("not confirmed; nothing was sent")
+    raise UsageError(
+        f"{what}: more than {opts.confirm_above} at once needs confirming",
+        hint="pass --yes, or raise confirm_above in the profile",
+    )

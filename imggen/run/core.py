@@ -23,7 +23,7 @@ from imggen.files.scratch import Scratch
 from imggen.job import Gateway, HttpCall, ImageInput, Job, Payload, SavedImage
 from imggen.limits import Limits
 from imggen.profiles.settings import Settings
-from imggen.run import send, streaming, verify
+from imggen.run import record, send, streaming, verify
 from imggen.run.outcome import Outcome, usage_cost
 
 
@@ -39,6 +39,10 @@ class RunOptions:
     cwd: Path = field(default_factory=Path.cwd)
     # (manifest, output as written) when a batch job runs: recorded in provenance
     made_by: tuple[Path, str] | None = None
+    log: bool | None = None  # record saved images in the history (None: yes, unless turned off)
+    preview: bool = False  # show saved images in the terminal (the command does it)
+    jobs: int = 4  # requests sent at once when a job needs several
+    confirm_above: int = 10  # ask before more images than this (the command does it)
 
     @classmethod
     def of(cls, values: options.Values, cwd: Path) -> RunOptions:
@@ -193,7 +197,9 @@ def run(
         extra = streaming.planned(plan.targets, job.partials) if opts.save_partials else []
         targets.check(plan.targets + extra, force=opts.force)
         ui.start_progress(f"{gw.model}: waiting for the gateway")
-        files, errors, partials = _receive(client, plan, landing, outcome, ui, job.partials)
+        files, errors, partials = _receive(
+            client, plan, landing, outcome, ui, job.partials, opts.jobs
+        )
         ui.stop_progress()
         errors += _save_all(files, job, plan, env, landing, outcome, on_saved)
         if opts.save_partials and partials:
@@ -223,6 +229,10 @@ def run(
     if outcome.error is not None:
         outcome.error = _pointed(outcome.error, settings, gw)
     outcome.cost, outcome.currency = usage_cost(outcome.usage, gw.currency)
+    outcome.estimate = record.estimate(plan, job, len(outcome.saved) or job.count)
+    warning = record.log(job, plan, opts, outcome, env.environ)
+    if warning:
+        outcome.warnings.append(warning)
     return outcome
 
 
@@ -252,7 +262,13 @@ def _pointed(error: ImggenError, settings: Settings, gw: Gateway) -> ImggenError
 
 
 def _receive(
-    client: Any, plan: Plan, landing: save.Landing, outcome: Outcome, ui: UI, partials: int | None
+    client: Any,
+    plan: Plan,
+    landing: save.Landing,
+    outcome: Outcome,
+    ui: UI,
+    partials: int | None,
+    at_once: int = 4,
 ) -> tuple[list[tuple[Path, int | None]], list[ImggenError], list[tuple[int, list[Payload]]]]:
     """Send the calls; the images they brought, written as they arrived, each with the target
     it goes to (None: not a whole image, land() says why), at most one per target; and the
@@ -260,7 +276,7 @@ def _receive(
     files: list[Path] = []
     errors: list[ImggenError] = []
     streamed: list[tuple[int, Path | None, list[Payload]]] = []
-    results = send.send_all(client, plan, landing, ui, partials)
+    results = send.send_all(client, plan, landing, ui, partials, at_once)
     for result in results:
         if isinstance(result, ImggenError):
             errors.append(result)

@@ -45,12 +45,33 @@ def split_edit_args(args: Sequence[str], stdin: Stdin) -> tuple[list[str], str]:
     """`edit IMAGE... PROMPT`: the images and the prompt; with one argument and a piped stdin,
     the argument is the image and stdin the prompt. Raises UsageError."""
     if len(args) >= 2:
+        _prompt_last(args)
         return list(args[:-1]), args[-1]
     if len(args) == 1 and stdin.piped and args[0] != "-":
         return list(args), "-"
     raise UsageError(
         "edit needs at least one image and a prompt: imggen edit IMAGE... PROMPT",
         hint="or pipe the prompt: echo 'make it blue' | imggen edit in.png",
+    )
+
+
+def _prompt_last(args: Sequence[str]) -> None:
+    """`edit "make it blue" photo.png`: the last argument is a file and an earlier one is not
+    (nor a URL, nor -): the prompt came first. Raises UsageError saying it goes last."""
+    import os
+    import shlex
+
+    def is_file(arg: str) -> bool:
+        return arg == "-" or "://" in arg or arg.startswith("data:") or os.path.isfile(arg)
+
+    strays = [a for a in args[:-1] if not is_file(a)]
+    if not strays or args[-1] == "-" or not os.path.isfile(args[-1]):
+        return
+    images = [a for a in args if a not in strays]
+    fixed = " ".join(shlex.quote(a) for a in [*images, " ".join(strays)])
+    raise UsageError(
+        f"the prompt comes last: {strays[0]!r} is not a file, and {args[-1]!r} is",
+        hint=f"imggen edit IMAGE... PROMPT: imggen edit {fixed}",
     )
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from imggen.errors import ImggenError
 from imggen.job import SavedImage
+from imggen.prices import Estimate
 
 
 @dataclass
@@ -30,6 +31,7 @@ class Outcome:
     partials: list[str] = field(default_factory=list)  # --save-partials files: not results
     cost: float | None = None  # the sum of the gateway's usage.cost, where it reports one
     currency: str | None = None  # of `cost`: what the gateway documents (OpenRouter: USD)
+    estimate: Estimate | None = None  # imggen's list-price estimate of the images saved
 
     def check(self) -> Outcome:
         """Raise the error, if the run had one."""
@@ -59,6 +61,7 @@ class Outcome:
             "usage": self.usage,
             "cost": self.cost,
             "currency": self.currency,
+            "estimate": self.estimate.as_json() if self.estimate else None,
             "retries": self.retries,
             "response_shapes": self.shapes,
             "warnings": self.warnings,

@@ -4,7 +4,7 @@ that signals stay prompt."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,10 +25,16 @@ Result = tuple[Reply, list[tuple[Path, Payload]], list[ImggenError]] | ImggenErr
 
 
 def send_all(
-    client: Any, plan: Plan, landing: save.Landing, ui: UI, partials: int | None
+    client: Any,
+    plan: Plan,
+    landing: save.Landing,
+    ui: UI,
+    partials: int | None,
+    at_once: int = 4,
 ) -> list[Result]:
-    """Send the plan's calls, in parallel when there are several; each worker also fetches
-    its images into their temp files. The main thread only waits, so signals stay prompt."""
+    """Send the plan's calls, `at_once` at a time when there are several; each worker also
+    fetches its images into their temp files. The main thread only waits, so signals stay
+    prompt."""
 
     def one(call: HttpCall) -> Result:
         reader = streaming.Watched(plan.dialect, ui, plan.gateway.model, partials, landing.preview)
@@ -66,17 +72,24 @@ def send_all(
         return [result]
     results: list[Result | None] = [None] * len(plan.calls)
 
-    def worker(i: int, call: HttpCall) -> Callable[[], None]:
-        def send() -> None:
-            results[i] = one(call)
+    todo = iter(enumerate(plan.calls))
+    taking = threading.Lock()
+    stop = threading.Event()
 
-        return send
+    def worker() -> None:  # at most `at_once` requests in flight: -n 100 is not 10 at once
+        while not stop.is_set():
+            with taking:
+                i, call = next(todo, (-1, None))
+            if call is None:
+                return
+            results[i] = one(call)
 
     # Interrupted: stop the workers and go. One blocked in a read wakes only when its socket
     # does; it is a daemon, and Scratch refuses it new files once run() cleans up.
     run_threads(
-        [worker(i, c) for i, c in enumerate(plan.calls)],
+        [worker] * max(1, min(at_once, len(plan.calls))),
         name="imggen-call",
+        on_crash=stop.set,
         on_interrupt=client.close,
     )
     done = [r for r in results if r is not None]
