@@ -255,7 +255,7 @@ def test_set_inline_key_warns_and_get_redacts(run: Run, clean_environ: Path) -> 
             "error: unknown profile key 'modle' (did you mean 'model'?)\n"
             "hint: profile keys: preset, dialect, base_url, model, api_key_env, api_key_cmd, "
             "api_key, models, aspect, size, count, output, format, quality, background, seed, "
-            "stream, partials, save_partials, params, timeout, retries "
+            "stream, partials, save_partials, params, provenance, timeout, retries "
             "(and params.*, models.ALIAS.dialect, models.ALIAS.like)\n",
         ),
         (
@@ -264,7 +264,7 @@ def test_set_inline_key_warns_and_get_redacts(run: Run, clean_environ: Path) -> 
             "error: unknown profile key 'model.x' (did you mean 'models'?)\n"
             "hint: profile keys: preset, dialect, base_url, model, api_key_env, api_key_cmd, "
             "api_key, models, aspect, size, count, output, format, quality, background, seed, "
-            "stream, partials, save_partials, params, timeout, retries "
+            "stream, partials, save_partials, params, provenance, timeout, retries "
             "(and params.*, models.ALIAS.dialect, models.ALIAS.like)\n",
         ),
         (

@@ -177,8 +177,14 @@ def _report(ui: Any, outcome: Any, *, as_json: bool) -> None:
             f"{outcome.resent} generation{'s were' if outcome.resent > 1 else ' was'} retried "
             "after reaching the gateway: it may have billed both tries"
         )
-    if not as_json:
-        for saved in outcome.saved:
+    for saved in outcome.saved:
+        if saved.credentials:
+            where = f"; imggen's record is in {saved.path}.json" if saved.sidecar else ""
+            ui.info(
+                f"{saved.path} carries the provider's Content Credentials: saved byte for byte, "
+                f"nothing added{where}"
+            )
+        if not as_json:
             ui.saved(saved.path, saved.pixels, saved.bytes)
 
 

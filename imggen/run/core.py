@@ -36,6 +36,7 @@ class RunOptions:
     timeout: float | None = None  # bounds the whole command
     retries: int = 2
     save_partials: bool = False  # also save streamed partial renders beside the output
+    provenance: str = "full"  # what each image records: full, minimal, off
     cwd: Path = field(default_factory=Path.cwd)
     # (manifest, output as written) when a batch job runs: recorded in provenance
     made_by: tuple[Path, str] | None = None
@@ -186,6 +187,7 @@ def run(
         scratch=scratch,
         limits=env.limits,
         force=opts.force,
+        level=opts.provenance,
     )
     own_client = client is None
     client = client or make_client(settings, env, ui, opts, plan)

@@ -48,6 +48,8 @@ class Outcome:
                     "width": s.pixels[0] if s.pixels else None,
                     "height": s.pixels[1] if s.pixels else None,
                     "sha256": s.sha256,
+                    "content_credentials": s.credentials,
+                    "sidecar": s.sidecar,
                 }
                 for s in self.saved
             ],
