@@ -146,9 +146,9 @@ class WebpStream:
             self._emit(head)
             return
         if kind == b"VP8X":
-            vp8x = bytearray(head[12:30])
-            vp8x[8] |= 0x04  # the XMP flag
-            new = head[:4] + struct.pack("<I", riff + len(chunk)) + head[8:12] + bytes(vp8x)
+            flagged = bytearray(head[12:30])
+            flagged[8] |= 0x04  # the XMP flag
+            new = head[:4] + struct.pack("<I", riff + len(chunk)) + head[8:12] + bytes(flagged)
             self.edits.append((0, 30, head))
             self._emit(new)
             self._walk_header_done(head[12:20], body_seen=10)
