@@ -28,6 +28,16 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "batch": ("imggen.cli.batch", "batch", "Run the jobs of a manifest, -j at a time."),
     "models": ("imggen.cli.models", "models", "List the profile's image models."),
     "doctor": ("imggen.cli.doctor", "doctor", "Check a profile end to end."),
+    "inspect": (
+        "imggen.cli.inspect",
+        "inspect",
+        "Show what images say about themselves: AI marker, record, Content Credentials.",
+    ),
+    "again": (
+        "imggen.cli.again",
+        "again",
+        "Make an image again from the record it carries.",
+    ),
     "config": (
         "imggen.cli.config",
         "app",

@@ -47,13 +47,15 @@ class JpegStream:
         pos, after_app0 = 2, 2
         drops: list[tuple[int, int]] = []
         while True:
-            if pos + 4 > len(held):
+            if pos + 2 > len(held):
                 break
             if held[pos] != 0xFF:
                 return self._release(None)
             marker = held[pos + 1]
             if marker in (0xDA, 0xD9):  # start of scan, end of image: the header is whole
                 return self._release((after_app0, drops))
+            if pos + 4 > len(held):
+                break
             (length,) = struct.unpack(">H", held[pos + 2 : pos + 4])
             end = pos + 2 + length
             if end > len(held):
