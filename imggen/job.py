@@ -197,6 +197,7 @@ class SavedImage:
     sha256: str
     credentials: bool = False  # it came with Content Credentials: saved byte for byte
     sidecar: bool = False  # its record is in NAME.EXT.json beside it
+    signed: bool = False  # imggen signed its own Content Credentials into it ([c2pa])
 
 
 def _shorten_data_urls(value: Any) -> Any:

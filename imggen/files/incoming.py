@@ -67,6 +67,7 @@ class Incoming:
         self.index: int | None = None  # the provenance index this image was written with
         self.marks = Marks("off", {}, b"", "")  # what it carries, at its provenance level
         self.kept = False  # written as it came, for its Content Credentials (restore())
+        self.signed = False  # with imggen's own Content Credentials (Landing._sign)
         self.received = 0
         self.written = 0
         self._synced = 0  # bytes before this offset were handed to the disk (_write_back)

@@ -48,9 +48,11 @@ class Landing:
         limits: Limits = Limits(),
         force: bool = False,
         level: str = "full",
+        signer: Any = None,
     ) -> None:
         self.targets = targets
         self.level = level
+        self._signer = signer  # files.signing.Signer: imggen's own Content Credentials
         self.limits = limits
         self._record = record
         self._scratch = scratch
@@ -139,6 +141,8 @@ class Landing:
             sink = self._restore(sink)
         if sink.index != index:
             sink = self._rewrite(sink, index)
+        if self._signer is not None and target.path is not None and not sink.credentials:
+            sink = self._sign(sink, warn)
         mime = sink.mime
         assert mime is not None
         pixels = sink.pixels
@@ -148,6 +152,7 @@ class Landing:
             return SavedImage(
                 "-", mime, sink.written, pixels, sink.sha.hexdigest(), sink.credentials
             )
+        credentials = sink.credentials and not sink.signed
         final = _final_path(target, mime, warn)
         force = self._force and not target.unique
         try:
@@ -157,7 +162,7 @@ class Landing:
             # The image arrived (and was paid for): keep it under a name, which needs no room.
             kept = rescue(sink.path, final, self._scratch.release)
             raise os_error(exc, final, kept=kept) from None
-        record = sink.marks.sidecar(mime, credentials=sink.credentials)
+        record = sink.marks.sidecar(mime, credentials=credentials)
         if record:
             # only once the image is in place: a sidecar must never describe another image
             try:
@@ -167,7 +172,14 @@ class Landing:
                 error.message = f"{final} is saved, but not its record: {error.message}"
                 raise error from None
         return SavedImage(
-            str(final), mime, size, pixels, sink.sha.hexdigest(), sink.credentials, bool(record)
+            str(final),
+            mime,
+            size,
+            pixels,
+            sink.sha.hexdigest(),
+            credentials,
+            bool(record),
+            sink.signed,
         )
 
     def _to_stdout(self, sink: Incoming, stdout: BinaryIO) -> None:
@@ -281,6 +293,35 @@ class Landing:
         fresh.mime = sink.mime
         fresh.begin(sink.head, sink.index, kept=True)
         sink.read_original(fresh.write)
+        return self._swap(sink, fresh)
+
+    def _sign(self, sink: Incoming, warn: Callable[[str], object] | None) -> Incoming:
+        """imggen's own Content Credentials, signed over the image as written (its record in
+        already). A signing that fails leaves the image unsigned, said in a warning."""
+        import json
+
+        from imggen.errors import ConfigError
+
+        signed, fd = self._scratch.new_fd(self.spool)
+        os.close(fd)
+        try:
+            assert sink.mime is not None
+            record = json.loads(sink.marks.record or "{}")
+            self._signer.sign(sink.path, signed, sink.mime, record)
+            path, fresh = self.open()
+            fresh.mime = sink.mime
+            fresh.begin(sink.head, sink.index, kept=True)
+            fresh.signed = True
+            with signed.open("rb") as f:
+                while block := f.read(_PIECE):
+                    fresh.write(block)
+        except ConfigError as exc:
+            if warn:
+                warn(f"the image is saved unsigned: {exc.message}")
+            return sink
+        finally:
+            signed.unlink(missing_ok=True)
+            self._scratch.release(signed)
         return self._swap(sink, fresh)
 
     def _swap(self, sink: Incoming, fresh: Incoming) -> Incoming:

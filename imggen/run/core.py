@@ -75,6 +75,7 @@ class Plan:
     stream: bool
     targets: list[targets.Target]
     requested: sizes.Resolved
+    signer: Any = None  # files.signing.Signer, from the config's [c2pa] table
 
 
 def prepare(settings: Settings, job: Job, opts: RunOptions) -> Plan:
@@ -103,7 +104,13 @@ def prepare(settings: Settings, job: Job, opts: RunOptions) -> Plan:
     where = targets.plan(
         opts.output, job.count, prompt=job.prompt, model=gw.model, fmt=job.format, cwd=opts.cwd
     )
-    return Plan(gw, dialect, calls, stream, where, requested)
+    signer = None
+    if opts.provenance != "off" and settings.config_file is not None:
+        from imggen.files import signing
+        from imggen.profiles import config
+
+        signer = signing.configured(config.load(settings.config_file))
+    return Plan(gw, dialect, calls, stream, where, requested, signer)
 
 
 def _set_by(job: Job, *names: str) -> str:
@@ -188,6 +195,7 @@ def run(
         limits=env.limits,
         force=opts.force,
         level=opts.provenance,
+        signer=plan.signer,
     )
     own_client = client is None
     client = client or make_client(settings, env, ui, opts, plan)
