@@ -116,6 +116,7 @@ def test_json_is_one_document(run: Run, gateway: MockGateway, tmp_path: Path) ->
                 "height": 8,
                 "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
                 "content_credentials": False,
+                "signed": False,
                 "sidecar": False,
             }
         ],
