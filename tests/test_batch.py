@@ -532,3 +532,22 @@ def test_type_change_leaves_no_stale_sibling_and_reruns_cost_nothing(
     before = len(chat_posts(fake))
     assert run_batch(path, env).count("skipped") == 1
     assert len(chat_posts(fake)) == before
+
+
+@pytest.mark.parametrize("fmt", ["png", "jpeg"])
+def test_minimal_provenance_still_resumes_and_keeps_no_prompt(
+    fake: FakeGateway, tmp_path: Path, fmt: str
+) -> None:
+    """`provenance = "minimal"` keeps the prompt out of the files, yet a re-run still knows
+    its own images (by the request's digest) and skips them."""
+    fake.image_format = fmt
+    path = jobs_toml(
+        tmp_path / "assets.toml", PROMPTS[:2], '[defaults]\nprovenance = "minimal"\n\n'
+    )
+    run_batch(path, env_for(fake))
+    before = len(fake.requests)
+    summary = run_batch(path, env_for(fake))
+    assert len(fake.requests) == before
+    assert [r.status for r in summary.results] == ["skipped"] * 2
+    for image in (tmp_path / "out").iterdir():
+        assert b"picture number" not in image.read_bytes()

@@ -68,7 +68,8 @@ def test_inspect_minimal_has_marker_and_no_prompt(
     made(run, gateway, "-o", "fox.png", "--provenance", "minimal")
     assert b"red fox" not in (tmp_path / "fox.png").read_bytes()
     r = ok(run("inspect", "fox.png"))
-    assert "AI-generated: yes" in r.stdout and "imggen record: none" in r.stdout
+    assert "AI-generated: yes" in r.stdout and "imggen record: in the file" in r.stdout
+    assert "    model: turing/gpt-image-2" in r.stdout and "prompt" not in r.stdout
 
 
 def test_inspect_a_file_imggen_knows_nothing_about(tmp_path: Path, run: Run) -> None:

@@ -129,10 +129,13 @@ class Marks:
     record: str  # the sidecar's JSON ("" at `off`)
 
     def sidecar(self, mime: str, *, credentials: bool) -> str:
-        """The sidecar text for an image of `mime` ("" for none)."""
+        """The sidecar text for an image of `mime` ("" for none): where the image cannot
+        carry the record; at `minimal` only for batch, which needs its request digest."""
         if credentials or mime not in ("image/png", "image/jpeg", "image/webp"):
             return self.record
-        return self.record if self.level == "full" and mime != "image/png" else ""
+        if mime == "image/png" or (self.level == "minimal" and '"batch"' not in self.record):
+            return ""
+        return self.record
 
 
 def marks(record: Mapping[str, Any], level: str = "full") -> Marks:
@@ -144,8 +147,13 @@ def marks(record: Mapping[str, Any], level: str = "full") -> Marks:
     packet = xmp.packet(source, model, f"imggen {__version__}")
     png = {xmp.PNG_KEYWORD: packet.decode()}
     if level == "minimal":
+        # the model, and what batch needs to know its own images again (the request's
+        # digest, the job): never the prompt or the parameters
         small = {"model": model, "digital_source_type": source, "imggen": __version__}
-        return Marks(level, png | {"Software": f"imggen {__version__}"}, packet, record_text(small))
+        small |= {k: record[k] for k in ("request", "batch") if record.get(k)}
+        png[PROVENANCE_KEY] = record_text(small)
+        png["Software"] = f"imggen {__version__}"
+        return Marks(level, png, packet, record_text(small))
     full = dict(record)
     prompt = full.pop("prompt", None)
     png[PROVENANCE_KEY] = record_text(full)
