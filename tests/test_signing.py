@@ -103,7 +103,8 @@ def test_without_the_extra_the_config_is_refused_before_sending(
     assert r.exit_code == 3
     assert r.stderr.splitlines() == [
         "error: the config names a [c2pa] signing certificate, but c2pa-python is not installed",
-        "hint: pip install 'imggen[c2pa]' (or pipx inject imggen 'imggen[c2pa]'), or remove [c2pa]",
+        "hint: install the optional extra imggen[c2pa] (pipx inject imggen c2pa-python "
+        "cryptography, or pip install '.[c2pa]' from the source), or remove [c2pa]",
     ]
     assert gateway.requests == []
 

@@ -88,7 +88,7 @@ def _credentials(found: Any) -> str:
         return "  Content Credentials: none"
     verdict = found.c2pa
     if verdict is None:
-        return "  Content Credentials: present (pip install 'imggen[c2pa]' to validate them)"
+        return "  Content Credentials: present (install the extra imggen[c2pa] to validate them)"
     if verdict["state"] == "unreadable":
         return clean_text(f"  Content Credentials: present, unreadable: {verdict['why']}")
     trust = "a trusted signer" if verdict["trusted"] else "signer not on the trust list"

@@ -25,7 +25,10 @@ from imggen.errors import ConfigError
 from imggen.files import xmp
 
 ALGS = ("es256", "es384", "es512", "ps256", "ps384", "ps512", "ed25519")
-INSTALL = "pip install 'imggen[c2pa]' (or pipx inject imggen 'imggen[c2pa]'), or remove [c2pa]"
+INSTALL = (
+    "install the optional extra imggen[c2pa] (pipx inject imggen c2pa-python cryptography, "
+    "or pip install '.[c2pa]' from the source), or remove [c2pa]"
+)
 _CMD_TIMEOUT = 30.0
 _PEM_CAP = 256 << 10
 

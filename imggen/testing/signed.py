@@ -17,7 +17,10 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-MISSING = "signed images need c2pa-python and cryptography: pip install 'imggen[c2pa]'"
+MISSING = (
+    "signed images need the optional extra imggen[c2pa] (pipx inject imggen c2pa-python "
+    "cryptography, or pip install '.[c2pa]' from the source)"
+)
 _TRAINED = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
 
 
