@@ -348,13 +348,16 @@ def save(
     scratch: Scratch,
     stdout: BinaryIO | None = None,
     warn: Any = None,
+    level: str = "full",
 ) -> SavedImage:
     """Check that the image in file `src` is whole and write it into place with its provenance
     (a copy; images from a gateway land in one pass through Landing instead).
 
     Raises GatewayFailed (not an image, truncated, malformed) or FileExists.
     """
-    landing = Landing([target], record=lambda index: provenance, scratch=scratch, force=force)
+    landing = Landing(
+        [target], record=lambda index: provenance, scratch=scratch, force=force, level=level
+    )
     path, sink = landing.open()
     try:
         with sink, src.open("rb") as f:

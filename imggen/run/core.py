@@ -215,6 +215,7 @@ def run(
                 force=opts.force,
                 scratch=scratch,
                 warn=outcome.warnings.append,
+                level=opts.provenance,
             )
         if errors:
             outcome.error = max(errors, key=lambda e: int(e.exit_code))
