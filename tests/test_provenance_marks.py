@@ -217,3 +217,18 @@ def _chunks(png: bytes) -> Any:
         (n,) = struct.unpack(">I", png[pos : pos + 4])
         yield png[pos : pos + 12 + n]
         pos += 12 + n
+
+
+def test_a_huge_xmp_chunk_in_a_webp_is_kept_not_held(tmp_path: Path) -> None:
+    """A WebP's own XMP chunk too large to hold in memory is left in place; the marker
+    follows it and the RIFF size stays true."""
+    base = pillow("webp", "RGBA")
+    chunk = xmp.webp_chunk(b" " * (2 << 20))
+    data = bytearray(base + chunk)
+    data[20] |= 0x04
+    data[4:8] = struct.pack("<I", len(data) - 8)
+    path, _ = save(tmp_path, bytes(data), "out.webp")
+    out = path.read_bytes()
+    assert out.count(b"XMP ") == 2 and struct.unpack("<I", out[4:8])[0] == len(out) - 8
+    with Image.open(path) as im:
+        im.load()

@@ -194,8 +194,9 @@ def _report(ui: Any, outcome: Any, *, as_json: bool) -> None:
     for saved in outcome.saved:
         if saved.credentials:
             where = f"; imggen's record is in {saved.path}.json" if saved.sidecar else ""
+            name = "the image on stdout" if saved.path == "-" else saved.path
             ui.info(
-                f"{saved.path} carries the provider's Content Credentials: saved byte for byte, "
+                f"{name} carries the provider's Content Credentials: saved byte for byte, "
                 f"nothing added{where}"
             )
         if not as_json:

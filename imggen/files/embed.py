@@ -8,6 +8,7 @@ from __future__ import annotations
 import struct
 
 from imggen.files import xmp
+from imggen.files.imagefile import _webp_size as webp_size
 from imggen.files.streamcheck import Edit, Emit
 
 _HOLD_CAP = 1 << 20  # a JPEG header held this long without its first scan is let through
@@ -155,9 +156,7 @@ class WebpStream:
             self._emit(new)
             self._walk_header_done(head[12:20], body_seen=10)
             return
-        from imggen.files.imagefile import _webp_size
-
-        size = _webp_size(head)
+        size = webp_size(head)
         if size is None:
             self._passing = True
             self._emit(head)
@@ -204,6 +203,10 @@ class WebpStream:
             self._left = length + (length & 1)
             if self._kind == b"C2PA":
                 self.late_credentials = True
+            if self._kind == b"XMP " and length > _HOLD_CAP:
+                # too large to hold for an undo: kept, the new chunk follows it (the size
+                # announced stays true)
+                self._kind = b"XMP+"
             if self._kind == b"XMP ":
                 self._dropped = bytearray(header)
             else:
