@@ -60,6 +60,7 @@ def test_inspect_json_for_scripts(run: Run, gateway: MockGateway, tmp_path: Path
     assert item["record"]["prompt"] == "a red fox at dawn"
     assert item["record_in"] == str(Path("fox.jpg.json"))
     assert (item["mime"], item["width"], item["content_credentials"]) == ("image/jpeg", 8, False)
+    assert item["marker_in"] == "XMP"
 
 
 def test_inspect_minimal_has_marker_and_no_prompt(
@@ -111,6 +112,10 @@ def test_a_signed_reply_is_kept_and_inspect_validates_and_names_the_signer(
         "(signer not on the trust list)"
     ) in r.stdout.splitlines()
     assert f"  imggen record: in {Path('fox.png.json')}" in r.stdout.splitlines()
+    assert (
+        "  AI-generated: yes (trainedAlgorithmicMedia, model gpt-image-2, per its Content "
+        "Credentials)"
+    ) in r.stdout.splitlines()
     (tmp_path / "bad.png").write_bytes(_flip_pixel(data))
     r = ok(run("inspect", "bad.png", "--json"))
     verdict = json.loads(r.stdout)["files"][0]["c2pa"]

@@ -40,8 +40,10 @@ def again(
     chosen["refs"] = None
     chosen["model"] = flags["model"] or request.model
     if not flags["profile"] and request.profile:
+        from imggen.profiles.settings import ENV_PROFILE
+
         profile = _usable(request.profile, env)
-        if profile is None:
+        if profile is None and request.profile != ENV_PROFILE:
             UI(env, quiet=flags["quiet"]).warn(
                 f"the record's profile {request.profile!r} is not configured here; "
                 "using the default profile"

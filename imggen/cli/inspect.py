@@ -63,7 +63,8 @@ def describe(found: Any) -> list[str]:
         source = marker.get("digital_source_type", "?").rsplit("/", 1)[-1]
         said = "yes" if found.ai_generated else "no"
         model = f", model {marker['ai_system']}" if marker.get("ai_system") else ""
-        lines.append(clean_text(f"  AI-generated: {said} ({source}{model})"))
+        where = f", per its {marker['from']}" if marker.get("from") else ""
+        lines.append(clean_text(f"  AI-generated: {said} ({source}{model}{where})"))
     else:
         lines.append("  AI marker: none")
     record = found.record

@@ -1,7 +1,9 @@
 """One image on its way from the reply to its file, in one pass: sniffed from its first bytes,
 checked (a PNG chunk by chunk, CRCs and order; other types by their ends), given its provenance
-right after IHDR, hashed and counted as it is written to a temp file in the output folder.
-Nothing is copied or read back afterwards; save.Landing renames the file into place."""
+on the way (PNG text chunks after IHDR, a JPEG APP1 or WebP XMP chunk: files/embed.py) unless
+it carries Content Credentials, hashed and counted as it is written to a temp file in the
+output folder. Nothing is copied or read back afterwards, save for an image whose credentials
+show up only after the marker went in; save.Landing renames the file into place."""
 
 from __future__ import annotations
 
@@ -66,7 +68,7 @@ class Incoming:
         self.mime: str | None = None
         self.index: int | None = None  # the provenance index this image was written with
         self.marks = Marks("off", {}, b"", "")  # what it carries, at its provenance level
-        self.kept = False  # written as it came, for its Content Credentials (restore())
+        self.kept = False  # written as it came, for its Content Credentials (Landing._restore)
         self.signed = False  # with imggen's own Content Credentials (Landing._sign)
         self.received = 0
         self.written = 0
@@ -236,7 +238,8 @@ class Incoming:
 
     @property
     def needs_restore(self) -> bool:
-        """Content Credentials found after imggen's marker went in: restore() must undo it."""
+        """Content Credentials found after imggen's marker went in: Landing._restore writes
+        the image again as it came (read_original)."""
         what = self._png or self._editor
         return not self.kept and bool(what and what.late_credentials)
 

@@ -50,6 +50,7 @@ class Found:
             "ai_generated": self.ai_generated,
             "digital_source_type": self.marker.get("digital_source_type"),
             "ai_system": self.marker.get("ai_system"),
+            "marker_in": self.marker.get("from", "XMP") if self.marker else None,
             "record": self.record,
             "record_in": self.record_in,
             "content_credentials": self.credentials,
@@ -80,6 +81,14 @@ def inspect(path: Path, *, validate: bool = True) -> Found:
         found.record_in = str(sidecar(path)) if found.record else None
     if found.credentials and validate:
         found.c2pa = validation(path, mime)
+        if not found.marker and found.c2pa and found.c2pa.get("digital_source_type"):
+            # a signed image carries its marker in the credentials: say so, where from
+            found.marker = {
+                k: str(found.c2pa[k])
+                for k in ("digital_source_type", "ai_system")
+                if k in found.c2pa
+            }
+            found.marker["from"] = "Content Credentials"
     return found
 
 
@@ -171,10 +180,26 @@ def validation(path: Path, mime: str) -> dict[str, Any] | None:
     active = (doc.get("manifests") or {}).get(doc.get("active_manifest") or "", {})
     info = active.get("signature_info") or {}
     signer = ", ".join(str(info[k]) for k in ("common_name", "issuer") if info.get(k))
-    return {
+    verdict = {
         "state": "tampered" if failures else "valid",
         "trusted": doc.get("validation_state") == "Trusted",
         "signer": signer or None,
         "signed_at": info.get("time"),
         "codes": codes,
     }
+    return verdict | _made_by(active)
+
+
+def _made_by(manifest: dict[str, Any]) -> dict[str, str]:
+    """The source type and model a manifest's actions name (c2pa.actions, v1 or v2)."""
+    for assertion in manifest.get("assertions") or []:
+        if not str(assertion.get("label", "")).startswith("c2pa.actions"):
+            continue
+        for action in (assertion.get("data") or {}).get("actions") or []:
+            source = action.get("digitalSourceType")
+            if isinstance(source, str) and source:
+                agent = action.get("softwareAgent")
+                name = agent.get("name") if isinstance(agent, dict) else agent
+                made = {"digital_source_type": source}
+                return made | ({"ai_system": name} if isinstance(name, str) and name else {})
+    return {}

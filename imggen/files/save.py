@@ -1,6 +1,8 @@
 """How images land: each is written once, as it arrives, into a temp file in its output folder
-(incoming.Incoming: checked, provenance in, hashed), then renamed into place, with a sidecar
-JSON for JPEG/WEBP/GIF. Saving needs no more free space than the image itself.
+(incoming.Incoming: checked, provenance in, hashed), optionally signed ([c2pa]), then renamed
+into place, with a sidecar JSON where the image cannot carry its record (JPEG/WEBP/GIF, or an
+image whose Content Credentials must stay intact). Saving needs no more free space than the
+image itself.
 
 Scratch owns the temp files of a run; Landing hands out the Incoming files images are written
 to (a spill factory) and moves them into place.
