@@ -203,3 +203,21 @@ def test_again_an_edit_finds_its_input_by_hash(
     (tmp_path / "in.png").write_bytes(make_png(9, 9))  # changed since
     r = run("again", "hat.png", "--dry-run")
     assert r.exit_code == 2 and "'in.png'" in r.stderr
+
+
+# -- --provenance as a profile key and a bad value ---------------------------------------------
+
+
+def test_provenance_from_a_profile_and_a_bad_value(
+    run: Run, gateway: MockGateway, tmp_path: Path, write_config: Callable[..., Path]
+) -> None:
+    profiles = {"t": {**CONFIG["profiles"]["t"], "provenance": "off"}}  # type: ignore[index]
+    write_config({**CONFIG, "profiles": profiles})
+    gateway.queue(images_reply())
+    ok(run("generate", "a red fox", "-o", "fox.png"))
+    assert (tmp_path / "fox.png").read_bytes() == make_png(8, 8)  # nothing added
+    r = run("generate", "a red fox", "-o", "fox2.png", "--provenance", "some")
+    assert r.exit_code == 2
+    assert (
+        r.stderr.splitlines()[0] == "error: --provenance 'some': choose one of full, minimal, off"
+    )
