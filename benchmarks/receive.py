@@ -4,7 +4,9 @@ run against the same loopback server:
 - a 3840x2160 noise PNG as images-API `b64_json` (~33 MB body) next to
   `curl | jq -r .data[0].b64_json | base64 -d` (target <= 0.5x);
 - a 4096x4096 noise PNG in one SSE event (~67 MB data URL, sent in 64 KiB chunks) next to the
-  httpx recipe `iter_lines()` + `json.loads` + `base64.b64decode` (target <= 0.45x).
+  httpx recipe `iter_lines()` + `json.loads` + `base64.b64decode` (target <= 0.45x);
+- what provenance costs: the b64_json case again with `--provenance off` (no marker, no record),
+  its time as a ratio and the bytes the marker and record add (issue 21: no measurable change).
 
     python benchmarks/receive.py [--runs 5]
 
@@ -149,6 +151,10 @@ def main() -> None:
             gen = [exe, "generate", "noise", "--force", "-q"]
             b64_cases = {
                 "imggen": lambda: run([*gen, "-s", "3840x2160", "-o", out + "1.png"], images_env),
+                "imggen --provenance off": lambda: run(
+                    [*gen, "-s", "3840x2160", "--provenance", "off", "-o", out + "5.png"],
+                    images_env,
+                ),
             }
             if have_curl_jq:
                 shell_env = {
@@ -176,7 +182,7 @@ def main() -> None:
             }
             b64 = medians(b64_cases, args.runs)
             sse = medians(sse_cases, args.runs)
-            sizes = [os.path.getsize(out + f"{i}.png") for i in (1, 3)]
+            sizes = [os.path.getsize(out + f"{i}.png") for i in (1, 3, 5)]
     finally:
         server.stdin.close()
         server.wait(30)
@@ -185,6 +191,7 @@ def main() -> None:
     if not have_curl_jq:
         print("  curl | jq | base64 -d: skipped (curl, jq, base64 or bash not on PATH)")
     report(f"4096x4096 PNG in one SSE event ({sizes[1] / 1e6:.1f} MB saved)", sse, 0.45)
+    print(f"provenance full adds {sizes[0] - sizes[2]:,} bytes to the 3840x2160 PNG")
 
 
 def report(title: str, rows: dict[str, tuple[float, float]], target: float) -> None:
@@ -194,7 +201,8 @@ def report(title: str, rows: dict[str, tuple[float, float]], target: float) -> N
         ratio = (
             ""
             if name == "imggen"
-            else f"   imggen/this {ours[0] / wall:.2f}x (target <= {target}x)"
+            else f"   imggen/this {ours[0] / wall:.2f}x"
+            + ("" if name.startswith("imggen") else f" (target <= {target}x)")
         )
         print(f"  {name:<30} {wall:6.2f} s {rss:7.1f} MiB{ratio}")
 

@@ -203,6 +203,9 @@ class SavedImage:
     bytes: int
     pixels: tuple[int, int] | None
     sha256: str
+    credentials: bool = False  # it came with Content Credentials: saved byte for byte
+    sidecar: bool = False  # its record is in NAME.EXT.json beside it
+    signed: bool = False  # imggen signed its own Content Credentials into it ([c2pa])
 
 
 def _shorten_data_urls(value: Any) -> Any:

@@ -562,3 +562,22 @@ def test_a_multi_image_job_with_one_stale_image_is_made_again(
     for name in ("pair-1.png", "pair-2.png"):
         record = read_provenance(tmp_path / "out" / name) or {}
         assert record.get("prompt") == "new prompt"
+
+
+@pytest.mark.parametrize("fmt", ["png", "jpeg"])
+def test_minimal_provenance_still_resumes_and_keeps_no_prompt(
+    fake: FakeGateway, tmp_path: Path, fmt: str
+) -> None:
+    """`provenance = "minimal"` keeps the prompt out of the files, yet a re-run still knows
+    its own images (by the request's digest) and skips them."""
+    fake.image_format = fmt
+    path = jobs_toml(
+        tmp_path / "assets.toml", PROMPTS[:2], '[defaults]\nprovenance = "minimal"\n\n'
+    )
+    run_batch(path, env_for(fake))
+    before = len(fake.requests)
+    summary = run_batch(path, env_for(fake))
+    assert len(fake.requests) == before
+    assert [r.status for r in summary.results] == ["skipped"] * 2
+    for image in (tmp_path / "out").iterdir():
+        assert b"picture number" not in image.read_bytes()

@@ -255,8 +255,8 @@ def test_set_inline_key_warns_and_get_redacts(run: Run, clean_environ: Path) -> 
             "error: unknown profile key 'modle' (did you mean 'model'?)\n"
             "hint: profile keys: preset, dialect, base_url, model, api_key_env, api_key_cmd, "
             "api_key, auth, models, aspect, size, count, output, format, quality, background, "
-            "seed, stream, partials, save_partials, params, timeout, retries, log, preview, jobs, "
-            "confirm_above "
+            "seed, stream, partials, save_partials, params, provenance, timeout, retries, log, "
+            "preview, jobs, confirm_above "
             "(and params.*, models.ALIAS.dialect, models.ALIAS.like)\n",
         ),
         (
@@ -265,8 +265,8 @@ def test_set_inline_key_warns_and_get_redacts(run: Run, clean_environ: Path) -> 
             "error: unknown profile key 'model.x' (did you mean 'models'?)\n"
             "hint: profile keys: preset, dialect, base_url, model, api_key_env, api_key_cmd, "
             "api_key, auth, models, aspect, size, count, output, format, quality, background, "
-            "seed, stream, partials, save_partials, params, timeout, retries, log, preview, jobs, "
-            "confirm_above "
+            "seed, stream, partials, save_partials, params, provenance, timeout, retries, log, "
+            "preview, jobs, confirm_above "
             "(and params.*, models.ALIAS.dialect, models.ALIAS.like)\n",
         ),
         (

@@ -115,6 +115,9 @@ def test_json_is_one_document(run: Run, gateway: MockGateway, tmp_path: Path) ->
                 "width": 8,
                 "height": 8,
                 "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+                "content_credentials": False,
+                "signed": False,
+                "sidecar": False,
             }
         ],
         "profile": "t",
@@ -291,16 +294,18 @@ def test_jpeg_gets_a_sidecar_with_provenance(
 def test_png_carries_standard_text_keys_viewers_show(
     run: Run, gateway: MockGateway, tmp_path: Path
 ) -> None:
-    """Besides imggen's record, Software and Description (prompt and model): the keys
-    `identify -verbose`, exiftool and image viewers show."""
+    """Besides imggen's record, Software and Description (the prompt, stored there once: the
+    record leaves it out): the keys `identify -verbose`, exiftool and image viewers show."""
     from imggen import __version__
 
     gateway.queue(images_reply())
     ok(run("generate", "a red fox at dawn", "-o", "fox.png"))
     text = imagefile.read_png_text(tmp_path / "fox.png")
     assert text["Software"] == f"imggen {__version__}"
-    assert text["Description"] == "a red fox at dawn\nmodel: turing/gpt-image-2"
-    assert json.loads(text["imggen"]) == read_provenance(tmp_path / "fox.png")
+    assert text["Description"] == "a red fox at dawn"
+    record = json.loads(text["imggen"])
+    assert "prompt" not in record and record["model"] == "turing/gpt-image-2"
+    assert read_provenance(tmp_path / "fox.png") == {**record, "prompt": "a red fox at dawn"}
     identify = shutil.which("identify")
     if identify:  # ImageMagick, where installed, shows them too
         shown = subprocess.run(

@@ -29,6 +29,16 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "models": ("imggen.cli.models", "models", "List the profile's image models."),
     "doctor": ("imggen.cli.doctor", "doctor", "Check a profile end to end."),
     "log": ("imggen.cli.log", "log", "List the images imggen saved, newest first."),
+    "inspect": (
+        "imggen.cli.inspect",
+        "inspect",
+        "Show what images say about themselves: AI marker, record, Content Credentials.",
+    ),
+    "again": (
+        "imggen.cli.again",
+        "again",
+        "Make an image again from the record it carries.",
+    ),
     "config": (
         "imggen.cli.config",
         "app",

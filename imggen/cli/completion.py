@@ -120,6 +120,14 @@ def backgrounds(params: Mapping[str, Any] | None = None) -> list[Choice]:
     return ["transparent", "opaque", "auto"]
 
 
+def provenance(params: Mapping[str, Any] | None = None) -> list[Choice]:
+    return [
+        ("full", "prompt, model, parameters and the AI marker"),
+        ("minimal", "the AI marker and the model"),
+        ("off", "nothing"),
+    ]
+
+
 # -- config get|set|unset -----------------------------------------------------------------
 
 
@@ -165,6 +173,7 @@ def values(params: Mapping[str, Any] | None = None) -> list[Choice]:
         "format": formats,
         "quality": qualities,
         "background": backgrounds,
+        "provenance": provenance,
         "stream": lambda _: ["true", "false"],
     }
     source = sources.get(field)

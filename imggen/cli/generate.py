@@ -79,9 +79,16 @@ def _env(ctx: typer.Context) -> Any:
 
 
 def _make(
-    ctx: typer.Context, flags: Flags, prompt: str | None, images: list[str], *, command: str
+    ctx: typer.Context,
+    flags: Flags,
+    prompt: str | None,
+    images: list[str],
+    *,
+    command: str,
+    record: Any = None,
 ) -> None:
-    """Prepare, then run or show; with --json, stdout gets one document whatever happens."""
+    """Prepare, then run or show; with --json, stdout gets one document whatever happens.
+    `record`: option values of an image's record (`imggen again`), under the flags."""
     from imggen.console import UI
     from imggen.errors import ImggenError
     from imggen.run import core
@@ -90,7 +97,7 @@ def _make(
     env = _env(ctx)
     ui = UI(env, quiet=flags["quiet"], verbose=flags["verbose"])
     try:
-        s, job, opts = _request(env, ui, flags, prompt, images, command=command)
+        s, job, opts = _request(env, ui, flags, prompt, images, command=command, record=record)
         plan = core.prepare(s, job, opts)
     except ImggenError as exc:
         if flags["json"]:
@@ -126,7 +133,14 @@ def _make(
 
 
 def _request(
-    env: Any, ui: Any, flags: Flags, prompt: str | None, images: list[str], *, command: str
+    env: Any,
+    ui: Any,
+    flags: Flags,
+    prompt: str | None,
+    images: list[str],
+    *,
+    command: str,
+    record: Any = None,
 ) -> tuple[Any, Any, Any]:
     """Settings, the Job and how to run it, from the flags, the profile and the files named.
     Raises UsageError (exit 2) and ConfigError (exit 3) before anything is sent."""
@@ -150,7 +164,7 @@ def _request(
         f"profile {s.profile} ({s.sources.get('profile')}), base URL {s.base_url}, "
         f"key from {s.key_source or 'nowhere (dry run)'}"
     )
-    values = options.merge([given, s.layer()])
+    values = options.merge([given, *([record] if record else []), s.layer()])
     stdin = inputs.Stdin(env)
     text = inputs.read_prompt(prompt, images, stdin, command=command)
     cap = env.limits.input_cap
@@ -185,8 +199,15 @@ def _report(ui: Any, outcome: Any, *, as_json: bool) -> None:
             f"{outcome.resent} generation{'s were' if outcome.resent > 1 else ' was'} retried "
             "after reaching the gateway: it may have billed both tries"
         )
-    if not as_json:
-        for saved in outcome.saved:
+    for saved in outcome.saved:
+        if saved.credentials:
+            where = f"; imggen's record is in {saved.path}.json" if saved.sidecar else ""
+            name = "the image on stdout" if saved.path == "-" else saved.path
+            ui.info(
+                f"{name} carries the provider's Content Credentials: saved byte for byte, "
+                f"nothing added{where}"
+            )
+        if not as_json:
             ui.saved(saved.path, saved.pixels, saved.bytes)
 
 

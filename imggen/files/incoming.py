@@ -1,7 +1,9 @@
 """One image on its way from the reply to its file, in one pass: sniffed from its first bytes,
 checked (a PNG chunk by chunk, CRCs and order; other types by their ends), given its provenance
-right after IHDR, hashed and counted as it is written to a temp file in the output folder.
-Nothing is copied or read back afterwards; save.Landing renames the file into place."""
+on the way (PNG text chunks after IHDR, a JPEG APP1 or WebP XMP chunk: files/embed.py) unless
+it carries Content Credentials, hashed and counted as it is written to a temp file in the
+output folder. Nothing is copied or read back afterwards, save for an image whose credentials
+show up only after the marker went in; save.Landing renames the file into place."""
 
 from __future__ import annotations
 
@@ -14,9 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from imggen.errors import GatewayFailed, ImggenError
-from imggen.files import imagefile, streamcheck
+from imggen.files import embed, imagefile, streamcheck
 from imggen.files.imagefile import looks_like_html
-from imggen.files.provenance import record_text
+from imggen.files.provenance import Marks
 from imggen.limits import MiB
 
 if TYPE_CHECKING:
@@ -62,9 +64,12 @@ class Incoming:
         self._pending = bytearray()
         self._png: streamcheck.PngStream | None = None
         self._tail: streamcheck.TailCheck | None = None
+        self._editor: embed.JpegStream | embed.WebpStream | None = None
         self.mime: str | None = None
         self.index: int | None = None  # the provenance index this image was written with
-        self.record = ""  # its provenance record, as JSON
+        self.marks = Marks("off", {}, b"", "")  # what it carries, at its provenance level
+        self.kept = False  # written as it came, for its Content Credentials (Landing._restore)
+        self.signed = False  # with imggen's own Content Credentials (Landing._sign)
         self.received = 0
         self.written = 0
         self._synced = 0  # bytes before this offset were handed to the disk (_write_back)
@@ -101,7 +106,10 @@ class Incoming:
                 else:
                     assert self._tail is not None
                     self._tail.feed(data)
-                    self._out(data)
+                    if self._editor is not None:
+                        self._editor.feed(data)
+                    else:
+                        self._out(data)
             elif state == _TEXT:
                 self._out(data)
         except streamcheck.BadImage as exc:
@@ -127,6 +135,8 @@ class Incoming:
                     self._png.finish()
                 elif self._tail is not None and not self._tail.complete():
                     raise streamcheck.BadImage("the image ends early", truncated=True)
+                if self._editor is not None:
+                    self._editor.finish()
             self._flush()
         except streamcheck.BadImage as exc:
             self._fail(_bad(exc))
@@ -198,22 +208,62 @@ class Incoming:
             out(piece)
             offset += len(piece)
 
-    def begin(self, head: bytes, index: int | None = None) -> None:
+    def begin(self, head: bytes, index: int | None = None, *, kept: bool = False) -> None:
         """Sniff the image from its first bytes and take its provenance: the next free index,
-        or `index` (a rewrite)."""
+        or `index` (a rewrite). `kept`: write it as it comes (its Content Credentials)."""
         mime = self.mime or imagefile.sniff(head[:64])
         if mime is None:
             self._state = _NOT_IMAGE
             return
         self.mime = mime
         self._state = _IMAGE
-        self.index, record, text = self._landing.bind(self, index)
-        self.record = record_text(record)
+        self.kept = kept
+        self.index, self.marks = self._landing.bind(self, index)
+        text = {} if kept else self.marks.png
         if mime == "image/png":
-            insert = png_chunks(text)
-            self._png = streamcheck.PngStream(self._out, insert, drop=text)
-        else:
-            self._tail = streamcheck.TailCheck(mime)
+            self._png = streamcheck.PngStream(self._out, png_chunks(text), drop=text)
+            return
+        self._tail = streamcheck.TailCheck(mime)
+        packet = b"" if kept else self.marks.xmp
+        if mime == "image/jpeg" and packet:
+            self._editor = embed.JpegStream(self._out, packet)
+        elif mime == "image/webp" and packet:
+            self._editor = embed.WebpStream(self._out, packet)
+
+    @property
+    def credentials(self) -> bool:
+        """Whether the image carries Content Credentials (and so nothing of imggen's)."""
+        what = self._png or self._editor
+        return self.kept or bool(what and (what.credentials or what.late_credentials))
+
+    @property
+    def needs_restore(self) -> bool:
+        """Content Credentials found after imggen's marker went in: Landing._restore writes
+        the image again as it came (read_original)."""
+        what = self._png or self._editor
+        return not self.kept and bool(what and what.late_credentials)
+
+    def read_original(self, out: Callable[[bytes], object]) -> None:
+        """Hand `out` the bytes as they came, before imggen's marker went in (the edits
+        undone), from the open file."""
+        what = self._png or self._editor
+        assert self._fd is not None and what is not None
+        offset = 0
+        for at, added, original in sorted(what.edits, key=lambda e: e[0]):
+            self._copy(offset, at, out)
+            out(original)
+            offset = at + added
+        self._copy(offset, None, out)
+
+    def _copy(self, start: int, end: int | None, out: Callable[[bytes], object]) -> None:
+        assert self._fd is not None
+        while end is None or start < end:
+            size = _PIECE if end is None else min(_PIECE, end - start)
+            piece = os.pread(self._fd, size, start)
+            if not piece:
+                return
+            out(piece)
+            start += len(piece)
 
     def close_fd(self) -> None:
         self._close_fd(unlink=False)

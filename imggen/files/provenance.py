@@ -6,14 +6,16 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from imggen import __version__, options
-from imggen.files import imagefile
+from imggen.files import imagefile, xmp
 from imggen.job import Gateway, Job
 
 PROVENANCE_KEY = "imggen"
@@ -53,8 +55,9 @@ def provenance(
     job: Job, gw: Gateway, index: int, batch: dict[str, str] | None = None
 ) -> dict[str, Any]:
     """How an image was made (and, from batch, by which job). Never the key."""
+    prompt, cut = clean(job.prompt)
     record: dict[str, Any] = {
-        "prompt": job.prompt,
+        "prompt": prompt,
         "model": gw.model,
         "profile": gw.profile,
         "dialect": gw.dialect,
@@ -69,9 +72,11 @@ def provenance(
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "imggen": __version__,
     }
+    if cut:
+        record["prompt_cut"] = True  # `imggen again` refuses to guess the rest
     if batch:
         record["batch"] = batch
-    return record
+    return _cleaned(record)  # type: ignore[no-any-return]
 
 
 def bare_url(url: str | None) -> str | None:
@@ -86,22 +91,97 @@ def bare_url(url: str | None) -> str | None:
     return urlunsplit((parts.scheme, where, parts.path, "", ""))
 
 
-def png_text(record: Mapping[str, Any]) -> dict[str, str]:
-    """The text chunks a saved PNG carries, keyword to text, in order: imggen's whole record
-    (JSON), and the standard keys image viewers and `identify -verbose` show: Software, and a
-    Description holding the prompt and the model. The writer puts them right after IHDR and
-    drops any the gateway's image already had under the same keywords."""
-    described = f"{record.get('prompt', '')}\nmodel: {record.get('model', '')}"
-    return {
-        PROVENANCE_KEY: record_text(record),
-        "Software": f"imggen {__version__}",
-        "Description": described.strip(),
-    }
+LEVELS = ("full", "minimal", "off")
+PROMPT_CAP = 64 << 10  # UTF-8 bytes of prompt a file keeps; past it, cut and marked
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # all but tab and newline
+
+
+def clean(text: str, cap: int = PROMPT_CAP) -> tuple[str, bool]:
+    """`text` as a file may hold it: control characters (NUL, ESC, C1...) removed, at most
+    `cap` UTF-8 bytes, a cut one ending in a marker. And whether it was cut."""
+    text = _CONTROL.sub("", text)
+    raw = text.encode("utf-8", "replace")
+    if len(raw) <= cap:
+        return text, False
+    kept = raw[:cap].decode("utf-8", "ignore")
+    return kept + f" [... {len(raw) - cap:,} more bytes not kept]", True
+
+
+def _cleaned(value: Any) -> Any:
+    if isinstance(value, str):
+        return clean(value)[0]
+    if isinstance(value, dict):
+        return {k: _cleaned(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_cleaned(v) for v in value]
+    return value
+
+
+@dataclass(frozen=True)
+class Marks:
+    """What one image carries at a provenance level: the PNG text chunks (in order), the XMP
+    packet for JPEG and WebP, and the sidecar text for files that cannot carry the record
+    (JPEG/WebP at `full`; any image whose Content Credentials forbid touching it)."""
+
+    level: str
+    png: dict[str, str]
+    xmp: bytes
+    record: str  # the sidecar's JSON ("" at `off`)
+
+    def sidecar(self, mime: str, *, credentials: bool) -> str:
+        """The sidecar text for an image of `mime` ("" for none): where the image cannot
+        carry the record; at `minimal` only for batch, which needs its request digest."""
+        if credentials or mime not in ("image/png", "image/jpeg", "image/webp"):
+            return self.record
+        if mime == "image/png" or (self.level == "minimal" and '"batch"' not in self.record):
+            return ""
+        return self.record
+
+
+def marks(record: Mapping[str, Any], level: str = "full") -> Marks:
+    """The Marks of an image made as `record` says (provenance()'s dict), at `level`."""
+    if level == "off":
+        return Marks(level, {}, b"", "")
+    model = clean(str(record.get("model") or "unknown"), 1024)[0]
+    source = xmp.COMPOSITE if record.get("inputs") else xmp.TRAINED
+    packet = xmp.packet(source, model, f"imggen {__version__}")
+    png = {xmp.PNG_KEYWORD: packet.decode()}
+    if level == "minimal":
+        # the model, and what batch needs to know its own images again (the request's
+        # digest, the job): never the prompt or the parameters
+        small = {"model": model, "digital_source_type": source, "imggen": __version__}
+        small |= {k: record[k] for k in ("request", "batch") if record.get(k)}
+        png[PROVENANCE_KEY] = record_text(small)
+        png["Software"] = f"imggen {__version__}"
+        return Marks(level, png, packet, record_text(small))
+    full = dict(record)
+    prompt = full.pop("prompt", None)
+    png[PROVENANCE_KEY] = record_text(full)
+    png["Software"] = f"imggen {__version__}"
+    if prompt:
+        png["Description"] = prompt  # the prompt, once: read_png_record puts it back
+    return Marks(level, png, packet, record_text(record))
 
 
 def record_text(record: Mapping[str, Any]) -> str:
     """The record as saved: JSON, keys sorted (a PNG chunk or a sidecar's content)."""
     return json.dumps(dict(record), ensure_ascii=False, sort_keys=True)
+
+
+def read_png_record(text: Mapping[str, str]) -> dict[str, Any] | None:
+    """imggen's record from a PNG's text chunks (the prompt is the Description), or None."""
+    raw = text.get(PROVENANCE_KEY)
+    if not raw:
+        return None
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(value, dict):
+        return None
+    if "prompt" not in value and isinstance(text.get("Description"), str):
+        value["prompt"] = text["Description"]
+    return value
 
 
 def sidecar(path: Path) -> Path:
@@ -112,18 +192,18 @@ def sidecar(path: Path) -> Path:
 def read_provenance(path: Path) -> dict[str, Any] | None:
     """What imggen recorded in (or beside) an image it saved; None if nothing readable.
 
-    Where to look follows the bytes, as save() does, not the name: PNG data saved as x.jpg
-    carries its record inside, WEBP data saved as x.png has a sidecar."""
+    A PNG carries it inside unless its Content Credentials kept imggen out, other files in a
+    sidecar; where to look follows the bytes, not the name: PNG data saved as x.jpg carries its
+    record inside, WEBP data saved as x.png has a sidecar."""
     try:
         with path.open("rb") as f:
             is_png = imagefile.sniff(f.read(64)) == "image/png"
         if is_png:
-            text = imagefile.read_png_text(path).get(PROVENANCE_KEY)
-        else:
-            text = sidecar(path).read_text("utf-8")
+            record = read_png_record(imagefile.read_png_text(path))
+            if record is not None:
+                return record
+        text = sidecar(path).read_text("utf-8")
     except OSError:
-        return None
-    if not text:
         return None
     try:
         value = json.loads(text)

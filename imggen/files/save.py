@@ -1,6 +1,8 @@
 """How images land: each is written once, as it arrives, into a temp file in its output folder
-(incoming.Incoming: checked, provenance in, hashed), then renamed into place, with a sidecar
-JSON for JPEG/WEBP/GIF. Saving needs no more free space than the image itself.
+(incoming.Incoming: checked, provenance in, hashed), optionally signed ([c2pa]), then renamed
+into place, with a sidecar JSON where the image cannot carry its record (JPEG/WEBP/GIF, or an
+image whose Content Credentials must stay intact). Saving needs no more free space than the
+image itself.
 
 Scratch owns the temp files of a run; Landing hands out the Incoming files images are written
 to (a spill factory) and moves them into place.
@@ -25,7 +27,7 @@ from imggen.errors import (
 from imggen.files import imagefile
 from imggen.files.incoming import Incoming
 from imggen.files.kept import os_error, rescue
-from imggen.files.provenance import png_text, sidecar
+from imggen.files.provenance import Marks, marks, sidecar
 from imggen.files.scratch import Scratch
 from imggen.files.targets import EXTS, Target
 from imggen.job import SavedImage
@@ -47,8 +49,12 @@ class Landing:
         scratch: Scratch,
         limits: Limits = Limits(),
         force: bool = False,
+        level: str = "full",
+        signer: Any = None,
     ) -> None:
         self.targets = targets
+        self.level = level
+        self._signer = signer  # files.signing.Signer: imggen's own Content Credentials
         self.limits = limits
         self._record = record
         self._scratch = scratch
@@ -133,15 +139,22 @@ class Landing:
             raise problem
         target = self.target_of(index)
         assert index is not None and target is not None
+        if sink.needs_restore:
+            sink = self._restore(sink)
         if sink.index != index:
             sink = self._rewrite(sink, index)
+        if self._signer is not None and target.path is not None and not sink.credentials:
+            sink = self._sign(sink, warn)
         mime = sink.mime
         assert mime is not None
         pixels = sink.pixels
         if target.path is None:
             assert stdout is not None
             self._to_stdout(sink, stdout)
-            return SavedImage("-", mime, sink.written, pixels, sink.sha.hexdigest())
+            return SavedImage(
+                "-", mime, sink.written, pixels, sink.sha.hexdigest(), sink.credentials
+            )
+        credentials = sink.credentials and not sink.signed
         final = _final_path(target, mime, warn)
         force = self._force and not target.unique
         try:
@@ -151,15 +164,25 @@ class Landing:
             # The image arrived (and was paid for): keep it under a name, which needs no room.
             kept = rescue(sink.path, final, self._scratch.release)
             raise os_error(exc, final, kept=kept) from None
-        if mime != "image/png":
+        record = sink.marks.sidecar(mime, credentials=credentials)
+        if record:
             # only once the image is in place: a sidecar must never describe another image
             try:
-                _write_sidecar(final, sink.record, scratch=self._scratch)
+                _write_sidecar(final, record, scratch=self._scratch)
             except OSError as exc:
                 error = os_error(exc, sidecar(final))
                 error.message = f"{final} is saved, but not its record: {error.message}"
                 raise error from None
-        return SavedImage(str(final), mime, size, pixels, sink.sha.hexdigest())
+        return SavedImage(
+            str(final),
+            mime,
+            size,
+            pixels,
+            sink.sha.hexdigest(),
+            credentials,
+            bool(record),
+            sink.signed,
+        )
 
     def _to_stdout(self, sink: Incoming, stdout: BinaryIO) -> None:
         try:
@@ -228,19 +251,16 @@ class Landing:
 
     # for Incoming ---------------------------------------------------------------------------
 
-    def bind(
-        self, sink: Incoming, index: int | None = None
-    ) -> tuple[int, Mapping[str, Any], dict[str, str]]:
+    def bind(self, sink: Incoming, index: int | None = None) -> tuple[int, Marks]:
         """An index for an image that starts (the lowest not taken, past the count for an
-        image too many, or `index`), its provenance record and its PNG text."""
+        image too many, or `index`), and what it carries at the run's provenance level."""
         with self._lock:
             if index is None:
                 index = 1
                 while index in self._taken:
                     index += 1
             self._taken.add(index)
-        record = self._record(index)
-        return index, record, png_text(record)
+        return index, marks(self._record(index), self.level)
 
     def forget(self, sink: Incoming) -> None:
         with self._lock:
@@ -263,10 +283,55 @@ class Landing:
         again with the record of `index`. Rare; a copy."""
         path, fresh = self.open()
         fresh.mime = sink.mime
-        fresh.begin(sink.head, index)
+        fresh.begin(sink.head, index, kept=sink.kept)
         sink.read_back(fresh.write)
+        return self._swap(sink, fresh)
+
+    def _restore(self, sink: Incoming) -> Incoming:
+        """The image's Content Credentials came after imggen's marker went in (a caBX chunk
+        after the image data, a WebP's C2PA chunk at its end): write it again as it came.
+        A copy, for these only."""
+        path, fresh = self.open()
+        fresh.mime = sink.mime
+        fresh.begin(sink.head, sink.index, kept=True)
+        sink.read_original(fresh.write)
+        return self._swap(sink, fresh)
+
+    def _sign(self, sink: Incoming, warn: Callable[[str], object] | None) -> Incoming:
+        """imggen's own Content Credentials, signed over the image as written (its record in
+        already). A signing that fails leaves the image unsigned, said in a warning."""
+        import json
+
+        from imggen.errors import ConfigError
+
+        signed, fd = self._scratch.new_fd(self.spool)
+        os.close(fd)
+        try:
+            assert sink.mime is not None
+            record = json.loads(sink.marks.record or "{}")
+            self._signer.sign(sink.path, signed, sink.mime, record)
+            path, fresh = self.open()
+            fresh.mime = sink.mime
+            fresh.begin(sink.head, sink.index, kept=True)
+            fresh.signed = True
+            with signed.open("rb") as f:
+                while block := f.read(_PIECE):
+                    fresh.write(block)
+        except ConfigError as exc:
+            if warn:
+                warn(f"the image is saved unsigned: {exc.message}")
+            return sink
+        finally:
+            signed.unlink(missing_ok=True)
+            self._scratch.release(signed)
+        return self._swap(sink, fresh)
+
+    def _swap(self, sink: Incoming, fresh: Incoming) -> Incoming:
         fresh.close()
         sink.discard()
+        if fresh.index is not None:
+            with self._lock:  # the same index, given back by discard()
+                self._taken.add(fresh.index)
         problem = fresh.problem()
         if problem is not None:
             raise problem
@@ -285,13 +350,16 @@ def save(
     scratch: Scratch,
     stdout: BinaryIO | None = None,
     warn: Any = None,
+    level: str = "full",
 ) -> SavedImage:
     """Check that the image in file `src` is whole and write it into place with its provenance
     (a copy; images from a gateway land in one pass through Landing instead).
 
     Raises GatewayFailed (not an image, truncated, malformed) or FileExists.
     """
-    landing = Landing([target], record=lambda index: provenance, scratch=scratch, force=force)
+    landing = Landing(
+        [target], record=lambda index: provenance, scratch=scratch, force=force, level=level
+    )
     path, sink = landing.open()
     try:
         with sink, src.open("rb") as f:

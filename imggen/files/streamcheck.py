@@ -1,6 +1,7 @@
 """Images checked as they stream past, in one pass and bounded memory: PngStream (signature,
-IHDR first, every chunk's CRC, IDAT together, IEND last; text chunks put in after IHDR) and
-TailCheck (a JPEG, WEBP or GIF ends the way a whole one does). Nothing is read back."""
+IHDR first, every chunk's CRC, IDAT together, IEND last; text chunks put in after IHDR unless
+the image carries Content Credentials) and TailCheck (a JPEG, WEBP or GIF ends the way a whole
+one does). Nothing is read back."""
 
 from __future__ import annotations
 
@@ -35,6 +36,12 @@ _HEAD_SIZE = 33
 _NEED = {_SIGNATURE: _HEAD_SIZE, _HEADER: 8, _CRC: 4}
 _MAX_CHUNK = (1 << 31) - 1
 _LETTERS = frozenset(range(65, 91)) | frozenset(range(97, 123))
+_DROP_CAP = 1 << 20  # a text chunk to replace larger than this is kept instead
+CREDENTIALS = b"caBX"  # C2PA's chunk: a manifest bound to a hash of the file's bytes
+
+# (offset in what was written, bytes written there that the original did not have, original
+# bytes that were left out there): how to give back the bytes exactly as they came
+Edit = tuple[int, int, bytes]
 
 
 class PngStream:
@@ -42,11 +49,22 @@ class PngStream:
     first, every chunk's CRC, IDAT chunks together, IEND last with nothing after it. Text chunks
     go in right after IHDR (``insert``, ready-made chunks); earlier text chunks under the keywords
     in ``drop`` are left out, so a record never comes twice. feed() hands the bytes to write,
-    mostly slices of its input, to ``emit``. Raises BadImage."""
+    mostly slices of its input, to ``emit``. Raises BadImage.
+
+    A PNG whose chunk after IHDR is C2PA's caBX (where c2pa puts it) passes byte for byte
+    (``credentials``); one found later sets ``late_credentials``, and ``edits`` say how to give
+    back the original bytes from those written."""
 
     def __init__(self, emit: Emit, insert: bytes = b"", drop: Iterable[str] = ()) -> None:
-        self._emit = emit
+        self._sink = emit
         self._insert = insert
+        self._waiting = True  # the insert waits for the chunk after IHDR: is it caBX?
+        self.credentials = False
+        self.late_credentials = False
+        self.written = 0
+        self.edits: list[Edit] = []
+        self._dropped = bytearray()  # the chunk being left out, kept for edits
+        self._dropped_total = 0
         self._drop = frozenset(png_keyword(k) for k in drop)
         self._state = _SIGNATURE
         self._buf = bytearray()  # signature+IHDR, a chunk header or a CRC being collected
@@ -75,6 +93,8 @@ class PngStream:
                     self._check_keyword()
                 elif not self._dropping:
                     self._emit(piece)
+                else:
+                    self._dropped += piece
                 if not self._left:
                     self._state = _CRC
                 continue
@@ -107,8 +127,22 @@ class PngStream:
             raise BadImage("the CRC of chunk IHDR does not match")
         w, h = struct.unpack(">II", head[16:24])
         self.pixels = (w, h) if w and h else None
-        self._emit(head + self._insert if self._insert else head)
+        self._emit(head)
         self._state = _HEADER
+
+    def _emit(self, piece: bytes | bytearray | memoryview) -> None:
+        self.written += len(piece)
+        self._sink(piece)
+
+    def _decide(self, kind: bytes) -> None:
+        """At the chunk after IHDR: credentials (nothing goes in), or the insert goes in."""
+        self._waiting = False
+        if kind == CREDENTIALS:
+            self.credentials = True
+            self._drop = frozenset()
+        elif self._insert:
+            self.edits.append((self.written, len(self._insert), b""))
+            self._emit(self._insert)
 
     def _chunk_header(self, head: bytes) -> None:
         (length,) = struct.unpack(">I", head[:4])
@@ -120,6 +154,10 @@ class PngStream:
             raise BadImage(f"chunk {name} claims {length} bytes")
         if kind == b"IHDR":
             raise BadImage("it holds a second IHDR chunk")
+        if self._waiting:
+            self._decide(kind)
+        elif kind == CREDENTIALS and not self.credentials:
+            self.late_credentials = True
         if kind == b"IDAT":
             if self._idat == 2:
                 raise BadImage("its IDAT chunks are not consecutive")
@@ -135,7 +173,8 @@ class PngStream:
         self._crc = zlib.crc32(kind)
         self._left = length
         self._dropping = False
-        if kind in TEXT_TYPES and self._drop:
+        droppable = length <= _DROP_CAP and self._dropped_total < 4 * _DROP_CAP
+        if kind in TEXT_TYPES and self._drop and droppable:
             self._hold = bytearray(head)
             self._check_keyword()
         else:
@@ -153,6 +192,7 @@ class PngStream:
         self._hold = None
         if bytes(data).split(b"\x00", 1)[0] in self._drop:
             self._dropping = True
+            self._dropped = bytearray(hold)
         else:
             self._emit(hold)
 
@@ -161,6 +201,11 @@ class PngStream:
             raise BadImage(f"the CRC of chunk {self._kind.decode('latin-1')} does not match")
         if not self._dropping:
             self._emit(crc)
+        else:
+            left_out = bytes(self._dropped + crc)
+            self.edits.append((self.written, 0, left_out))
+            self._dropped_total += len(left_out)
+            self._dropped = bytearray()
         self._dropping = False
         self._state = _DONE if self._kind == b"IEND" else _HEADER
 

@@ -87,6 +87,16 @@ def format_(raw: Any) -> str:
     return low
 
 
+PROVENANCE_LEVELS = ("full", "minimal", "off")
+
+
+def provenance(raw: Any) -> str:
+    low = text(raw).lower()
+    if low not in PROVENANCE_LEVELS:
+        raise Invalid(f"choose one of {', '.join(PROVENANCE_LEVELS)}")
+    return low
+
+
 def quality(raw: Any) -> str:
     # a word (low/medium/high/auto, hd) or a compression number; the model decides (dialects)
     return text(raw)

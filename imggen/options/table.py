@@ -237,6 +237,19 @@ OPTIONS: dict[str, Option] = {
             default=MappingProxyType({}),
         ),
         Option(
+            "provenance",
+            ("--provenance",),
+            "What each image records: full (prompt, model, parameters + the AI marker), "
+            "minimal (AI marker and model), off [full].",
+            str,
+            p.provenance,
+            metavar="LEVEL",
+            lands=RUN,
+            panel=RUN_PANEL,
+            default="full",
+            complete="provenance",
+        ),
+        Option(
             "timeout",
             ("--timeout",),
             "Seconds the whole command may take.",

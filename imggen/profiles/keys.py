@@ -4,17 +4,13 @@ process group of its own. A key is never shown: not in a message, not in a hint.
 
 from __future__ import annotations
 
-import os
 import re
-import selectors
-import signal
-import subprocess
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from imggen import secretcmd
 from imggen.dialects.presets import Preset
 from imggen.errors import ConfigError
 
@@ -155,34 +151,22 @@ def run_key_cmd(name: str, cmd: Any, *, timeout: float) -> str:
         raise ConfigError(f"profile {name!r}: api_key_cmd must be a list of strings (an argv)")
     label = f"profile {name!r}: api_key_cmd {cmd[0]!r}"
     try:
-        proc = subprocess.Popen(
-            cmd,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+        printed = secretcmd.run(cmd, timeout=timeout, cap=CMD_OUTPUT_CAP)
     except OSError as exc:
         raise ConfigError(f"{label} could not run ({type(exc).__name__})") from None
-    finished = False
-    try:
-        out, why = _read_output(proc, timeout)
-        if why == "timeout":
-            raise ConfigError(
-                f"{label} did not finish within {timeout:g} s; imggen stopped it and every "
-                "process it started",
-                hint="run it yourself to see why; if it waits for a passphrase, unlock your "
-                "keyring or agent first (imggen runs it without a terminal)",
-            )
-        if why == "too much":
-            raise ConfigError(
-                f"{label} printed more than {CMD_OUTPUT_CAP // 1024} KiB; a key is one line",
-                hint="make the command print the key alone",
-            )
-        code = proc.wait()
-        finished = True
-    finally:
-        _stop(proc, kill=not finished)
+    if printed.why == "timeout":
+        raise ConfigError(
+            f"{label} did not finish within {timeout:g} s; imggen stopped it and every "
+            "process it started",
+            hint="run it yourself to see why; if it waits for a passphrase, unlock your "
+            "keyring or agent first (imggen runs it without a terminal)",
+        )
+    if printed.why == "too much":
+        raise ConfigError(
+            f"{label} printed more than {CMD_OUTPUT_CAP // 1024} KiB; a key is one line",
+            hint="make the command print the key alone",
+        )
+    out, code = printed.out, printed.code
     key = out.decode("utf-8", "replace").strip()
     if code != 0 or not key:
         raise ConfigError(
@@ -191,42 +175,3 @@ def run_key_cmd(name: str, cmd: Any, *, timeout: float) -> str:
             "which may hold the key",
         )
     return key
-
-
-def _read_output(proc: subprocess.Popen[bytes], timeout: float) -> tuple[bytes, str]:
-    """Its stdout until EOF, or until it has exited and its pipe stays quiet (a background
-    grandchild may hold the pipe open for ever); "timeout" or "too much" say why it stopped
-    early."""
-    assert proc.stdout is not None
-    fd = proc.stdout.fileno()
-    deadline = time.monotonic() + timeout
-    out = bytearray()
-    with selectors.DefaultSelector() as sel:
-        sel.register(fd, selectors.EVENT_READ)
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return bytes(out), "timeout"
-            if sel.select(min(left, 0.1)):
-                data = os.read(fd, 65536)
-                if not data:
-                    return bytes(out), ""
-                out += data
-                if len(out) > CMD_OUTPUT_CAP:
-                    return bytes(out), "too much"
-            elif proc.poll() is not None:
-                return bytes(out), ""
-
-
-def _stop(proc: subprocess.Popen[bytes], *, kill: bool) -> None:
-    """Close the pipe; unless the command finished, kill its whole process group first (a
-    timeout, too much output, an interrupt): the group outlives its leader while any
-    grandchild is in it. A command that finished leaves its group to itself."""
-    if kill:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except OSError:
-            pass  # the group is gone already
-        proc.wait()
-    if proc.stdout is not None:
-        proc.stdout.close()

@@ -36,6 +36,7 @@ class RunOptions:
     timeout: float | None = None  # bounds the whole command
     retries: int = 2
     save_partials: bool = False  # also save streamed partial renders beside the output
+    provenance: str = "full"  # what each image records: full, minimal, off
     cwd: Path = field(default_factory=Path.cwd)
     # (manifest, output as written) when a batch job runs: recorded in provenance
     made_by: tuple[Path, str] | None = None
@@ -78,6 +79,7 @@ class Plan:
     stream: bool
     targets: list[targets.Target]
     requested: sizes.Resolved
+    signer: Any = None  # files.signing.Signer, from the config's [c2pa] table
 
 
 def prepare(settings: Settings, job: Job, opts: RunOptions) -> Plan:
@@ -107,7 +109,13 @@ def prepare(settings: Settings, job: Job, opts: RunOptions) -> Plan:
     where = targets.plan(
         opts.output, job.count, prompt=job.prompt, model=gw.model, fmt=job.format, cwd=opts.cwd
     )
-    return Plan(gw, dialect, calls, stream, where, requested)
+    signer = None
+    if opts.provenance != "off" and settings.config_file is not None:
+        from imggen.files import signing
+        from imggen.profiles import config
+
+        signer = signing.configured(config.load(settings.config_file))
+    return Plan(gw, dialect, calls, stream, where, requested, signer)
 
 
 def _set_by(job: Job, *names: str) -> str:
@@ -190,6 +198,8 @@ def run(
         scratch=scratch,
         limits=env.limits,
         force=opts.force,
+        level=opts.provenance,
+        signer=plan.signer,
     )
     own_client = client is None
     client = client or make_client(settings, env, ui, opts, plan)
@@ -211,6 +221,7 @@ def run(
                 force=opts.force,
                 scratch=scratch,
                 warn=outcome.warnings.append,
+                level=opts.provenance,
             )
         if errors:
             outcome.error = max(errors, key=lambda e: int(e.exit_code))

@@ -13,7 +13,7 @@ from typing import Any
 
 from imggen.errors import InputError, UsageError
 from imggen.files import bounded, imagefile
-from imggen.files.provenance import PROVENANCE_KEY
+from imggen.files.provenance import read_png_record
 from imggen.job import ImageInput
 
 ACCEPTED = ("image/png", "image/jpeg", "image/webp")
@@ -165,18 +165,12 @@ def _size(n: int) -> str:
 def _inspect(data: bytes) -> tuple[tuple[int, int] | None, str | None]:
     """Pixel size, and the prompt imggen recorded if it made this image."""
     import io
-    import json
 
     pixels = imagefile.dimensions(io.BytesIO(data))
-    text = None
+    record = None
     if data[:4] == b"\x89PNG":
-        text = imagefile.read_png_text(io.BytesIO(data)).get(PROVENANCE_KEY)
-    prompt = None
-    if text:
-        try:
-            prompt = json.loads(text).get("prompt")
-        except (ValueError, AttributeError):
-            prompt = None
+        record = read_png_record(imagefile.read_png_text(io.BytesIO(data)))
+    prompt = (record or {}).get("prompt")
     return pixels, prompt if isinstance(prompt, str) else None
 
 

@@ -50,6 +50,9 @@ class Outcome:
                     "width": s.pixels[0] if s.pixels else None,
                     "height": s.pixels[1] if s.pixels else None,
                     "sha256": s.sha256,
+                    "content_credentials": s.credentials,
+                    "signed": s.signed,
+                    "sidecar": s.sidecar,
                 }
                 for s in self.saved
             ],

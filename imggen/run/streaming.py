@@ -126,6 +126,7 @@ def save_partials(
     force: bool,
     scratch: Scratch,
     warn: Callable[[str], None],
+    level: str = "full",
 ) -> list[str]:
     """Save each image's partial renders (image index, payloads) beside its target; the paths.
     A preview that cannot be saved is a warning, not a failure of the run."""
@@ -143,6 +144,7 @@ def save_partials(
                     force=force,
                     scratch=scratch,
                     warn=warn,
+                    level=level,
                 )
                 saved.append(done.path)
             except ImggenError as exc:

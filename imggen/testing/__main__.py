@@ -114,6 +114,12 @@ def parser() -> argparse.ArgumentParser:
         help="serve NAME as a LiteLLM proxy does: listed with mode image_generation, answered "
         "by MODEL, output_format/background/output_compression/moderation dropped (repeatable)",
     )
+    cli.add_argument(
+        "--signed",
+        action="store_true",
+        help="sign every image with Content Credentials (a throwaway test certificate), as "
+        "OpenAI and Azure do; needs pip install 'imggen[c2pa]'",
+    )
     cli.add_argument("--quiet", action="store_true", help="do not log requests on stderr")
     cli.add_argument(
         "--fault",
@@ -132,6 +138,13 @@ def main(argv: list[str] | None = None) -> int:
     gateway.verbose = not args.quiet
     gateway.faults.extend(args.fault)
     gateway.cost = args.cost
+    if args.signed:
+        from imggen.testing import signed
+
+        if not signed.available():
+            print(f"error: --signed: {signed.MISSING}", file=sys.stderr)
+            return 2
+        gateway.signer = signed.signing()
     for name, model in args.alias:
         gateway.aliases[name] = model
         gateway.drops = LITELLM_DROPS

@@ -11,6 +11,7 @@ import socketserver
 import sys
 import threading
 import time
+from collections.abc import Callable
 from http.server import ThreadingHTTPServer
 from typing import Any
 
@@ -88,6 +89,8 @@ class FakeGateway:
         self.drops: tuple[str, ...] = ()
         self.files: dict[str, tuple[bytes, str]] = {}  # name -> (bytes, content type)
         self.verbose = False
+        # signs each image served (bytes, mime) -> bytes: --signed, see testing/signed.py
+        self.signer: Callable[[bytes, str], bytes] | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._server: _Server | None = None
@@ -243,6 +246,8 @@ class FakeGateway:
             data = make_png(width, height, noise=self.noise, color=self._next_colour())
             if alpha:
                 data = with_transparency(data)
+        if self.signer is not None:
+            data = self.signer(data, mime)
         return data, mime, ext
 
     def images(

@@ -110,7 +110,7 @@ def test_bad_manifest_exits_2_listing_every_problem(
         "  m.jsonl:1: size '9K': not a size; give a tier (512, 1K, 2K, 4K), pixels WxH or auto",
         "  m.jsonl:2: unknown key 'colour'; known keys: prompt, output, profile, model, aspect, "
         "size, count, n, format, quality, background, seed, refs, inputs, mask, stream, partials, "
-        "save_partials, params, timeout, retries",
+        "save_partials, params, provenance, timeout, retries",
         "hint: fix these and run again",
     ]
     assert fake.requests == []
