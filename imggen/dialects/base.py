@@ -244,3 +244,39 @@ def image_event(body: Any) -> Reply | None:
         if isinstance(body.get("usage"), Mapping):
             reply.usage = dict(body["usage"])
     return reply
+
+
+# What a Job may carry, by the names of its fields (a dialect's `takes`).
+_SET: dict[str, Any] = {
+    "aspect": lambda j: j.aspect is not None,
+    "size": lambda j: j.size is not None,
+    "count": lambda j: j.count > 1,
+    "format": lambda j: j.format is not None,
+    "quality": lambda j: j.quality is not None,
+    "background": lambda j: j.background is not None,
+    "seed": lambda j: j.seed is not None,
+    "refs": lambda j: bool(j.refs),
+    "inputs": lambda j: bool(j.inputs),
+    "mask": lambda j: j.mask is not None,
+    "partials": lambda j: j.partials is not None,
+    "stream": lambda j: j.stream is True,
+}
+_LABEL = {"refs": "--ref", "inputs": "input images", "count": "-n/--count", "mask": "--mask"}
+
+
+def refuse_untaken(job: Job, gw: Gateway, takes: frozenset[str]) -> None:
+    """Refuse (exit 2) any option the user set that this dialect has no place for: never
+    dropped silently."""
+    for name, is_set in _SET.items():
+        if name in takes or not is_set(job):
+            continue
+        if name in ("refs", "inputs", "mask"):
+            said = job.origins.get(name) or _LABEL[name]
+        elif name == "count":
+            said = f"{job.origins.get('count') or '-n'} {job.count}"
+        else:
+            said = job.said(name)
+        raise UsageError(
+            f"{said} is not something {gw.model} ({gw.dialect} dialect) can take",
+            hint="drop it; `imggen models` shows what each model takes",
+        )

@@ -15,6 +15,7 @@ MIME_EXT: dict[str, str] = {
     "image/jpeg": ".jpg",
     "image/webp": ".webp",
     "image/gif": ".gif",
+    "image/svg+xml": ".svg",  # files/svg.py: recognised and checked there, output only
 }
 
 PNG_SIG = b"\x89PNG\r\n\x1a\n"
@@ -167,6 +168,10 @@ def is_complete(path: Path, mime: str) -> bool:
     """Whether the file ends the way a whole image of `mime` ends (a cheap truncation check)."""
     if mime not in MIME_EXT:
         raise ValueError(f"cannot check completeness of {mime}")
+    if mime == "image/svg+xml":
+        from imggen.files import svg
+
+        return path.stat().st_size <= svg.CAP and svg.problem(path.read_bytes()) is None
     with path.open("rb") as f:
         size = f.seek(0, 2)
         if size < 12:

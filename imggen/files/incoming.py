@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from imggen.errors import GatewayFailed, ImggenError
-from imggen.files import imagefile, streamcheck
+from imggen.files import imagefile, streamcheck, svg
 from imggen.files.provenance import record_text
 from imggen.limits import MiB
 from imggen.wire.status import looks_like_html
@@ -61,7 +61,7 @@ class Incoming:
         self._head = bytearray()
         self._pending = bytearray()
         self._png: streamcheck.PngStream | None = None
-        self._tail: streamcheck.TailCheck | None = None
+        self._tail: streamcheck.TailCheck | svg.SvgCheck | None = None
         self.mime: str | None = None
         self.index: int | None = None  # the provenance index this image was written with
         self.record = ""  # its provenance record, as JSON
@@ -201,7 +201,7 @@ class Incoming:
     def begin(self, head: bytes, index: int | None = None) -> None:
         """Sniff the image from its first bytes and take its provenance: the next free index,
         or `index` (a rewrite)."""
-        mime = self.mime or imagefile.sniff(head[:64])
+        mime = self.mime or imagefile.sniff(head[:64]) or _svg(head[:64])
         if mime is None:
             self._state = _NOT_IMAGE
             return
@@ -212,6 +212,8 @@ class Incoming:
         if mime == "image/png":
             insert = png_chunks(text)
             self._png = streamcheck.PngStream(self._out, insert, drop=text)
+        elif mime == svg.MIME:
+            self._tail = svg.SvgCheck()
         else:
             self._tail = streamcheck.TailCheck(mime)
 
@@ -296,9 +298,15 @@ class Incoming:
             self.path.unlink(missing_ok=True)
 
 
+def _svg(head: bytes) -> str | None:
+    return svg.MIME if svg.sniff(head) else None
+
+
 def _bad(exc: streamcheck.BadImage) -> GatewayFailed:
     if exc.truncated:
         return GatewayFailed("the gateway sent a truncated image", hint="try again")
+    if str(exc).startswith("the gateway sent"):
+        return GatewayFailed(str(exc), hint="try again")
     return GatewayFailed(f"the gateway sent a malformed PNG: {exc}", hint="try again")
 
 

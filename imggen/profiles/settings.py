@@ -47,9 +47,10 @@ SETTING_KEYS = (
     "api_key_cmd",
     "api_key",
     "auth",
+    "api_version",
     "models",
 )
-IMAGES_STYLE = ("images", IMAGE_API)  # dialects whose fields Caps describe
+IMAGES_STYLE = ("images", IMAGE_API, "azure")  # dialects whose fields Caps describe
 # Every key a profile may hold: where the gateway is, and defaults for the image options.
 PROFILE_KEYS = (*SETTING_KEYS, *options.PROFILE_OPTIONS)
 ENV_PROFILE = "env"  # the profile name of an environment-only run
@@ -71,6 +72,7 @@ class Settings:
     aliases: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # profile models
     learned: Learned | None = None  # what the gateway's listings said (modelcache)
     auth: key_auth.Auth = key_auth.BEARER  # how the key is sent (profile > preset > Bearer)
+    api_version: str = ""  # Azure's api-version (profile > preset)
     # fetches the key again (api_key_cmd: a short-lived token); None where it cannot change
     refresh: Callable[[], str] | None = field(default=None, repr=False, compare=False)
 
@@ -123,7 +125,7 @@ class Settings:
             rule = "any"  # its descriptors decide, not the name
         else:
             rule = info.size_rule if info else infer_size_rule(model)
-        if dialect == "images":
+        if dialect in ("images", "azure"):
             name = (info.caps if info else None) or openai_name(info.id if info else model)
             caps = CAPS[name] if name else GENERIC
         stream, edit = _abilities(info, caps, rule)
@@ -148,6 +150,7 @@ class Settings:
             tier_names=preset.tier_names if preset else (),
             currency=preset.currency if preset else None,
             stream_usage=preset.stream_usage if preset else True,
+            api_version=self.api_version or (preset.api_version if preset else ""),
         )
 
     def _dialect(
@@ -156,12 +159,14 @@ class Settings:
         """IMGGEN_DIALECT > the profile's table for the model > the profile's dialect > the
         gateway's listing > the catalog (or `like`) > the preset's per-model rule > the name."""
         from_env = self.dialect if self.sources.get("dialect") == "IMGGEN_DIALECT" else None
+        # a gateway with one API style (Azure, Google): `like` borrows rules, not the style
+        borrowed = not (self.preset and self.preset.one_dialect)
         choices = (
             from_env,
             alias.get("dialect"),
             self.dialect,
-            listed.dialect if listed else None,
-            info.dialect if info else None,
+            listed.dialect if listed and borrowed else None,
+            info.dialect if info and borrowed else None,
         )
         found = next((d for d in choices if d), None)
         if found:
@@ -367,6 +372,7 @@ def resolve(
         aliases=aliases,
         auth=way,
         refresh=refresh,
+        api_version=str(prof.get("api_version") or ""),
     )
 
 

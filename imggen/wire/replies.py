@@ -120,7 +120,7 @@ def read_sse(
         pending = b""
 
     def finish(event: str | None = None) -> None:
-        nonlocal parser, pending
+        nonlocal parser, pending, done
         if parser is None and pending:
             start()
         if parser is not None:
@@ -136,6 +136,10 @@ def read_sse(
                 if value.get("error") or value.get("type") == "error":
                     raise event_error(value, redact)
             reply.extend(dialect.parse_event(value))
+            # a stream without [DONE] (Gemini's) says in an event that it is over
+            ends = getattr(dialect, "final", None)
+            if ends is not None and ends(value):
+                done = True
             if len(reply.text) > limits.json_text_cap:  # words in many small deltas
                 cap = limits.json_text_cap // MiB or 1
                 raise GatewayFailed(f"the gateway's stream sent over {cap} MiB of text")
@@ -179,7 +183,7 @@ def read_sse(
         for blob in blobs + (parser.blobs if parser else []):
             blob.discard()
         raise
-    if not reply.images and reply.text:
+    if not reply.images and reply.text and getattr(dialect, "final", None) is None:
         # Image links split across deltas (seeds 000/004 put them in the text) show only in the
         # joined text: read it as the one message a whole chat reply would have held.
         text, reply.text = reply.text, ""
