@@ -1,0 +1,135 @@
+"""Together, xAI and Recraft as the fake gateway serves them, each under its own path
+prefix (`/together/v1`, `/xai/v1`, `/recraft/v1`: point base_url there): the OpenAI-style
+`images/generations` with each one's fields checked, Bearer keys, and Recraft's `*_vector`
+models answering SVG. Sources: the module docstring of imggen/dialects/vendors.py."""
+
+from __future__ import annotations
+
+import base64
+import time
+from typing import TYPE_CHECKING, Any
+
+from imggen.testing.protocol import (
+    Abort,
+    Fault,
+    HTTPError,
+    Recorded,
+    Reply,
+    error_reply,
+    json_reply,
+)
+
+if TYPE_CHECKING:
+    from imggen.testing.server import FakeGateway
+
+XAI_ASPECTS = (
+    "1:1",
+    "3:4",
+    "4:3",
+    "9:16",
+    "16:9",
+    "2:3",
+    "3:2",
+    "9:20",
+    "20:9",
+    "1:2",
+    "2:1",
+    "auto",
+)
+RECRAFT_SIZES = (
+    "1024x1024 1365x1024 1024x1365 1536x1024 1024x1536 1820x1024 1024x1820 1024x2048 "
+    "2048x1024 1434x1024 1024x1434 1024x1280 1280x1024 1024x1707 1707x1024"
+).split()
+SVG = (
+    b'<?xml version="1.0" encoding="UTF-8"?>\n<svg xmlns="http://www.w3.org/2000/svg" '
+    b'width="%d" height="%d" viewBox="0 0 %d %d"><rect width="100%%" height="100%%" '
+    b'fill="#c85028"/><circle cx="50%%" cy="50%%" r="25%%" fill="#fff"/></svg>\n'
+)
+
+
+def _refuse(status: int, message: str) -> HTTPError:
+    return HTTPError(error_reply(status, message, "invalid_request_error"))
+
+
+def _body(gw: FakeGateway, rec: Recorded) -> dict[str, Any]:
+    scheme, _, token = rec.headers.get("authorization", "").partition(" ")
+    if gw.api_key is not None and (scheme.lower() != "bearer" or token.strip() != gw.api_key):
+        raise HTTPError(
+            error_reply(401, "Invalid API key", "invalid_request_error", "invalid_api_key")
+        )
+    if not isinstance(rec.json, dict) or not rec.json.get("prompt"):
+        raise _refuse(400, "prompt is required")
+    if gw.refuse_safety:
+        raise HTTPError(
+            error_reply(
+                400,
+                "Your request was rejected by the safety system.",
+                code="content_policy_violation",
+            )
+        )
+    if not gw.sleep(gw.latency):
+        raise Abort
+    return rec.json
+
+
+def _count(body: dict[str, Any], most: int) -> int:
+    n = body.get("n", 1)
+    if not isinstance(n, int) or not 1 <= n <= most:
+        raise _refuse(400, f"n must be an integer from 1 to {most}")
+    return n
+
+
+def _reply(images: list[dict[str, str]]) -> Reply:
+    return json_reply(200, {"created": int(time.time()), "data": images})
+
+
+def together(gw: FakeGateway, rec: Recorded, path: str, fault: Fault | None) -> Reply:
+    body = _body(gw, rec)
+    if "size" in body:
+        raise _refuse(400, "size is not a parameter here: use width and height")
+    width, height = int(body.get("width", 1024)), int(body.get("height", 768))
+    if width % 16 or height % 16 or not (64 <= width <= 1792 and 64 <= height <= 1792):
+        raise _refuse(400, "width and height must be multiples of 16 between 64 and 1792")
+    n = _count(body, 4)
+    url = body.get("response_format") != "base64"
+    found = gw.images(n, width, height, fault, as_url=url, raw_b64=not url)
+    return _reply([{"url" if url else "b64_json": item} for item in found])
+
+
+def xai(gw: FakeGateway, rec: Recorded, path: str, fault: Fault | None) -> Reply:
+    body = _body(gw, rec)
+    if "size" in body:
+        raise _refuse(400, "Argument not supported: size")
+    aspect = body.get("aspect_ratio", "1:1")
+    if aspect not in XAI_ASPECTS:
+        raise _refuse(400, f"Invalid aspect_ratio {aspect}")
+    side = {"1k": 1024, "2k": 2048}.get(body.get("resolution", "1k"))
+    if side is None:
+        raise _refuse(400, "resolution must be 1k or 2k")
+    a, b = (int(x) for x in (aspect if aspect != "auto" else "1:1").split(":"))
+    width, height = (side, side * b // a) if a >= b else (side * a // b, side)
+    n = _count(body, 10)
+    b64 = body.get("response_format") == "b64_json"
+    found = gw.images(n, width, height, fault, as_url=not b64, raw_b64=b64)
+    return _reply([{"b64_json" if b64 else "url": item} for item in found])
+
+
+def recraft(gw: FakeGateway, rec: Recorded, path: str, fault: Fault | None) -> Reply:
+    body = _body(gw, rec)
+    size = body.get("size", "1024x1024")
+    if size not in RECRAFT_SIZES:
+        raise _refuse(400, f"Invalid size {size}")
+    n = _count(body, 6)
+    width, height = (int(x) for x in size.split("x"))
+    b64 = body.get("response_format") == "b64_json"
+    if str(body.get("model", "")).endswith("_vector"):
+        data = SVG % (width, height, width, height)
+        out = []
+        for _ in range(n):
+            if b64:
+                out.append({"b64_json": base64.b64encode(data).decode()})
+            else:
+                out.append({"url": gw.file_url(gw.put_file(data, "image/svg+xml", "svg"))})
+        return _reply(out)
+    found = gw.images(n, width, height, fault, as_url=not b64, raw_b64=b64)
+    return _reply([{"b64_json" if b64 else "url": item} for item in found])
