@@ -109,6 +109,10 @@ def validate_key(key: str, value: Any, data: dict[str, Any] | None = None) -> An
         isinstance(value, list) and value and all(isinstance(v, str) for v in value)
     ):
         raise UsageError('api_key_cmd is an argv list, e.g. \'["pass", "show", "imggen"]\'')
+    if field == "api_version":  # 2025-06-01 reads as a TOML date: it is Azure's text
+        value = str(value)
+        if not value or not all(c.isalnum() or c in "-._" for c in value):
+            raise UsageError(f"{label} {value!r}: an api-version such as 2025-04-01-preview")
     _check_text(field, value, label)
     return value
 

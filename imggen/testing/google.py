@@ -95,13 +95,24 @@ def generate(gw: FakeGateway, rec: Recorded, path: str, fault: Fault | None) -> 
         raise google_error(400, "INVALID_ARGUMENT", f"Unsupported image size: {tier}")
     if not gw.sleep(gw.latency):
         raise Abort
-    a, b = (int(x) for x in aspect.split(":"))
-    side = SIDE[tier]
-    width, height = (side, max(1, side * b // a)) if a >= b else (max(1, side * a // b), side)
+    width, height = _pixels(model, aspect, tier)
     chunks = _chunks(gw, width, height, fault)
     if method == "streamGenerateContent":
         return _sse(chunks)
     return json_reply(200, _merged(chunks))
+
+
+def _pixels(model: str, aspect: str, tier: str) -> tuple[int, int]:
+    """Google's published pixels for the aspect and tier (imggen's tables), else computed."""
+    from imggen.sizes import RULES
+
+    rule = "gemini-2.5" if model.startswith("gemini-2.5") else "gemini-3"
+    found = RULES[rule].table.get((aspect, tier))
+    if found:
+        return found
+    a, b = (int(x) for x in aspect.split(":"))
+    side = SIDE[tier]
+    return (side, max(1, side * b // a)) if a >= b else (max(1, side * a // b), side)
 
 
 def _chunks(gw: FakeGateway, width: int, height: int, fault: Fault | None) -> list[dict[str, Any]]:
