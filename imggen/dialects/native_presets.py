@@ -17,7 +17,7 @@ def _vendor(mid: str, dialect: str, why: str, *, edit_why: str) -> ModelInfo:
     return ModelInfo(
         mid,
         dialect,
-        "any",
+        dialect,  # its size rule (imggen/vendor_sizes.py)
         can_stream=False,
         can_edit=False,
         formats=(),

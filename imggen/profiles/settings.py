@@ -36,6 +36,7 @@ from imggen.limits import Limits
 from imggen.profiles import config, keys
 from imggen.profiles.aliases import profile_models
 from imggen.profiles.modelcache import IMAGE_API, Learned, Listed
+from imggen.sizes import RULES
 from imggen.wire import auth as key_auth
 
 SETTING_KEYS = (
@@ -125,6 +126,8 @@ class Settings:
             rule = "any"  # its descriptors decide, not the name
         else:
             rule = info.size_rule if info else infer_size_rule(model)
+            if info is None and dialect in RULES:  # together, xai, recraft: one rule each
+                rule = dialect
         if dialect in ("images", "azure"):
             name = (info.caps if info else None) or openai_name(info.id if info else model)
             caps = CAPS[name] if name else GENERIC

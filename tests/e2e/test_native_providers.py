@@ -261,7 +261,8 @@ def test_together_xai_generate_models_doctor(fake: FakeGateway, cli: Cli, tmp_pa
         ("xai", ["--aspect", "20:9", "-n", "3"]),
     ):
         setup(cli, fake, preset)
-        done = cli("generate", "fox", "-p", preset, *flags, "-o", str(tmp_path / f"{preset}-{{i}}.png"), env=key(preset))  # fmt: skip
+        out = str(tmp_path / f"{preset}-{{i}}.png")
+        done = cli("generate", "fox", "-p", preset, *flags, "-o", out, env=key(preset))
         assert done.returncode == 0, done.stderr.decode()
         assert len(lines(done.stdout)) == int(flags[-1])
         listed = cli("models", "-p", preset, env=key(preset))
