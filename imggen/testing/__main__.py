@@ -21,14 +21,18 @@ DESCRIPTION = """\
 Serve an offline fake image gateway on 127.0.0.1 until stopped (Ctrl-C or SIGTERM):
 the OpenAI images API (with DALL-E rules and streamed partial images), OpenRouter's Image
 API and its image models list, chat completions in every style imggen speaks, and a models
-listing; --alias makes it a LiteLLM-style proxy. Its base URL is the first line of stdout;
-each request is logged on stderr."""
+listing; --alias makes it a LiteLLM-style proxy. It also speaks Google's Gemini API
+(BASE/v1beta) and Vertex AI (BASE/v1/projects/P/locations/L/publishers/google), Azure OpenAI
+(BASE/openai or BASE/openai/v1, deployment my-images unless --deployment), and Together, xAI
+and Recraft (BASE/together/v1, BASE/xai/v1, BASE/recraft/v1), each key checked its way. Its
+base URL is the first line of stdout; each request is logged on stderr."""
 EXAMPLES = """\
 examples:
   python -m imggen.testing --quiet &        # then: kill %1
   python -m imggen.testing --port 0 --key test-key --latency 2
   python -m imggen.testing --fault status:429 --fault reset
   python -m imggen.testing --alias company-image=gpt-image-1   # a LiteLLM-style proxy
+  python -m imggen.testing --deployment prod-images=gpt-image-1 --refuse-safety
 
 fault kinds (each fails the next request it fits, in the order given):
   status[:CODE]      an error reply, 500 unless CODE (429, 503, 401, ...)
@@ -114,6 +118,20 @@ def parser() -> argparse.ArgumentParser:
         help="serve NAME as a LiteLLM proxy does: listed with mode image_generation, answered "
         "by MODEL, output_format/background/output_compression/moderation dropped (repeatable)",
     )
+    cli.add_argument(
+        "--deployment",
+        action="append",
+        default=[],
+        type=parse_alias,
+        metavar="NAME=MODEL",
+        help="an Azure OpenAI deployment NAME of MODEL (repeatable) [my-images=gpt-image-1]",
+    )
+    cli.add_argument(
+        "--refuse-safety",
+        action="store_true",
+        help="refuse every Google, Azure, Together, xAI and Recraft generation for safety, "
+        "in each provider's own words",
+    )
     cli.add_argument("--quiet", action="store_true", help="do not log requests on stderr")
     cli.add_argument(
         "--fault",
@@ -132,6 +150,9 @@ def main(argv: list[str] | None = None) -> int:
     gateway.verbose = not args.quiet
     gateway.faults.extend(args.fault)
     gateway.cost = args.cost
+    gateway.refuse_safety = args.refuse_safety
+    if args.deployment:
+        gateway.deployments = dict(args.deployment)
     for name, model in args.alias:
         gateway.aliases[name] = model
         gateway.drops = LITELLM_DROPS

@@ -286,3 +286,48 @@ def test_recraft_vector_saves_checked_svg_with_sidecar(
     record = json.loads(Path(path + ".json").read_text())
     assert record["model"] == "recraftv3_vector"
     assert fake.requests[-2].json["size"] == "1820x1024"
+
+
+def test_recraft_batch_gallery_shows_svg_as_img_never_inline(
+    fake: FakeGateway, cli: Cli, tmp_path: Path
+) -> None:
+    setup(cli, fake, "recraft")
+    manifest = tmp_path / "icons.jsonl"
+    manifest.write_text(
+        '{"prompt": "fox icon", "output": "fox.svg", "model": "recraftv3_vector"}\n'
+    )
+    done = cli(
+        "batch", str(manifest), "--report", str(tmp_path / "gallery.html"), env=key("recraft")
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    page = (tmp_path / "gallery.html").read_text()
+    assert '<img src="fox.svg"' in page and "<svg" not in page and "<circle" not in page
+
+
+def test_recraft_hostile_svg_is_refused_not_saved(
+    fake: FakeGateway, cli: Cli, tmp_path: Path
+) -> None:
+    from imggen.testing import vendors
+
+    setup(cli, fake, "recraft")
+    laughs = (
+        b'<?xml version="1.0"?><!DOCTYPE svg [<!ENTITY a "lol"><!ENTITY b "&a;&a;&a;&a;">]>'
+        b'<svg xmlns="http://www.w3.org/2000/svg">&b;</svg>'
+    )
+    original = vendors.SVG
+    vendors.SVG = laughs.replace(b"%", b"%%") + b"<!-- %d %d %d %d -->"
+    try:
+        done = cli(
+            "generate",
+            "x",
+            "-m",
+            "recraftv3_vector",
+            "-o",
+            str(tmp_path / "bad"),
+            env=key("recraft"),
+        )
+    finally:
+        vendors.SVG = original
+    assert done.returncode == 5, done.stderr.decode()
+    assert b"declares a DOCTYPE or entities" in done.stderr
+    assert list(tmp_path.glob("bad*")) == []
