@@ -43,6 +43,7 @@ SAFETY_STOPS = frozenset(
     }
 )
 SHAPE = "candidates[].content.parts[].inlineData"
+STREAMED = f"delta.{SHAPE}"  # as streamed (doctor tells the two apart by the delta. prefix)
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,7 @@ class GoogleDialect:
         return read(body)
 
     def parse_event(self, body: Any) -> Reply:
-        return read(body)
+        return read(body, STREAMED)
 
     def final(self, body: Any) -> bool:
         """Whether a stream event ends the answer (a candidate's finishReason): Gemini's
@@ -119,7 +120,7 @@ def _candidates(body: Any) -> list[Mapping[str, Any]]:
     return [c for c in found if isinstance(c, Mapping)] if isinstance(found, list) else []
 
 
-def read(body: Any) -> Reply:
+def read(body: Any, shape: str = SHAPE) -> Reply:
     """The images, words and usage of one GenerateContentResponse (whole, or a stream chunk).
     Raises ContentFiltered (exit 4) where Google stopped for safety without an image."""
     reply = Reply()
@@ -134,7 +135,7 @@ def read(body: Any) -> Reply:
         parts = content.get("parts") if isinstance(content, Mapping) else None
         for part in parts if isinstance(parts, list) else []:
             if isinstance(part, Mapping):
-                _part(part, reply)
+                _part(part, reply, shape)
         if cand.get("finishReason"):
             stops.append((str(cand["finishReason"]), cand.get("finishMessage")))
     for reason, message in stops:
@@ -145,15 +146,15 @@ def read(body: Any) -> Reply:
     return reply
 
 
-def _part(part: Mapping[str, Any], reply: Reply) -> None:
+def _part(part: Mapping[str, Any], reply: Reply, shape: str) -> None:
     inline = part.get("inlineData", part.get("inline_data"))
     if isinstance(inline, Mapping):
         if part.get("thought"):  # Gemini 3's interim "thinking" images: previews, not results
             draft = Reply()
-            payload(inline.get("data"), SHAPE, draft)
+            payload(inline.get("data"), shape, draft)
             reply.partials.extend(draft.images)
         else:
-            payload(inline.get("data"), SHAPE, reply)
+            payload(inline.get("data"), shape, reply)
     elif isinstance(part.get("text"), str) and not part.get("thought"):
         reply.text += part["text"]
 

@@ -107,19 +107,16 @@ NATIVE_PRESETS: tuple[Preset, ...] = (
         "https://api.x.ai/v1",
         "xai",
         "XAI_API_KEY",
-        models=(
-            _vendor(
-                "grok-imagine-image",
+        models=tuple(
+            ModelInfo(
+                m,
                 "xai",
-                "xAI's images API does not stream",
-                edit_why="imggen does not send xAI's image edits",
-            ),
-            _vendor(
-                "grok-imagine-image-quality",
                 "xai",
-                "xAI's images API does not stream",
-                edit_why="imggen does not send xAI's image edits",
-            ),
+                can_stream=False,
+                formats=(),
+                no_stream_why="xAI's images API does not stream",
+            )
+            for m in ("grok-imagine-image", "grok-imagine-image-quality")
         ),
         one_dialect=True,
     ),

@@ -8,7 +8,9 @@ Wire facts, with their public sources:
   https://docs.together.ai/reference/post-images-generations
 - xAI: `n` 1-10, `aspect_ratio` (1:1 3:4 4:3 9:16 16:9 2:3 3:2 9:19.5 19.5:9 9:20 20:9 1:2 2:1
   auto), `resolution` 1k|2k, `response_format` url (default) | b64_json; no `size`:
-  https://docs.x.ai/developers/model-capabilities/images/generation
+  https://docs.x.ai/developers/model-capabilities/images/generation ; edits are JSON (not
+  multipart) at `/images/edits`, up to 3 source images as URLs or base64 data URIs:
+  https://docs.x.ai/developers/model-capabilities/images/editing
 - Recraft: `Authorization: Bearer`, `size` from its list of WxH, `n` 1-6, `*_vector` models
   answer SVG: https://www.recraft.ai/docs/api-reference/introduction ,
   https://www.recraft.ai/docs/api-reference/endpoints (image sizes)
@@ -20,17 +22,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from imggen.dialects.base import deep_merge, extract, refuse_untaken
+from imggen.errors import UsageError
 from imggen.job import Gateway, HttpCall, Job, Reply
 from imggen.sizes import Resolved
 
 
-def _calls(job: Job, fields: dict[str, Any], most: int) -> list[HttpCall]:
+def _calls(
+    job: Job, fields: dict[str, Any], most: int, path: str = "/images/generations"
+) -> list[HttpCall]:
     """The calls for job.count images, at most `most` a call, each with its `n`."""
     calls, left = [], job.count
     while left > 0:
         n = min(left, most)
         body = deep_merge({**fields, "n": n}, job.params)
-        calls.append(HttpCall("POST", "/images/generations", json=body, images=n))
+        calls.append(HttpCall("POST", path, json=body, images=n))
         left -= n
     return calls
 
@@ -66,7 +71,7 @@ class XaiDialect:
     can_stream: bool = False
     no_stream_why: str = "xAI's images API does not stream"
     formats: tuple[str, ...] = ()
-    takes: frozenset[str] = frozenset({"aspect", "size", "count"})
+    takes: frozenset[str] = frozenset({"aspect", "size", "count", "inputs"})
 
     def build(self, job: Job, gw: Gateway, res: Resolved, *, stream: bool) -> list[HttpCall]:
         refuse_untaken(job, gw, self.takes)
@@ -76,6 +81,18 @@ class XaiDialect:
             fields["aspect_ratio"] = res.aspect
         if res.tier:
             fields["resolution"] = res.tier.lower()
+        if job.inputs:
+            if len(job.inputs) > 3:
+                raise UsageError(
+                    f"{gw.model} edits at most 3 images per request; {len(job.inputs)} given",
+                    hint="pass fewer images",
+                )
+            shown = [{"url": img.data_url(), "type": "image_url"} for img in job.inputs]
+            if len(shown) == 1:
+                fields["image"] = shown[0]
+            else:
+                fields["images"] = shown
+            return _calls(job, fields, 10, "/images/edits")
         return _calls(job, fields, 10)  # n: 1-10; replies are URLs unless asked otherwise
 
     def parse(self, body: Any) -> Reply:

@@ -172,3 +172,9 @@ def models(gw: FakeGateway, rec: Recorded, path: str, fault: Fault | None) -> Re
     ]
     listed[-1]["supportedGenerationMethods"] = ["embedContent"]
     return json_reply(200, {"models": listed})
+
+
+def no_listing(gw: FakeGateway, rec: Recorded, path: str, fault: Fault | None) -> Reply:
+    """Vertex AI lists publisher models in its Model Garden, not under a project's path."""
+    check_key(gw, rec)
+    raise google_error(404, "NOT_FOUND", f"The requested URL {path} was not found on this server.")

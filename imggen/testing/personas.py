@@ -21,13 +21,14 @@ PERSONAS: tuple[tuple[re.Pattern[str], tuple[str, str, Handler]], ...] = (
         ("google", "POST", google.generate),
     ),
     (re.compile(r".*/v1beta/models$"), ("google_models", "GET", google.models)),
+    (re.compile(r".*/publishers/google/models$"), ("vertex_models", "GET", google.no_listing)),
     (
         re.compile(r".*/openai/deployments/[^/]+/images/(generations|edits)$"),
         ("azure", "POST", azure.route),
     ),
     (re.compile(r".*/openai/v1/images/(generations|edits)$"), ("azure", "POST", azure.route)),
     (re.compile(r".*/together/v1/images/generations$"), ("together", "POST", vendors.together)),
-    (re.compile(r".*/xai/v1/images/generations$"), ("xai", "POST", vendors.xai)),
+    (re.compile(r".*/xai/v1/images/(generations|edits)$"), ("xai", "POST", vendors.xai)),
     (re.compile(r".*/recraft/v1/images/generations$"), ("recraft", "POST", vendors.recraft)),
 )
 # These check the key themselves, each its provider's way.

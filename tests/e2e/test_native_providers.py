@@ -331,3 +331,16 @@ def test_recraft_hostile_svg_is_refused_not_saved(
     assert done.returncode == 5, done.stderr.decode()
     assert b"declares a DOCTYPE or entities" in done.stderr
     assert list(tmp_path.glob("bad*")) == []
+
+
+def test_xai_edit_sends_json_data_uris(fake: FakeGateway, cli: Cli, tmp_path: Path) -> None:
+    setup(cli, fake, "xai")
+    src = tmp_path / "in.png"
+    src.write_bytes(make_png(32, 32))
+    done = cli("edit", str(src), str(src), "sketch", "-o", str(tmp_path / "e.png"), env=key("xai"))
+    assert done.returncode == 0, done.stderr.decode()
+    (rec,) = [r for r in fake.requests if r.method == "POST"]
+    assert rec.path == "/xai/v1/images/edits" and rec.headers["content-type"] == "application/json"
+    assert [i["url"][:22] for i in rec.json["images"]] == ["data:image/png;base64,"] * 2
+    four = cli("edit", *[str(src)] * 4, "x", env=key("xai"))
+    assert four.returncode == 2 and b"at most 3 images" in four.stderr
