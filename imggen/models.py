@@ -179,7 +179,19 @@ def entries(body: Any) -> list[Mapping[str, Any]]:
     items = body.get("data") if isinstance(body, Mapping) else body
     if not isinstance(items, list):
         return []
-    return [e for e in items if isinstance(e, Mapping) and isinstance(e.get("id"), str)]
+    found = [e for e in items if isinstance(e, Mapping) and isinstance(e.get("id"), str)]
+    if isinstance(body, list):  # Together's bare list: `type` says what a model makes
+        found = [_typed(e) for e in found]
+    return found
+
+
+def _typed(entry: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A Together models entry (https://docs.together.ai/reference/models-1: type "image",
+    "chat", "language", ...) with its output modalities said the way imggen reads them."""
+    kind = entry.get("type")
+    if not isinstance(kind, str) or output_modalities(entry) is not None:
+        return entry
+    return {**entry, "output_modalities": ["image"] if kind == "image" else ["text"]}
 
 
 def _google(entry: Mapping[str, Any]) -> dict[str, Any]:

@@ -132,6 +132,13 @@ class Settings:
             name = (info.caps if info else None) or openai_name(info.id if info else model)
             caps = CAPS[name] if name else GENERIC
         stream, edit = _abilities(info, caps, rule)
+        takes = getattr(style, "takes", None)  # what the dialect can carry at all
+        no_edit = (
+            ""
+            if takes is None or "inputs" in takes
+            else f"the {dialect} dialect takes no input images"
+        )
+        edit = edit and not no_edit
         preset = self.preset
         return Gateway(
             profile=self.profile,
@@ -144,7 +151,9 @@ class Settings:
             can_stream=style.can_stream and stream,
             no_stream_why=style.no_stream_why or (info.no_stream_why if info else ""),
             can_edit=edit,
-            no_edit_why=(caps.no_edit_why if caps else "") or (info.no_edit_why if info else ""),
+            no_edit_why=(caps.no_edit_why if caps else "")
+            or (info.no_edit_why if info else "")
+            or no_edit,
             image_only=(info.image_only if info else False)
             or bool(listed and listed.outputs == ("image",)),
             formats=_formats(caps, info, style.formats),

@@ -143,3 +143,39 @@ def recraft(gw: FakeGateway, rec: Recorded, path: str, fault: Fault | None) -> R
         return _reply(out)
     found = gw.images(n, width, height, fault, as_url=not b64, raw_b64=b64)
     return _reply([{"b64_json" if b64 else "url": item} for item in found])
+
+
+def together_models(gw: FakeGateway, rec: Recorded, path: str, fault: Fault | None) -> Reply:
+    """Together's GET /v1/models: a bare list whose `type` says what each model makes
+    (https://docs.together.ai/reference/models-1)."""
+    _key(gw, rec)
+    listed = [
+        {"id": "black-forest-labs/FLUX.1-schnell", "object": "model", "type": "image"},
+        {"id": "black-forest-labs/FLUX.1-dev", "object": "model", "type": "image"},
+        {"id": "meta-llama/Llama-3.3-70B-Instruct-Turbo", "object": "model", "type": "chat"},
+    ]
+    return json_reply(200, listed)
+
+
+def xai_models(gw: FakeGateway, rec: Recorded, path: str, fault: Fault | None) -> Reply:
+    """xAI's GET /v1/models: OpenAI's list shape, nothing said about output."""
+    _key(gw, rec)
+    ids = ("grok-4", "grok-imagine-image", "grok-imagine-image-quality")
+    return json_reply(
+        200,
+        {"object": "list", "data": [{"id": m, "object": "model", "owned_by": "xai"} for m in ids]},
+    )
+
+
+def _key(gw: FakeGateway, rec: Recorded) -> None:
+    scheme, _, token = rec.headers.get("authorization", "").partition(" ")
+    if gw.api_key is not None and (scheme.lower() != "bearer" or token.strip() != gw.api_key):
+        raise HTTPError(
+            error_reply(401, "Invalid API key", "invalid_request_error", "invalid_api_key")
+        )
+
+
+def recraft_models(gw: FakeGateway, rec: Recorded, path: str, fault: Fault | None) -> Reply:
+    """Recraft has no models API."""
+    _key(gw, rec)
+    raise HTTPError(error_reply(404, "Not found", "invalid_request_error", "not_found"))
