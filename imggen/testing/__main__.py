@@ -21,11 +21,12 @@ DESCRIPTION = """\
 Serve an offline fake image gateway on 127.0.0.1 until stopped (Ctrl-C or SIGTERM):
 the OpenAI images API (with DALL-E rules and streamed partial images), OpenRouter's Image
 API and its image models list, chat completions in every style imggen speaks, and a models
-listing; --alias makes it a LiteLLM-style proxy. It also speaks Google's Gemini API
-(BASE/v1beta) and Vertex AI (BASE/v1/projects/P/locations/L/publishers/google), Azure OpenAI
-(BASE/openai or BASE/openai/v1, deployment my-images unless --deployment), and Together, xAI
-and Recraft (BASE/together/v1, BASE/xai/v1, BASE/recraft/v1), each key checked its way. Its
-base URL is the first line of stdout; each request is logged on stderr."""
+listing; --alias makes it a LiteLLM-style proxy. Its base URL is the first line of stdout;
+each request is logged on stderr. With ROOT that URL without its /v1, it also speaks Google's
+Gemini API (ROOT/v1beta) and Vertex AI (ROOT/v1/projects/P/locations/L/publishers/google),
+Azure OpenAI (ROOT/openai or ROOT/openai/v1; deployment my-images unless --deployment), and
+Together, xAI and Recraft (ROOT/together/v1, ROOT/xai/v1, ROOT/recraft/v1), each key checked
+its provider's way."""
 EXAMPLES = """\
 examples:
   python -m imggen.testing --quiet &        # then: kill %1
