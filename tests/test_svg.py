@@ -56,3 +56,9 @@ def test_streamed_check() -> None:
     bad.feed(b"<svg><!DOCTYPE x>")
     with pytest.raises(BadImage, match="will not save"):
         bad.complete()
+
+
+def test_sniff_looks_at_the_first_element() -> None:
+    assert not svg.sniff(b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied')
+    assert svg.sniff(b'<?xml version="1.0"?><!-- made by x --><svg:svg xmlns:svg="')
+    assert svg.sniff(b'<?xml version="1.0" encoding="UTF-8" standalone="no"?>')  # not yet known

@@ -16,12 +16,18 @@ CAP = 16 << 20  # an SVG is text held in memory while it is checked: 16 MiB at m
 _SVG_NS = "{http://www.w3.org/2000/svg}svg"
 _DECLARATION = re.compile(rb"<!\s*(DOCTYPE|ENTITY|ATTLIST|ELEMENT)", re.IGNORECASE)
 _START = (b"<?xml", b"<svg", b"<!doctype svg")
+_ELEMENT = re.compile(rb"<([a-z_][\w:.-]*)")  # an element's start tag (not <? or <!)
 
 
 def sniff(head: bytes) -> bool:
-    """Whether the first bytes may start an SVG document (checked whole by `problem`)."""
+    """Whether the first bytes may start an SVG document (checked whole by `problem`): <svg,
+    or an XML declaration whose first element, where the head reaches it, is <svg> (an
+    object store's <Error> page is not)."""
     text = head.removeprefix(b"\xef\xbb\xbf").lstrip().lower()
-    return text.startswith(_START) and (not text.startswith(b"<?xml") or b"<html" not in text)
+    if not text.startswith(_START):
+        return False
+    first = _ELEMENT.search(text, 1)
+    return first is None or first.group(1).rsplit(b":", 1)[-1] == b"svg"
 
 
 def problem(data: bytes) -> str | None:

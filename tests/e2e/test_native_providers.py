@@ -179,19 +179,39 @@ def test_vertex_config_init_writes_gcloud_command(fake: FakeGateway, cli: Cli) -
 
 
 def test_vertex_batch_token_expires_mid_batch(fake: FakeGateway, cli: Cli, tmp_path: Path) -> None:
+    """The first job's token is accepted; then the hour is up (the fake accepts only a new
+    token): the second job's request is refused once, the token fetched again, and it works."""
+    import threading
+    import time
+
     setup(cli, fake, "vertex")
     fake.api_key = "token-A-0123456789"
+    fake.latency = 0.5  # the first request is under way (its key checked) when the key changes
     cmd = token_cmd(tmp_path, "token-A-0123456789", SENTINEL_KEY)
     assert cli("config", "set", "profiles.vertex.api_key_cmd", cmd).returncode == 0
     manifest = tmp_path / "m.jsonl"
-    manifest.write_text('{"prompt": "one", "output": "one.png"}\n')
-    first = cli("batch", str(manifest), "--no-stream")
-    assert first.returncode == 0, first.stderr.decode()
-    fake.api_key = SENTINEL_KEY  # the hour is up: the old token is refused from now on
-    manifest.write_text('{"prompt": "two", "output": "two.png"}\n')
-    second = cli("batch", str(manifest), "--no-stream")
-    assert second.returncode == 0, second.stderr.decode()
-    assert (tmp_path / "two.png").exists()
+    manifest.write_text(
+        '{"prompt": "one", "output": "one.png"}\n{"prompt": "two", "output": "two.png"}\n'
+    )
+
+    def expire() -> None:
+        deadline = time.monotonic() + 30
+        while not fake.requests and time.monotonic() < deadline:
+            time.sleep(0.01)
+        fake.api_key = SENTINEL_KEY
+
+    watcher = threading.Thread(target=expire)
+    watcher.start()
+    done = cli("batch", str(manifest), "-j", "1", "--no-stream")
+    watcher.join(timeout=35)
+    assert done.returncode == 0, done.stderr.decode()
+    assert (tmp_path / "one.png").exists() and (tmp_path / "two.png").exists()
+    keys = [r.headers["authorization"] for r in fake.requests if r.method == "POST"]
+    assert keys == [
+        "Bearer token-A-0123456789",
+        "Bearer token-A-0123456789",
+        f"Bearer {SENTINEL_KEY}",
+    ]
 
 
 # -- Azure OpenAI -----------------------------------------------------------------------------
