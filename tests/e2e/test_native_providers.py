@@ -364,3 +364,21 @@ def test_xai_edit_sends_json_data_uris(fake: FakeGateway, cli: Cli, tmp_path: Pa
     assert [i["url"][:22] for i in rec.json["images"]] == ["data:image/png;base64,"] * 2
     four = cli("edit", *[str(src)] * 4, "x", env=key("xai"))
     assert four.returncode == 2 and b"at most 3 images" in four.stderr
+
+
+def test_vertex_models_catalog_and_doctor_streams(
+    fake: FakeGateway, cli: Cli, tmp_path: Path
+) -> None:
+    setup(cli, fake, "vertex")
+    cmd = token_cmd(tmp_path, SENTINEL_KEY)
+    assert cli("config", "set", "profiles.vertex.api_key_cmd", cmd).returncode == 0
+    listed = cli("models", "--json")
+    assert listed.returncode == 0, listed.stderr.decode()
+    doc = as_json(listed.stdout)
+    assert doc["source"] == "catalog" and "Model Garden" in doc["detail"]
+    doctor = cli("doctor", "--generate", "--json")
+    assert doctor.returncode == 0, doctor.stdout.decode() + doctor.stderr.decode()
+    checks = {c["check"]: c for c in as_json(doctor.stdout)["checks"]}
+    assert checks["streaming"]["detail"] == "the image arrived over SSE"
+    assert "streamGenerateContent" in checks["response_shape"]["detail"]
+    assert checks["size"]["status"] == "ok"
