@@ -37,7 +37,6 @@ _VERTEX_BASE = (
     "https://LOCATION-aiplatform.googleapis.com/v1/projects/PROJECT/locations/LOCATION/"
     "publishers/google"
 )
-_NO_VECTOR_EDIT = "imggen does not send Recraft's image-to-image requests"
 
 NATIVE_PRESETS: tuple[Preset, ...] = (
     # https://ai.google.dev/api : base https://generativelanguage.googleapis.com/v1beta,
@@ -128,9 +127,17 @@ NATIVE_PRESETS: tuple[Preset, ...] = (
         models_api=False,
         no_models_api_why="Recraft has no models API",
         models=tuple(
-            _vendor(m, "recraft", "Recraft's API does not stream", edit_why=_NO_VECTOR_EDIT)
+            ModelInfo(
+                m,
+                "recraft",
+                "recraft",
+                can_stream=False,
+                formats=(),
+                no_stream_why="Recraft's API does not stream",
+            )
             for m in ("recraftv3", "recraftv3_vector", "recraftv4", "recraftv4_vector")
         ),
+        note="an edit needs a strength: imggen edit IMAGE PROMPT --param strength=0.5",
         one_dialect=True,
     ),
 )

@@ -12,18 +12,21 @@ Wire facts, with their public sources:
   multipart) at `/images/edits`, up to 3 source images as URLs or base64 data URIs:
   https://docs.x.ai/developers/model-capabilities/images/editing
 - Recraft: `Authorization: Bearer`, `size` from its list of WxH, `n` 1-6, `*_vector` models
-  answer SVG: https://www.recraft.ai/docs/api-reference/introduction ,
+  answer SVG; image-to-image is multipart `POST /images/imageToImage` with a required
+  `strength`: https://www.recraft.ai/docs/api-reference/introduction ,
+  https://www.recraft.ai/docs/api-reference/usage ,
   https://www.recraft.ai/docs/api-reference/endpoints (image sizes)
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
 from imggen.dialects.base import deep_merge, extract, refuse_untaken
 from imggen.errors import UsageError
-from imggen.job import Gateway, HttpCall, Job, Reply
+from imggen.job import FilePart, Gateway, HttpCall, Job, Reply
 from imggen.sizes import Resolved
 
 
@@ -108,14 +111,49 @@ class RecraftDialect:
     can_stream: bool = False
     no_stream_why: str = "Recraft's API does not stream"
     formats: tuple[str, ...] = ()
-    takes: frozenset[str] = frozenset({"aspect", "size", "count"})
+    takes: frozenset[str] = frozenset({"aspect", "size", "count", "inputs"})
 
     def build(self, job: Job, gw: Gateway, res: Resolved, *, stream: bool) -> list[HttpCall]:
         refuse_untaken(job, gw, self.takes)
         fields: dict[str, Any] = {"model": gw.model, "prompt": job.prompt}
+        if job.inputs:
+            return self._image_to_image(job, gw, fields)
         if res.pixels:  # sizes.RULES["recraft"]: one of its WxH
             fields["size"] = f"{res.pixels[0]}x{res.pixels[1]}"
         return _calls(job, fields, 6)  # Recraft's n: 1-6
+
+    def _image_to_image(self, job: Job, gw: Gateway, fields: dict[str, Any]) -> list[HttpCall]:
+        """POST /images/imageToImage, multipart: one `image` file, `prompt`, `strength`
+        (required: 0 keeps the image, 1 ignores it), `n` 1-6, `model`
+        (https://www.recraft.ai/docs/api-reference/usage, "Image to image")."""
+        (img, *more) = job.inputs
+        if more or img.url:
+            raise UsageError(
+                f"{gw.model} edits one image file per request",
+                hint="pass one local image file",
+            )
+        if job.aspect or job.size:
+            raise UsageError(
+                f"{job.said('aspect' if job.aspect else 'size')}: Recraft's image-to-image "
+                "keeps the input's size",
+                hint="drop --aspect/--size for an edit",
+            )
+        if "strength" not in job.params:
+            raise UsageError(
+                f"{gw.model} needs a strength for an edit: how far from the input to go",
+                hint="pass --param strength=0.5 (0 keeps the image, 1 ignores it)",
+            )
+        part = FilePart("image", img.name, img.mime or "image/png", img.data)
+        calls, left = [], job.count
+        while left > 0:
+            n = min(left, 6)
+            body = deep_merge({**fields, "n": n}, job.params)
+            form = tuple((k, v if isinstance(v, str) else json.dumps(v)) for k, v in body.items())
+            calls.append(
+                HttpCall("POST", "/images/imageToImage", form=form, files=(part,), images=n)
+            )
+            left -= n
+        return calls
 
     def parse(self, body: Any) -> Reply:
         return extract(body)

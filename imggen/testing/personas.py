@@ -30,6 +30,10 @@ PERSONAS: tuple[tuple[re.Pattern[str], tuple[str, str, Handler]], ...] = (
     (re.compile(r".*/together/v1/images/generations$"), ("together", "POST", vendors.together)),
     (re.compile(r".*/xai/v1/images/(generations|edits)$"), ("xai", "POST", vendors.xai)),
     (re.compile(r".*/recraft/v1/images/generations$"), ("recraft", "POST", vendors.recraft)),
+    (
+        re.compile(r".*/recraft/v1/images/imageToImage$"),
+        ("recraft_i2i", "POST", vendors.recraft_i2i),
+    ),
     (re.compile(r".*/together/v1/models$"), ("together_models", "GET", vendors.together_models)),
     (re.compile(r".*/xai/v1/models$"), ("xai_models", "GET", vendors.xai_models)),
     (re.compile(r".*/recraft/v1/models$"), ("recraft_models", "GET", vendors.recraft_models)),

@@ -124,11 +124,35 @@ def xai(gw: FakeGateway, rec: Recorded, path: str, fault: Fault | None) -> Reply
     return _reply([{"b64_json" if b64 else "url": item} for item in found])
 
 
+def recraft_i2i(gw: FakeGateway, rec: Recorded, path: str, fault: Fault | None) -> Reply:
+    """Recraft's image-to-image: multipart, one `image`, a required `strength` in [0, 1]."""
+    _key(gw, rec)
+    if rec.form is None or not any(f.name == "image" for f in rec.files):
+        raise _refuse(400, "image is required (multipart/form-data)")
+    fields = {k: v[-1] for k, v in rec.form.items()}
+    try:
+        strength = float(fields.get("strength", ""))
+    except ValueError:
+        raise _refuse(400, "strength is required: a number from 0 to 1") from None
+    if not 0 <= strength <= 1:
+        raise _refuse(400, "strength must be from 0 to 1")
+    if not fields.get("prompt"):
+        raise _refuse(400, "prompt is required")
+    if not gw.sleep(gw.latency):
+        raise Abort
+    body: dict[str, Any] = {**fields, "n": int(fields.get("n", "1"))}
+    return _recraft_reply(gw, body, fault)
+
+
 def recraft(gw: FakeGateway, rec: Recorded, path: str, fault: Fault | None) -> Reply:
     body = _body(gw, rec)
-    size = body.get("size", "1024x1024")
-    if size not in RECRAFT_SIZES:
-        raise _refuse(400, f"Invalid size {size}")
+    if body.get("size", "1024x1024") not in RECRAFT_SIZES:
+        raise _refuse(400, f"Invalid size {body.get('size')}")
+    return _recraft_reply(gw, body, fault)
+
+
+def _recraft_reply(gw: FakeGateway, body: dict[str, Any], fault: Fault | None) -> Reply:
+    size = str(body.get("size", "1024x1024"))
     n = _count(body, 6)
     width, height = (int(x) for x in size.split("x"))
     b64 = body.get("response_format") == "b64_json"

@@ -164,6 +164,7 @@ def test_together_xai_recraft_bodies() -> None:
         ("together", "black-forest-labs/FLUX.1-schnell", Job("x", inputs=(image(),))),
         ("xai", "grok-imagine-image", Job("x", seed=1)),
         ("recraft", "recraftv3", Job("x", format="png")),
+        ("recraft", "recraftv3", Job("x", inputs=(image(),), mask=image("m.png"))),
     ],
 )
 def test_vendors_refuse_what_they_cannot_carry(preset: str, model: str, job: Job) -> None:

@@ -382,3 +382,20 @@ def test_vertex_models_catalog_and_doctor_streams(
     assert checks["streaming"]["detail"] == "the image arrived over SSE"
     assert "streamGenerateContent" in checks["response_shape"]["detail"]
     assert checks["size"]["status"] == "ok"
+
+
+def test_recraft_edit_is_image_to_image_with_a_strength(
+    fake: FakeGateway, cli: Cli, tmp_path: Path
+) -> None:
+    setup(cli, fake, "recraft")
+    src = tmp_path / "in.png"
+    src.write_bytes(make_png(32, 32))
+    none = cli("edit", str(src), "watercolor", env=key("recraft"))
+    assert none.returncode == 2 and b"--param strength=0.5" in none.stderr
+    done = cli("edit", str(src), "watercolor", "--param", "strength=0.3", "-m", "recraftv3_vector",
+               "-o", str(tmp_path / "w"), env=key("recraft"))  # fmt: skip
+    assert done.returncode == 0, done.stderr.decode()
+    assert lines(done.stdout)[0].endswith("w.svg")
+    rec = next(r for r in fake.requests if r.path.endswith("/imageToImage"))
+    assert rec.form is not None and rec.form["strength"] == ["0.3"]
+    assert [f.name for f in rec.files] == ["image"]
