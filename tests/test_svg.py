@@ -62,3 +62,18 @@ def test_sniff_looks_at_the_first_element() -> None:
     assert not svg.sniff(b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied')
     assert svg.sniff(b'<?xml version="1.0"?><!-- made by x --><svg:svg xmlns:svg="')
     assert svg.sniff(b'<?xml version="1.0" encoding="UTF-8" standalone="no"?>')  # not yet known
+
+
+def test_pixels(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from imggen.files.imagefile import dimensions
+
+    assert svg.pixels(GOOD) == (4, 4)
+    assert svg.pixels(b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 1820 1024"/>') == (
+        1820,
+        1024,
+    )
+    assert svg.pixels(b'<svg width="50%" height="10em"/>') is None
+    assert svg.pixels(b"<!DOCTYPE svg><svg width='1' height='1'/>") is None
+    path = tmp_path / "a.svg"
+    path.write_bytes(GOOD)
+    assert dimensions(path) == (4, 4)

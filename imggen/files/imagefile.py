@@ -118,6 +118,12 @@ def dimensions(source: Path | BinaryIO) -> tuple[int, int] | None:
         if mime == "image/jpeg":
             f.seek(2)
             return _jpeg_size(f)
+        if mime is None:
+            from imggen.files import svg
+
+            if svg.sniff(head + f.read(32)):
+                f.seek(0)
+                return svg.pixels(f.read(svg.CAP + 1))
     return None
 
 

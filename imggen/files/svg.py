@@ -51,6 +51,28 @@ def problem(data: bytes) -> str | None:
     return None
 
 
+_LENGTH = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*(px)?\s*$")
+
+
+def pixels(data: bytes) -> tuple[int, int] | None:
+    """The size an SVG declares: its root's width and height in px (or unitless), else its
+    viewBox; None for a file `problem` refuses or one that says neither."""
+    import xml.etree.ElementTree as ET
+
+    if problem(data) is not None:
+        return None
+    root = ET.fromstring(data)  # noqa: S314 - checked by problem(): no declarations
+    w, h = (_LENGTH.match(root.get(k, "")) for k in ("width", "height"))
+    if w and h:
+        return round(float(w.group(1))), round(float(h.group(1)))
+    box = root.get("viewBox", "").replace(",", " ").split()
+    try:
+        bw, bh = float(box[2]), float(box[3])
+    except (IndexError, ValueError):
+        return None
+    return (round(bw), round(bh)) if bw > 0 and bh > 0 else None
+
+
 class SvgCheck:
     """The SVG streaming past, held (up to CAP) and checked when it ends: the TailCheck
     interface Incoming uses."""
