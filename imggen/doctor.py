@@ -43,6 +43,8 @@ SHAPES = {
     "delta.content": "images in streamed content parts",
     "data[].b64_json": "images API, base64",
     "data[].url": "images API, links to download",
+    "candidates[].content.parts[].inlineData": "Google's generateContent, base64 parts",
+    "delta.candidates[].content.parts[].inlineData": "Google's streamGenerateContent (SSE)",
 }
 
 

@@ -115,6 +115,7 @@ class Gateway:
     tier_names: tuple[tuple[str, str], ...] = ()  # ("512", "0.5K"): the gateway's tier names
     currency: str | None = None  # of the usage.cost the gateway reports
     stream_usage: bool = True  # a chat stream asks for usage (stream_options.include_usage)
+    api_version: str = ""  # Azure OpenAI's api-version query value (the classic route)
 
 
 @dataclass(frozen=True)
@@ -211,6 +212,9 @@ class SavedImage:
 def _shorten_data_urls(value: Any) -> Any:
     """Input images inlined as data URLs are shown by size, not as megabytes of base64."""
     if isinstance(value, dict):
+        if "mimeType" in value and isinstance(value.get("data"), str) and len(value["data"]) > 200:
+            # Gemini's inlineData part: raw base64 beside its type
+            return {**value, "data": f"<{len(value['data'])} base64 characters>"}
         return {k: _shorten_data_urls(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_shorten_data_urls(v) for v in value]

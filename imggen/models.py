@@ -149,6 +149,8 @@ def row(settings: Settings, model: str, **extra: Any) -> ModelRow:
 def catalog(settings: Settings, listed: Sequence[str] | None = None) -> list[ModelRow]:
     """The built-in catalog of the profile's preset; without a preset, the profile's model."""
     ids = [m.id for m in settings.preset.models] if settings.preset else []
+    # the profile's own model tables first (Azure's deployments: no listing can name them)
+    ids = list(dict.fromkeys([*settings.aliases, *ids]))
     if not ids and settings.model:
         ids = [settings.model]
     seen = set(listed) if listed is not None else None
@@ -172,10 +174,37 @@ def output_modalities(entry: Mapping[str, Any]) -> tuple[str, ...] | None:
 
 def entries(body: Any) -> list[Mapping[str, Any]]:
     """The model entries of a models API reply: OpenAI's {"data": [...]} or a bare list."""
+    if isinstance(body, Mapping) and isinstance(body.get("models"), list) and "data" not in body:
+        return [_google(e) for e in body["models"] if isinstance(e, Mapping) and e.get("name")]
     items = body.get("data") if isinstance(body, Mapping) else body
     if not isinstance(items, list):
         return []
-    return [e for e in items if isinstance(e, Mapping) and isinstance(e.get("id"), str)]
+    found = [e for e in items if isinstance(e, Mapping) and isinstance(e.get("id"), str)]
+    if isinstance(body, list):  # Together's bare list: `type` says what a model makes
+        found = [_typed(e) for e in found]
+    return found
+
+
+def _typed(entry: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A Together models entry (https://docs.together.ai/reference/models-1: type "image",
+    "chat", "language", ...) with its output modalities said the way imggen reads them."""
+    kind = entry.get("type")
+    if not isinstance(kind, str) or output_modalities(entry) is not None:
+        return entry
+    return {**entry, "output_modalities": ["image"] if kind == "image" else ["text"]}
+
+
+def _google(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """A Gemini API models.list entry (https://ai.google.dev/api/models: name "models/ID",
+    displayName, supportedGenerationMethods) as an OpenAI-style one. Google lists no output
+    modalities: a model makes images when it serves generateContent and its name says image
+    (Google names every image model so: gemini-2.5-flash-image, gemini-3-pro-image-preview)."""
+    mid = str(entry["name"]).removeprefix("models/")
+    methods = entry.get("supportedGenerationMethods")
+    generates = isinstance(methods, list) and "generateContent" in methods
+    image = generates and "image" in mid.lower()
+    out = ["image", "text"] if image else ["text"]
+    return {"id": mid, "name": entry.get("displayName") or "", "output_modalities": out}
 
 
 def listing(settings: Settings, client: JsonGetter | None, *, all_models: bool = False) -> Listing:

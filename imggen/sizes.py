@@ -260,6 +260,14 @@ def check_pixels(rule: str, model: str, w: int, h: int) -> None:
                 f"{asked}: each side must be {_SEED_MIN}-{_SEED_MAX} px",
                 hint="or give a tier such as --size 2K with --aspect",
             )
+    elif r.name == "together":
+        if w % 16 or h % 16:
+            raise SizeRefused(f"{asked}: both sides must be multiples of 16")
+    elif r.name == "xai":
+        raise SizeRefused(
+            f"{asked}: xAI takes an aspect ratio and a resolution, not pixels",
+            hint="use --aspect W:H with --size 1K or 2K",
+        )
     elif r.sizes:
         if (w, h) not in r.sizes:
             raise SizeRefused(
@@ -404,3 +412,9 @@ def mismatch(res: Resolved, rule: str, pixels: Pixels) -> str | None:
             f"but the gateway returned {w}x{h}"
         )
     return None
+
+
+# Together's, xAI's and Recraft's rules (imggen/vendor_sizes.py) join the table.
+from imggen.vendor_sizes import VENDOR_RULES  # noqa: E402
+
+RULES.update(VENDOR_RULES)

@@ -33,6 +33,11 @@ MODELS: dict[str, dict[str, Any]] = {
     "gemini": {"model": "gemini-3-pro-image-preview", "size_rule": "gemini-3"},
     "images": {"model": "gpt-image-1", "size_rule": "gpt-image-1", "caps": CAPS["gpt-image-1"]},
     "openrouter-images": {"model": "some/model", "size_rule": "any", "caps": GENERIC},
+    "google": {"model": "gemini-3-pro-image-preview", "size_rule": "gemini-3"},
+    "azure": {"model": "my-images", "size_rule": "gpt-image-1", "caps": CAPS["gpt-image-1"]},
+    "together": {"model": "black-forest-labs/FLUX.1-schnell", "size_rule": "together"},
+    "xai": {"model": "grok-imagine-image", "size_rule": "xai"},
+    "recraft": {"model": "recraftv3", "size_rule": "recraft"},
 }
 
 # each option, with the values a user would try
@@ -52,7 +57,7 @@ VALUES: dict[str, list[Any]] = {
 
 def gateway(dialect: str) -> Gateway:
     style = DIALECTS[dialect]
-    facts = MODELS.get(dialect, {"model": "any-model", "size_rule": "any"})
+    facts = MODELS[dialect]  # a new dialect names a model of its own here
     return Gateway(
         profile="t", base_url="https://gw.example/v1", dialect=dialect, formats=style.formats,
         can_stream=style.can_stream, **facts,

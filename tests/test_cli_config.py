@@ -145,7 +145,8 @@ def test_init_without_preset_off_a_terminal_is_exit_2(run: Run, clean_environ: P
     assert r.exit_code == 2
     assert r.stderr == (
         "error: config init needs --preset NAME when not at a terminal\n"
-        "hint: presets: trinity, knox, turing, openroute, xty, openrouter, openai, litellm\n"
+        "hint: presets: trinity, knox, turing, openroute, xty, openrouter, openai, litellm, "
+        "gemini, vertex, azure, together, xai, recraft\n"
     )
     assert not clean_environ.exists()
 
@@ -254,9 +255,9 @@ def test_set_inline_key_warns_and_get_redacts(run: Run, clean_environ: Path) -> 
             "x",
             "error: unknown profile key 'modle' (did you mean 'model'?)\n"
             "hint: profile keys: preset, dialect, base_url, model, api_key_env, api_key_cmd, "
-            "api_key, auth, models, aspect, size, count, output, format, quality, background, "
-            "seed, stream, partials, save_partials, params, provenance, timeout, retries, log, "
-            "preview, jobs, confirm_above "
+            "api_key, auth, api_version, models, aspect, size, count, output, format, quality, "
+            "background, seed, stream, partials, save_partials, params, provenance, timeout, "
+            "retries, log, preview, jobs, confirm_above "
             "(and params.*, models.ALIAS.dialect, models.ALIAS.like)\n",
         ),
         (
@@ -264,9 +265,9 @@ def test_set_inline_key_warns_and_get_redacts(run: Run, clean_environ: Path) -> 
             "x",
             "error: unknown profile key 'model.x' (did you mean 'models'?)\n"
             "hint: profile keys: preset, dialect, base_url, model, api_key_env, api_key_cmd, "
-            "api_key, auth, models, aspect, size, count, output, format, quality, background, "
-            "seed, stream, partials, save_partials, params, provenance, timeout, retries, log, "
-            "preview, jobs, confirm_above "
+            "api_key, auth, api_version, models, aspect, size, count, output, format, quality, "
+            "background, seed, stream, partials, save_partials, params, provenance, timeout, "
+            "retries, log, preview, jobs, confirm_above "
             "(and params.*, models.ALIAS.dialect, models.ALIAS.like)\n",
         ),
         (

@@ -123,6 +123,7 @@ def test_mime_ext():
         "image/jpeg": ".jpg",
         "image/webp": ".webp",
         "image/gif": ".gif",
+        "image/svg+xml": ".svg",
     }
 
 

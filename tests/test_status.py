@@ -228,3 +228,65 @@ def test_error_text_of_an_html_page_names_its_title() -> None:
 )
 def test_html_sniffer(head: bytes, html: bool) -> None:
     assert looks_like_html(head) is html
+
+
+# -- Google and Azure OpenAI error shapes -----------------------------------------------------
+
+
+def _verdict(status: int, body: object):  # type: ignore[no-untyped-def]
+    import json
+
+    from imggen.wire.status import error_for_status
+
+    return error_for_status(status, json.dumps(body).encode(), {}, lambda t: t)
+
+
+def test_google_wrong_key_400_is_an_auth_failure_naming_the_status() -> None:
+    from imggen.errors import AuthFailed
+
+    body = {
+        "error": {
+            "code": 400,
+            "message": "API key not valid. Please pass a valid API key.",
+            "status": "INVALID_ARGUMENT",
+            "details": [{"reason": "API_KEY_INVALID"}],
+        }
+    }
+    err = _verdict(400, body).error
+    assert isinstance(err, AuthFailed) and "(INVALID_ARGUMENT)" in err.message
+
+
+def test_google_resource_exhausted_is_retried_and_bad_argument_refused() -> None:
+    from imggen.errors import GatewayRefused
+
+    tired = {
+        "error": {"code": 429, "message": "Resource exhausted.", "status": "RESOURCE_EXHAUSTED"}
+    }
+    assert _verdict(429, tired).retry
+    bad = {
+        "error": {"code": 400, "message": "Unsupported aspect ratio", "status": "INVALID_ARGUMENT"}
+    }
+    err = _verdict(400, bad).error
+    assert (
+        type(err) is GatewayRefused and "Unsupported aspect ratio (INVALID_ARGUMENT)" in err.message
+    )
+
+
+def test_azure_content_filter_names_the_categories() -> None:
+    from imggen.errors import ContentFiltered
+
+    body = {
+        "error": {
+            "code": "content_filter",
+            "message": "The response was filtered",
+            "innererror": {
+                "code": "ResponsibleAIPolicyViolation",
+                "content_filter_result": {
+                    "hate": {"filtered": False},
+                    "violence": {"filtered": True, "severity": "medium"},
+                },
+            },
+        }
+    }
+    err = _verdict(400, body).error
+    assert isinstance(err, ContentFiltered) and "content filter: violence" in err.message

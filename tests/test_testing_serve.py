@@ -236,3 +236,25 @@ def test_a_users_project_gets_the_fixtures_from_the_entry_point(tmp_path: Path) 
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "2 passed" in done.stdout
+
+
+def test_deployment_and_refuse_safety_flags(serve: Callable[..., Served]) -> None:
+    served = serve("--port", "0", "--quiet", "--key", "k", "--deployment", "prod=gpt-image-1")
+    root = served.first_line.removesuffix("/v1")
+    url = f"{root}/openai/deployments/prod/images/generations?api-version=2025-04-01-preview"
+    body = {"prompt": "x", "size": "1024x1024"}
+    made = httpx.post(url, json=body, headers={"api-key": "k"}, timeout=10)
+    assert made.status_code == 200 and made.json()["data"][0]["b64_json"]
+    bearer = httpx.post(url, json=body, headers={"Authorization": "Bearer k"}, timeout=10)
+    assert bearer.status_code == 401  # Azure's key goes in api-key
+    other = url.replace("/prod/", "/my-images/")
+    missing = httpx.post(other, json=body, headers={"api-key": "k"}, timeout=10)
+    assert missing.json()["error"]["code"] == "DeploymentNotFound"
+    assert served.stop() == (0, "")
+
+    refusing = serve("--port", "0", "--quiet", "--refuse-safety")
+    root = refusing.first_line.removesuffix("/v1")
+    gemini = f"{root}/v1beta/models/gemini-2.5-flash-image:generateContent"
+    reply = httpx.post(gemini, json={"contents": [{"parts": [{"text": "x"}]}]},
+                       headers={"x-goog-api-key": "any"}, timeout=10)  # fmt: skip
+    assert reply.json()["candidates"][0]["finishReason"] == "IMAGE_SAFETY"

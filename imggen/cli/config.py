@@ -412,12 +412,22 @@ def init(
         prof["base_url"] = base_url
     if model or p.default_model:
         prof["model"] = model or p.default_model
-    prof["api_key_env"] = api_key_env or p.key_env
+    came = _key_from(prof, p, api_key_env)
     profiles_[name] = prof
     if make_default or "default_profile" not in data:
         data["default_profile"] = name
     config.save(path, data)
     env.out.write(f"{path}\n")
-    ui.info(f"profile {name!r} ({preset}) saved; the key is read from ${prof['api_key_env']}")
+    ui.info(f"profile {name!r} ({preset}) saved; the key is read from {came}")
     if p.note:
         ui.info(p.note.replace("NAME", name))
+
+
+def _key_from(prof: dict[str, Any], p: Any, api_key_env: str | None) -> str:
+    """Say in the new profile where its key comes from: the variable, or (Vertex AI) the
+    command that prints a short-lived token. Returns that place in words."""
+    if p.key_cmd and not api_key_env:
+        prof["api_key_cmd"] = list(p.key_cmd)
+        return f"the output of `{' '.join(p.key_cmd)}`"
+    prof["api_key_env"] = api_key_env or p.key_env
+    return f"${prof['api_key_env']}"

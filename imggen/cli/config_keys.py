@@ -109,8 +109,20 @@ def validate_key(key: str, value: Any, data: dict[str, Any] | None = None) -> An
         isinstance(value, list) and value and all(isinstance(v, str) for v in value)
     ):
         raise UsageError('api_key_cmd is an argv list, e.g. \'["pass", "show", "imggen"]\'')
+    if field == "api_version":
+        value = _api_version(value, label)
     _check_text(field, value, label)
     return value
+
+
+def _api_version(value: Any, label: str) -> str:
+    """Azure's api-version as text: 2025-06-01 reads as a TOML date."""
+    from imggen.errors import UsageError
+
+    text = str(value)
+    if not text or not all(c.isalnum() or c in "-._" for c in text):
+        raise UsageError(f"{label} {text!r}: an api-version such as 2025-04-01-preview")
+    return text
 
 
 def _check_text(field: str, value: Any, label: str) -> None:

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from imggen.dialects.azure import AZURE
 from imggen.dialects.base import Dialect, asked, refused
 from imggen.dialects.chat import OPENROUTER, TRINITY, XTY
 from imggen.dialects.gemini import GEMINI
+from imggen.dialects.google import GOOGLE
 from imggen.dialects.images import IMAGES
 from imggen.dialects.openrouter_images import OPENROUTER_IMAGES
+from imggen.dialects.vendors import RECRAFT, TOGETHER, XAI
 from imggen.job import FilePart, Gateway, HttpCall, Job
 
 DIALECTS: dict[str, Dialect] = {
-    d.name: d for d in (OPENROUTER, TRINITY, XTY, GEMINI, IMAGES, OPENROUTER_IMAGES)
+    d.name: d
+    for d in (OPENROUTER, TRINITY, XTY, GEMINI, IMAGES, OPENROUTER_IMAGES)
+    + (GOOGLE, AZURE, TOGETHER, XAI, RECRAFT)
 }
 
 

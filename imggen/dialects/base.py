@@ -52,6 +52,20 @@ class Dialect(Protocol):
 
     def parse_text(self, text: str) -> Reply: ...
 
+    def final(self, body: Any) -> bool: ...
+
+
+class Reading:
+    """What reading a reply asks of a dialect beyond parse and parse_event, where most
+    dialects agree: the joined text of a stream is scanned for image links (seeds 000/004 put
+    them there), and a stream ends with [DONE] or the connection, not with an event."""
+
+    def parse_text(self, text: str) -> Reply:
+        return text_reply(text)
+
+    def final(self, body: Any) -> bool:
+        return False
+
 
 def asked(job: Job) -> list[str]:
     """The CARRIED options this job sets."""
@@ -278,3 +292,6 @@ def image_event(body: Any) -> Reply | None:
         if isinstance(body.get("usage"), Mapping):
             reply.usage = dict(body["usage"])
     return reply
+
+
+# What a Job may carry, by the names of its fields (a dialect's `takes`).

@@ -12,13 +12,13 @@ from typing import Any
 
 from imggen import sizes
 from imggen.dialects.base import (
+    Reading,
     check_format,
     deep_merge,
     extract,
     fan_out,
     needs_url,
     refuse,
-    text_reply,
     user_content,
 )
 from imggen.errors import UsageError
@@ -29,7 +29,7 @@ ALL_FORMATS = ("png", "jpeg", "webp")
 
 
 @dataclass(frozen=True)
-class ChatDialect:
+class ChatDialect(Reading):
     name: str
     config_path: tuple[str, ...] = ("image_config",)
     native_n: bool = False  # seed 004 (XTY): `n` gives one choice per image
@@ -109,9 +109,6 @@ class ChatDialect:
 
     def parse_event(self, body: Any) -> Reply:
         return extract(body, scan=False)
-
-    def parse_text(self, text: str) -> Reply:
-        return text_reply(text)
 
 
 def _as_ratio_and_tier(job: Job, gw: Gateway, res: Resolved) -> Resolved:

@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from imggen.dialects.base import (
+    Reading,
     check_format,
     deep_merge,
     extract,
     fan_out,
     image_parts,
     refuse,
-    text_reply,
     user_content,
 )
 from imggen.errors import UsageError
@@ -24,7 +24,7 @@ MIME = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
 
 
 @dataclass(frozen=True)
-class GeminiDialect:
+class GeminiDialect(Reading):
     name: str = "gemini"
     can_stream: bool = True
     no_stream_why: str = ""
@@ -89,9 +89,6 @@ class GeminiDialect:
 
     def parse_event(self, body: Any) -> Reply:
         return extract(body, scan=False)
-
-    def parse_text(self, text: str) -> Reply:
-        return text_reply(text)
 
 
 GEMINI = GeminiDialect()

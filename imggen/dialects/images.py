@@ -9,12 +9,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from imggen.dialects.base import (
+    Reading,
     check_format,
     deep_merge,
     extract,
     image_event,
     refuse,
-    text_reply,
 )
 from imggen.dialects.caps import GENERIC, Caps, check_params, check_value, stream_fields
 from imggen.errors import InputError, UsageError
@@ -23,7 +23,7 @@ from imggen.sizes import Resolved
 
 
 @dataclass(frozen=True)
-class ImagesDialect:
+class ImagesDialect(Reading):
     name: str = "images"
     can_stream: bool = True  # the GPT image models; each model's Caps say
     no_stream_why: str = ""
@@ -109,9 +109,6 @@ class ImagesDialect:
 
     def parse_event(self, body: Any) -> Reply:
         return image_event(body) or extract(body, scan=False)
-
-    def parse_text(self, text: str) -> Reply:
-        return text_reply(text)
 
 
 def _calls(job: Job, fields: dict[str, Any], per_call: int, make: Any) -> list[HttpCall]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from imggen.dialects.base import deep_merge, extract, image_event, refuse, refused, text_reply
+from imggen.dialects.base import Reading, deep_merge, extract, image_event, refuse, refused
 from imggen.dialects.caps import (
     GENERIC,
     Caps,
@@ -27,7 +27,7 @@ PATH = "/images"
 
 
 @dataclass(frozen=True)
-class OpenRouterImagesDialect:
+class OpenRouterImagesDialect(Reading):
     name: str = "openrouter-images"
     can_stream: bool = True  # where the model's entry says supports_streaming
     no_stream_why: str = ""
@@ -88,9 +88,6 @@ class OpenRouterImagesDialect:
 
     def parse_event(self, body: Any) -> Reply:
         return image_event(body) or extract(body, scan=False)
-
-    def parse_text(self, text: str) -> Reply:
-        return text_reply(text)
 
 
 def _size_fields(job: Job, gw: Gateway, caps: Caps, res: Resolved) -> dict[str, Any]:

@@ -47,6 +47,11 @@ class Preset:
     # stream it only when asked); off where the gateway's document names no such field
     stream_usage: bool = False
     auth: str = "bearer"  # how the key is sent: a spelling wire.auth.parse takes
+    also_env: tuple[str, ...] = ()  # other variables the key is read from (GOOGLE_API_KEY)
+    key_cmd: tuple[str, ...] = ()  # the api_key_cmd `config init` writes (Vertex's token)
+    api_version: str = ""  # Azure's api-version when the profile names none
+    # the gateway speaks one API style whatever the model: a `like` borrows rules, not dialect
+    one_dialect: bool = False
 
     @property
     def default_model(self) -> str | None:
@@ -122,6 +127,8 @@ def _openai(mid: str) -> ModelInfo:
 
 # Azure's gpt-image does not take webp (seed 002: "Azure 暂不支持 webp").
 _PNG_JPEG = ("png", "jpeg")
+
+from imggen.dialects.native_presets import NATIVE_PRESETS  # noqa: E402
 
 PRESETS: dict[str, Preset] = {
     p.name: p
@@ -255,6 +262,7 @@ PRESETS: dict[str, Preset] = {
                 'dialect = "images" and like = "gpt-image-1" (a model it behaves like)'
             ),
         ),
+        *NATIVE_PRESETS,
     )
 }
 

@@ -15,6 +15,7 @@ MIME_EXT: dict[str, str] = {
     "image/jpeg": ".jpg",
     "image/webp": ".webp",
     "image/gif": ".gif",
+    "image/svg+xml": ".svg",  # files/svg.py: recognised and checked there, output only
 }
 
 PNG_SIG = b"\x89PNG\r\n\x1a\n"
@@ -117,6 +118,12 @@ def dimensions(source: Path | BinaryIO) -> tuple[int, int] | None:
         if mime == "image/jpeg":
             f.seek(2)
             return _jpeg_size(f)
+        if mime is None:
+            from imggen.files import svg
+
+            if svg.sniff(head + f.read(32)):
+                f.seek(0)
+                return svg.pixels(f.read(svg.CAP + 1))
     return None
 
 
@@ -167,6 +174,10 @@ def is_complete(path: Path, mime: str) -> bool:
     """Whether the file ends the way a whole image of `mime` ends (a cheap truncation check)."""
     if mime not in MIME_EXT:
         raise ValueError(f"cannot check completeness of {mime}")
+    if mime == "image/svg+xml":
+        from imggen.files import svg
+
+        return path.stat().st_size <= svg.CAP and svg.problem(path.read_bytes()) is None
     with path.open("rb") as f:
         size = f.seek(0, 2)
         if size < 12:

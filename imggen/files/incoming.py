@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from imggen.errors import GatewayFailed, ImggenError
-from imggen.files import embed, imagefile, streamcheck
+from imggen.files import embed, imagefile, streamcheck, svg
 from imggen.files.imagefile import looks_like_html
 from imggen.files.provenance import Marks
 from imggen.limits import MiB
@@ -63,7 +63,7 @@ class Incoming:
         self._head = bytearray()
         self._pending = bytearray()
         self._png: streamcheck.PngStream | None = None
-        self._tail: streamcheck.TailCheck | None = None
+        self._tail: streamcheck.TailCheck | svg.SvgCheck | None = None
         self._editor: embed.JpegStream | embed.WebpStream | None = None
         self.mime: str | None = None
         self.index: int | None = None  # the provenance index this image was written with
@@ -211,7 +211,7 @@ class Incoming:
     def begin(self, head: bytes, index: int | None = None, *, kept: bool = False) -> None:
         """Sniff the image from its first bytes and take its provenance: the next free index,
         or `index` (a rewrite). `kept`: write it as it comes (its Content Credentials)."""
-        mime = self.mime or imagefile.sniff(head[:64])
+        mime = self.mime or imagefile.sniff(head[:64]) or _svg(head[:64])
         if mime is None:
             self._state = _NOT_IMAGE
             return
@@ -222,6 +222,9 @@ class Incoming:
         text = {} if kept else self.marks.png
         if mime == "image/png":
             self._png = streamcheck.PngStream(self._out, png_chunks(text), drop=text)
+            return
+        if mime == svg.MIME:  # checked whole at the end; its record goes in the sidecar
+            self._tail = svg.SvgCheck()
             return
         self._tail = streamcheck.TailCheck(mime)
         packet = b"" if kept else self.marks.xmp
@@ -346,9 +349,15 @@ class Incoming:
             self.path.unlink(missing_ok=True)
 
 
+def _svg(head: bytes) -> str | None:
+    return svg.MIME if svg.sniff(head) else None
+
+
 def _bad(exc: streamcheck.BadImage) -> GatewayFailed:
     if exc.truncated:
         return GatewayFailed("the gateway sent a truncated image", hint="try again")
+    if str(exc).startswith("the gateway sent"):
+        return GatewayFailed(str(exc), hint="try again")
     return GatewayFailed(f"the gateway sent a malformed PNG: {exc}", hint="try again")
 
 

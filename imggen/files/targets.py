@@ -15,11 +15,18 @@ from pathlib import Path
 
 from imggen.errors import FileExists, UsageError
 
-EXTS = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".webp": "webp", ".gif": "gif"}
+EXTS = {
+    ".png": "png",
+    ".jpg": "jpeg",
+    ".jpeg": "jpeg",
+    ".webp": "webp",
+    ".gif": "gif",
+    ".svg": "svg",
+}
 FORMAT_EXT = {"png": ".png", "jpeg": ".jpg", "webp": ".webp", "gif": ".gif"}
 # What a saved image's name may end in: the extension follows the real type unless the user
 # named the file exactly, and a JPEG/WEBP/GIF gets a NAME.EXT.json sidecar.
-REAL_EXTS = (".png", ".jpg", ".webp", ".gif")
+REAL_EXTS = (".png", ".jpg", ".webp", ".gif", ".svg")
 SIDECAR = ".json"
 NAME_MAX = 255  # bytes in one path component on every common filesystem (pathconf may say less)
 PATH_MAX = 4096

@@ -57,6 +57,11 @@ def api_key(
             origin = f"${var} (api_key_env = {var} in profile {name!r})"
             key = check(environ[str(var)], source, fix=_env_fix(str(var)))
             return key, KeyFrom(source, origin)
+        for other in preset.also_env if preset and var == preset.key_env else ():
+            if environ.get(other):  # Gemini: GOOGLE_API_KEY, as Google's own SDK reads it
+                source = f"environment variable {other} (instead of {var})"
+                key = check(environ[other], source, fix=_env_fix(other))
+                return key, KeyFrom(source, f"${other} (read because ${var} is not set)")
         raise ConfigError(
             f"profile {name!r} reads its key from ${var}, which is not set",
             hint=f"export {var}=... (or set IMGGEN_API_KEY)",
@@ -75,11 +80,19 @@ def api_key(
         fix = f"correct profiles.{name}.api_key{where}, or move the key to api_key_env"
         origin = f"the api_key written inline in profile {name!r} of the config file"
         return check(str(prof["api_key"]), source, fix=fix), KeyFrom(source, origin)
-    if preset and environ.get(preset.key_env):
-        source = f"environment variable {preset.key_env} (preset)"
-        origin = f"${preset.key_env} (the variable the {preset.name} preset reads)"
-        key = check(environ[preset.key_env], source, fix=_env_fix(preset.key_env))
-        return key, KeyFrom(source, origin)
+    for var in (preset.key_env, *preset.also_env) if preset else ():
+        if environ.get(var):
+            assert preset is not None
+            source = f"environment variable {var} (preset)"
+            origin = f"${var} (the variable the {preset.name} preset reads)"
+            key = check(environ[var], source, fix=_env_fix(var))
+            return key, KeyFrom(source, origin)
+    if preset and preset.key_cmd:  # Vertex AI: gcloud prints a short-lived token
+        key = run_key_cmd(name, list(preset.key_cmd), timeout=cmd_timeout)
+        origin = f"the {preset.name} preset's command `{' '.join(preset.key_cmd)}`"
+        return check(key, FROM_CMD, fix="make the command print the key alone"), KeyFrom(
+            FROM_CMD, origin
+        )
     hint_var = preset.key_env if preset else "IMGGEN_API_KEY"
     raise ConfigError(
         f"no API key for profile {name!r}",

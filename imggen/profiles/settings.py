@@ -36,6 +36,7 @@ from imggen.profiles import layers as layers_mod
 from imggen.profiles.aliases import profile_models
 from imggen.profiles.layers import ENV_PROFILE
 from imggen.profiles.modelcache import IMAGE_API, Learned, Listed
+from imggen.sizes import RULES
 from imggen.wire import auth as key_auth
 
 SETTING_KEYS = (
@@ -47,9 +48,10 @@ SETTING_KEYS = (
     "api_key_cmd",
     "api_key",
     "auth",
+    "api_version",
     "models",
 )
-IMAGES_STYLE = ("images", IMAGE_API)  # dialects whose fields Caps describe
+IMAGES_STYLE = ("images", IMAGE_API, "azure")  # dialects whose fields Caps describe
 # Every key a profile may hold: where the gateway is, and defaults for the image options.
 PROFILE_KEYS = (*SETTING_KEYS, *options.PROFILE_OPTIONS)
 
@@ -70,6 +72,7 @@ class Settings:
     aliases: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # profile models
     learned: Learned | None = None  # what the gateway's listings said (modelcache)
     auth: key_auth.Auth = key_auth.BEARER  # how the key is sent (profile > preset > Bearer)
+    api_version: str = ""  # Azure's api-version (profile > preset)
     # fetches the key again (api_key_cmd: a short-lived token); None where it cannot change
     refresh: Callable[[], str] | None = field(default=None, repr=False, compare=False)
 
@@ -122,10 +125,19 @@ class Settings:
             rule = "any"  # its descriptors decide, not the name
         else:
             rule = info.size_rule if info else infer_size_rule(model)
-        if dialect == "images":
+            if info is None and dialect in RULES:  # together, xai, recraft: one rule each
+                rule = dialect
+        if dialect in ("images", "azure"):
             name = (info.caps if info else None) or openai_name(info.id if info else model)
             caps = CAPS[name] if name else GENERIC
         stream, edit = _abilities(info, caps, rule)
+        takes = getattr(style, "takes", None)  # what the dialect can carry at all
+        no_edit = (
+            ""
+            if takes is None or "inputs" in takes
+            else f"the {dialect} dialect takes no input images"
+        )
+        edit = edit and not no_edit
         preset = self.preset
         return Gateway(
             profile=self.profile,
@@ -138,7 +150,9 @@ class Settings:
             can_stream=style.can_stream and stream,
             no_stream_why=style.no_stream_why or (info.no_stream_why if info else ""),
             can_edit=edit,
-            no_edit_why=(caps.no_edit_why if caps else "") or (info.no_edit_why if info else ""),
+            no_edit_why=(caps.no_edit_why if caps else "")
+            or (info.no_edit_why if info else "")
+            or no_edit,
             image_only=(info.image_only if info else False)
             or bool(listed and listed.outputs == ("image",)),
             formats=_formats(caps, info, style.formats),
@@ -147,6 +161,7 @@ class Settings:
             tier_names=preset.tier_names if preset else (),
             currency=preset.currency if preset else None,
             stream_usage=preset.stream_usage if preset else True,
+            api_version=self.api_version or (preset.api_version if preset else ""),
         )
 
     def _dialect(
@@ -155,12 +170,14 @@ class Settings:
         """IMGGEN_DIALECT > the profile's table for the model > the profile's dialect > the
         gateway's listing > the catalog (or `like`) > the preset's per-model rule > the name."""
         from_env = self.dialect if self.sources.get("dialect") == "IMGGEN_DIALECT" else None
+        # a gateway with one API style (Azure, Google): `like` borrows rules, not the style
+        borrowed = not (self.preset and self.preset.one_dialect)
         choices = (
             from_env,
             alias.get("dialect"),
             self.dialect,
-            listed.dialect if listed else None,
-            info.dialect if info else None,
+            listed.dialect if listed and borrowed else None,
+            info.dialect if info and borrowed else None,
         )
         found = next((d for d in choices if d), None)
         if found:
@@ -233,6 +250,7 @@ def resolve(
         aliases=aliases,
         auth=way,
         refresh=refresh,
+        api_version=str(prof.get("api_version") or ""),
     )
 
 

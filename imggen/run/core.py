@@ -256,6 +256,14 @@ def _pointed(error: ImggenError, settings: Settings, gw: Gateway) -> ImggenError
 
     if type(error) is AuthFailed:
         return AuthFailed(error.message, hint=settings.auth_hint(), status=error.status)
+    if type(error) is GatewayRefused and "DeploymentNotFound" in error.message:
+        came = settings.sources.get("model", "")
+        hint = (
+            f"the Azure resource has no deployment named {gw.model!r}"
+            + (f" (from {came})" if came else "")
+            + "; -m names a deployment: the Azure portal (Deployments) lists them"
+        )
+        return GatewayRefused(error.message, hint=hint, status=error.status)
     preset = settings.preset
     if type(error) is not GatewayRefused or preset is None or preset.find(gw.model):
         return error

@@ -86,6 +86,9 @@ class Watched:
     def parse_text(self, text: str) -> Reply:
         return self.dialect.parse_text(text)
 
+    def final(self, body: Any) -> bool:
+        return self.dialect.final(body)
+
     def parse_event(self, body: Any) -> Reply:
         reply = self.dialect.parse_event(body)
         if reply.partials:

@@ -22,13 +22,18 @@ Serve an offline fake image gateway on 127.0.0.1 until stopped (Ctrl-C or SIGTER
 the OpenAI images API (with DALL-E rules and streamed partial images), OpenRouter's Image
 API and its image models list, chat completions in every style imggen speaks, and a models
 listing; --alias makes it a LiteLLM-style proxy. Its base URL is the first line of stdout;
-each request is logged on stderr."""
+each request is logged on stderr. With ROOT that URL without its /v1, it also speaks Google's
+Gemini API (ROOT/v1beta) and Vertex AI (ROOT/v1/projects/P/locations/L/publishers/google),
+Azure OpenAI (ROOT/openai or ROOT/openai/v1; deployment my-images unless --deployment), and
+Together, xAI and Recraft (ROOT/together/v1, ROOT/xai/v1, ROOT/recraft/v1), each key checked
+its provider's way."""
 EXAMPLES = """\
 examples:
   python -m imggen.testing --quiet &        # then: kill %1
   python -m imggen.testing --port 0 --key test-key --latency 2
   python -m imggen.testing --fault status:429 --fault reset
   python -m imggen.testing --alias company-image=gpt-image-1   # a LiteLLM-style proxy
+  python -m imggen.testing --deployment prod-images=gpt-image-1 --refuse-safety
 
 fault kinds (each fails the next request it fits, in the order given):
   status[:CODE]      an error reply, 500 unless CODE (429, 503, 401, ...)
@@ -120,6 +125,20 @@ def parser() -> argparse.ArgumentParser:
         help="sign every image with Content Credentials (a throwaway test certificate), as "
         "OpenAI and Azure do; needs pip install 'imggen[c2pa]'",
     )
+    cli.add_argument(
+        "--deployment",
+        action="append",
+        default=[],
+        type=parse_alias,
+        metavar="NAME=MODEL",
+        help="an Azure OpenAI deployment NAME of MODEL (repeatable) [my-images=gpt-image-1]",
+    )
+    cli.add_argument(
+        "--refuse-safety",
+        action="store_true",
+        help="refuse every Google, Azure, Together, xAI and Recraft generation for safety, "
+        "in each provider's own words",
+    )
     cli.add_argument("--quiet", action="store_true", help="do not log requests on stderr")
     cli.add_argument(
         "--fault",
@@ -145,6 +164,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: --signed: {signed.MISSING}", file=sys.stderr)
             return 2
         gateway.signer = signed.signing()
+    gateway.refuse_safety = args.refuse_safety
+    if args.deployment:
+        gateway.deployments = dict(args.deployment)
     for name, model in args.alias:
         gateway.aliases[name] = model
         gateway.drops = LITELLM_DROPS

@@ -11,6 +11,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
+from imggen.testing.personas import OWN_AUTH
 from imggen.testing.protocol import (
     SLOW_STEP,
     Abort,
@@ -137,7 +138,7 @@ class Handler(BaseHTTPRequestHandler):
         )
         fault: Fault | None = None
         try:
-            if route not in ("files", "redirect") and not self._authorized(headers):
+            if route not in ("files", "redirect", *OWN_AUTH) and not self._authorized(headers):
                 raise HTTPError(
                     error_reply(401, "Invalid API key", "invalid_request_error", "invalid_api_key")
                 )

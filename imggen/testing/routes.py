@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from imggen.testing import chat, images_api, models, openrouter_image_api
+from imggen.testing.personas import persona_of
 from imggen.testing.protocol import Fault, HTTPError, Recorded, Reply, error_reply
 
 if TYPE_CHECKING:
@@ -55,6 +56,9 @@ def route_of(path: str) -> tuple[str, str, Route | None]:
     for prefix, found in _DOWNLOADS.items():
         if path.startswith(prefix):
             return found
+    own = persona_of(path)  # Google, Azure, Together, xAI, Recraft (testing/personas.py)
+    if own is not None:
+        return own
     for suffix, found in ROUTES.items():
         if path.endswith(suffix):
             return found

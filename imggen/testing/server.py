@@ -88,6 +88,10 @@ class FakeGateway:
         self.aliases: dict[str, str] = {}
         self.drops: tuple[str, ...] = ()
         self.files: dict[str, tuple[bytes, str]] = {}  # name -> (bytes, content type)
+        # providers with their own routes (testing/personas.py): a safety refusal switch, and
+        # Azure OpenAI's deployments (name -> the model behind it)
+        self.refuse_safety = False
+        self.deployments: dict[str, str] = {"my-images": "gpt-image-1"}
         self.verbose = False
         # signs each image served (bytes, mime) -> bytes: --signed, see testing/signed.py
         self.signer: Callable[[bytes, str], bytes] | None = None

@@ -15,7 +15,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from imggen.errors import GatewayFailed, LinkExpired
-from imggen.files import imagefile
+from imggen.files import imagefile, svg
 from imggen.files.imagefile import looks_like_html
 from imggen.limits import Limits
 from imggen.wire.retry import Retrier, RetryLater
@@ -129,7 +129,7 @@ class Downloader:
                 if len(head) < 64:
                     head += chunk[: 64 - len(head)]
                 out.write(chunk)
-        if imagefile.sniff(head) is None:
+        if imagefile.sniff(head) is None and not svg.sniff(head):
             path.unlink(missing_ok=True)
             what = "a web page" if looks_like_html(head) or head.startswith(b"<?xml") else "data"
             raise LinkExpired(

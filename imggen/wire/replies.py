@@ -33,6 +33,10 @@ class ReplyParser(Protocol):
         """The images a stream's joined text holds (links split across events)."""
         ...
 
+    def final(self, body: Any) -> bool:
+        """Whether this event ends the stream (Gemini's streams send no [DONE])."""
+        ...
+
 
 class StreamNotStarted(GatewayFailed):
     """The stream ended before any event: nothing was generated, so asking again is safe."""
@@ -199,6 +203,8 @@ class _EventReader:
                 if value.get("error") or value.get("type") == "error":
                     raise event_error(value, self.redact)
             self.reply.extend(self.dialect.parse_event(value))
+            if self.dialect.final(value):
+                self.done = True
             if len(self.reply.text) > self.limits.json_text_cap:  # words in many small deltas
                 cap = self.limits.json_text_cap // MiB or 1
                 raise GatewayFailed(f"the gateway's stream sent over {cap} MiB of text")

@@ -67,14 +67,15 @@ def error_for_status(
     # the gateway's own words, unless it gave none
     detail = "" if said == error_text(None, status) else f": {said}"
     if is_content_filter(parsed):
+        which = filtered_categories(parsed)
         return Verdict(
             ContentFiltered(
-                f"the gateway refused the request (content filter){detail}",
+                f"the gateway refused the request (content filter{which}){detail}",
                 hint="rephrase the prompt; refusals are not retried",
                 status=status,
             )
         )
-    if status in (401, 403):
+    if status in (401, 403) or google_key_rejected(parsed):
         return Verdict(
             AuthFailed(
                 f"the gateway rejected the API key (HTTP {status}){detail}",
@@ -141,6 +142,8 @@ def error_text(body: Any, status: int) -> str:
         if isinstance(err, Mapping):
             msg = str(err.get("message") or err.get("msg") or "").strip()
             code = err.get("code") or err.get("type")
+            if isinstance(err.get("status"), str):  # Google: {"code": 400, "status": "..."}
+                code = err["status"]
             if msg:
                 return f"{msg} ({code})" if code and str(code) not in msg else msg
         elif isinstance(err, str) and err:
@@ -161,6 +164,9 @@ def is_content_filter(body: Any) -> bool:
     if not isinstance(body, Mapping) or not isinstance(body.get("error"), Mapping):
         return False
     err = body["error"]
+    inner = err.get("innererror", err.get("inner_error"))
+    if isinstance(inner, Mapping) and inner.get("code") == "ResponsibleAIPolicyViolation":
+        return True  # Azure OpenAI's content filter (azure-rest-api-specs innerErrorCode)
     code = str(err.get("code") or "").lower().replace("_", "")
     msg = str(err.get("message") or "").lower()
     return (
@@ -174,3 +180,36 @@ def is_content_filter(body: Any) -> bool:
 def host(url: str) -> str:
     """The host[:port] of a URL for messages (its path and query may hold tokens)."""
     return urlsplit(url).netloc or url[:40]
+
+
+def filtered_categories(body: Any) -> str:
+    """ ": sexual, violence" for an Azure content-filter body naming the categories it filtered
+    (`innererror.content_filter_result`: the Azure OpenAI content filtering documentation,
+    learn.microsoft.com/azure/ai-foundry/openai/concepts/content-filter); "" otherwise."""
+    err = body.get("error") if isinstance(body, Mapping) else None
+    inner = err.get("innererror", err.get("inner_error")) if isinstance(err, Mapping) else None
+    if not isinstance(inner, Mapping):
+        return ""
+    result = inner.get("content_filter_result", inner.get("content_filter_results"))
+    if not isinstance(result, Mapping):
+        return ""
+    hit = [
+        str(k) for k, v in result.items() if isinstance(v, Mapping) and v.get("filtered") is True
+    ]
+    return f": {', '.join(hit)}" if hit else ""
+
+
+def google_key_rejected(body: Any) -> bool:
+    """Google's answer to a wrong API key is HTTP 400 INVALID_ARGUMENT with an ErrorInfo
+    reason API_KEY_INVALID (real bodies quoted in continuedev/continue#8516); and 401
+    UNAUTHENTICATED on Vertex AI."""
+    err = body.get("error") if isinstance(body, Mapping) else None
+    if not isinstance(err, Mapping):
+        return False
+    if err.get("status") == "UNAUTHENTICATED":
+        return True
+    details = err.get("details")
+    return isinstance(details, list) and any(
+        isinstance(d, Mapping) and d.get("reason") in ("API_KEY_INVALID", "API_KEY_EXPIRED")
+        for d in details
+    )

@@ -70,6 +70,10 @@ def request(call: HttpCall) -> dict[str, Any]:
 
 
 def build(dialect: Dialect, job: Job, gw: Gateway, *, stream: bool = False) -> list[HttpCall]:
-    """The dialect's calls for a job, its sizes resolved first as core.prepare does."""
+    """The dialect's calls for a job, checked and its sizes resolved first as core.prepare
+    does."""
+    from imggen.dialects import check_carried
+
+    check_carried(job, dataclasses.replace(gw, dialect=dialect.name))
     res = sizes.resolve(gw.size_rule, gw.model, job.aspect, job.size)
     return dialect.build(job, gw, res, stream=stream)

@@ -120,7 +120,7 @@ def test_edit_of_a_foreign_image_is_one_user_turn() -> None:
                 inputs=(ImageInput("a.png", data=png_bytes(), mime="image/png"),),
                 mask=ImageInput("m.png", data=png_bytes(), mime="image/png"),
             ),
-            f"{PRO} (gemini dialect) takes no --mask: it edits by conversation",
+            f"--mask m.png is not something {PRO} (gemini dialect) can take",
         ),
     ],
 )

@@ -149,7 +149,10 @@ def test_references_are_refused_on_generations() -> None:
     with pytest.raises(UsageError) as info:
         build(IMAGES, Job("x", refs=(ref,)), gateway("turing", GPT2), stream=False)
 
-    assert info.value.message == f"{GPT2} takes no reference images on images/generations"
+    assert info.value.message == (
+        f"--ref https://img.example/a.png is not something {GPT2} (images dialect) can take"
+    )
+    assert info.value.hint is not None and "imggen edit IMAGE... PROMPT" in info.value.hint
 
 
 # -- edits: multipart -----------------------------------------------------------------------

@@ -151,7 +151,7 @@ def test_references_and_inputs_go_as_image_url_parts() -> None:
                 inputs=(ImageInput("a.png", data=png_bytes(), mime="image/png"),),
                 mask=ImageInput("m.png", data=png_bytes(), mime="image/png"),
             ),
-            f"{GEMINI_3} (openrouter dialect) takes no --mask",
+            f"--mask m.png is not something {GEMINI_3} (openrouter dialect) can take",
         ),
     ],
 )
