@@ -184,11 +184,12 @@ def _local(source: str, folder: Path) -> str:
 
 
 def _inside(path: Path, folder: Path) -> bool:
-    """Whether path lies in folder, as written (`a/../../x` is not) and as the links the
-    folder already holds lead (a link the user made to elsewhere is theirs to make)."""
+    """Whether path lies in folder, both as written (`a/../../x` does not) and as the links
+    the folder holds lead: an output folder that is a link to elsewhere (one a pull request
+    can ship) needs --outputs-anywhere too."""
     plain = Path(os.path.normpath(path))
     real = Path(os.path.realpath(path.parent))
-    return plain.is_relative_to(folder) or real.is_relative_to(os.path.realpath(folder))
+    return plain.is_relative_to(folder) and real.is_relative_to(os.path.realpath(folder))
 
 
 def _check_outputs(tasks: list[Task], problems: list[Problem], folder: Path | None) -> None:

@@ -97,6 +97,11 @@ class Summary:
         return worst or (int(ExitCode.BUDGET) if self.over_budget else 0)
 
 
+def ours(head: bytes) -> bool:
+    """Whether a file's first bytes are a results file imggen wrote (a re-run replaces it)."""
+    return head.startswith(b'{"job": ')
+
+
 def spent(results: list[JobResult]) -> float | None:
     """The sum of the reported costs, or None when no job reported one."""
     costs = [r.cost for r in results if r.cost is not None]

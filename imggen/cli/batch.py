@@ -170,7 +170,9 @@ def _run(env: Any, ui: Any, m: Any, how: _How, flags: Flags) -> None:
         _dry_run(env, ui, todo, flags["json"])
         return
     stem = m.path.stem + (f".results-{part[0]}-of-{part[1]}" if part else ".results")
-    results_file = b.ResultsFile(how.results or m.path.with_name(stem + ".jsonl"))
+    results_path = how.results or m.path.with_name(stem + ".jsonl")
+    _check_writes(m.path, results_path, how, part, force=flags["force"])
+    results_file = b.ResultsFile(results_path)
     try:
         summary = b.run_many(
             todo,
@@ -195,6 +197,19 @@ def _run(env: Any, ui: Any, m: Any, how: _How, flags: Flags) -> None:
         )
     if summary.exit_code:
         raise typer.Exit(summary.exit_code)
+
+
+def _check_writes(manifest: Path, results: Path, how: _How, part: Any, *, force: bool) -> None:
+    """Before anything is sent: the results file and the gallery are imggen's own to replace
+    (not the manifest, not a link, not a file someone else made unless --force)."""
+    from imggen.batch import report as gallery
+    from imggen.batch.run import ours
+    from imggen.files import owned
+
+    owned.check(results, "results file", ours=ours, force=force, protect=(manifest,))
+    if how.report:
+        page = gallery.page_path(how.report, part)
+        owned.check(page, "report", ours=gallery.ours, force=force, protect=(manifest, results))
 
 
 def _printer(env: Any, *, quiet: bool) -> Any:
