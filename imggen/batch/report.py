@@ -10,7 +10,8 @@ import time
 from pathlib import Path
 from urllib.parse import quote
 
-from imggen.batch.run import JobResult, Summary, money
+from imggen.batch.budget import money
+from imggen.batch.run import JobResult, Summary
 from imggen.errors import UsageError
 from imggen.files import owned, save
 from imggen.files.imagefile import dimensions

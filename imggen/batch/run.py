@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from imggen.batch import lock
+from imggen.batch.budget import Budget
 from imggen.batch.plan import Task
 from imggen.console import UI, shown
 from imggen.env import Env
@@ -36,6 +37,7 @@ class JobResult:
     seconds: float = 0.0
     cost: float | None = None  # what the gateway reported (usage.cost), if it did
     currency: str | None = None
+    cost_unusable: str = ""  # a reported cost that cannot be counted, as text
     note: str = ""  # why a job was skipped, when not for its plan's reason (--max-cost)
 
     @property
@@ -61,6 +63,7 @@ class JobResult:
             "warnings": self.warnings,
             "cost": self.cost,
             "currency": self.currency,
+            "cost_unusable": self.cost_unusable or None,
             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(self.started)),
             "seconds": round(self.seconds, 3),
         }
@@ -92,7 +95,7 @@ class Summary:
 
     @property
     def exit_code(self) -> int:
-        """The worst failure's code; else 7 when --max-cost left jobs unstarted; else 0."""
+        """The worst failure's code; else 8 when --max-cost left jobs unstarted; else 0."""
         worst = max((int(r.error.exit_code) for r in self.results if r.error), default=0)
         return worst or (int(ExitCode.BUDGET) if self.over_budget else 0)
 
@@ -152,8 +155,8 @@ def run_many(
 ) -> Summary:
     """Run the tasks `jobs` at a time on daemon threads sharing one Client per profile (one
     pool, one Pacer: a 429 pauses every worker of that profile). Every job is attempted unless
-    fail_fast; once the reported cost reaches max_cost no job starts (each left is recorded
-    skipped; jobs in flight finish); on Ctrl-C/SIGTERM in-flight jobs are abandoned without
+    fail_fast; with max_cost a job starts only within the budget (budget.Budget: each left is
+    recorded skipped; jobs in flight finish); on Ctrl-C/SIGTERM in-flight jobs are abandoned without
     partial files and the interrupt is re-raised."""
     from imggen.wire.client import Client
 
@@ -165,6 +168,7 @@ def run_many(
     scratches: list[Scratch] = []  # every job's temp files, for the main thread
     crashed: list[BaseException] = []  # what ended a worker early, raised in the main thread
     queue = iter(todo)
+    budget = Budget(max_cost)
     clients: dict[tuple[str, str], Client] = {}
     for t in todo:
         key = (t.settings.profile, t.settings.base_url)
@@ -192,11 +196,10 @@ def run_many(
             while not stop.is_set():
                 with lock:
                     task = next(queue, None)
-                    cost = spent(done)
                 if task is None:
                     return
-                if max_cost is not None and cost is not None and cost >= max_cost:
-                    note = f"--max-cost {money(max_cost)} reached: {money(cost)} spent"
+                note, reserved = budget.admit(stop)
+                if note is not None:
                     finish(JobResult(task, "skipped", note=note))
                     continue
                 client = clients[(task.settings.profile, task.settings.base_url)]
@@ -204,6 +207,12 @@ def run_many(
                 with lock:
                     scratches.append(scratch)
                 result = _run_one(task, client, env, ui, on_saved, scratch)
+                budget.settle(
+                    reserved,
+                    result.cost,
+                    saved=result.status == "saved",
+                    unusable=result.cost_unusable,
+                )
                 if abandon.is_set() and result.status == "failed":
                     return  # interrupted mid-job: no line for it; the next run redoes it
                 finish(result)
@@ -289,6 +298,7 @@ def _run_one(
         result.error = outcome.error
         result.status = "saved" if outcome.error is None else "failed"
         result.cost, result.currency = outcome.cost, outcome.currency
+        result.cost_unusable = outcome.cost_unusable
         if result.status == "saved":
             _remove_superseded(task, result.paths)
     except Exception as exc:  # a bug in one job must not take the others down
@@ -326,9 +336,3 @@ def _report(ui: UI, r: JobResult, k: int, total: int) -> None:
 
 def _target(task: Task) -> str:
     return str(task.plan.targets[0].path)
-
-
-def money(amount: float, currency: str | None = None) -> str:
-    """An amount as people write it: 0.05 USD, 1.2 (no currency known), 0."""
-    text = f"{amount:.6f}".rstrip("0").rstrip(".")
-    return f"{text} {currency}" if currency else text

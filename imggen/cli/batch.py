@@ -66,9 +66,10 @@ MaxCost = Annotated[
     typer.Option(
         "--max-cost",
         metavar="AMOUNT",
-        help="Start no new job once the cost the gateway reports for this run reaches AMOUNT "
-        "(its currency: USD on OpenRouter). The jobs left are recorded skipped and the run "
-        "exits 8; running it again resumes them.",
+        help="Keep the run within AMOUNT of what the gateway reports (its currency: USD on "
+        "OpenRouter): a job starts only if its expected cost fits. The jobs left are recorded "
+        "skipped and the run exits 8; running it again resumes them. A reported cost that is "
+        "not an amount (NaN, negative) stops the run too.",
         rich_help_panel=RUN_PANEL,
     ),
 ]
@@ -251,7 +252,7 @@ def _document(m: Any, results_path: Path, summary: Any) -> dict[str, Any]:
 
 
 def _summarise(ui: Any, summary: Any, results_path: Path) -> None:
-    from imggen.batch.run import money
+    from imggen.batch.budget import money
     from imggen.console import shown
 
     costs = summary.cost is not None  # a cost column only where the gateway reports one
