@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from imggen.batch import manifest, plan
 from imggen.batch import run as batch
 from imggen.console import UI

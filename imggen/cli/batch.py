@@ -193,8 +193,11 @@ def _run(env: Any, ui: Any, m: Any, how: _How, flags: Flags) -> None:
     if max_cost is not None and summary.cost is None and summary.count("saved"):
         ui.warn("--max-cost: the gateway reported no cost for any job, so none was counted")
     if flags["json"]:
+        from imggen.console import safe_json
+
         env.out.write(
-            json.dumps(_document(m, results_file.path, summary), ensure_ascii=False) + "\n"
+            safe_json(json.dumps(_document(m, results_file.path, summary), ensure_ascii=False))
+            + "\n"
         )
     if summary.exit_code:
         raise typer.Exit(summary.exit_code)
@@ -303,7 +306,9 @@ def _dry_run(env: Any, ui: Any, todo: list[Any], as_json: bool) -> None:
             }
             for t in todo
         ]
-        env.out.write(json.dumps({"jobs": doc}, ensure_ascii=False, indent=2) + "\n")
+        from imggen.console import safe_json
+
+        env.out.write(safe_json(json.dumps({"jobs": doc}, ensure_ascii=False, indent=2)) + "\n")
     else:
         for t in todo:
             outputs = ", ".join(shown(str(x.path)) for x in t.plan.targets)

@@ -183,7 +183,9 @@ def _report(ui: Any, outcome: Any, *, as_json: bool) -> None:
 
 
 def _write_json(env: Any, doc: dict[str, Any]) -> None:
-    env.out.write(json.dumps(doc, ensure_ascii=False) + "\n")
+    from imggen.console import safe_json
+
+    env.out.write(safe_json(json.dumps(doc, ensure_ascii=False)) + "\n")
 
 
 def _print_dry_run(env: Any, plan: Any, base_url: str, as_json: bool) -> None:
@@ -196,7 +198,9 @@ def _print_dry_run(env: Any, plan: Any, base_url: str, as_json: bool) -> None:
             "requests": calls,
             "outputs": [str(t.path) if t.path else "-" for t in plan.targets],
         }
-        env.out.write(json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
+        from imggen.console import safe_json
+
+        env.out.write(safe_json(json.dumps(doc, ensure_ascii=False, indent=2)) + "\n")
         return
     same = len(calls) > 1 and all(c == calls[0] for c in calls)
     for i, call in enumerate(calls[:1] if same else calls):
@@ -209,7 +213,9 @@ def _print_dry_run(env: Any, plan: Any, base_url: str, as_json: bool) -> None:
             env.out.write(f"{k}: {v}\n")
         env.out.write("\n")
         if "json" in call:
-            env.out.write(json.dumps(call["json"], ensure_ascii=False, indent=2) + "\n")
+            from imggen.console import safe_json
+
+            env.out.write(safe_json(json.dumps(call["json"], ensure_ascii=False, indent=2)) + "\n")
             continue
         for k, v in call["form"].items():
             env.out.write(f"{k}={v}\n")

@@ -88,7 +88,9 @@ def models(
         if client is not None:
             client.close()
     if json_out:
-        env.out.write(json.dumps(found.as_json(), ensure_ascii=False, indent=2) + "\n")
+        from imggen.console import safe_json
+
+        env.out.write(safe_json(json.dumps(found.as_json(), ensure_ascii=False, indent=2)) + "\n")
         return
     ui.info(f"{s.profile}: {found.detail}")
     if not found.models:

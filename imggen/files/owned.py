@@ -117,9 +117,7 @@ def open_append(path: Path, what: str) -> int:
     return fd
 
 
-def replace(
-    path: Path, data: bytes, *, mode: int, new: Callable[[Path], tuple[Path, int]]
-) -> Path:
+def replace(path: Path, data: bytes, *, mode: int, new: Callable[[Path], tuple[Path, int]]) -> Path:
     """Put `data` at `path` whole: a temp file from `new(folder)` (the run's Scratch, so an
     interrupt removes it), given `mode`, then renamed over `path` (a link there is replaced,
     not followed); returns the temp file's name, gone now. Raises OSError; the temp file is

@@ -60,9 +60,10 @@ def test_the_readmes_max_cost_demo_exits_8_within_budget_and_the_next_run_resume
     assert "cost 0.08;" in err
     assert re.search(r"^\s*total\s+0\.08\s*$", err, re.M), err  # the table's total row
     lines = results(tmp_path / "assets.results.jsonl")
-    assert sorted((r["status"], r["cost"] or 0) for r in lines) == [("saved", 0.04)] * 2 + [
-        ("skipped", 0)
-    ] * 3
+    assert (
+        sorted((r["status"], r["cost"] or 0) for r in lines)
+        == [("saved", 0.04)] * 2 + [("skipped", 0)] * 3
+    )
     for r in lines:
         assert r["status"] == "saved" or "one more (about 0.04) would pass it" in r["reason"]
     assert "5 jobs" in (tmp_path / "g.html").read_text()
