@@ -170,6 +170,7 @@ def test_failing_job_does_not_stop_the_others(fake: FakeGateway, tmp_path: Path)
     assert {k for r in results_of(path) for k in r} == {
         *("job", "where", "status", "output", "paths", "prompt", "model", "profile"),
         *("retries", "reason", "error", "warnings", "started", "seconds", "cost", "currency"),
+        "cost_unusable",
     }
     # the failed job alone is redone by the next run
     again = run_batch(path, env_for(fake))

@@ -30,7 +30,9 @@ def send_all(
     its images into their temp files. The main thread only waits, so signals stay prompt."""
 
     def one(call: HttpCall) -> Result:
-        reader = streaming.Watched(plan.dialect, ui, plan.gateway.model, partials, landing.preview)
+        reader = streaming.Watched(
+            plan.dialect, ui, plan.gateway.model, partials, landing.preview, landing.discard
+        )
         try:
             reply = client.send(call, reader, landing.open)
         except ImggenError as exc:
