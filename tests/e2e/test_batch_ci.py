@@ -244,6 +244,34 @@ def test_example_workflow_shards_caches_and_uploads() -> None:
     assert upload["with"]["path"].split() == ["assets/out/", "assets/*.results-*.jsonl", "reports/"]
 
 
+def test_example_workflow_installs_imggen_from_a_pinned_commit_never_by_name(
+    tmp_path: Path,
+) -> None:
+    """By name from the package index, the step failed (no such package) and would run
+    whatever a later registrant of the name uploads, in a job holding the key."""
+    steps = {s.get("name"): s for s in workflow()["jobs"]["images"]["steps"]}
+    step = steps["Install imggen"]
+    assert (
+        'pip install "imggen @ git+https://github.com/${IMGGEN_REPO}@${IMGGEN_COMMIT}"'
+        in (step["run"])
+    )
+    assert "vars." not in step["run"] and "IMGGEN_PIP_SPEC" not in WORKFLOW.read_text()
+
+    def guard(commit: str) -> subprocess.CompletedProcess[bytes]:
+        script = step["run"].replace("python -m pip install", "echo would install")
+        env = {"PATH": os.environ["PATH"], "IMGGEN_REPO": "me/imggen", "IMGGEN_COMMIT": commit}
+        return subprocess.run(["bash", "-e", "-c", script], env=env, capture_output=True)
+
+    placeholder = guard(step["env"]["IMGGEN_COMMIT"])
+    assert (
+        placeholder.returncode == 1 and b"set IMGGEN_REPO and IMGGEN_COMMIT" in placeholder.stdout
+    )
+    assert guard("v0.1.0").returncode == 1  # a tag can move; a commit cannot
+    pinned = guard("0123456789abcdef0123456789abcdef01234567")
+    assert pinned.returncode == 0
+    assert b"git+https://github.com/me/imggen@0123456789abcdef" in pinned.stdout
+
+
 def test_example_workflow_steps_run_against_the_fake(fake: FakeGateway, tmp_path: Path) -> None:
     """Every machine's Generate and Count steps, run as the workflow's shell runs them: the
     shards cover the manifest once, each writes its page, and a re-run makes nothing."""
