@@ -49,3 +49,57 @@ def test_partials_n_saves_at_most_n_partial_renders(tmp_path: Path) -> None:
         "a.png",
     ]
     assert err.count("more partial renders than the 2 asked") == 1, err
+
+
+def _status(h: BaseHTTPRequestHandler, code: int, body: bytes, ctype: str) -> None:
+    h.send_response(code)
+    h.send_header("Content-Type", ctype)
+    h.send_header("Content-Length", str(len(body)))
+    h.end_headers()
+    h.wfile.write(body)
+
+
+def _proxy_500(h: BaseHTTPRequestHandler) -> None:
+    error = {"error": {"message": "litellm.APIError: streaming is not supported here"}}
+    _status(h, 500, json.dumps(error).encode(), "application/json")
+
+
+def test_a_500_on_a_streaming_images_request_is_resent_once_without_the_stream(
+    tmp_path: Path,
+) -> None:
+    accepts: list[str] = []
+    b64 = base64.b64encode(PNG).decode()
+
+    def answer(h: BaseHTTPRequestHandler) -> None:
+        accepts.append(h.headers.get("Accept", ""))
+        if len(accepts) == 1:
+            _proxy_500(h)
+        else:
+            _status(h, 200, json.dumps({"data": [{"b64_json": b64}]}).encode(), "application/json")
+
+    with Hostile() as gw:
+        gw.routes["/v1/images/generations"] = answer
+        done, _ = run_bounded(
+            ["generate", "x", "--partials", "2", "-o", "a.png"], openai_env(gw), tmp_path
+        )
+    err = done.stderr.decode()
+    assert done.returncode == 0, err
+    assert accepts == ["text/event-stream", "application/json"]
+    assert "sending it once more without the stream" in err
+    assert (tmp_path / "a.png").exists()
+
+
+def test_a_gateway_failing_the_stream_and_the_plain_request_is_asked_twice_not_nine_times(
+    tmp_path: Path,
+) -> None:
+    with Hostile() as gw:
+        gw.routes["/v1/images/generations"] = _proxy_500
+        done, _ = run_bounded(
+            ["generate", "x", "--stream", "-o", "a.png"], openai_env(gw), tmp_path
+        )
+        hits = gw.count("/v1/images/generations")
+    err = done.stderr.decode()
+    assert done.returncode == 5, err
+    assert hits == 2  # before: 3 streaming tries, each retried upstream by the proxy
+    assert "also without the stream" in err and "billed more than once" in err
+    assert "try again later" not in err
