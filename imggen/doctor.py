@@ -22,6 +22,7 @@ from imggen.errors import (
     GatewayFailed,
     GatewayRefused,
     ImggenError,
+    NotAnApi,
 )
 from imggen.job import Job
 from imggen.profiles import modelcache, settings
@@ -190,6 +191,14 @@ def _probe(report: Report, s: settings.Settings, env: Env, ui: UI) -> bool:
     try:
         with core.make_client(s, env, ui, opts, read_timeout=PROBE_TIMEOUT) as client:
             body = client.get_json(path)
+    except NotAnApi as exc:
+        if has_api:  # a website answered where the API lists its models: nothing more to ask
+            report.fail("reachable", exc)
+            return False
+        report.set("reachable", OK, f"{host} answered GET {path}")
+        report.set("key", SKIP, no_key_check)
+        report.set("models_api", OK, f"absent ({exc.message}); {_no_api(s)}")
+        return True
     except AuthFailed as exc:
         report.set("reachable", OK, f"{host} answered GET {path}")
         if has_api:  # the hint names where the key came from

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from imggen import sizes
-from imggen.errors import GatewayFailed, GatewayRefused
+from imggen.errors import GatewayFailed, GatewayRefused, NotAnApi
 from imggen.profiles import modelcache
 from imggen.profiles.modelcache import IMAGE_MODES
 from imggen.profiles.settings import Settings
@@ -197,10 +197,12 @@ def listing(settings: Settings, client: JsonGetter | None, *, all_models: bool =
     url = settings.base_url + path
     try:
         body = client.get_json(path)
-    except (GatewayRefused, GatewayFailed) as exc:
-        # a refusal, or a 2xx page that is no listing: no models API here. A 5xx or a
-        # network failure is the gateway failing, and says so (exit 5).
-        answered = isinstance(exc, GatewayRefused) or (exc.status or 0) in range(200, 300)
+    except (GatewayRefused, GatewayFailed, NotAnApi) as exc:
+        # a refusal, or a page that is no listing: no models API here. A 5xx or a network
+        # failure is the gateway failing, and says so (exit 5).
+        answered = isinstance(exc, GatewayRefused | NotAnApi) or (exc.status or 0) in range(
+            200, 300
+        )
         if not answered:
             raise
         return from_catalog(f"the gateway has no models API (GET {url}: {exc.message})")

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from imggen.dialects.caps import Caps, Field
-from imggen.errors import AuthFailed, GatewayFailed, GatewayRefused
+from imggen.errors import AuthFailed, GatewayFailed, GatewayRefused, NotAnApi
 
 if TYPE_CHECKING:
     from imggen.env import Env
@@ -258,7 +258,7 @@ def ask(s: Settings, client: Any, asked: list[str]) -> Learned:
     for path in asked:
         try:
             body = client.get_json(path)
-        except GatewayRefused:
+        except (GatewayRefused, NotAnApi):  # no such listing here (a 404, a web page)
             learned = learned.with_listing(path, {})
             continue
         found = from_image_models(body) if path == _image_api(s) else from_models(body)

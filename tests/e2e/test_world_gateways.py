@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 from http.server import BaseHTTPRequestHandler
+from collections.abc import Callable
 from pathlib import Path
 
 from imggen.testing import make_png
@@ -103,3 +104,27 @@ def test_a_gateway_failing_the_stream_and_the_plain_request_is_asked_twice_not_n
     assert hits == 2  # before: 3 streaming tries, each retried upstream by the proxy
     assert "also without the stream" in err and "billed more than once" in err
     assert "try again later" not in err
+
+
+def _web_page(code: int) -> Callable[[BaseHTTPRequestHandler], None]:
+    page = b"<!DOCTYPE html><html><head><title>Error response</title></head><body>nope</body>"
+    return lambda h: _status(h, code, page, "text/html")
+
+
+def test_a_website_at_the_base_url_is_said_at_once_and_doctor_fails_it(tmp_path: Path) -> None:
+    """`python -m http.server` answers POST with an HTML 501 and GET with an HTML 404: imggen
+    retried the 501 and said "the gateway is failing or busy", and doctor passed it."""
+    with Hostile() as gw:
+        gw.routes["/v1/chat/completions"] = _web_page(501)
+        gw.routes["/v1/models"] = _web_page(404)
+        env = {**gw.env(), "IMGGEN_PROFILE": "openrouter"}
+        done, _ = run_bounded(["generate", "x", "-o", "a.png", "--no-stream"], env, tmp_path)
+        posts = gw.count("/v1/chat/completions")
+        doctor, _ = run_bounded(["doctor"], env, tmp_path)
+    err = done.stderr.decode()
+    assert done.returncode == 3, err
+    assert posts == 1 and "retry" not in err
+    assert "base_url does not lead to an API: HTTP 501 with an HTML page" in err
+    assert "failing or busy" not in err
+    assert doctor.returncode == 3, doctor.stderr.decode()
+    assert "reachable\tFAIL\tbase_url does not lead to an API" in doctor.stdout.decode()
