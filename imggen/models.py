@@ -23,7 +23,7 @@ CATALOG = "catalog"
 class JsonGetter(Protocol):
     """What listing needs of a client.Client: one authenticated GET returning JSON."""
 
-    def get_json(self, path: str) -> Any: ...
+    def get_json(self, path: str, *, root: bool = False) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -209,7 +209,7 @@ def listing(settings: Settings, client: JsonGetter | None, *, all_models: bool =
     items = entries(body)
     settings = _with_modes(settings, body)
     mods = {str(e["id"]): output_modalities(e) for e in items}
-    makes = {str(e["id"]): _makes_images(e, mods[str(e["id"])]) for e in items}
+    makes = {str(e["id"]): _makes(settings, e, mods[str(e["id"])]) for e in items}
     if items and not any(m is not None for m in makes.values()):
         found = from_catalog(
             f"GET {url} listed {len(items)} models without output modalities", list(mods)
@@ -244,9 +244,21 @@ def _makes_images(entry: Mapping[str, Any], out: tuple[str, ...] | None) -> bool
     return None if out is None else "image" in out
 
 
+def _makes(
+    settings: Settings, entry: Mapping[str, Any], out: tuple[str, ...] | None
+) -> bool | None:
+    """Whether a listed model makes images: what LiteLLM's model groups said of it where they
+    did (its deployment's real mode: aliases have none in /models), else its entry."""
+    learned = settings.learned.models.get(str(entry["id"])) if settings.learned else None
+    if learned is not None and learned.from_groups:
+        return learned.image_output
+    return _makes_images(entry, out)
+
+
 def _with_modes(settings: Settings, body: Any) -> Settings:
     """Settings that know the modes a LiteLLM listing gives (image_generation deployments are
-    images-dialect models), as generate learns them."""
+    images-dialect models), as generate learns them; the model groups' modes, where learned,
+    outrank them."""
     found = modelcache.from_models(body)
     if not any(m.mode for m in found.values()):
         return settings

@@ -97,7 +97,12 @@ def _settings(
     same = next((v for k, v in resolved.items() if k[0] == key[0]), None)
     if isinstance(same, settings.Settings) and key[1]:
         sources = {**same.sources, "model": model_source}
-        return dataclasses.replace(same, model=key[1], sources=sources)
+        other = dataclasses.replace(same, model=key[1], sources=sources)
+        try:
+            modelcache.check_served(other)
+        except ImggenError as exc:
+            return exc
+        return other
     try:
         s = settings.resolve(
             profile=key[0],
@@ -108,7 +113,9 @@ def _settings(
             limits=env.limits,
         )
         # what the gateway's model listing says (cached a day) picks dialects, as for generate
-        return modelcache.learn(s, env, offline=not need_key)
+        s = modelcache.learn(s, env, offline=not need_key)
+        modelcache.check_served(s)
+        return s
     except ImggenError as exc:
         return exc
 

@@ -138,6 +138,7 @@ def _request(
     s = modelcache.learn(s, env, offline=flags["dry_run"])
     for warning in s.warnings:
         ui.warn(warning)
+    modelcache.check_served(s)  # a mistyped model the gateway's listing would catch
     ui.debug(
         f"profile {s.profile} ({s.sources.get('profile')}), base URL {s.base_url}, "
         f"key from {s.key_source or 'nowhere (dry run)'}"

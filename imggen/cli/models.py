@@ -74,7 +74,7 @@ def models(
             s, env, ui, core.RunOptions(timeout=LIST_TIMEOUT, retries=1), read_timeout=LIST_TIMEOUT
         )
     try:
-        if client is not None and (refresh or (s.preset is not None and s.preset.image_api)):
+        if client is not None and (refresh or (s.preset is not None and s.preset.learns)):
             # the image models list (and with --refresh LiteLLM's modes) decide dialects;
             # kept a day
             before = len(s.warnings)

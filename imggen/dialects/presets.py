@@ -246,7 +246,9 @@ PRESETS: dict[str, Preset] = {
             "LITELLM_API_KEY",
             models=(),
             no_base_url_why="a LiteLLM proxy runs wherever you host it",
-            model_dialects=(("gpt-image", "images"), ("dall-e", "images")),
+            # Seedream, as on the gateways that serve it, is an images API model (LiteLLM routes
+            # it to its images endpoint); its chat route refuses it
+            model_dialects=(("gpt-image", "images"), ("dall-e", "images"), ("seedream", "images")),
             learns=True,
             stream_usage=True,
             note=(

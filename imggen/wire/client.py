@@ -176,10 +176,12 @@ class Client:
 
         return attempt
 
-    def get_json(self, path: str) -> Any:
-        """A small authenticated GET (the models API), with retries. Raises as send() does;
+    def get_json(self, path: str, *, root: bool = False) -> Any:
+        """A small authenticated GET (the models API), with retries; `root`: at the base URL
+        without its /v1 (LiteLLM's /model_group/info lives there). Raises as send() does;
         GatewayFailed for a page or malformed JSON carries the HTTP status."""
-        what, url = f"GET {path}", self.base_url + path
+        base = self.base_url.removesuffix("/v1") if root else self.base_url
+        what, url = f"GET {path}", base + path
 
         def attempt(delivered: list[bool]) -> Any:
             with (
