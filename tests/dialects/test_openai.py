@@ -71,6 +71,12 @@ def test_transparent_webp_and_compression_are_valid_on_gpt_image() -> None:
 
 
 def test_compression_beside_png_is_refused() -> None:
+    # OpenAI's schema: output_compression only with jpeg or webp, and PNG is the default
+    for job in (
+        Job("x", params={"output_compression": 50}),
+        Job("x", format="png", params={"output_compression": 70}),
+    ):
+        assert "applies to jpeg or webp only" in refusal("gpt-image-1", job)
     message = refusal("gpt-image-1", Job("x", format="png", params={"output_compression": 70}))
     assert "applies to jpeg or webp only" in message
 
