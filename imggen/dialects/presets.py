@@ -65,7 +65,8 @@ def infer_size_rule(model: str) -> str:
         ("gemini-2.5", "gemini-2.5"),
         ("gemini-3.1", "gemini-3.1"),
         ("gemini-3", "gemini-3"),
-        ("gpt-image-2", "gpt-image-2"),
+        # Turing's catalog names its own rule (with a pixel floor); elsewhere OpenAI's
+        ("gpt-image-2", "gpt-image-2-openai"),
         ("gpt-image-1", "gpt-image-1"),
         ("chatgpt-image", "gpt-image-1"),
         ("dall-e-3", "dall-e-3"),
