@@ -328,7 +328,14 @@ def safe_json(text: str) -> str:
     """A JSON document (json.dumps with ensure_ascii=False) with C1 controls and bidi
     overrides escaped as \\uXXXX: JSON escapes C0 itself, and a C1 can only sit in a string."""
     _, singles = _controls()
-    return singles.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    return _SURROGATES.sub(
+        lambda m: f"\\u{ord(m.group()):04x}",
+        singles.sub(lambda m: f"\\u{ord(m.group()):04x}", text),
+    )
+
+
+# a name that is not UTF-8, as Python reads it (surrogate-escaped): its JSON escape is valid
+_SURROGATES = re.compile("[\ud800-\udfff]")
 
 
 def shown(path: str) -> str:

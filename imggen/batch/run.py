@@ -126,7 +126,8 @@ class ResultsFile:
 
     def write(self, record: dict[str, Any]) -> None:
         """Append one line. Raises UsageError when the file cannot be written (disk full)."""
-        data = (json.dumps(record, ensure_ascii=False) + "\n").encode()
+        # a name that is not UTF-8 (a surrogate to Python) becomes its JSON escape, \udcff
+        data = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8", "backslashreplace")
         with self._lock:
             view = memoryview(data)
             try:

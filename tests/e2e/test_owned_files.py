@@ -131,3 +131,16 @@ def test_check_knows_its_own_files(tmp_path: Path) -> None:
     (tmp_path / "dir").mkdir()
     with pytest.raises(owned.NotOurs, match="not a file"):
         owned.check(tmp_path / "dir", "report", ours=lambda h: True, force=True)
+
+
+def test_a_manifest_name_that_is_not_utf8_writes_its_report_after_paying(
+    fake: FakeGateway, cli: Cli, tmp_path: Path
+) -> None:
+    """The report crashed (exit 1) after every job was paid for."""
+    name = os.fsdecode(b"assets-\xff.jsonl")
+    m = jobs(tmp_path / name, {"prompt": "a fox", "output": "fox.png"})
+    done = cli("batch", str(m), "--report", str(tmp_path / "g.html"), env=gw_env(fake))
+    err = done.stderr.decode(errors="replace")
+    assert done.returncode == 0, err
+    assert "internal error" not in err
+    assert "imggen batch" in (tmp_path / "g.html").read_text(errors="replace")

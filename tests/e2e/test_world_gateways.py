@@ -9,6 +9,8 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
+import pytest
+
 from imggen.testing import make_png
 from tests.conftest import SENTINEL_KEY
 from tests.e2e.hostile import Hostile, run_bounded
@@ -128,3 +130,52 @@ def test_a_website_at_the_base_url_is_said_at_once_and_doctor_fails_it(tmp_path:
     assert "failing or busy" not in err
     assert doctor.returncode == 3, doctor.stderr.decode()
     assert "reachable\tFAIL\tbase_url does not lead to an API" in doctor.stdout.decode()
+
+
+WEIRD_IMAGES = [
+    {"data": [{"b64_json": 5}]},
+    {"data": [{"b64_json": ["aGk="]}]},
+    {"data": [{"url": 12}]},
+    {"data": [{"url": ["http://x"]}]},
+    {"data": 7},
+    {"data": [5]},
+    {"data": [{"b64_json": {"x": 1}}]},
+]
+
+
+@pytest.mark.parametrize("body", WEIRD_IMAGES)
+def test_an_image_field_that_is_a_number_or_a_list_is_the_gateways_fault_not_a_bug(
+    tmp_path: Path, body: dict[str, object]
+) -> None:
+    with Hostile() as gw:
+        gw.routes["/v1/images/generations"] = lambda h: _status(
+            h, 200, json.dumps(body).encode(), "application/json"
+        )
+        done, _ = run_bounded(["generate", "x", "-o", "a.png"], openai_env(gw), tmp_path)
+    err = done.stderr.decode()
+    assert done.returncode in (5, 6), err
+    assert "internal error" not in err and "bug" not in err
+
+
+WEIRD_CHAT = [
+    {"choices": [{"message": {"content": "", "images": [{"image_url": {"url": 5}}]}}]},
+    {"choices": [{"message": {"content": "", "images": [{"image_url": [1]}]}}]},
+    {"choices": [{"message": {"content": "", "images": 3}}]},
+    {"choices": [{"message": {"content": [5, {"type": "image_url", "image_url": 9}]}}]},
+    {"choices": [{"message": {"content": 5}}]},
+    {"choices": 5},
+]
+
+
+@pytest.mark.parametrize("body", WEIRD_CHAT)
+def test_a_chat_image_field_that_is_a_number_or_a_list_is_not_a_bug(
+    tmp_path: Path, body: dict[str, object]
+) -> None:
+    with Hostile() as gw:
+        gw.routes["/v1/chat/completions"] = lambda h: _status(
+            h, 200, json.dumps(body).encode(), "application/json"
+        )
+        done, _ = run_bounded(["generate", "x", "-o", "a.png", "--no-stream"], gw.env(), tmp_path)
+    err = done.stderr.decode()
+    assert done.returncode in (5, 6), err
+    assert "internal error" not in err and "bug" not in err
