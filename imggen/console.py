@@ -97,6 +97,7 @@ class UI:
             _line_column(lambda: min(self.console.width, LINE_WIDTH) - 3),
             console=self.console,
             transient=True,
+            redirect_stdout=False,  # stdout is the saved paths' (`> paths.txt`), never the bar's
         )
         self._progress.start()
         self._task = self._progress.add_task(label, total=None)
@@ -142,6 +143,7 @@ class UI:
             TimeElapsedColumn(),
             console=self.console,
             transient=True,
+            redirect_stdout=False,  # stdout is the saved paths' (`> paths.txt`), never the bar's
         )
         self._progress.start()
         self._task = self._progress.add_task(label, total=total)
