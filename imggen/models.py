@@ -209,7 +209,7 @@ def listing(settings: Settings, client: JsonGetter | None, *, all_models: bool =
     items = entries(body)
     settings = _with_modes(settings, body)
     mods = {str(e["id"]): output_modalities(e) for e in items}
-    makes = {str(e["id"]): _makes(settings, e, mods[str(e["id"])]) for e in items}
+    makes = {str(e["id"]): makes_images(settings, e, mods[str(e["id"])]) for e in items}
     if items and not any(m is not None for m in makes.values()):
         found = from_catalog(
             f"GET {url} listed {len(items)} models without output modalities", list(mods)
@@ -244,7 +244,7 @@ def _makes_images(entry: Mapping[str, Any], out: tuple[str, ...] | None) -> bool
     return None if out is None else "image" in out
 
 
-def _makes(
+def makes_images(
     settings: Settings, entry: Mapping[str, Any], out: tuple[str, ...] | None
 ) -> bool | None:
     """Whether a listed model makes images: what LiteLLM's model groups said of it where they
@@ -264,6 +264,14 @@ def _with_modes(settings: Settings, body: Any) -> Settings:
         return settings
     base = settings.learned or modelcache.Learned(settings.base_url, time.time())
     return dataclasses.replace(settings, learned=base.with_listing(MODELS_PATH, found))
+
+
+def image_api_only(settings: Settings, shown: set[str]) -> list[str]:
+    """The models only the image models list names (OpenRouter's Image API), not in `shown`."""
+    learned = settings.learned
+    if learned is None:
+        return []
+    return [mid for mid, m in learned.models.items() if m.image_api and mid not in shown]
 
 
 def _image_api_rows(settings: Settings, shown: set[str]) -> list[ModelRow]:

@@ -73,6 +73,8 @@ def models(
         client = core.make_client(
             s, env, ui, core.RunOptions(timeout=LIST_TIMEOUT, retries=1), read_timeout=LIST_TIMEOUT
         )
+    if client is not None:  # a slow list shows a status line on a terminal, not nothing
+        ui.start_progress(f"{s.profile}: reading the model list from {s.base_url}")
     try:
         if client is not None and (refresh or (s.preset is not None and s.preset.learns)):
             # the image models list (and with --refresh LiteLLM's modes) decide dialects;
@@ -85,6 +87,7 @@ def models(
     except AuthFailed as exc:
         raise AuthFailed(exc.message, hint=s.auth_hint(), status=exc.status) from None
     finally:
+        ui.stop_progress()
         if client is not None:
             client.close()
     if json_out:
