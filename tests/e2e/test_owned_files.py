@@ -144,3 +144,19 @@ def test_a_manifest_name_that_is_not_utf8_writes_its_report_after_paying(
     assert done.returncode == 0, err
     assert "internal error" not in err
     assert "imggen batch" in (tmp_path / "g.html").read_text(errors="replace")
+
+
+def test_a_sidecar_imggen_did_not_make_is_not_replaced_without_force(
+    fake: FakeGateway, cli: Cli, tmp_path: Path
+) -> None:
+    fake.image_format = "jpeg"
+    (tmp_path / "a.jpg.json").write_text('{"mine": true}\n')
+    done = cli("generate", "a fox", "-o", "a.jpg", env=gw_env(fake))
+    err = done.stderr.decode()
+    assert done.returncode == 2, err
+    assert "a.jpg.json exists" in err and "--force" in err
+    assert (tmp_path / "a.jpg.json").read_text() == '{"mine": true}\n'
+    assert not prompts(fake)
+    forced = cli("generate", "a fox", "-o", "a.jpg", "--force", env=gw_env(fake))
+    assert forced.returncode == 0, forced.stderr.decode()
+    assert '"mine"' not in (tmp_path / "a.jpg.json").read_text()
