@@ -161,3 +161,16 @@ def test_a_failure_outranks_the_budget_exit_code(fake: FakeGateway, tmp_path: Pa
     summary = run(path, fake, jobs=1, max_cost=1.0)
     assert [r.status for r in summary.results] == ["failed", "saved", "skipped", "skipped"]
     assert summary.exit_code == 4
+
+
+def test_fail_fast_leaves_the_jobs_waiting_on_the_budget_not_started(
+    fake: FakeGateway, tmp_path: Path
+) -> None:
+    """The first job fails while the others wait for a first cost: they are not started,
+    not "over budget"."""
+    fake.latency = 0.2
+    fake.faults.append(Fault("status", status=400, body="no such model"))
+    path = write_jobs(tmp_path / "assets.jsonl", 4)
+    summary = run(path, fake, jobs=4, max_cost=1.0, fail_fast=True)
+    assert [r.status for r in summary.results] == ["failed"]
+    assert (summary.over_budget, summary.not_started, summary.exit_code) == (0, 3, 4)

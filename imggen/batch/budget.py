@@ -35,16 +35,16 @@ class Budget:
 
     def admit(self, stop: threading.Event) -> tuple[str | None, float]:
         """(None, reserved) when a job may start, having reserved its expected cost; else
-        (why not, 0). Waits while the run's first priced job is still out, unless `stop`."""
+        (why not, 0), or ("", 0) once `stop` is set (the run is stopping: not started)."""
         if self.limit is None:
             return None, 0.0
         with self._cond:
             while True:
+                if stop.is_set():
+                    return "", 0.0  # the run is stopping (--fail-fast): not started
                 if self._stopped:
                     return self._stopped, 0.0
                 if self._expected is None and self._running and not self._unpriced:
-                    if stop.is_set():
-                        return "the run is stopping", 0.0
                     self._cond.wait(0.1)
                     continue
                 expect = self._expected or 0.0

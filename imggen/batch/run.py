@@ -200,6 +200,8 @@ def run_many(
                 if task is None:
                     return
                 note, reserved = budget.admit(stop)
+                if note == "":
+                    return  # stopped while waiting: not started (--fail-fast)
                 if note is not None:
                     finish(JobResult(task, "skipped", note=note))
                     continue
@@ -208,6 +210,8 @@ def run_many(
                 with lock:
                     scratches.append(scratch)
                 result = _run_one(task, client, env, ui, on_saved, scratch)
+                if fail_fast and result.status == "failed":
+                    stop.set()  # before the budget lets a waiting worker start
                 budget.settle(
                     reserved,
                     result.cost,
@@ -217,8 +221,6 @@ def run_many(
                 if abandon.is_set() and result.status == "failed":
                     return  # interrupted mid-job: no line for it; the next run redoes it
                 finish(result)
-                if fail_fast and result.status == "failed":
-                    stop.set()
         except BaseException as exc:  # e.g. the results file cannot be written: stop all
             crashed.append(exc)
             stop.set()
