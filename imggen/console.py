@@ -5,6 +5,8 @@ rich is imported inside functions so `imggen --help` and completion never load i
 
 from __future__ import annotations
 
+import functools
+import re
 import threading
 from collections.abc import Callable, Sequence
 from typing import IO, Any
@@ -45,6 +47,7 @@ class UI:
         return bool(self.env.stderr_isatty) and not self.quiet
 
     def _plain(self, text: str) -> None:
+        text = printable(text)  # gateway text inside: never a terminal's control sequence
         if self._progress is not None:
             self._progress.console.print(text, markup=False, highlight=False)
             return
@@ -94,6 +97,7 @@ class UI:
             _line_column(lambda: min(self.console.width, LINE_WIDTH) - 3),
             console=self.console,
             transient=True,
+            redirect_stdout=False,  # stdout is the saved paths' (`> paths.txt`), never the bar's
         )
         self._progress.start()
         self._task = self._progress.add_task(label, total=None)
@@ -139,6 +143,7 @@ class UI:
             TimeElapsedColumn(),
             console=self.console,
             transient=True,
+            redirect_stdout=False,  # stdout is the saved paths' (`> paths.txt`), never the bar's
         )
         self._progress.start()
         self._task = self._progress.add_task(label, total=total)
@@ -168,6 +173,7 @@ class UI:
         """A rich table on a terminal, tab-separated columns otherwise. The `whole` columns are
         never cut nor wrapped (ids to copy); when the table cannot fit the terminal, the
         `droppable` columns go, in that order, before anything is cut."""
+        rows = [[printable(cell, oneline=True) for cell in row] for row in rows]
         if not _isatty(out):
             out.write("\t".join(columns) + "\n")
             for row in rows:
@@ -294,6 +300,44 @@ def _line_column(width: Callable[[], int]) -> Any:
             return Text(line, no_wrap=True, overflow="crop")
 
     return Line()
+
+
+@functools.cache
+def _controls() -> tuple[re.Pattern[str], re.Pattern[str]]:
+    sequences = re.compile(
+        r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]?"  # CSI (colours, clear screen, cursor moves)
+        r"|(?:\x1b[\]PX^_]|[\x9d\x90\x98\x9e\x9f])"  # OSC (title, links), DCS, SOS, PM, APC
+        r"[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"  # ... up to their terminator
+        r"|\x1b[ -/]*[0-~]?"  # any other escape
+    )
+    # C0 but tab and newline, DEL, C1, and the bidi overrides that reorder what is shown
+    singles = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+    return sequences, singles
+
+
+def printable(text: str, *, oneline: bool = False) -> str:
+    """`text` (which may hold a gateway's words) without terminal control sequences: no
+    escape sequence (title, clear screen, colours, OSC 8 links), no C0 but tab and newline,
+    no C1, no bidi override; with `oneline`, tabs and newlines become spaces too."""
+    sequences, singles = _controls()
+    text = singles.sub("", sequences.sub("", text))
+    if oneline:
+        text = text.replace("\t", " ").replace("\n", " ")
+    return text
+
+
+def safe_json(text: str) -> str:
+    """A JSON document (json.dumps with ensure_ascii=False) with C1 controls and bidi
+    overrides escaped as \\uXXXX: JSON escapes C0 itself, and a C1 can only sit in a string."""
+    _, singles = _controls()
+    return _SURROGATES.sub(
+        lambda m: f"\\u{ord(m.group()):04x}",
+        singles.sub(lambda m: f"\\u{ord(m.group()):04x}", text),
+    )
+
+
+# a name that is not UTF-8, as Python reads it (surrogate-escaped): its JSON escape is valid
+_SURROGATES = re.compile("[\ud800-\udfff]")
 
 
 def shown(path: str) -> str:

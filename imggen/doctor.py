@@ -22,6 +22,7 @@ from imggen.errors import (
     GatewayFailed,
     GatewayRefused,
     ImggenError,
+    NotAnApi,
 )
 from imggen.job import Job
 from imggen.profiles import modelcache, settings
@@ -193,6 +194,14 @@ def _probe(report: Report, s: settings.Settings, env: Env, ui: UI) -> bool:
     try:
         with core.make_client(s, env, ui, opts, read_timeout=PROBE_TIMEOUT) as client:
             body = client.get_json(path)
+    except NotAnApi as exc:
+        if has_api:  # a website answered where the API lists its models: nothing more to ask
+            report.fail("reachable", exc)
+            return False
+        report.set("reachable", OK, f"{host} answered GET {path}")
+        report.set("key", SKIP, no_key_check)
+        report.set("models_api", OK, f"absent ({exc.message}); {_no_api(s)}")
+        return True
     except AuthFailed as exc:
         report.set("reachable", OK, f"{host} answered GET {path}")
         if has_api:  # the hint names where the key came from
@@ -220,12 +229,17 @@ def _probe(report: Report, s: settings.Settings, env: Env, ui: UI) -> bool:
     report.set("key", OK, f"accepted by GET {path}; it came from the {s.key_source}")
     entries = listing.entries(body)
     mods = {str(e["id"]): listing.output_modalities(e) for e in entries}
-    images = [m for m, out in mods.items() if out is not None and "image" in out]
+    # counted as `imggen models` counts them: LiteLLM's model groups, OpenRouter's Image API
+    makes = [listing.makes_images(s, e, mods[str(e["id"])]) for e in entries]
+    images = sum(1 for m in makes if m)
+    extra = len(listing.image_api_only(s, set(mods)))
     text = f"GET {path}: {len(entries)} models"
-    if not any(out is not None for out in mods.values()):
+    if not any(m is not None for m in makes) and not extra:
         text += " without output modalities; `imggen models` shows the built-in catalog"
     else:
-        text += f", {len(images)} with image output"
+        text += f", {images} with image output"
+        if extra:
+            text += f", and {extra} more in the image models list: {images + extra} image models"
     if entries and s.model not in mods:
         report.set("models_api", WARN, f"{text}; the profile's model {s.model} is not listed")
     else:

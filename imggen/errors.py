@@ -108,6 +108,11 @@ class NoModel(ConfigError):
     """The profile names no model and none was given."""
 
 
+class NotAnApi(ConfigError):
+    """base_url answers with web pages (an HTML 404, a 501 for POST): a website or a plain
+    web server, not the gateway's API. Not retried: no later try will find an API there."""
+
+
 class AuthFailed(ConfigError):
     """The gateway rejected the key (401/403)."""
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from imggen import sizes
-from imggen.errors import GatewayFailed, GatewayRefused
+from imggen.errors import GatewayFailed, GatewayRefused, NotAnApi
 from imggen.profiles import modelcache
 from imggen.profiles.modelcache import IMAGE_MODES
 from imggen.profiles.settings import Settings
@@ -23,7 +23,7 @@ CATALOG = "catalog"
 class JsonGetter(Protocol):
     """What listing needs of a client.Client: one authenticated GET returning JSON."""
 
-    def get_json(self, path: str) -> Any: ...
+    def get_json(self, path: str, *, root: bool = False) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -226,17 +226,19 @@ def listing(settings: Settings, client: JsonGetter | None, *, all_models: bool =
     url = settings.base_url + path
     try:
         body = client.get_json(path)
-    except (GatewayRefused, GatewayFailed) as exc:
-        # a refusal, or a 2xx page that is no listing: no models API here. A 5xx or a
-        # network failure is the gateway failing, and says so (exit 5).
-        answered = isinstance(exc, GatewayRefused) or (exc.status or 0) in range(200, 300)
+    except (GatewayRefused, GatewayFailed, NotAnApi) as exc:
+        # a refusal, or a page that is no listing: no models API here. A 5xx or a network
+        # failure is the gateway failing, and says so (exit 5).
+        answered = isinstance(exc, GatewayRefused | NotAnApi) or (exc.status or 0) in range(
+            200, 300
+        )
         if not answered:
             raise
         return from_catalog(f"the gateway has no models API (GET {url}: {exc.message})")
     items = entries(body)
     settings = _with_modes(settings, body)
     mods = {str(e["id"]): output_modalities(e) for e in items}
-    makes = {str(e["id"]): _makes_images(e, mods[str(e["id"])]) for e in items}
+    makes = {str(e["id"]): makes_images(settings, e, mods[str(e["id"])]) for e in items}
     if items and not any(m is not None for m in makes.values()):
         found = from_catalog(
             f"GET {url} listed {len(items)} models without output modalities", list(mods)
@@ -271,14 +273,34 @@ def _makes_images(entry: Mapping[str, Any], out: tuple[str, ...] | None) -> bool
     return None if out is None else "image" in out
 
 
+def makes_images(
+    settings: Settings, entry: Mapping[str, Any], out: tuple[str, ...] | None
+) -> bool | None:
+    """Whether a listed model makes images: what LiteLLM's model groups said of it where they
+    did (its deployment's real mode: aliases have none in /models), else its entry."""
+    learned = settings.learned.models.get(str(entry["id"])) if settings.learned else None
+    if learned is not None and learned.from_groups:
+        return learned.image_output
+    return _makes_images(entry, out)
+
+
 def _with_modes(settings: Settings, body: Any) -> Settings:
     """Settings that know the modes a LiteLLM listing gives (image_generation deployments are
-    images-dialect models), as generate learns them."""
+    images-dialect models), as generate learns them; the model groups' modes, where learned,
+    outrank them."""
     found = modelcache.from_models(body)
     if not any(m.mode for m in found.values()):
         return settings
     base = settings.learned or modelcache.Learned(settings.base_url, time.time())
     return dataclasses.replace(settings, learned=base.with_listing(MODELS_PATH, found))
+
+
+def image_api_only(settings: Settings, shown: set[str]) -> list[str]:
+    """The models only the image models list names (OpenRouter's Image API), not in `shown`."""
+    learned = settings.learned
+    if learned is None:
+        return []
+    return [mid for mid, m in learned.models.items() if m.image_api and mid not in shown]
 
 
 def _image_api_rows(settings: Settings, shown: set[str]) -> list[ModelRow]:

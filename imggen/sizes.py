@@ -80,6 +80,8 @@ _G2_LONG = 3840
 _G2_RATIO = 3
 _G2_MIN = 655_360
 _G2_MAX = 8_294_400
+G2_OPENAI = "gpt-image-2-openai"  # the same rules without the floor: OpenAI states none
+G2_RULES = ("gpt-image-2", G2_OPENAI)
 # gpt-image-1's only sizes, seed 002_b08cd22946c7f3fa.txt ("1024x1024 / 1024x1536 / 1536x1024").
 _GPT1: dict[tuple[str, str], Pixels] = {
     ("1:1", "1K"): (1024, 1024),
@@ -102,8 +104,9 @@ def _ratio(aspect: str) -> tuple[int, int]:
     return int(a), int(b)
 
 
-def _g2_problem(w: int, h: int) -> str | None:
-    """Why gpt-image-2 refuses WxH (every broken rule), or None when it takes it."""
+def _g2_problem(w: int, h: int, *, floor: bool = True) -> str | None:
+    """Why gpt-image-2 refuses WxH (every broken rule), or None when it takes it; `floor`:
+    the pixel minimum, Turing's rule (seed 002) that OpenAI states none of."""
     problems = []
     if w % _G2_STEP or h % _G2_STEP:
         problems.append(f"both sides must be multiples of {_G2_STEP}")
@@ -111,7 +114,7 @@ def _g2_problem(w: int, h: int) -> str | None:
         problems.append(f"the long side must be at most {_G2_LONG} px")
     if max(w, h) > _G2_RATIO * min(w, h):
         problems.append(f"the long side may be at most {_G2_RATIO}x the short side")
-    if w * h < _G2_MIN:
+    if floor and w * h < _G2_MIN:
         problems.append(f"it needs at least {_G2_MIN:,} pixels, this is {w * h:,}")
     if w * h > _G2_MAX:
         problems.append(f"it allows at most {_G2_MAX:,} pixels, this is {w * h:,}")
@@ -131,10 +134,10 @@ def _g2_fit(aspect: str, w: int, h: int) -> Pixels:
     )
 
 
-def _g2_suggest(w: int, h: int) -> Pixels | None:
+def _g2_suggest(w: int, h: int, *, floor: bool = True) -> Pixels | None:
     """A valid gpt-image-2 size close in shape and area to WxH, for hints."""
     r = min(max(w / h, 1 / _G2_RATIO), _G2_RATIO)
-    area = min(max(w * h, _G2_MIN), _G2_MAX)
+    area = min(max(w * h, _G2_MIN if floor else _G2_STEP * _G2_STEP), _G2_MAX)
     sh = math.sqrt(area / r)
     sw = sh * r
     shrink = min(1.0, _G2_LONG / max(sw, sh))
@@ -163,6 +166,9 @@ RULES: dict[str, SizeRule] = {
         ),
         # table derived from gemini-3's under seed 002's gpt-image-2 constraints (see _g2_fit).
         SizeRule("gpt-image-2", ASPECTS, ("1K", "2K", "4K"), MappingProxyType(_GPT2), True),
+        # OpenAI's own gpt-image-2: the same, without Turing's pixel floor
+        # (shared/references/openai-images-api.md states none)
+        SizeRule(G2_OPENAI, ASPECTS, ("1K", "2K", "4K"), MappingProxyType(_GPT2), True),
         SizeRule(
             "gpt-image-1",
             ("1:1", "3:2", "2:3"),
@@ -248,10 +254,11 @@ def check_pixels(rule: str, model: str, w: int, h: int) -> None:
     if w <= 0 or h <= 0:
         raise SizeRefused(f"{model} cannot make {w}x{h}: both sides must be positive")
     asked = f"{model} cannot make {w}x{h}"
-    if r.name == "gpt-image-2":
-        problem = _g2_problem(w, h)
+    if r.name in G2_RULES:
+        floor = r.name == "gpt-image-2"
+        problem = _g2_problem(w, h, floor=floor)
         if problem is not None:
-            fit = _g2_suggest(w, h)
+            fit = _g2_suggest(w, h, floor=floor)
             hint = f"try --size {fit[0]}x{fit[1]}" if fit else None
             raise SizeRefused(f"{asked}: {problem}", hint=hint)
     elif r.name == "seedream":
@@ -321,7 +328,7 @@ def resolve(rule: str, model: str, aspect: str | None, size: str | None) -> Reso
         raise SizeRefused(
             f"{model} cannot make aspect {asp}; it accepts: {', '.join(r.aspects)}",
             hint="leave --aspect out and give exact pixels with --size WxH"
-            if r.name == "gpt-image-2"
+            if r.name in G2_RULES
             else None,
         )
     if isinstance(sz, tuple):
@@ -369,10 +376,11 @@ def describe(rule: str) -> str:
     r = _rule(rule)
     aspects = ", ".join(r.aspects)
     tiers = "/".join(r.tiers)
-    if r.name == "gpt-image-2":
+    if r.name in G2_RULES:
+        span = f"{_G2_MIN:,}-{_G2_MAX:,}" if r.name == "gpt-image-2" else f"at most {_G2_MAX:,}"
         return (
             f"WxH in multiples of {_G2_STEP}, long side <= {_G2_LONG}, ratio <= {_G2_RATIO}:1, "
-            f"{_G2_MIN:,}-{_G2_MAX:,} pixels; or {tiers} with aspect {aspects}; or auto"
+            f"{span} pixels; or {tiers} with aspect {aspects}; or auto"
         )
     if r.sizes:
         return f"{_fixed(r)} (aspect {aspects}; tier {tiers})"

@@ -171,6 +171,7 @@ def test_failing_job_does_not_stop_the_others(fake: FakeGateway, tmp_path: Path)
         *("job", "where", "status", "output", "paths", "prompt", "model", "profile"),
         *("retries", "reason", "error", "warnings", "started", "seconds", "cost", "currency"),
         "estimate",
+        "cost_unusable",
     }
     # the failed job alone is redone by the next run
     again = run_batch(path, env_for(fake))

@@ -484,3 +484,29 @@ def test_base_url_credentials_are_refused_and_redacted(
     assert run("config", "get", "profiles.x.base_url").stdout == (
         "https://<redacted>@gw.test/v1?<redacted>\n"
     )
+
+
+def test_a_model_table_whose_name_has_a_dot_is_addressed_with_toml_quotes(
+    run: Run, clean_environ: Path
+) -> None:
+    """`profiles.work.models.gemini-2.5-flash-image.like` splits at every dot: the table
+    cannot be named unless its part is quoted, as TOML quotes it."""
+    assert (
+        run("config", "init", "work", "--preset", "litellm", "--base-url", "http://h/v1").exit_code
+        == 0
+    )
+    key = 'profiles.work.models."gemini-2.5-flash-image"'
+    r = run("config", "set", f"{key}.like", "gpt-image-1")
+    assert r.exit_code == 0, r.stderr
+    assert run("config", "set", f"{key}.dialect", "images").exit_code == 0
+    assert read(clean_environ)["profiles"]["work"]["models"]["gemini-2.5-flash-image"] == {
+        "like": "gpt-image-1",
+        "dialect": "images",
+    }
+    got = run("config", "get", f"{key}.like")
+    assert (got.exit_code, got.stdout) == (0, "gpt-image-1\n")
+    single = run("config", "get", "profiles.work.models.'gemini-2.5-flash-image'.dialect")
+    assert single.stdout == "images\n"
+    assert run("config", "unset", f"{key}.like").exit_code == 0
+    bad = run("config", "set", 'profiles.work.models."gemini.like', "x")
+    assert bad.exit_code == 3 and "quote a part that holds a dot" in bad.stderr

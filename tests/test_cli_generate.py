@@ -539,7 +539,7 @@ def test_param_dotted_keys_nest_and_json_values_parse(run: Run, gateway: MockGat
             "--param", "extra.a.b=1",
             "--param", "extra.a.c=[1, 2]",
             "--param", 'extra.d={"e": true}',
-            "--param", "output_compression=80",
+            "--param", "output_compression=80", "--format", "jpeg",
             "--param", "note=not json",
             "--param", 'quoted="42"',
         )
@@ -552,6 +552,7 @@ def test_param_dotted_keys_nest_and_json_values_parse(run: Run, gateway: MockGat
             "moderation": "low",
             "extra": {"a": {"b": 1, "c": [1, 2]}, "d": {"e": True}},
             "output_compression": 80,
+            "output_format": "jpeg",
             "note": "not json",
             "quoted": "42",
         }

@@ -156,7 +156,12 @@ def test_each_preset_lists_its_gateways_image_models(
             info.size_rule,
             info.can_edit,
         )
-    (req,) = [r for r in fake.requests if not r.path.endswith("/images/models")]
+    # besides the models API: OpenRouter's image models list, LiteLLM's model groups
+    side = ("/images/models", "/model_group/info")
+    # (LiteLLM's is read twice the first time: for the model cache, then for the listing)
+    asked = [r for r in fake.requests if not r.path.endswith(side)]
+    assert len(asked) == (2 if preset == "litellm" else 1), [r.path for r in fake.requests]
+    req = asked[-1]
     query = PRESETS[preset].models_query
     assert req.path == BASE_PATH.get(preset, "/v1") + "/models"
     assert req.query == (dict([query.split("=")]) if query else {})
@@ -373,3 +378,19 @@ def test_a_page_instead_of_a_listing_falls_back_to_the_catalog(
     assert "google/gemini-2.5-flash-image" in r.stdout
     assert "with an HTML page instead of JSON" in r.stderr
     assert len(gateway.requests) == 1
+
+
+def test_a_status_line_shows_while_the_model_list_is_read(
+    run: Invoke, gateway: MockGateway, write_config: Callable[..., Path], monkeypatch: Any
+) -> None:
+    """A slow listing showed nothing at all on a terminal."""
+    from imggen.console import UI
+
+    shown: list[str] = []
+    monkeypatch.setattr(UI, "start_progress", lambda self, label: shown.append(label))
+    write_config(KNOX)
+    monkeypatch.setenv("KNOX_API_KEY", SENTINEL_KEY)
+    gateway.queue(httpx.Response(200, json={"data": []}))
+    r = run("models")
+    assert r.exit_code == 0, r.stderr
+    assert len(shown) == 1 and "reading the model list from" in shown[0]

@@ -5,6 +5,7 @@ redirects, downloads, status mapping, retries and Retry-After, SSE and JSON bodi
 from __future__ import annotations
 
 import base64
+import dataclasses
 import itertools
 import json
 import time
@@ -567,7 +568,18 @@ def test_knox_stream_split_anywhere(spill: Any, size: int) -> None:
     assert reply.text == "Here is your futuristic city."
     assert reply.usage == {"prompt_tokens": 8, "completion_tokens": 1300, "total_tokens": 1308}
     assert reply.shapes == ["delta.images"]
-    assert rec.requests[0].headers["accept"] == "text/event-stream, application/json"
+    assert rec.requests[0].headers["accept"] == "text/event-stream"  # it streams
+
+
+def test_a_call_that_does_not_stream_accepts_json_only(spill: Any) -> None:
+    """Sent `text/event-stream, application/json` before: an OpenAPI mock (Prism) then
+    answered a non-streaming request with a stream."""
+    image = {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG_1X1}"}}
+    body = {"choices": [{"message": {"content": "", "images": [image]}}]}
+    rec = Recorder(httpx.Response(200, json=body))
+    with make(rec) as client:
+        client.send(dataclasses.replace(STREAM_CALL, stream=False), CHAT, spill)
+    assert rec.requests[0].headers["accept"] == "application/json"
 
 
 def test_gemini_3_stream_with_raw_base64(spill: Any) -> None:

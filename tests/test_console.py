@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -101,3 +102,23 @@ def test_table_never_cuts_a_model_id(width: int, monkeypatch: pytest.MonkeyPatch
         assert "profile default" in drawn and err.getvalue() == ""
     else:
         assert err.getvalue().startswith("too narrow for ") and "NOTE" in err.getvalue()
+
+
+def test_saved_paths_written_to_stdout_during_a_progress_bar_stay_on_stdout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`imggen batch > paths.txt` at a terminal: rich's bar took over sys.stdout while it ran,
+    so the paths went to the screen and paths.txt stayed empty."""
+    captured = io.StringIO()
+    monkeypatch.setattr(sys, "stdout", captured)
+    env = Env(stderr=io.StringIO(), stderr_isatty=True, environ={})
+    ui = UI(env)
+    ui.start_count("batch: 2 jobs", 2)
+    env.out.write("out/01.png\n")
+    ui.count()
+    ui.stop_progress()
+    assert captured.getvalue() == "out/01.png\n"
+    ui.start_progress("x")
+    env.out.write("out/02.png\n")
+    ui.stop_progress()
+    assert captured.getvalue() == "out/01.png\nout/02.png\n"

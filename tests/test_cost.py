@@ -19,18 +19,25 @@ Cli = Callable[..., subprocess.CompletedProcess[bytes]]
 @pytest.mark.parametrize(
     ("usage", "currency", "expected"),
     [
-        ([], "USD", (None, None)),
-        ([{"total_tokens": 10}], "USD", (None, None)),  # no cost reported: none invented
-        ([{"cost": 0.04}], "USD", (0.04, "USD")),
-        ([{"cost": 0.1}, {"cost": 0.2}], None, (0.3, None)),  # rounded, not 0.30000000000000004
-        ([{"cost": "0.011"}, {"cost": 1}], "USD", (1.011, "USD")),  # strings and ints count
-        ([{"cost": "n/a"}, {"cost": True}, {"cost": 0.5}], None, (0.5, None)),
-        ([{"cost": 2, "currency": "EUR"}], "USD", (2.0, "EUR")),  # the reply's own wins
-        ([{"cost": 1, "currency": "EUR"}, {"cost": 1, "currency": "GBP"}], "USD", (2.0, "USD")),
+        ([], "USD", (None, None, "")),
+        ([{"total_tokens": 10}], "USD", (None, None, "")),  # no cost reported: none invented
+        ([{"cost": 0.04}], "USD", (0.04, "USD", "")),
+        ([{"cost": 0.1}, {"cost": 0.2}], None, (0.3, None, "")),  # not 0.30000000000000004
+        ([{"cost": "0.011"}, {"cost": 1}], "USD", (1.011, "USD", "")),  # strings and ints count
+        ([{"cost": "n/a"}, {"cost": True}, {"cost": 0.5}], None, (0.5, None, '"n/a"')),
+        ([{"cost": 2, "currency": "EUR"}], "USD", (2.0, "EUR", "")),  # the reply's own wins
+        ([{"cost": 1, "currency": "EUR"}, {"cost": 1, "currency": "GBP"}], "USD", (2.0, "USD", "")),
+        # what cannot be counted is named, never summed: NaN, infinities, negatives
+        ([{"cost": float("nan")}], "USD", (None, None, "NaN")),
+        ([{"cost": "-inf"}, {"cost": 0.5}], "USD", (0.5, "USD", '"-inf"')),
+        ([{"cost": -0.04}], "USD", (None, None, "-0.04")),
+        ([{"cost": float("inf")}], "USD", (None, None, "Infinity")),
     ],
 )
 def test_usage_cost(
-    usage: list[dict[str, Any]], currency: str | None, expected: tuple[float | None, str | None]
+    usage: list[dict[str, Any]],
+    currency: str | None,
+    expected: tuple[float | None, str | None, str],
 ) -> None:
     assert usage_cost(usage, currency) == expected
 

@@ -7,6 +7,7 @@ import errno
 import hashlib
 import json
 import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -230,3 +231,41 @@ def test_a_streamed_preview_big_enough_to_spill_leaves_index_1_to_the_image(
     land.close()
     assert read_provenance(tmp_path / "a.png") == {"index": 1}
     assert imagefile_pixels(tmp_path / "a.png") == (210, 200)
+
+
+def test_an_image_kept_in_the_temp_folder_has_an_unguessable_name_and_mode_0600(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The output disk fills (the image moves to $TMPDIR), then the final write fails too:
+    the image kept in the shared temp folder is not `a.unsaved-1.png` (a name another user
+    could lay a link at) and only its owner can read it."""
+    from imggen.errors import DiskFull
+    from imggen.files import incoming
+
+    out, temp = tmp_path / "out", tmp_path / "temp"
+    out.mkdir()
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    real_write = os.write
+
+    def write(fd: int, data: bytes) -> int:
+        if os.readlink(f"/proc/self/fd/{fd}").startswith(str(out)) and os.fstat(fd).st_size:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data)
+
+    def fsync(fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(incoming.os, "write", write)
+    land = landing(Target(out / "a.png"))
+    path = receive(land, make_png(300, 300, noise=True), piece=65536)
+    monkeypatch.setattr(os, "fsync", fsync)
+    with pytest.raises(DiskFull) as info:
+        land.land(path, 1)
+    land.discard(path)
+    land.close()
+    kept = [p for p in temp.iterdir() if ".unsaved-" in p.name]
+    assert len(kept) == 1, list(temp.iterdir())
+    assert kept[0].name != "a.unsaved-1.png" and len(kept[0].name) > len("a.unsaved-1.png") + 8
+    assert stat.S_IMODE(kept[0].stat().st_mode) == 0o600
+    assert str(kept[0]) in info.value.message

@@ -27,6 +27,7 @@ def test_rule_names_and_constants():
         "gemini-3.1",
         "gemini-3.1-extended",
         "gpt-image-2",
+        "gpt-image-2-openai",
         "gpt-image-1",
         "dall-e-3",
         "dall-e-2",
@@ -334,3 +335,24 @@ def test_gpt_image_2_names_every_broken_rule():
         "the long side must be at most 3840 px; the long side may be at most 3x the short side; "
         "it needs at least 655,360 pixels, this is 500,000"
     )
+
+
+def test_the_pixel_floor_is_turings_not_openais():
+    """655,360 pixels at least is Turing's gpt-image-2 rule (seed 002); OpenAI states none."""
+    with pytest.raises(SizeRefused, match="at least 655,360 pixels"):
+        check_pixels(G2, G2, 512, 512)
+    check_pixels("gpt-image-2-openai", G2, 512, 512)
+    with pytest.raises(SizeRefused, match="multiples of 16"):
+        check_pixels("gpt-image-2-openai", G2, 510, 512)
+    assert "655,360" not in describe("gpt-image-2-openai")
+
+
+def test_openais_gpt_image_2_takes_a_small_size_turings_refuses():
+    from imggen.dialects.presets import PRESETS
+
+    openai = PRESETS["openai"].find("gpt-image-2")
+    turing = PRESETS["turing"].find("turing/gpt-image-2")
+    assert openai is not None and turing is not None
+    assert resolve(openai.size_rule, "gpt-image-2", None, "768x512").pixels == (768, 512)
+    with pytest.raises(SizeRefused):
+        resolve(turing.size_rule, "turing/gpt-image-2", None, "768x512")

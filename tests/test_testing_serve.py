@@ -101,7 +101,17 @@ def test_alias_flag_serves_a_litellm_style_proxy(serve: Callable[..., Served]) -
     served = serve("--port", "0", "--quiet", "--alias", "company-image=gpt-image-1")
     base = served.first_line
     listed = httpx.get(f"{base}/models", timeout=10).json()["data"]
-    assert {"id": "company-image", "object": "model", "mode": "image_generation"} in listed
+    # as the real proxy: /v1/models gives an alias no mode; /model_group/info (at the proxy's
+    # root) gives its deployment's
+    (alias,) = [m for m in listed if m["id"] == "company-image"]
+    assert "mode" not in alias and alias["object"] == "model"
+    root = base.removesuffix("/v1")
+    groups = httpx.get(f"{root}/model_group/info", timeout=10).json()["data"]
+    assert {
+        "model_group": "company-image",
+        "mode": "image_generation",
+        "providers": ["openai"],
+    } in (groups)
     body = {"model": "company-image", "prompt": "x", "output_format": "jpeg", "size": "512x512"}
     # answered by gpt-image-1's rules, output_format dropped on the way
     refused = httpx.post(f"{base}/images/generations", json=body, timeout=10)

@@ -67,9 +67,12 @@ class ManifestLock:
 
 def open_results(path: Path) -> int:
     """The results file, locked and then emptied (never emptied under another run's feet):
-    a descriptor for appends. Raises Busy, or OSError when it cannot be opened."""
+    a descriptor for appends, never through a link to a file (owned.open_append). Raises
+    Busy or owned.NotOurs, or OSError when it cannot be opened."""
+    from imggen.files import owned
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o666)
+    fd = owned.open_append(path, "the results file")
     if not _flock(fd, shared=False):
         os.close(fd)
         raise _busy("with the results file", path)

@@ -97,7 +97,12 @@ def _settings(
     same = next((v for k, v in resolved.items() if k[0] == key[0]), None)
     if isinstance(same, settings.Settings) and key[1]:
         sources = {**same.sources, "model": model_source}
-        return dataclasses.replace(same, model=key[1], sources=sources)
+        other = dataclasses.replace(same, model=key[1], sources=sources)
+        try:
+            modelcache.check_served(other)
+        except ImggenError as exc:
+            return exc
+        return other
     try:
         s = settings.resolve(
             profile=key[0],
@@ -108,7 +113,9 @@ def _settings(
             limits=env.limits,
         )
         # what the gateway's model listing says (cached a day) picks dialects, as for generate
-        return modelcache.learn(s, env, offline=not need_key)
+        s = modelcache.learn(s, env, offline=not need_key)
+        modelcache.check_served(s)
+        return s
     except ImggenError as exc:
         return exc
 
@@ -184,11 +191,12 @@ def _local(source: str, folder: Path) -> str:
 
 
 def _inside(path: Path, folder: Path) -> bool:
-    """Whether path lies in folder, as written (`a/../../x` is not) and as the links the
-    folder already holds lead (a link the user made to elsewhere is theirs to make)."""
+    """Whether path lies in folder, both as written (`a/../../x` does not) and as the links
+    the folder holds lead: an output folder that is a link to elsewhere (one a pull request
+    can ship) needs --outputs-anywhere too."""
     plain = Path(os.path.normpath(path))
     real = Path(os.path.realpath(path.parent))
-    return plain.is_relative_to(folder) or real.is_relative_to(os.path.realpath(folder))
+    return plain.is_relative_to(folder) and real.is_relative_to(os.path.realpath(folder))
 
 
 def _check_outputs(tasks: list[Task], problems: list[Problem], folder: Path | None) -> None:

@@ -10,9 +10,10 @@ import time
 from pathlib import Path
 from urllib.parse import quote
 
-from imggen.batch.run import JobResult, Summary, money
+from imggen.batch.budget import money
+from imggen.batch.run import JobResult, Summary
 from imggen.errors import UsageError
-from imggen.files import save
+from imggen.files import owned, save
 from imggen.files.imagefile import dimensions
 from imggen.files.scratch import Scratch
 
@@ -47,6 +48,11 @@ dt{color:#6b6b78}dd{margin:0;overflow-wrap:anywhere}
 """
 
 
+def ours(head: bytes) -> bool:
+    """Whether a file's first bytes are a gallery imggen wrote (so a re-run may replace it)."""
+    return b"<title>imggen batch" in head
+
+
 def page_path(path: Path, shard: tuple[int, int] | None) -> Path:
     """The page a run writes: FILE, or with --shard I/N FILE-I-of-N, one page per shard."""
     if shard is None:
@@ -61,11 +67,10 @@ def write(path: Path, summary: Summary, manifest: Path, shard: tuple[int, int] |
     scratch = Scratch()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp, out = scratch.new(path.parent)
-        with out:
-            out.write(text.encode())
-        os.chmod(tmp, save._file_mode())  # as the images: 0666 less the umask
-        os.replace(tmp, path)
+        # as the images: 0666 less the umask; a link at `path` is replaced, not followed
+        # a name that is not UTF-8 (surrogate-escaped by Python) must not fail after paying
+        data = text.encode("utf-8", "replace")
+        tmp = owned.replace(path, data, mode=save._file_mode(), new=scratch.new_fd)
         scratch.release(tmp)
     except OSError as exc:
         raise UsageError(

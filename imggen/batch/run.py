@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from imggen.batch import lock
+from imggen.batch.budget import Budget
 from imggen.batch.plan import Task
 from imggen.console import UI, shown
 from imggen.env import Env
@@ -38,6 +39,7 @@ class JobResult:
     cost: float | None = None  # what the gateway reported (usage.cost), if it did
     currency: str | None = None
     estimate: float | None = None  # imggen's list-price estimate of the images saved
+    cost_unusable: str = ""  # a reported cost that cannot be counted, as text
     note: str = ""  # why a job was skipped, when not for its plan's reason (--max-cost)
 
     @property
@@ -64,6 +66,7 @@ class JobResult:
             "cost": self.cost,
             "currency": self.currency,
             "estimate": self.estimate,
+            "cost_unusable": self.cost_unusable or None,
             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(self.started)),
             "seconds": round(self.seconds, 3),
         }
@@ -95,9 +98,14 @@ class Summary:
 
     @property
     def exit_code(self) -> int:
-        """The worst failure's code; else 7 when --max-cost left jobs unstarted; else 0."""
+        """The worst failure's code; else 8 when --max-cost left jobs unstarted; else 0."""
         worst = max((int(r.error.exit_code) for r in self.results if r.error), default=0)
         return worst or (int(ExitCode.BUDGET) if self.over_budget else 0)
+
+
+def ours(head: bytes) -> bool:
+    """Whether a file's first bytes are a results file imggen wrote (a re-run replaces it)."""
+    return head.startswith(b'{"job": ')
 
 
 def spent(results: list[JobResult]) -> float | None:
@@ -135,7 +143,8 @@ class ResultsFile:
 
     def write(self, record: dict[str, Any]) -> None:
         """Append one line. Raises UsageError when the file cannot be written (disk full)."""
-        data = (json.dumps(record, ensure_ascii=False) + "\n").encode()
+        # a name that is not UTF-8 (a surrogate to Python) becomes its JSON escape, \udcff
+        data = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8", "backslashreplace")
         with self._lock:
             view = memoryview(data)
             try:
@@ -164,8 +173,8 @@ def run_many(
 ) -> Summary:
     """Run the tasks `jobs` at a time on daemon threads sharing one Client per profile (one
     pool, one Pacer: a 429 pauses every worker of that profile). Every job is attempted unless
-    fail_fast; once the reported cost reaches max_cost no job starts (each left is recorded
-    skipped; jobs in flight finish); on Ctrl-C/SIGTERM in-flight jobs are abandoned without
+    fail_fast; with max_cost a job starts only within the budget (budget.Budget: each left is
+    recorded skipped; jobs in flight finish); on Ctrl-C/SIGTERM in-flight jobs are abandoned without
     partial files and the interrupt is re-raised."""
 
     start = time.monotonic()
@@ -175,7 +184,7 @@ def run_many(
     todo = [t for t in tasks if t.action != "skip"]
     scratches: list[Scratch] = []  # every job's temp files, for the main thread
     queue = iter(todo)
-    flying: dict[int, float] = {}  # the estimates of the jobs under way, for --max-cost
+    budget = Budget(max_cost)
     clients = _clients(todo, env, jobs)
 
     def finish(result: JobResult) -> None:
@@ -190,18 +199,13 @@ def run_many(
         while not stop.is_set():
             with lock:
                 task = next(queue, None)
-                if task is None:
-                    return
-                cost = (counted(done) or 0.0) + sum(flying.values())
-                upcoming = _estimate(task) if max_cost is not None else None
-                over = max_cost is not None and (
-                    cost >= max_cost or (upcoming is not None and cost + upcoming > max_cost)
-                )
-                if not over:
-                    flying[id(task)] = upcoming or 0.0
-            if over and max_cost is not None:
-                more = f", this job about {money(upcoming)} (estimate)" if upcoming else ""
-                note = f"--max-cost {money(max_cost)} reached: {money(cost)} spent{more}"
+            if task is None:
+                return
+            guess = _estimate(task) if max_cost is not None else None
+            note, reserved = budget.admit(stop, guess)
+            if note == "":
+                return  # stopped while waiting: not started (--fail-fast)
+            if note is not None:
                 finish(JobResult(task, "skipped", note=note))
                 continue
             client = clients[(task.settings.profile, task.settings.base_url)]
@@ -209,13 +213,18 @@ def run_many(
             with lock:
                 scratches.append(scratch)
             result = _run_one(task, client, env, ui, on_saved, scratch)
-            with lock:
-                flying.pop(id(task), None)
+            if fail_fast and result.status == "failed":
+                stop.set()  # before the budget lets a waiting worker start
+            budget.settle(
+                reserved,
+                result.cost,
+                saved=result.status == "saved",
+                unusable=result.cost_unusable,
+                estimate=result.estimate,
+            )
             if abandon.is_set() and result.status == "failed":
                 return  # interrupted mid-job: no line for it; the next run redoes it
             finish(result)
-            if fail_fast and result.status == "failed":
-                stop.set()
 
     def interrupted() -> None:
         abandon.set()
@@ -310,6 +319,7 @@ def _run_one(
         result.status = "saved" if outcome.error is None else "failed"
         result.cost, result.currency = outcome.cost, outcome.currency
         result.estimate = outcome.estimate.total if outcome.estimate else None
+        result.cost_unusable = outcome.cost_unusable
         if result.status == "saved":
             _remove_superseded(task, result.paths)
     except Exception as exc:  # a bug in one job must not take the others down
@@ -347,9 +357,3 @@ def _report(ui: UI, r: JobResult, k: int, total: int) -> None:
 
 def _target(task: Task) -> str:
     return str(task.plan.targets[0].path)
-
-
-def money(amount: float, currency: str | None = None) -> str:
-    """An amount as people write it: 0.05 USD, 1.2 (no currency known), 0."""
-    text = f"{amount:.6f}".rstrip("0").rstrip(".")
-    return f"{text} {currency}" if currency else text

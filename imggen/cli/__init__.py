@@ -23,10 +23,25 @@ def main() -> None:
     signal.signal(signal.SIGTERM, _on_sigterm)
     from imggen.errors import Interrupted
 
+    installing = "--install-completion" in sys.argv
     try:
+        if installing:
+            from imggen.cli import install
+
+            refused = install.refusal(sys.argv)
+            if refused:
+                sys.stderr.write(refused)
+                raise SystemExit(2)
         from imggen.cli.app import app
 
         app(prog_name="imggen")
+    except OSError as exc:
+        if not installing:
+            raise
+        from imggen.cli import install
+
+        sys.stderr.write(install.failed(exc))
+        raise SystemExit(2) from None
     except (KeyboardInterrupt, Interrupted) as exc:  # outside the boundary: start-up
         error = exc if isinstance(exc, Interrupted) else Interrupted(signal.SIGINT)
         sys.stderr.write(f"error: {error.message}\n")

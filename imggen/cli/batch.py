@@ -68,7 +68,8 @@ MaxCost = Annotated[
         metavar="AMOUNT",
         help="Start no job that would take this run's cost past AMOUNT: what the gateway "
         "reports (its currency: USD on OpenRouter), else imggen's list-price estimate. The "
-        "jobs left are recorded skipped and the run exits 8; running it again resumes them.",
+        "jobs left are recorded skipped and the run exits 8; running it again resumes them. A "
+        "reported cost that is not an amount (NaN, negative) stops the run too.",
         rich_help_panel=RUN_PANEL,
     ),
 ]
@@ -170,7 +171,9 @@ def _run(env: Any, ui: Any, m: Any, how: _How, flags: Flags) -> None:
         _dry_run(env, ui, todo, flags["json"])
         return
     stem = m.path.stem + (f".results-{part[0]}-of-{part[1]}" if part else ".results")
-    results_file = b.ResultsFile(how.results or m.path.with_name(stem + ".jsonl"))
+    results_path = how.results or m.path.with_name(stem + ".jsonl")
+    _check_writes(m.path, results_path, how, part, force=flags["force"])
+    results_file = b.ResultsFile(results_path)
     try:
         summary = b.run_many(
             todo,
@@ -193,11 +196,27 @@ def _run(env: Any, ui: Any, m: Any, how: _How, flags: Flags) -> None:
             "price for its models, so none was counted"
         )
     if flags["json"]:
+        from imggen.console import safe_json
+
         env.out.write(
-            json.dumps(_document(m, results_file.path, summary), ensure_ascii=False) + "\n"
+            safe_json(json.dumps(_document(m, results_file.path, summary), ensure_ascii=False))
+            + "\n"
         )
     if summary.exit_code:
         raise typer.Exit(summary.exit_code)
+
+
+def _check_writes(manifest: Path, results: Path, how: _How, part: Any, *, force: bool) -> None:
+    """Before anything is sent: the results file and the gallery are imggen's own to replace
+    (not the manifest, not a link, not a file someone else made unless --force)."""
+    from imggen.batch import report as gallery
+    from imggen.batch.run import ours
+    from imggen.files import owned
+
+    owned.check(results, "results file", ours=ours, force=force, protect=(manifest,))
+    if how.report:
+        page = gallery.page_path(how.report, part)
+        owned.check(page, "report", ours=gallery.ours, force=force, protect=(manifest, results))
 
 
 def _printer(env: Any, *, quiet: bool) -> Any:
@@ -239,7 +258,7 @@ def _document(m: Any, results_path: Path, summary: Any) -> dict[str, Any]:
 
 
 def _summarise(ui: Any, summary: Any, results_path: Path) -> None:
-    from imggen.batch.run import money
+    from imggen.batch.budget import money
     from imggen.console import shown
 
     costs = summary.cost is not None  # a cost column only where the gateway reports one
@@ -297,9 +316,12 @@ def _dry_run(env: Any, ui: Any, todo: list[Any], as_json: bool) -> None:
             }
             for i, t in enumerate(todo)
         ]
+        from imggen.console import safe_json
+
         total = {"total": cost.total, "currency": cost.currency, "unknown": cost.unknown}
         env.out.write(
-            json.dumps({"jobs": doc, "estimate": total}, ensure_ascii=False, indent=2) + "\n"
+            safe_json(json.dumps({"jobs": doc, "estimate": total}, ensure_ascii=False, indent=2))
+            + "\n"
         )
     else:
         for t in todo:

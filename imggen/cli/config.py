@@ -145,7 +145,8 @@ def get(
         value = config.get_dotted(data, key)
     except KeyError:
         raise UsageError(f"{key} is not set in {path}{near(data, key)}") from None
-    value = redact({key.rsplit(".", 1)[-1]: value})[key.rsplit(".", 1)[-1]]
+    last = config.split_key(key)[-1]
+    value = redact({last: value})[last]
     if isinstance(value, dict):
         import tomli_w
 

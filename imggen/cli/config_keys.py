@@ -17,10 +17,11 @@ def has_null(value: Any) -> bool:
 def near(data: dict[str, Any], key: str) -> str:
     """ " (did you mean profiles.work.model?)" for a key that is not set, when one close to it is:
     the first part that is missing, corrected among its siblings."""
+    from imggen.profiles.config import split_key
     from imggen.suggest import closest
 
     node: Any = data
-    parts = key.split(".")
+    parts = split_key(key)
     for i, part in enumerate(parts):
         if not isinstance(node, dict):
             return ""
@@ -43,11 +44,12 @@ def validate_key(key: str, value: Any, data: dict[str, Any] | None = None) -> An
     from imggen.dialects.presets import PRESETS
     from imggen.errors import UsageError
     from imggen.profiles.aliases import alias_problem
+    from imggen.profiles.config import split_key
     from imggen.profiles.settings import PROFILE_KEYS
     from imggen.suggest import closest, did_you_mean
 
     profiles: dict[str, Any] = (data or {}).get("profiles", {})
-    parts = key.split(".")
+    parts = split_key(key)
     if parts == ["default_profile"]:
         if not isinstance(value, str):
             raise UsageError("default_profile must be a profile name")

@@ -56,7 +56,9 @@ def doctor(
 
     report = checks.run(flags["profile"], flags["model"], env, ui, consent=consent, timeout=timeout)
     if json_out:
-        env.out.write(json.dumps(report.as_json(), ensure_ascii=False, indent=2) + "\n")
+        from imggen.console import safe_json
+
+        env.out.write(safe_json(json.dumps(report.as_json(), ensure_ascii=False, indent=2)) + "\n")
     else:
         rows = [[c.name.replace("_", " "), c.status, c.detail] for c in report.rows()]
         title = f"imggen doctor: {report.profile or '?'} / {report.model or '?'}"

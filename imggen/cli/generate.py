@@ -160,6 +160,7 @@ def _request(
     s = modelcache.learn(s, env, offline=flags["dry_run"])
     for warning in s.warnings:
         ui.warn(warning)
+    modelcache.check_served(s)  # a mistyped model the gateway's listing would catch
     ui.debug(
         f"profile {s.profile} ({s.sources.get('profile')}), base URL {s.base_url}, "
         f"key from {s.key_source or 'nowhere (dry run)'}"
@@ -212,7 +213,9 @@ def _report(ui: Any, outcome: Any, *, as_json: bool) -> None:
 
 
 def _write_json(env: Any, doc: dict[str, Any]) -> None:
-    env.out.write(json.dumps(doc, ensure_ascii=False) + "\n")
+    from imggen.console import safe_json
+
+    env.out.write(safe_json(json.dumps(doc, ensure_ascii=False)) + "\n")
 
 
 def _print_dry_run(env: Any, plan: Any, job: Any, opts: Any, settings: Any, as_json: bool) -> None:
@@ -230,7 +233,9 @@ def _print_dry_run(env: Any, plan: Any, job: Any, opts: Any, settings: Any, as_j
             "outputs": [str(t.path) if t.path else "-" for t in plan.targets],
             "estimate": guess.as_json(),
         }
-        env.out.write(json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
+        from imggen.console import safe_json
+
+        env.out.write(safe_json(json.dumps(doc, ensure_ascii=False, indent=2)) + "\n")
         return
     same = len(calls) > 1 and all(c == calls[0] for c in calls)
     if len(calls) > 1:
@@ -249,7 +254,9 @@ def _print_dry_run(env: Any, plan: Any, job: Any, opts: Any, settings: Any, as_j
             env.out.write(f"{k}: {v}\n")
         env.out.write("\n")
         if "json" in call:
-            env.out.write(json.dumps(call["json"], ensure_ascii=False, indent=2) + "\n")
+            from imggen.console import safe_json
+
+            env.out.write(safe_json(json.dumps(call["json"], ensure_ascii=False, indent=2)) + "\n")
             continue
         for k, v in call["form"].items():
             env.out.write(f"{k}={v}\n")

@@ -73,8 +73,10 @@ def models(
         client = core.make_client(
             s, env, ui, core.RunOptions(timeout=LIST_TIMEOUT, retries=1), read_timeout=LIST_TIMEOUT
         )
+    if client is not None:  # a slow list shows a status line on a terminal, not nothing
+        ui.start_progress(f"{s.profile}: reading the model list from {s.base_url}")
     try:
-        if client is not None and (refresh or (s.preset is not None and s.preset.image_api)):
+        if client is not None and (refresh or (s.preset is not None and s.preset.learns)):
             # the image models list (and with --refresh LiteLLM's modes) decide dialects;
             # kept a day
             before = len(s.warnings)
@@ -85,10 +87,13 @@ def models(
     except AuthFailed as exc:
         raise AuthFailed(exc.message, hint=s.auth_hint(), status=exc.status) from None
     finally:
+        ui.stop_progress()
         if client is not None:
             client.close()
     if json_out:
-        env.out.write(json.dumps(found.as_json(), ensure_ascii=False, indent=2) + "\n")
+        from imggen.console import safe_json
+
+        env.out.write(safe_json(json.dumps(found.as_json(), ensure_ascii=False, indent=2)) + "\n")
         return
     ui.info(f"{s.profile}: {found.detail}")
     if not found.models:

@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
-from imggen.errors import InputError, UsageError
+from imggen.errors import GatewayFailed, InputError, UsageError
 from imggen.job import Gateway, HttpCall, Job, Payload, Reply
 from imggen.sizes import Resolved
 
@@ -147,6 +147,14 @@ def payload(value: Any, shape: str, reply: Reply) -> None:
         value = value.get("url") or value.get("b64_json")
         if value is None:
             return
+    if not isinstance(value, str) and not hasattr(value, "discard"):
+        # a number, a list, a table, true: the gateway's fault, never "a bug in imggen"
+        what = "a list" if isinstance(value, list) else f"a {type(value).__name__}"
+        what = "a table" if isinstance(value, Mapping) else what
+        raise GatewayFailed(
+            f"the gateway sent a malformed reply: its image ({shape}) is {what}, not text",
+            hint="the gateway broke its own format; try again, or another model",
+        )
     if not isinstance(value, str):  # a jsonstream.Blob
         if getattr(value, "kind", "") == "text":
             text = value.path.read_text("utf-8", "replace")

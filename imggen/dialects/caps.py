@@ -4,6 +4,7 @@ descriptors are both this data: a field that is absent is one the model does not
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -40,7 +41,7 @@ KNOWN = frozenset(
 class Field:
     """The values one body field takes: an enum, a numeric range, a boolean, or anything."""
 
-    kind: str  # "enum" | "range" | "boolean" | "any"
+    kind: str  # "enum" | "range" | "boolean" | "supported" | "any"
     values: tuple[str, ...] = ()
     low: float | None = None
     high: float | None = None
@@ -69,9 +70,13 @@ class Field:
         if self.kind == "range":
             low = "" if self.low is None else f"{self.low:g}"
             high = "" if self.high is None else f"{self.high:g}"
+            if not low and not high:
+                return "any number"
             return f"{low}-{high}" if low and high else f"from {low}" if low else f"up to {high}"
         if self.kind == "boolean":
             return "true or false"
+        if self.kind == "supported":
+            return "any value (supported)"
         return "any value"
 
     @classmethod
@@ -84,14 +89,12 @@ class Field:
         if kind == "enum" and isinstance(raw.get("values"), list):
             return cls("enum", tuple(str(v) for v in raw["values"]))
         if kind == "range":
-            low, high = raw.get("min"), raw.get("max")
-            return cls(
-                "range",
-                low=float(low) if isinstance(low, int | float) else None,
-                high=float(high) if isinstance(high, int | float) else None,
-            )
+            # a bound that is no finite number (NaN, Infinity: JSON parsers take both) is none
+            return cls("range", low=_bound(raw.get("min")), high=_bound(raw.get("max")))
         if kind == "boolean":
-            return BOOLEAN
+            # OpenRouter: "boolean" says the parameter is supported, not that it is a flag
+            # (its seed is {"type": "boolean"} and takes a number)
+            return SUPPORTED
         return ANY
 
     def as_descriptor(self) -> dict[str, Any]:
@@ -100,7 +103,15 @@ class Field:
             return {"type": "enum", "values": list(self.values)}
         if self.kind == "range":
             return {"type": "range", "min": self.low, "max": self.high}
+        if self.kind == "supported":
+            return {"type": "boolean"}  # as OpenRouter wrote it
         return {"type": self.kind}
+
+
+def _bound(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
 
 
 def enum(*values: str) -> Field:
@@ -112,6 +123,7 @@ def span(low: float | None, high: float | None) -> Field:
 
 
 BOOLEAN = Field("boolean")
+SUPPORTED = Field("supported")  # OpenRouter's {"type": "boolean"}: supported, any value
 ANY = Field("any")
 
 

@@ -155,17 +155,20 @@ def _background(job: Job, gw: Gateway, caps: Caps, fmt: str | None, edit: bool) 
 
 def _compression(job: Job, gw: Gateway, caps: Caps) -> None:
     """output_compression applies to jpeg (and webp on OpenAI) only: refused beside a format
-    it cannot apply to, rather than silently ignored."""
-    if "output_compression" in job.params and job.format and caps.checked:
-        if job.format not in caps.compression:
-            label = job.origins.get("params") or "--param"
-            value = job.params["output_compression"]
-            takes = " or ".join(caps.compression)
-            raise UsageError(
-                f"{label} output_compression={value} applies to {takes} only, not "
-                f"{job.said('format')} ({caps.source})",
-                hint=f"drop output_compression, or use --format {caps.compression[0]}",
-            )
+    it cannot apply to, or with no --format at all (the default is PNG, which OpenAI's schema
+    does not allow it with), rather than silently ignored."""
+    if "output_compression" not in job.params or not caps.checked:
+        return
+    if job.format in caps.compression:
+        return
+    label = job.origins.get("params") or "--param"
+    value = job.params["output_compression"]
+    takes = " or ".join(caps.compression)
+    given = job.said("format") if job.format else "no --format (PNG by default)"
+    raise UsageError(
+        f"{label} output_compression={value} applies to {takes} only, not {given} ({caps.source})",
+        hint=f"add --format {caps.compression[0]}, or drop output_compression",
+    )
 
 
 def _check_inputs(job: Job, gw: Gateway, caps: Caps) -> None:

@@ -71,7 +71,8 @@ def infer_size_rule(model: str) -> str:
         ("gemini-2.5", "gemini-2.5"),
         ("gemini-3.1", "gemini-3.1"),
         ("gemini-3", "gemini-3"),
-        ("gpt-image-2", "gpt-image-2"),
+        # Turing's catalog names its own rule (with a pixel floor); elsewhere OpenAI's
+        ("gpt-image-2", "gpt-image-2-openai"),
         ("gpt-image-1", "gpt-image-1"),
         ("chatgpt-image", "gpt-image-1"),
         ("dall-e-3", "dall-e-3"),
@@ -254,7 +255,9 @@ PRESETS: dict[str, Preset] = {
             "LITELLM_API_KEY",
             models=(),
             no_base_url_why="a LiteLLM proxy runs wherever you host it",
-            model_dialects=(("gpt-image", "images"), ("dall-e", "images")),
+            # Seedream, as on the gateways that serve it, is an images API model (LiteLLM routes
+            # it to its images endpoint); its chat route refuses it
+            model_dialects=(("gpt-image", "images"), ("dall-e", "images"), ("seedream", "images")),
             learns=True,
             stream_usage=True,
             note=(

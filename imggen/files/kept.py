@@ -3,8 +3,11 @@ long, a closed stdout), never "a bug", and keep the paid-for image under a visib
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
+import secrets
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -29,13 +32,31 @@ def os_error(exc: OSError, path: Path, *, kept: Path | None = None) -> ImggenErr
     return WriteFailed(f"could not write {path}: {reason}{where}", hint=hint)
 
 
+def _shared(src: Path, final: Path) -> bool:
+    """Whether `src` lies in a folder others may write in: the system's temp folder (where an
+    image moves when the output disk fills), or anywhere but the output's own folder."""
+    try:
+        here = os.path.realpath(src.parent)
+        return here != os.path.realpath(final.parent) or here == os.path.realpath(
+            tempfile.gettempdir()
+        )
+    except OSError:
+        return True
+
+
 def rescue(src: Path, final: Path, release: Callable[[Path], None]) -> Path | None:
     """Give the received image (temp file `src`) a visible name beside it, so a failed write
     does not lose it: a hard link or a rename, which need no room for the bytes; `release`
     tells the run's scratch files that `src` is no longer theirs to remove. None when even
-    that fails."""
-    names = [f"{final.stem}.unsaved-{n}{final.suffix}" for n in range(1, 10)]
-    names += [f"imggen-unsaved-{n}{final.suffix}" for n in range(1, 10)]  # for too long a stem
+    that fails. In a shared folder ($TMPDIR) the name cannot be guessed ahead (another user
+    could lay a link there) and the file is the user's alone (0600)."""
+    shared = _shared(src, final)
+    if shared:
+        names = [f"{final.stem}.unsaved-{secrets.token_hex(8)}{final.suffix}" for _ in range(9)]
+        names += [f"imggen-unsaved-{secrets.token_hex(8)}{final.suffix}" for _ in range(9)]
+    else:
+        names = [f"{final.stem}.unsaved-{n}{final.suffix}" for n in range(1, 10)]
+        names += [f"imggen-unsaved-{n}{final.suffix}" for n in range(1, 10)]  # too long a stem
     for name in names:
         kept = src.with_name(name)
         if kept.exists() or kept.is_symlink():
@@ -52,5 +73,8 @@ def rescue(src: Path, final: Path, release: Callable[[Path], None]) -> Path | No
             except OSError:
                 return None
         release(src)
+        if shared:
+            with contextlib.suppress(OSError):
+                os.chmod(kept, 0o600)  # a link shares the file: this also covers `src`
         return kept
     return None

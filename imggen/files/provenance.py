@@ -164,8 +164,11 @@ def marks(record: Mapping[str, Any], level: str = "full") -> Marks:
 
 
 def record_text(record: Mapping[str, Any]) -> str:
-    """The record as saved: JSON, keys sorted (a PNG chunk or a sidecar's content)."""
-    return json.dumps(dict(record), ensure_ascii=False, sort_keys=True)
+    """The record as saved: JSON, keys sorted (a PNG chunk or a sidecar's content). A name
+    that is not UTF-8 (a surrogate to Python) is kept as its JSON escape, so it can be written
+    and reads back the same."""
+    text = json.dumps(dict(record), ensure_ascii=False, sort_keys=True)
+    return re.sub("[\ud800-\udfff]", lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def read_png_record(text: Mapping[str, str]) -> dict[str, Any] | None:

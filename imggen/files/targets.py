@@ -182,6 +182,12 @@ def check(targets: list[Target], *, force: bool) -> None:
         for path in target.names() if not force else []:
             if os.path.lexists(path):
                 raise FileExists(_exists(target, path), hint=_exists_hint(target, path))
+            record = path.with_name(path.name + SIDECAR)  # a record imggen would write beside
+            if os.path.lexists(record):
+                raise FileExists(
+                    f"{record} exists; imggen never replaces it without --force",
+                    hint="pass --force, or choose another -o",
+                )
     for folder in dict.fromkeys(t.path.parent for t in targets if t.path is not None):
         _make_folder(folder)
         name_max = _name_max(folder)

@@ -201,8 +201,30 @@ def parse_value(text: str) -> Any:
         return text
 
 
+def split_key(key: str) -> list[str]:
+    """A dotted key's parts, read as TOML reads a key: a part holding a dot is quoted,
+    profiles.work.models."gemini-2.5-flash-image".like (or 'single' quotes). A key TOML
+    cannot read is split at its dots."""
+    import tomllib
+
+    if '"' in key or "'" in key:
+        try:
+            node: Any = tomllib.loads(f"{key} = 0")
+        except tomllib.TOMLDecodeError:
+            raise ConfigError(
+                f"bad key {key!r}: quote a part that holds a dot whole, as TOML does: "
+                'profiles.work.models."gemini-2.5-flash-image".like'
+            ) from None
+        parts = []
+        while isinstance(node, dict) and len(node) == 1:
+            part, node = next(iter(node.items()))
+            parts.append(part)
+        return parts
+    return key.split(".")
+
+
 def _split(key: str) -> list[str]:
-    parts = key.split(".")
+    parts = split_key(key)
     if not key or any(not p for p in parts):
         raise ConfigError(f"bad key {key!r}: use dotted names like profiles.NAME.model")
     return parts

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from imggen.dialects.caps import Caps, Field
-from imggen.errors import AuthFailed, GatewayFailed, GatewayRefused
+from imggen.errors import AuthFailed, GatewayFailed, GatewayRefused, NotAnApi
 
 if TYPE_CHECKING:
     from imggen.env import Env
@@ -27,6 +27,13 @@ CACHE_ENV = "IMGGEN_CACHE_DIR"
 MAX_AGE = 24 * 3600.0  # a day: OpenRouter adds models and parameters, rarely faster
 FORMAT = 1  # the cache file's layout
 IMAGE_MODES = ("image_generation", "image_edit")  # LiteLLM's model_info.mode
+# LiteLLM's model groups (at the proxy's root, beside /v1): each group's real `mode`, from its
+# deployment; /v1/models fills `mode` from a price table by public name, and none for aliases
+# (shared/references/litellm-proxy.md)
+GROUP_INFO = "/model_group/info"
+# listings that name every model a gateway serves (not OpenRouter's image models list, which
+# names only its Image API's): a model missing from them is not served there
+FULL_LISTINGS = ("/models", GROUP_INFO)
 IMAGE_API = "openrouter-images"  # the dialect of the models an image models list names
 ASK_TIMEOUT = 60.0
 SOURCE = "OpenRouter's image models list"
@@ -42,6 +49,7 @@ class Listed:
     caps: Caps | None = None  # its capability descriptors there
     outputs: tuple[str, ...] | None = None  # output modalities, where a listing says
     mode: str | None = None  # LiteLLM: image_generation, image_edit, chat, ...
+    from_groups: bool = False  # `mode` came from LiteLLM's model groups: the deployment's own
 
     @property
     def dialect(self) -> str | None:
@@ -50,6 +58,8 @@ class Listed:
             return IMAGE_API
         if self.mode in IMAGE_MODES:
             return "images"
+        if self.mode == "chat":  # LiteLLM: a chat deployment, whatever its name suggests
+            return "chat" if self.from_groups else None
         return None
 
     @property
@@ -68,7 +78,9 @@ class Listed:
             self.image_api or other.image_api,
             self.caps or other.caps,
             self.outputs if self.outputs is not None else other.outputs,
-            self.mode or other.mode,
+            # the model groups' word on a mode outranks a price table's guess by name
+            self.mode if self.from_groups or not other.from_groups else other.mode,
+            self.from_groups or other.from_groups,
         )
 
 
@@ -155,6 +167,20 @@ def from_models(body: Any) -> dict[str, Listed]:
     return found
 
 
+def from_model_groups(body: Any) -> dict[str, Listed]:
+    """LiteLLM's GET /model_group/info: {"data": [{"model_group", "mode", "providers", ...}]},
+    one per model name or alias the proxy serves, with its deployment's real mode."""
+    items = body.get("data") if isinstance(body, Mapping) else body
+    found = {}
+    for entry in items if isinstance(items, list) else []:
+        if not isinstance(entry, Mapping) or not isinstance(entry.get("model_group"), str):
+            continue
+        mid, mode = entry["model_group"], entry.get("mode")
+        ok = isinstance(mode, str) and bool(mode)
+        found[mid] = Listed(mid, mode=str(mode) if ok else None, from_groups=ok)
+    return found
+
+
 # -- the cache file ---------------------------------------------------------------------------
 
 
@@ -200,6 +226,7 @@ def read(environ: Mapping[str, str], profile: str) -> Learned | None:
                 caps,
                 tuple(outputs) if isinstance(outputs, list) else None,
                 raw.get("mode"),
+                bool(raw.get("from_groups")),
             )
         return Learned(str(doc["base_url"]), float(doc["fetched"]), models, tuple(doc["asked"]))
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
@@ -238,6 +265,7 @@ def _record(m: Listed) -> dict[str, Any]:
         "edit": m.caps.edit if m.caps else None,
         "outputs": list(m.outputs) if m.outputs is not None else None,
         "mode": m.mode,
+        "from_groups": m.from_groups,
     }
 
 
@@ -248,7 +276,9 @@ def paths(s: Settings) -> list[str]:
     """What a profile's preset learns from: its image models list, else its models API."""
     if s.preset is None or not s.preset.learns:
         return []
-    return [s.preset.image_api] if s.preset.image_api else ["/models"]
+    if s.preset.image_api:
+        return [s.preset.image_api]
+    return ["/models", GROUP_INFO] if s.preset.name == "litellm" else ["/models"]
 
 
 def ask(s: Settings, client: Any, asked: list[str]) -> Learned:
@@ -257,13 +287,44 @@ def ask(s: Settings, client: Any, asked: list[str]) -> Learned:
     learned = Learned(s.base_url, time.time())
     for path in asked:
         try:
-            body = client.get_json(path)
-        except GatewayRefused:
+            body = client.get_json(path, root=True) if path == GROUP_INFO else client.get_json(path)
+        except (GatewayRefused, NotAnApi):  # no such listing here (a 404, a web page)
             learned = learned.with_listing(path, {})
             continue
-        found = from_image_models(body) if path == _image_api(s) else from_models(body)
+        except AuthFailed:
+            if path != GROUP_INFO:
+                raise
+            continue  # a proxy that keeps its model groups from this key: /models alone
+        if path == GROUP_INFO:
+            found = from_model_groups(body)
+        elif path == _image_api(s):
+            found = from_image_models(body)
+        else:
+            found = from_models(body)
         learned = learned.with_listing(path, found)
     return learned
+
+
+def check_served(s: Settings) -> None:
+    """Refuse (UsageError, exit 2) before anything is sent a model the gateway's own full list
+    (read a day at most ago) does not name: a typo would otherwise be sent as typed and paid
+    for or refused there. A model the profile names in a table of its own is sent as is."""
+    learned = s.learned
+    if learned is None or not learned.models or s.model in s.aliases:
+        return
+    if not any(path in learned.asked for path in FULL_LISTINGS) or s.model in learned.models:
+        return
+    from imggen.errors import UsageError
+    from imggen.suggest import did_you_mean
+
+    origin = s.sources.get("model")
+    said = f" ({origin})" if origin else ""
+    raise UsageError(
+        f"model {s.model!r}{said} is not among the {len(learned.models)} models "
+        f"{s.base_url} lists{did_you_mean(s.model, learned.models)}",
+        hint="`imggen models --all` lists them (--refresh reads the list again); to send a "
+        f'name as typed, give it a table: [profiles.{s.profile}.models."{s.model}"]',
+    )
 
 
 def _image_api(s: Settings) -> str:

@@ -164,6 +164,14 @@ class Settings:
             api_version=self.api_version or (preset.api_version if preset else ""),
         )
 
+    def _chat(self, dialect: str | None) -> str | None:
+        """A listing's "chat" (LiteLLM's model groups: a chat deployment) as the preset's
+        chat dialect."""
+        if dialect != "chat":
+            return dialect
+        own = self.preset.dialect if self.preset else None
+        return own if own and own not in IMAGES_STYLE else "openrouter"
+
     def _dialect(
         self, model: str, alias: Mapping[str, str], info: ModelInfo | None, listed: Listed | None
     ) -> str:
@@ -176,7 +184,7 @@ class Settings:
             from_env,
             alias.get("dialect"),
             self.dialect,
-            listed.dialect if listed and borrowed else None,
+            self._chat(listed.dialect) if listed and borrowed else None,
             info.dialect if info and borrowed else None,
         )
         found = next((d for d in choices if d), None)

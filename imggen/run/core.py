@@ -239,7 +239,12 @@ def run(
     outcome.retries, outcome.resent = client.retried, client.resent
     if outcome.error is not None:
         outcome.error = _pointed(outcome.error, settings, gw)
-    outcome.cost, outcome.currency = usage_cost(outcome.usage, gw.currency)
+    outcome.cost, outcome.currency, outcome.cost_unusable = usage_cost(outcome.usage, gw.currency)
+    if outcome.cost_unusable:
+        outcome.warnings.append(
+            f"the gateway reported a cost of {outcome.cost_unusable}, which is not an amount; "
+            "not counted"
+        )
     outcome.estimate = record.estimate(plan, job, len(outcome.saved) or job.count)
     warning = record.log(job, plan, opts, outcome, env.environ)
     if warning:

@@ -3,6 +3,8 @@ one document --json prints and batch results record."""
 
 from __future__ import annotations
 
+import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +32,7 @@ class Outcome:
     error: ImggenError | None = None
     partials: list[str] = field(default_factory=list)  # --save-partials files: not results
     cost: float | None = None  # the sum of the gateway's usage.cost, where it reports one
+    cost_unusable: str = ""  # a reported cost that cannot be counted (NaN, -1, "inf"), as text
     currency: str | None = None  # of `cost`: what the gateway documents (OpenRouter: USD)
     estimate: Estimate | None = None  # imggen's list-price estimate of the images saved
 
@@ -73,25 +76,40 @@ class Outcome:
         }
 
 
+def usable(value: Any) -> float | None:
+    """A reported cost as a number to count, or None when it is none (NaN, inf, negative, a
+    string that is not a number, a bool, a list)."""
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) and number >= 0 else None
+
+
 def usage_cost(
     usage: list[dict[str, Any]], currency: str | None
-) -> tuple[float | None, str | None]:
-    """The cost the gateway reported across a run's replies (usage.cost, as OpenRouter sends)
-    and its currency: the usage's own `currency` where it names one, else the gateway's."""
-    costs = []
+) -> tuple[float | None, str | None, str]:
+    """The cost the gateway reported across a run's replies (usage.cost, as OpenRouter sends),
+    its currency (the usage's own `currency` where it names one, else the gateway's), and the
+    first reported cost that cannot be counted (NaN, inf, negative, junk) as text, else ""."""
+    costs: list[float] = []
+    unusable = ""
     for u in usage:
-        value = u.get("cost")
-        if isinstance(value, str):
-            try:
-                value = float(value)
-            except ValueError:
-                continue
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            costs.append(float(value))
+        if "cost" not in u or u["cost"] is None:
+            continue
+        value = usable(u["cost"])
+        if value is None:
+            unusable = unusable or json.dumps(u["cost"], default=str)[:40]
+        else:
+            costs.append(value)
     if not costs:
-        return None, None
+        return None, None, unusable
     named = {u["currency"] for u in usage if isinstance(u.get("currency"), str)}
-    return round(sum(costs), 10), named.pop() if len(named) == 1 else currency
+    return round(sum(costs), 10), named.pop() if len(named) == 1 else currency, unusable
 
 
 def failed(error: ImggenError) -> dict[str, Any]:

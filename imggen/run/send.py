@@ -37,7 +37,9 @@ def send_all(
     prompt."""
 
     def one(call: HttpCall) -> Result:
-        reader = streaming.Watched(plan.dialect, ui, plan.gateway.model, partials, landing.preview)
+        reader = streaming.Watched(
+            plan.dialect, ui, plan.gateway.model, partials, landing.preview, landing.discard
+        )
         try:
             reply = client.send(call, reader, landing.open)
         except ImggenError as exc:

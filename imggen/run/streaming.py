@@ -63,7 +63,9 @@ def stream_hint(origin: str) -> str:
 class Watched:
     """A dialect watched while its stream is read: it parses as the dialect does, and each
     event's partial renders also move the progress line on ("MODEL: partial 1/2") and are
-    marked as previews (never results). One per request."""
+    marked as previews (never results). At most `expected` (--partials N) are kept: a gateway
+    sending 66 made 64 files of up to 200 MiB; the rest are dropped (their spilled files
+    removed at once) with one warning. One per request."""
 
     def __init__(
         self,
@@ -72,13 +74,16 @@ class Watched:
         model: str,
         expected: int | None,
         preview: Callable[[Path], object] = lambda path: None,
+        discard: Callable[[Path], object] = lambda path: path.unlink(missing_ok=True),
     ) -> None:
         self.dialect = dialect
         self.preview = preview
+        self.discard = discard
         self.ui = ui
         self.model = model
         self.expected = expected
         self.seen = 0
+        self.dropped = 0
 
     def parse(self, body: Any) -> Reply:
         return self.dialect.parse(body)
@@ -91,6 +96,19 @@ class Watched:
 
     def parse_event(self, body: Any) -> Reply:
         reply = self.dialect.parse_event(body)
+        limit = self.expected if self.expected is not None else MAX_PARTIALS
+        if len(reply.partials) > limit - self.seen:
+            room = max(0, limit - self.seen)
+            for p in reply.partials[room:]:
+                if p.kind == "blob":
+                    self.discard(p.value.path)
+                if not self.dropped:
+                    self.ui.warn(
+                        f"the gateway sends more partial renders than the {limit} asked; "
+                        "dropping the rest"
+                    )
+                self.dropped += 1
+            reply.partials = reply.partials[:room]
         if reply.partials:
             for p in reply.partials:  # written as they came, as images are: not one of them
                 if p.kind == "blob":

@@ -13,6 +13,7 @@ import sys
 import time
 from typing import Any
 
+from imggen.testing.models import litellm_alias
 from imggen.testing.protocol import FAULT_KINDS, Fault
 from imggen.testing.server import FakeGateway
 
@@ -116,8 +117,9 @@ def parser() -> argparse.ArgumentParser:
         default=[],
         type=parse_alias,
         metavar="NAME=MODEL",
-        help="serve NAME as a LiteLLM proxy does: listed with mode image_generation, answered "
-        "by MODEL, output_format/background/output_compression/moderation dropped (repeatable)",
+        help="serve NAME as a LiteLLM proxy does: listed in /v1/models without a mode and in "
+        "/model_group/info with mode image_generation, answered by MODEL, "
+        "output_format/background/output_compression/moderation dropped (repeatable)",
     )
     cli.add_argument(
         "--signed",
@@ -168,9 +170,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.deployment:
         gateway.deployments = dict(args.deployment)
     for name, model in args.alias:
-        gateway.aliases[name] = model
+        litellm_alias(gateway, name, model)
         gateway.drops = LITELLM_DROPS
-        gateway.models.append({"id": name, "object": "model", "mode": "image_generation"})
 
     def interrupt(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt

@@ -59,3 +59,24 @@ def route(gw: FakeGateway, rec: Recorded, path: str, fault: Fault | None) -> Rep
         needed = {m.strip() for m in wanted.split(",") if m.strip()}
         models = [m for m in models if needed <= set(output_modalities(m))]
     return json_reply(200, {"data": models})
+
+
+def model_groups(gw: FakeGateway, rec: Recorded, path: str, fault: Fault | None) -> Reply:
+    """LiteLLM's GET /model_group/info: the groups and their real modes, where the fake plays
+    a LiteLLM proxy (--alias); a 404 elsewhere. Its /models lists aliases without a mode, as
+    the real proxy does (shared/references/litellm-proxy.md)."""
+    if gw.model_groups is None:
+        raise HTTPError(
+            error_reply(404, f"Not found: {path}", "invalid_request_error", "not_found")
+        )
+    return json_reply(200, {"data": gw.model_groups})
+
+
+def litellm_alias(gw: FakeGateway, name: str, model: str, mode: str = "image_generation") -> None:
+    """Serve `name` as a LiteLLM alias of `model`: listed in /models with no `mode` (the real
+    proxy gives aliases none), and in /model_group/info with its deployment's `mode`."""
+    gw.aliases[name] = model
+    gw.models.append({"id": name, "object": "model", "created": 1677610602, "owned_by": "openai"})
+    groups = gw.model_groups if gw.model_groups is not None else []
+    groups.append({"model_group": name, "mode": mode, "providers": ["openai"]})
+    gw.model_groups = groups

@@ -44,6 +44,7 @@ ROUTES: dict[str, tuple[str, str, Route]] = {
     "/images/models": ("image_models", "GET", openrouter_image_api.models_route),
     "/images": ("image_api", "POST", openrouter_image_api.route),
     "/models": ("models", "GET", models.route),
+    "/model_group/info": ("model_groups", "GET", models.model_groups),
 }
 _DOWNLOADS: dict[str, tuple[str, str, Route]] = {
     "/files/": ("files", "GET", _files),

@@ -87,6 +87,9 @@ class FakeGateway:
         # without a word (shared/references/litellm-proxy.md)
         self.aliases: dict[str, str] = {}
         self.drops: tuple[str, ...] = ()
+        # LiteLLM's GET /model_group/info (at the proxy's root): each model name or alias with
+        # its deployment's real mode; None: no such endpoint (a 404), as on other gateways
+        self.model_groups: list[dict[str, Any]] | None = None
         self.files: dict[str, tuple[bytes, str]] = {}  # name -> (bytes, content type)
         # providers with their own routes (testing/personas.py): a safety refusal switch, and
         # Azure OpenAI's deployments (name -> the model behind it)

@@ -5,6 +5,7 @@ Downloader, which never sends the key."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import threading
 import time
@@ -134,23 +135,63 @@ class Client:
     def send(self, call: HttpCall, dialect: ReplyParser, spill: SpillFactory) -> Reply:
         """One call with retries. Raises AuthFailed, GatewayRefused, GatewayFailed."""
         what = f"{call.method} {call.path}"
+        attempt = lambda delivered: self._attempt(call, dialect, spill, delivered, what)  # noqa: E731
+        if call.stream and _IMAGES_PATH in call.path:
+            attempt = self._stream_or_plain(call, dialect, spill, what)
         try:
-            reply = self._refreshing(
-                lambda: self._retrier.run(
-                    lambda delivered: self._attempt(call, dialect, spill, delivered, what),
-                    what=what,
-                )
-            )
+            reply = self._refreshing(lambda: self._retrier.run(attempt, what=what))
         except ImggenError as exc:
             raise self._scrub(exc) from exc.__cause__
         reply.text = self._redact(reply.text)
         reply.usage = self._redact_value(reply.usage)
         return reply
 
-    def get_json(self, path: str) -> Any:
-        """A small authenticated GET (the models API), with retries. Raises as send() does;
+    def _stream_or_plain(
+        self, call: HttpCall, dialect: ReplyParser, spill: SpillFactory, what: str
+    ) -> Callable[[list[bool]], Reply]:
+        """An images API request that streams, as one attempt: a server error (5xx) before the
+        stream starts is answered by sending it once without the stream, and that is all. A
+        proxy that cannot stream an images endpoint (LiteLLM answers 500) retries upstream
+        itself: imggen's retries on top made 9 paid generations of one command."""
+        plain = dataclasses.replace(
+            call,
+            stream=False,
+            json=None if call.json is None else _unstreamed(call.json),
+            form=tuple((k, v) for k, v in call.form if k not in _STREAM_FIELDS),
+        )
+
+        def attempt(delivered: list[bool]) -> Reply:
+            try:
+                return self._attempt(call, dialect, spill, delivered, what)
+            except RetryLater as exc:
+                status = exc.error.status or 0
+                if delivered[0] or not exc.reached or not 500 <= status < 600:
+                    raise
+                first = exc.error
+            self._retrier.count(billable=True)
+            self._retrier.on_retry(
+                f"{first.message} on the streaming request; sending it once more without the "
+                "stream (no partial renders; a retried generation may be billed twice)"
+            )
+            try:
+                return self._attempt(plain, dialect, spill, delivered, what)
+            except RetryLater as exc:
+                raise GatewayFailed(
+                    f"{exc.error.message} (also without the stream)",
+                    hint="the gateway failed this request with and without the stream, and a "
+                    "proxy may have retried each upstream, so it may have been billed more than "
+                    "once: check the gateway's logs or dashboard, then drop --stream/--partials",
+                    status=exc.error.status,
+                ) from exc
+
+        return attempt
+
+    def get_json(self, path: str, *, root: bool = False) -> Any:
+        """A small authenticated GET (the models API), with retries; `root`: at the base URL
+        without its /v1 (LiteLLM's /model_group/info lives there). Raises as send() does;
         GatewayFailed for a page or malformed JSON carries the HTTP status."""
-        what, url = f"GET {path}", self.base_url + path
+        base = self.base_url.removesuffix("/v1") if root else self.base_url
+        what, url = f"GET {path}", base + path
 
         def attempt(delivered: list[bool]) -> Any:
             headers = {**self._auth(), "Accept": "application/json"}
@@ -258,8 +299,8 @@ class Client:
         what: str,
     ) -> Reply:
         url = self.base_url + call.path
-        # what the call reads: an event stream only where it asked for one
-        accept = "text/event-stream, application/json" if call.stream else "application/json"
+        # a stream where the call streams, JSON otherwise (an OpenAPI mock answers as asked)
+        accept = "text/event-stream" if call.stream else "application/json"
         headers = {**self._auth(), "Accept": accept}
         kwargs: dict[str, Any] = {}
         if call.files or call.form:
@@ -314,6 +355,14 @@ class Client:
         if verdict.retry:
             raise RetryLater(verdict.error, verdict.wait)
         raise verdict.error
+
+
+_IMAGES_PATH = "/images/"
+_STREAM_FIELDS = ("stream", "partial_images")
+
+
+def _unstreamed(body: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in body.items() if k not in _STREAM_FIELDS}
 
 
 def _read_capped(resp: httpx.Response, cap: int, *, strict: bool = True) -> bytes:

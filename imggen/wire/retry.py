@@ -126,6 +126,12 @@ class Retrier:
             on_retry=on_retry or self.on_retry,
         )
 
+    def count(self, *, billable: bool) -> None:
+        """A retry made outside run()'s loop (a stream resent without the stream)."""
+        with self._lock:
+            self.retried += 1
+            self.resent += int(billable)
+
     def check_deadline(self) -> None:
         """Raises DeadlineExceeded once --timeout has run out."""
         if self.deadline is not None and time.monotonic() > self.deadline:

@@ -17,6 +17,7 @@ from imggen.errors import (
     GatewayRefused,
     ImggenError,
     LinkExpired,
+    NotAnApi,
 )
 from imggen.files.imagefile import looks_like_html
 from imggen.wire.jsonstream import loads
@@ -25,6 +26,26 @@ from imggen.wire.retry import retry_after
 # Asked again (SPEC "Reliability"): timeouts, conflicts, rate limits, and the 5xx family
 # (520-524 are Cloudflare's; any other 5xx is retried too).
 RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504, 520, 522, 524})
+
+
+# What a web server (not an API) answers an API call with, as an HTML page: no such page, no
+# such method (`python -m http.server` answers POST with 501).
+NOT_AN_API = frozenset({404, 405, 501})
+
+BASE_URL_HINT = (
+    "check base_url: it should be the API's address (often ending in /v1), not a website; "
+    "`imggen doctor` checks it"
+)
+
+
+def not_an_api(status: int, said: str) -> NotAnApi:
+    """The error for web pages where the API should answer; `said` describes the page."""
+    page = said.removesuffix(" instead of JSON")
+    return NotAnApi(
+        f"base_url does not lead to an API: HTTP {status} with {page}",
+        hint=BASE_URL_HINT,
+        status=status,
+    )
 
 
 @dataclass(frozen=True)
@@ -66,6 +87,8 @@ def error_for_status(
     said = redact(error_text(parsed, status))
     # the gateway's own words, unless it gave none
     detail = "" if said == error_text(None, status) else f": {said}"
+    if status in NOT_AN_API and isinstance(parsed, str) and looks_like_html(body[:512]):
+        return Verdict(not_an_api(status, said))
     if is_content_filter(parsed):
         which = filtered_categories(parsed)
         return Verdict(

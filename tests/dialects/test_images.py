@@ -49,7 +49,7 @@ def test_transparent_png_and_params_pass_through() -> None:
         "a single red maple leaf, isolated",
         size="1024x1024",
         background="transparent",
-        params={"moderation": "low", "output_compression": 80},
+        params={"moderation": "low"},
     )
     (call,) = build(IMAGES, job, gateway("turing", GPT2), stream=False)
 
@@ -60,7 +60,6 @@ def test_transparent_png_and_params_pass_through() -> None:
         "background": "transparent",
         "n": 1,
         "moderation": "low",
-        "output_compression": 80,
     }
 
 
@@ -204,7 +203,12 @@ def test_edit_with_several_inputs_repeats_image_brackets() -> None:
 
 
 def test_edit_form_values_that_are_not_text_go_as_json() -> None:
-    job = Job("x", inputs=(image("a.png"),), params={"output_compression": 80, "extra": {"k": 1}})
+    job = Job(
+        "x",
+        inputs=(image("a.png"),),
+        format="jpeg",
+        params={"output_compression": 80, "extra": {"k": 1}},
+    )
     (call,) = build(IMAGES, job, gateway("turing", GPT2), stream=False)
 
     assert call.form[-2:] == (("output_compression", "80"), ("extra", '{"k": 1}'))

@@ -71,6 +71,12 @@ def test_transparent_webp_and_compression_are_valid_on_gpt_image() -> None:
 
 
 def test_compression_beside_png_is_refused() -> None:
+    # OpenAI's schema: output_compression only with jpeg or webp, and PNG is the default
+    for job in (
+        Job("x", params={"output_compression": 50}),
+        Job("x", format="png", params={"output_compression": 70}),
+    ):
+        assert "applies to jpeg or webp only" in refusal("gpt-image-1", job)
     message = refusal("gpt-image-1", Job("x", format="png", params={"output_compression": 70}))
     assert "applies to jpeg or webp only" in message
 
@@ -166,8 +172,8 @@ def test_a_proxys_null_padded_reply_with_a_data_url_is_read() -> None:
 def test_what_is_sent_is_what_the_published_rules_take_and_nothing_valid_is_refused() -> None:
     """Every generate option combination on every OpenAI model, against the fake gateway's
     encoding of the published rules: no request imggen sends would be rejected, and imggen
-    refuses no request the rules accept, save one documented difference: gpt-image-2's
-    minimum of 655,360 pixels, which Turing's document states and OpenAI's does not."""
+    refuses no request the rules accept (gpt-image-2's minimum of 655,360 pixels is Turing's
+    rule only: OpenAI states none)."""
     import itertools
 
     from imggen.testing import openai_images
@@ -201,4 +207,4 @@ def test_what_is_sent_is_what_the_published_rules_take_and_nothing_valid_is_refu
                 refused_valid.append((model, size))
             continue
         assert all(accepted(dict(c.json or {})) for c in plan.calls), (model, job)
-    assert set(refused_valid) == {("gpt-image-2", "512x512")}
+    assert refused_valid == []

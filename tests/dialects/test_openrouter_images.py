@@ -136,3 +136,30 @@ def test_an_aspect_becomes_the_one_size_of_that_shape_on_a_sizes_only_model() ->
         build(DIALECT, Job("x", aspect="16:9"), gw(GPT))  # type: ignore[arg-type]
     with pytest.raises(UsageError, match="--size 2K .* it accepts 1024x1024"):
         build(DIALECT, Job("x", size="2K"), gw(GPT))  # type: ignore[arg-type]
+
+
+def _one_model(params: dict[str, object]) -> Settings:
+    entry = {"id": "acme/painter", "name": "Painter", "supported_parameters": params}
+    found = modelcache.from_image_models({"data": [entry]})
+    s = settings("openrouter", "acme/painter")
+    return dataclasses.replace(
+        s, learned=Learned(s.base_url, time.time()).with_listing("/images/models", found)
+    )
+
+
+def test_a_boolean_descriptor_means_supported_so_a_seed_is_sent() -> None:
+    """OpenRouter documents {"type": "boolean"} as "supported": --seed 7 was refused as not
+    true or false."""
+    s = _one_model({"seed": {"type": "boolean"}})
+    (call,) = build(DIALECT, Job("x", seed=7), s.gateway())
+    assert call.json is not None and call.json["seed"] == 7
+    caps = s.gateway().caps
+    assert caps is not None and caps.fields["seed"].as_descriptor() == {"type": "boolean"}
+
+
+@pytest.mark.parametrize("bound", [float("nan"), float("inf"), float("-inf")])
+def test_a_range_bound_that_is_no_number_is_ignored(bound: float) -> None:
+    """A maximum of NaN or Infinity (JSON parsers take both) is no bound at all."""
+    s = _one_model({"seed": {"type": "range", "min": 0, "max": bound}})
+    (call,) = build(DIALECT, Job("x", seed=7), s.gateway())
+    assert call.json is not None and call.json["seed"] == 7

@@ -68,3 +68,16 @@ def test_doctor_on_a_closed_port_exits_5(cli: Cli) -> None:
     done = cli("doctor", "-p", "knox", env=env, timeout=30)
     assert done.returncode == 5
     assert done.stderr.splitlines()[-2].startswith(b"error: reachable: could not connect to")
+
+
+def test_doctor_counts_the_image_models_that_models_lists(cli: Cli, fake: FakeGateway) -> None:
+    """OpenRouter: `models` lists the models API's image models and the Image API's; doctor
+    said "2 with image output" beside a listing of 4."""
+    env = {"IMGGEN_BASE_URL": f"{fake.url}/api/v1", "OPENROUTER_API_KEY": SENTINEL_KEY}
+    listed = cli("models", "-p", "openrouter", "--json", env=env, timeout=30)
+    assert listed.returncode == 0, listed.stderr
+    count = len(json.loads(listed.stdout)["models"])
+    doctor = cli("doctor", "-p", "openrouter", env=env, timeout=30)
+    assert doctor.returncode == 0, doctor.stderr
+    (line,) = [x for x in doctor.stdout.decode().splitlines() if x.startswith("models api")]
+    assert f": {count} image models" in line, (count, line)

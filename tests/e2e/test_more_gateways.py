@@ -12,6 +12,7 @@ import pytest
 
 from imggen.testing import FakeGateway, Fault, Recorded, make_png
 from imggen.testing.images_api import IMAGES_USAGE
+from imggen.testing.models import litellm_alias
 from tests.e2e import (
     RUN_TIMEOUT,
     as_json,
@@ -210,12 +211,10 @@ def test_chat_route_names_the_512_tier_as_openrouter_does(fake: FakeGateway, cli
 
 
 def _litellm(fake: FakeGateway, cli: Cli) -> None:
-    fake.aliases = {"company-image": "gpt-image-1"}
     fake.drops = ("output_format", "background", "output_compression", "moderation")
-    fake.models = [
-        {"id": "company-image", "object": "model", "owned_by": "x", "mode": "image_generation"},
-        {"id": "company-chat", "object": "model", "owned_by": "x", "mode": "chat"},
-    ]
+    fake.models = [{"id": "company-chat", "object": "model", "owned_by": "x", "mode": "chat"}]
+    fake.model_groups = [{"model_group": "company-chat", "mode": "chat", "providers": ["x"]}]
+    litellm_alias(fake, "company-image", "gpt-image-1")  # no mode in /models, as the real one
     init_profile(cli, fake, "litellm", name="work")
     for key, value in (("like", "gpt-image-1"), ("dialect", "images")):
         done = cli("config", "set", f"profiles.work.models.company-image.{key}", value)
@@ -250,8 +249,68 @@ def test_models_reads_litellm_modes(fake: FakeGateway, cli: Cli) -> None:
     assert found == {"company-image": "images", "other-image": "images"}
 
 
+def test_litellm_aliases_are_classified_from_the_model_groups(
+    fake: FakeGateway, cli: Cli, tmp_path: Path
+) -> None:
+    """/v1/models gives an alias no mode and guesses a chat deployment's from its public name
+    (gemini-2.5-flash-image as image_generation: sent to the images endpoint, exit 6);
+    /model_group/info says what each deployment really is."""
+    fake.models = [{"id": "gemini-2.5-flash-image", "object": "model", "mode": "image_generation"}]
+    fake.model_groups = [{"model_group": "gemini-2.5-flash-image", "mode": "chat"}]
+    litellm_alias(fake, "team-image", "gpt-image-1")
+    init_profile(cli, fake, "litellm", name="work")
+    listed = cli("models", "-p", "work", "--json", env=key_env("litellm"), timeout=RUN_TIMEOUT)
+    assert listed.returncode == 0, listed.stderr.decode()
+    found = {m["id"]: m["dialect"] for m in as_json(listed.stdout)["models"]}
+    assert found == {"team-image": "images"}  # the alias shows; the chat deployment does not
+    done = cli(
+        "generate", "x", "-p", "work", "-m", "gemini-2.5-flash-image", "-o", "a.png",
+        env=key_env("litellm"), timeout=RUN_TIMEOUT,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr.decode()
+    assert [r.path for r in fake.requests if r.method == "POST"] == ["/v1/chat/completions"]
+
+
+def test_litellm_sends_seedream_to_the_images_endpoint(
+    fake: FakeGateway, cli: Cli, tmp_path: Path
+) -> None:
+    init_profile(cli, fake, "litellm", name="work")
+    done = cli(
+        "generate", "x", "-p", "work", "-m", "seedream-4-0", "--dry-run", "--json",
+        env=key_env("litellm"), timeout=RUN_TIMEOUT,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr.decode()
+    assert as_json(done.stdout)["requests"][0]["url"].endswith("/images/generations")
+
+
+def test_a_mistyped_model_the_cached_list_would_catch_is_refused_before_sending(
+    fake: FakeGateway, cli: Cli, tmp_path: Path
+) -> None:
+    _litellm(fake, cli)
+    listed = cli("models", "-p", "work", "--refresh", env=key_env("litellm"), timeout=RUN_TIMEOUT)
+    assert listed.returncode == 0, listed.stderr.decode()
+    done = cli(
+        "generate", "x", "-p", "work", "-m", "company-imgae", "-o", "a.png",
+        env=key_env("litellm"), timeout=RUN_TIMEOUT,
+    )  # fmt: skip
+    err = done.stderr.decode()
+    assert done.returncode == 2, err
+    assert "'company-imgae' (--model) is not among the" in err
+    assert "did you mean 'company-image'?" in err
+    assert not [r for r in fake.requests if r.method == "POST"]
+    # a model the profile names in a table of its own is sent as typed
+    for key, value in (("like", "gpt-image-1"), ("dialect", "images")):
+        cli("config", "set", f"profiles.work.models.company-imgae.{key}", value)
+    sent = cli(
+        "generate", "x", "-p", "work", "-m", "company-imgae", "-o", "a.png",
+        env=key_env("litellm"), timeout=RUN_TIMEOUT,
+    )  # fmt: skip
+    assert [r for r in fake.requests if r.method == "POST"], sent.stderr.decode()
+
+
 def test_litellm_chat_stream_asks_for_usage(fake: FakeGateway, cli: Cli) -> None:
     _litellm(fake, cli)
+    fake.models.append({"id": "company-gemini", "object": "model", "owned_by": "x"})
     done = cli(
         "generate", "x", "-p", "work", "-m", "company-gemini", "-o", "c.png", "--json",
         env=key_env("litellm"), timeout=RUN_TIMEOUT,
