@@ -36,6 +36,7 @@ class RunOptions:
     timeout: float | None = None  # bounds the whole command
     retries: int = 2
     save_partials: bool = False  # also save streamed partial renders beside the output
+    no_wait: bool = False  # job providers: submit, record, return (the ids in Outcome.jobs)
     cwd: Path = field(default_factory=Path.cwd)
     # (manifest, output as written) when a batch job runs: recorded in provenance
     made_by: tuple[Path, str] | None = None
@@ -171,6 +172,8 @@ def run(
     client: Any = None,
     on_saved: Callable[[SavedImage], None] | None = None,
     scratch: Scratch | None = None,
+    on_submitted: Callable[[Any], None] | None = None,
+    resume: Sequence[Any] = (),
 ) -> Outcome:
     """Make the images of one job and save them. Whatever goes wrong once the plan exists
     (a file in the way, the gateway, the network, a bad image) is returned in Outcome.error,
@@ -188,13 +191,19 @@ def run(
     )
     own_client = client is None
     client = client or make_client(settings, env, ui, opts, plan)
+    jobs = _job_context(plan, job, env, opts, on_submitted, resume)
     try:
         extra = streaming.planned(plan.targets, job.partials) if opts.save_partials else []
         targets.check(plan.targets + extra, force=opts.force)
         ui.start_progress(f"{gw.model}: waiting for the gateway")
-        files, errors, partials = _receive(client, plan, landing, outcome, ui, job.partials)
+        deadline = time.monotonic() + time_limit(opts, env.limits, plan)
+        files, errors, partials = _receive(
+            client, plan, landing, outcome, ui, job.partials, (jobs, deadline)
+        )
         ui.stop_progress()
         errors += _save_all(files, job, plan, env, landing, outcome, on_saved)
+        if jobs is not None:
+            _jobs_done(jobs, outcome)
         if opts.save_partials and partials:
             outcome.partials = streaming.save_partials(
                 partials,
@@ -207,6 +216,8 @@ def run(
             )
         if errors:
             outcome.error = max(errors, key=lambda e: int(e.exit_code))
+        elif opts.no_wait and jobs is not None:
+            pass  # submitted and recorded: the images come with a later run
         elif len(outcome.saved) < job.count:
             outcome.error = _no_image(outcome, job.count)
     except ImggenError as exc:
@@ -250,16 +261,68 @@ def _pointed(error: ImggenError, settings: Settings, gw: Gateway) -> ImggenError
     return GatewayRefused(error.message, hint=hint, status=error.status, delivered=error.delivered)
 
 
+def _job_context(
+    plan: Plan,
+    job: Job,
+    env: Env,
+    opts: RunOptions,
+    on_submitted: Callable[[Any], None] | None,
+    resume: Sequence[Any],
+) -> Any:
+    """The ledger and its callers' wishes, for a job provider's plan; None for the others."""
+    from imggen.dialects.jobs import is_job
+
+    if not is_job(plan.dialect):
+        return None
+    from imggen.files.ledger import Ledger
+    from imggen.run.jobs import JobContext
+
+    return JobContext(
+        Ledger(env.environ),
+        no_wait=opts.no_wait,
+        on_submitted=on_submitted,
+        resume=list(resume),
+        prompt=job.prompt,
+        format=job.format,
+    )
+
+
+def _jobs_done(jobs: Any, outcome: Outcome) -> None:
+    """Forget the collected jobs (their images are saved, or kept and named); report every
+    job, for --json and --no-wait."""
+    for key in jobs.collected:
+        jobs.ledger.remove(key)
+    gone = set(jobs.collected)
+    for e in jobs.entries:
+        state = "collected" if e.key in gone else (jobs.ledger.get(e.key) or e).state
+        outcome.jobs.append(
+            {"id": e.id, "provider": e.provider, "poll": e.poll, "state": state, "key": e.key}
+        )
+    outcome.polls = jobs.polls
+
+
 def _receive(
-    client: Any, plan: Plan, landing: save.Landing, outcome: Outcome, ui: UI, partials: int | None
+    client: Any,
+    plan: Plan,
+    landing: save.Landing,
+    outcome: Outcome,
+    ui: UI,
+    partials: int | None,
+    jobs: tuple[Any, float],
 ) -> tuple[list[tuple[Path, int | None]], list[ImggenError], list[tuple[int, list[Payload]]]]:
-    """Send the calls; the images they brought, written as they arrived, each with the target
-    it goes to (None: not a whole image, land() says why), at most one per target; and the
-    partial renders streamed before each (by the 0-based target of the image they preview)."""
+    """Send the calls (or submit and wait on the jobs); the images they brought, written as
+    they arrived, each with the target it goes to (None: not a whole image, land() says why),
+    at most one per target; and the partial renders streamed before each (by the 0-based
+    target of the image they preview)."""
     files: list[Path] = []
     errors: list[ImggenError] = []
     streamed: list[tuple[int, Path | None, list[Payload]]] = []
-    results = send.send_all(client, plan, landing, ui, partials)
+    if jobs[0] is not None:
+        from imggen.run.jobs import send_jobs
+
+        results = send_jobs(client, plan, landing, ui, *jobs)
+    else:
+        results = send.send_all(client, plan, landing, ui, partials)
     for result in results:
         if isinstance(result, ImggenError):
             errors.append(result)

@@ -30,6 +30,9 @@ class Outcome:
     partials: list[str] = field(default_factory=list)  # --save-partials files: not results
     cost: float | None = None  # the sum of the gateway's usage.cost, where it reports one
     currency: str | None = None  # of `cost`: what the gateway documents (OpenRouter: USD)
+    # job providers: each job's id, provider, poll URL and last state (--no-wait prints them)
+    jobs: list[dict[str, Any]] = field(default_factory=list)
+    polls: int = 0  # the polls made waiting on them
 
     def check(self) -> Outcome:
         """Raise the error, if the run had one."""
@@ -64,6 +67,7 @@ class Outcome:
             "warnings": self.warnings,
             "partials": self.partials,
             "error": None if self.error is None else self.error.as_json(),
+            **({"jobs": self.jobs} if self.jobs else {}),
         }
 
 

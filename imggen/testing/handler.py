@@ -151,7 +151,7 @@ class Handler(BaseHTTPRequestHandler):
                 raise HTTPError(
                     error_reply(404, f"Not found: {path}", "invalid_request_error", "not_found")
                 )
-            elif method != self.command:
+            elif method not in ("*", self.command):
                 raise HTTPError(
                     error_reply(
                         405,
@@ -178,7 +178,9 @@ class Handler(BaseHTTPRequestHandler):
         if key is None:
             return True
         scheme, _, token = headers.get("authorization", "").partition(" ")
-        return scheme.lower() == "bearer" and token.strip() == key
+        if headers.get("x-key", "").strip() == key:  # Black Forest Labs
+            return True
+        return scheme.lower() in ("bearer", "key") and token.strip() == key  # fal: Key
 
     # ---- routes ------------------------------------------------------------------------------
 

@@ -7,7 +7,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from imggen.testing import chat, images_api, models, openrouter_image_api
+from imggen.testing import (
+    chat,
+    images_api,
+    jobs,
+    jobs_bfl,
+    jobs_fal,
+    jobs_replicate,
+    models,
+    openrouter_image_api,
+)
 from imggen.testing.protocol import Fault, HTTPError, Recorded, Reply, error_reply
 
 if TYPE_CHECKING:
@@ -47,6 +56,12 @@ ROUTES: dict[str, tuple[str, str, Route]] = {
 _DOWNLOADS: dict[str, tuple[str, str, Route]] = {
     "/files/": ("files", "GET", _files),
     "/redirect/": ("redirect", "GET", _redirect),
+    "/jobfiles/": ("files", "GET", jobs.files_route),  # job results: expiring URLs
+    # job providers, each under its own prefix (any method: the persona checks it)
+    jobs_fal.PREFIX: ("fal", "*", jobs_fal.route),
+    jobs_replicate.PREFIX: ("replicate", "*", jobs_replicate.route),
+    jobs_bfl.PREFIX: ("bfl", "*", jobs_bfl.route),
+    "/__imggen/jobs": ("job_counts", "GET", jobs.counts_route),
 }
 
 

@@ -15,6 +15,7 @@ from http.server import ThreadingHTTPServer
 from typing import Any
 
 from imggen.testing.handler import Handler
+from imggen.testing.jobs import JobStore
 from imggen.testing.models import DEFAULT_MODELS
 from imggen.testing.openrouter_image_api import DEFAULT_IMAGE_MODELS
 from imggen.testing.pictures import (
@@ -87,6 +88,7 @@ class FakeGateway:
         self.aliases: dict[str, str] = {}
         self.drops: tuple[str, ...] = ()
         self.files: dict[str, tuple[bytes, str]] = {}  # name -> (bytes, content type)
+        self.jobs = JobStore()  # fal, Replicate, Black Forest Labs: switches and counters
         self.verbose = False
         self._lock = threading.Lock()
         self._stop = threading.Event()

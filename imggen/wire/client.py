@@ -149,19 +149,59 @@ class Client:
     def get_json(self, path: str) -> Any:
         """A small authenticated GET (the models API), with retries. Raises as send() does;
         GatewayFailed for a page or malformed JSON carries the HTTP status."""
-        what, url = f"GET {path}", self.base_url + path
+        return self._small("GET", self.base_url + path, None, f"GET {path}")
 
+    def submit(self, call: HttpCall) -> Any:
+        """A job's submit POST: its small JSON reply (the job's id and URLs). Asked again only
+        when the request never reached the provider (no connection) or was turned away unread
+        (429): a submit that may have reached it may have been accepted, and it bills."""
+        url = self._own(call.path)
+        return self._small(call.method, url, call.json, f"{call.method} {call.path}", once=True)
+
+    def ask(self, call: HttpCall) -> Any:
+        """A job's poll, result or cancel request (a URL on the provider's own site), with
+        retries: asking about a job never starts another."""
+        url = self._own(call.path)
+        return self._small(call.method, url, call.json, f"{call.method} {_path_of(url)}")
+
+    def _own(self, path: str) -> str:
+        """The URL a job call goes to: a path joined to the base URL, or a URL the provider
+        gave on its own site (base host, or a sibling such as BFL's api.us1.bfl.ai for
+        api.bfl.ai). The key goes nowhere else."""
+        if "://" not in path:
+            return self.base_url + path
+        if not _same_site(self.base_url, path):
+            raise GatewayFailed(
+                f"the provider named a job URL on another host ({_host(path)}); imggen sends "
+                "the key only to the profile's own host",
+                hint="check base_url: the provider's replies must come from its own site",
+            )
+        return path
+
+    def _small(
+        self, method: str, url: str, body: Any, what: str, *, once: bool = False
+    ) -> Any:
         def attempt(delivered: list[bool]) -> Any:
             headers = {**self._auth(), "Accept": "application/json"}
-            with (
-                self._session.errors(what, self._retrier, url),
-                self._session.stream(
-                    "GET", self._keyed(url), self._retrier, headers=headers
-                ) as resp,
-            ):
-                self._check_status(resp)
-                raw = _read_capped(resp, self.limits.small_json_cap)
-                return _parse_small(raw, resp.status_code)
+            kwargs: dict[str, Any] = {}
+            if body is not None:
+                kwargs["content"] = json.dumps(body, ensure_ascii=False).encode()
+                headers["Content-Type"] = "application/json"
+            self.on_debug(f"-> {method} {_path_of(url)} (key sent)")
+            try:
+                with (
+                    self._session.errors(what, self._retrier, url),
+                    self._session.stream(
+                        method, self._keyed(url), self._retrier, headers=headers, **kwargs
+                    ) as resp,
+                ):
+                    self._check_status(resp)
+                    raw = _read_capped(resp, self.limits.small_json_cap)
+                    return _parse_small(raw, resp.status_code)
+            except RetryLater as exc:
+                if once and exc.reached and exc.error.status != 429:
+                    raise _maybe_accepted(exc.error) from None
+                raise
 
         try:
             return self._redact_value(
@@ -311,6 +351,43 @@ class Client:
         if verdict.retry:
             raise RetryLater(verdict.error, verdict.wait)
         raise verdict.error
+
+
+def _maybe_accepted(error: ImggenError) -> ImggenError:
+    """A submit that failed after reaching the provider: not sent again (it may have been
+    accepted and billed); the user decides."""
+    return GatewayFailed(
+        f"{error.message} (a job submit that reached the provider is never sent twice)",
+        hint="check the provider's dashboard for the job before running this again",
+        status=error.status,
+    )
+
+
+def _host(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    return (urlsplit(url).hostname or "").lower()
+
+
+def _path_of(url: str) -> str:
+    """A URL without its query string, for logs and messages."""
+    return url.split("?", 1)[0]
+
+
+def _same_site(base: str, url: str) -> bool:
+    """`url` is on the base URL's host, or on a sibling of it under the same parent domain
+    (api.bfl.ai's polling URLs are on api.us1.bfl.ai: shared/references/
+    providers-beyond-openai.md section 5), over the same scheme."""
+    from urllib.parse import urlsplit
+
+    a, b = urlsplit(base), urlsplit(url)
+    if a.scheme.lower() != b.scheme.lower():
+        return False
+    ha, hb = (a.hostname or "").lower(), (b.hostname or "").lower()
+    if ha == hb:
+        return a.port == b.port
+    parent = ha.split(".", 1)[1] if ha.count(".") >= 2 else ""
+    return bool(parent) and not ha.replace(".", "").isdigit() and hb.endswith("." + parent)
 
 
 def _read_capped(resp: httpx.Response, cap: int, *, strict: bool = True) -> bytes:
