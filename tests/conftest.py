@@ -35,6 +35,8 @@ def clean_environ(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     monkeypatch.setenv("IMGGEN_CONFIG", str(config))
     # the gateways' model listings are cached per test, never in the user's cache dir
     monkeypatch.setenv("IMGGEN_CACHE_DIR", str(tmp_path / "cache"))
+    # the job ledger too: never the user's state dir
+    monkeypatch.setenv("IMGGEN_STATE_DIR", str(tmp_path / "state"))
     monkeypatch.chdir(tmp_path)
     return config
 

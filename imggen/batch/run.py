@@ -27,7 +27,7 @@ DEFAULT_JOBS = 4
 @dataclass
 class JobResult:
     task: Task
-    status: str  # saved | skipped | failed
+    status: str  # saved | skipped | failed | submitted (job providers, --no-wait)
     paths: list[str] = field(default_factory=list)
     retries: int = 0
     error: ImggenError | None = None
@@ -37,6 +37,7 @@ class JobResult:
     cost: float | None = None  # what the gateway reported (usage.cost), if it did
     currency: str | None = None
     note: str = ""  # why a job was skipped, when not for its plan's reason (--max-cost)
+    job_ids: list[str] = field(default_factory=list)  # a job provider's jobs for it
 
     @property
     def reason(self) -> str:
@@ -61,6 +62,7 @@ class JobResult:
             "warnings": self.warnings,
             "cost": self.cost,
             "currency": self.currency,
+            **({"job_ids": self.job_ids} if self.job_ids else {}),
             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(self.started)),
             "seconds": round(self.seconds, 3),
         }
@@ -197,7 +199,8 @@ def run_many(
                 scratch = Scratch()
                 with lock:
                     scratches.append(scratch)
-                result = _run_one(task, client, env, ui, on_saved, scratch)
+                told = _submitted(task, results, lock)
+                result = _run_one(task, client, env, ui, on_saved, scratch, told)
                 if abandon.is_set() and result.status == "failed":
                     return  # interrupted mid-job: no line for it; the next run redoes it
                 finish(result)
@@ -251,6 +254,7 @@ def _run_one(
     ui: UI,
     on_saved: Callable[[SavedImage], None] | None,
     scratch: Scratch,
+    on_submitted: Callable[[Any], None] | None = None,
 ) -> JobResult:
     result = JobResult(task, "failed")
     began = time.monotonic()
@@ -277,12 +281,16 @@ def _run_one(
             client=client,
             on_saved=on_saved,
             scratch=scratch,
+            on_submitted=on_submitted,
         )
         result.paths = [s.path for s in outcome.saved]
+        result.job_ids = [j["id"] for j in outcome.jobs]
         result.warnings = outcome.warnings
         result.error = outcome.error
         result.status = "saved" if outcome.error is None else "failed"
         result.cost, result.currency = outcome.cost, outcome.currency
+        if result.status == "saved" and task.opts.no_wait and not outcome.saved:
+            result.status = "submitted"  # recorded; the next run of the manifest collects
         if result.status == "saved":
             _remove_superseded(task, result.paths)
     except Exception as exc:  # a bug in one job must not take the others down
@@ -290,6 +298,32 @@ def _run_one(
     result.retries = client.retried
     result.seconds = time.monotonic() - began
     return result
+
+
+def _submitted(
+    task: Task, results: ResultsFile | None, lock: threading.Lock
+) -> Callable[[Any], None] | None:
+    """For a job provider's task: a line in the results file for each job submitted, written
+    before the job is waited on (the state dir's ledger has it too)."""
+    if results is None:
+        return None
+
+    def tell(entry: Any) -> None:
+        with lock:
+            results.write(
+                {
+                    "job": task.row.number,
+                    "where": task.row.where,
+                    "status": "submitted",
+                    "output": task.row.output,
+                    "job_id": entry.id,
+                    "provider": entry.provider,
+                    "poll": entry.poll,
+                    "request": entry.key,
+                }
+            )
+
+    return tell
 
 
 def _remove_superseded(task: Task, saved: list[str]) -> None:

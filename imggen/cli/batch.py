@@ -227,6 +227,7 @@ def _document(m: Any, results_path: Path, summary: Any) -> dict[str, Any]:
         "saved": summary.count("saved"),
         "skipped": summary.count("skipped"),
         "failed": summary.count("failed"),
+        **({"submitted": n} if (n := summary.count("submitted")) else {}),
         "not_started": summary.not_started,
         "over_budget": summary.over_budget,
         "cost": summary.cost,
@@ -257,7 +258,9 @@ def _summarise(ui: Any, summary: Any, results_path: Path) -> None:
         rows.append(["", "total", "", "", "", "", money(summary.cost, summary.currency), ""])
     ui.summary("imggen batch", [*columns, "note"], rows)
     counts = ", ".join(
-        f"{n} {status}" for status in ("saved", "skipped", "failed") if (n := summary.count(status))
+        f"{n} {status}"
+        for status in ("saved", "submitted", "skipped", "failed")
+        if (n := summary.count(status))
     )
     waiting = f", {summary.not_started} not started (--fail-fast)" if summary.not_started else ""
     if summary.over_budget:

@@ -84,6 +84,11 @@ def prepare(settings: Settings, job: Job, opts: RunOptions) -> Plan:
     """
     gw = settings.gateway()
     dialect = DIALECTS[gw.dialect]
+    if opts.no_wait and not getattr(dialect, "is_job", False):
+        raise UsageError(
+            f"--no-wait is for job providers; {gw.model} ({gw.dialect} dialect) answers at once",
+            hint="drop --no-wait, or use a job provider's profile (fal, replicate, bfl)",
+        )
     stream = streaming.decide(job, gw, save_partials=opts.save_partials, output=opts.output)
     if job.is_edit and not gw.can_edit:
         from imggen.dialects.presets import PRESETS

@@ -9,6 +9,7 @@ shape (build, accepted, poll, read, result, cancel, parse)."""
 
 from __future__ import annotations
 
+import functools
 import heapq
 import random
 import threading
@@ -99,7 +100,8 @@ def submit_all(client: Any, plan: Plan, ui: UI, ctx: JobContext) -> list[Entry]:
             entries.append(found)
             first += call.images
             continue
-        ticket = plan.dialect.accepted(client.submit(call))
+        dialect: Any = plan.dialect  # a JobDialect (dialects/jobs/base.py)
+        ticket = dialect.accepted(client.submit(call))
         entry = Entry(
             key=key,
             id=ticket.id,
@@ -146,29 +148,63 @@ def wait_all(
     limits: Limits,
     deadline: float,
 ) -> dict[str, Done | ImggenError]:
-    """Poll every job from this one loop until each is over, a few polls in flight at once
-    (limits.poll_workers), each job's next poll backing off with jitter; a finished job's
-    images are fetched at once by the same pool. Past the deadline the jobs still waiting
-    fail with DeadlineExceeded naming them (they stay recorded, to collect later)."""
+    """Wait on every job of the context from one loop (poll_loop); a finished job's images
+    are fetched at once by the same pool. Jobs still waiting at the deadline fail with
+    DeadlineExceeded naming them (they stay recorded, to collect later)."""
     by_key = {e.key: e for e in ctx.entries}
-    out: dict[str, Done | ImggenError] = {}
-    due = [_Due(time.monotonic() + _jitter(limits.poll_first) * 0.5, k, limits.poll_first)
-           for k in by_key]
+    polls: dict[str, Callable[[], Any]] = {
+        key: functools.partial(_poll, client, dialect, entry, landing, ctx, ui)
+        for key, entry in by_key.items()
+    }
+    # a resumed job may be long done: ask about it at once
+    first = 0.0 if ctx.resume else limits.poll_first
+    return poll_loop(
+        polls,
+        limits=limits,
+        deadline=deadline,
+        first=first,
+        late=lambda key: _late(by_key[key]),
+        stop=client.close,
+    )
+
+
+def poll_loop(
+    polls: dict[str, Callable[[], Any]],
+    *,
+    limits: Limits,
+    deadline: float,
+    first: float,
+    late: Callable[[str], ImggenError],
+    stop: Callable[[], None],
+    on_over: Callable[[str, Any], None] | None = None,
+) -> dict[str, Any]:
+    """Call each job's poll until it returns something other than a JobState still waiting
+    (or raises an ImggenError), from this one thread: at most limits.poll_workers polls in
+    flight, each job's next poll backing off (x1.5 up to limits.poll_cap) with jitter, so
+    hundreds of jobs cost a handful of threads. Past the deadline, `late(key)` for each job
+    left. On an interrupt `stop()` ends in-flight polls and the interrupt goes on."""
+    out: dict[str, Any] = {}
+    due = [_Due(time.monotonic() + _jitter(first) * 0.5, k, max(first, 0.5)) for k in polls]
     heapq.heapify(due)
-    width = max(1, min(limits.poll_workers, len(by_key)))
+    width = max(1, min(limits.poll_workers, len(polls)))
     pool = ThreadPoolExecutor(max_workers=width, thread_name_prefix="imggen-poll")
     flying: dict[Future[Any], _Due] = {}
+
+    def over(key: str, result: Any) -> None:
+        out[key] = result
+        if on_over is not None:
+            on_over(key, result)
+
     try:
         while due or flying:
             now = time.monotonic()
             if now > deadline:
                 for item in [*due, *flying.values()]:
-                    out[item.key] = _late(by_key[item.key])
+                    over(item.key, late(item.key))
                 break
             while due and due[0].at <= now and len(flying) < width:
                 item = heapq.heappop(due)
-                entry = by_key[item.key]
-                flying[pool.submit(_poll, client, dialect, entry, landing, ctx, ui)] = item
+                flying[pool.submit(polls[item.key])] = item
             soonest = due[0].at - now if due and len(flying) < width else 0.2
             pause = max(0.01, min(soonest, 0.2))  # short: signals reach the main thread
             if flying:
@@ -178,19 +214,18 @@ def wait_all(
                 time.sleep(pause)
             for future in finished:
                 item = flying.pop(future)
-                entry = by_key[item.key]
                 try:
                     got = future.result()
                 except ImggenError as exc:
-                    out[item.key] = exc
+                    over(item.key, exc)
                     continue
-                if isinstance(got, JobState):  # not over yet: ask again later, less often
+                if isinstance(got, JobState) and not got.over:  # ask again later, less often
                     delay = min(limits.poll_cap, item.delay * 1.5)
                     heapq.heappush(due, _Due(time.monotonic() + _jitter(delay), item.key, delay))
                 else:
-                    out[item.key] = got
+                    over(item.key, got)
     except BaseException:
-        client.close()  # in-flight polls fail at once; their jobs stay recorded
+        stop()  # in-flight polls fail at once; their jobs stay recorded
         pool.shutdown(wait=False, cancel_futures=True)
         raise
     pool.shutdown(wait=True)
@@ -207,7 +242,7 @@ def _poll(
     """One poll of one job; when it is done, its output read and its images fetched.
     Raises the error that ends this job."""
     ticket = entry.ticket
-    state = dialect.read(client.ask(dialect.poll(ticket)))
+    state: JobState = dialect.read(client.ask(dialect.poll(ticket)))
     ctx.polled()
     _tell(ui, entry, state)
     if state.state in ("queued", "running"):
@@ -222,9 +257,7 @@ def _poll(
     return _fetch(client, entry, reply, landing, ctx)
 
 
-def _fetch(
-    client: Any, entry: Entry, reply: Reply, landing: save.Landing, ctx: JobContext
-) -> Done:
+def _fetch(client: Any, entry: Entry, reply: Reply, landing: save.Landing, ctx: JobContext) -> Done:
     """A done job's images, downloaded now (their URLs expire): an expired one is its own
     error naming the job, which stays recorded for `imggen jobs wait`."""
     from imggen.run.send import materialize

@@ -90,7 +90,8 @@ class JobStore:
                 ahead = sum(
                     1
                     for j in self.jobs.values()
-                    if j.provider == job.provider and j.created < job.created
+                    if j.provider == job.provider
+                    and j.created < job.created
                     and time.monotonic() - j.created < self.queue_seconds
                 )
                 return "queued", ahead

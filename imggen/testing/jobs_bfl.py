@@ -13,8 +13,14 @@ if TYPE_CHECKING:
     from imggen.testing.server import FakeGateway
 
 PREFIX = "/bfl/"
-_STATUS = {"queued": "Pending", "running": "Pending", "done": "Ready", "failed": "Error",
-           "refused": "Content Moderated", "cancelled": "Error"}
+_STATUS = {
+    "queued": "Pending",
+    "running": "Pending",
+    "done": "Ready",
+    "failed": "Error",
+    "refused": "Content Moderated",
+    "cancelled": "Error",
+}
 
 
 def route(gw: FakeGateway, rec: Recorded, path: str, fault: Fault | None) -> Reply:

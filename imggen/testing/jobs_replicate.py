@@ -14,10 +14,24 @@ if TYPE_CHECKING:
     from imggen.testing.server import FakeGateway
 
 PREFIX = "/replicate/"
-_ASPECT = {"1:1": (1024, 1024), "16:9": (1344, 768), "9:16": (768, 1344), "4:3": (1184, 896),
-           "3:4": (896, 1184), "3:2": (1216, 832), "2:3": (832, 1216), "21:9": (1536, 640)}
-_STATUS = {"queued": "starting", "running": "processing", "done": "succeeded",
-           "failed": "failed", "refused": "failed", "cancelled": "canceled"}
+_ASPECT = {
+    "1:1": (1024, 1024),
+    "16:9": (1344, 768),
+    "9:16": (768, 1344),
+    "4:3": (1184, 896),
+    "3:4": (896, 1184),
+    "3:2": (1216, 832),
+    "2:3": (832, 1216),
+    "21:9": (1536, 640),
+}
+_STATUS = {
+    "queued": "starting",
+    "running": "processing",
+    "done": "succeeded",
+    "failed": "failed",
+    "refused": "failed",
+    "cancelled": "canceled",
+}
 
 
 def route(gw: FakeGateway, rec: Recorded, path: str, fault: Fault | None) -> Reply:
@@ -40,8 +54,14 @@ def _submit(gw: FakeGateway, rec: Recorded) -> Reply:
     body = rec.json if isinstance(rec.json, dict) else {}
     inputs = body.get("input")
     if not isinstance(inputs, dict) or not isinstance(inputs.get("prompt"), str):
-        return json_reply(422, {"title": "Input validation failed", "status": 422,
-                                "detail": "- input: prompt is required"})
+        return json_reply(
+            422,
+            {
+                "title": "Input validation failed",
+                "status": 422,
+                "detail": "- input: prompt is required",
+            },
+        )
     w, h = _ASPECT.get(inputs.get("aspect_ratio", "1:1"), (1024, 1024))
     if inputs.get("megapixels") == "0.25":
         w, h = w // 2, h // 2

@@ -178,9 +178,7 @@ class Client:
             )
         return path
 
-    def _small(
-        self, method: str, url: str, body: Any, what: str, *, once: bool = False
-    ) -> Any:
+    def _small(self, method: str, url: str, body: Any, what: str, *, once: bool = False) -> Any:
         def attempt(delivered: list[bool]) -> Any:
             headers = {**self._auth(), "Accept": "application/json"}
             kwargs: dict[str, Any] = {}

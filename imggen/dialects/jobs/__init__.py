@@ -10,9 +10,7 @@ from typing import Any
 
 
 def _modules() -> list[ModuleType]:
-    names = sorted(
-        m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_")
-    )
+    names = sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_"))
     return [importlib.import_module(f"{__name__}.{n}") for n in names if n != "base"]
 
 

@@ -65,13 +65,16 @@ class Replicate(JobDialect):
             if version:
                 calls.append(submit_call("/predictions", {"version": version, "input": body}))
             else:
-                calls.append(submit_call(f"/models/{model.strip('/')}/predictions", {"input": body}))
+                calls.append(
+                    submit_call(f"/models/{model.strip('/')}/predictions", {"input": body})
+                )
         return calls
 
     def accepted(self, body: Any) -> Ticket:
         if not isinstance(body, dict) or not text(body.get("id")):
             raise no_ticket(body, "Replicate")
-        urls = body.get("urls") if isinstance(body.get("urls"), dict) else {}
+        found = body.get("urls")
+        urls: dict[str, Any] = found if isinstance(found, dict) else {}
         get = text(urls.get("get"))
         if not get:
             raise no_ticket(body, "Replicate")
@@ -111,12 +114,15 @@ PRESET = Preset(
     models_api=False,
     no_models_api_why="Replicate's model listing is not filtered to image models",
     models=(
-        ModelInfo("black-forest-labs/flux-schnell", "replicate", "any", can_stream=False,
-                  can_edit=False),
-        ModelInfo("black-forest-labs/flux-dev", "replicate", "any", can_stream=False,
-                  can_edit=False),
-        ModelInfo("black-forest-labs/flux-1.1-pro", "replicate", "any", can_stream=False,
-                  can_edit=False),
+        ModelInfo(
+            "black-forest-labs/flux-schnell", "replicate", "any", can_stream=False, can_edit=False
+        ),
+        ModelInfo(
+            "black-forest-labs/flux-dev", "replicate", "any", can_stream=False, can_edit=False
+        ),
+        ModelInfo(
+            "black-forest-labs/flux-1.1-pro", "replicate", "any", can_stream=False, can_edit=False
+        ),
         ModelInfo("black-forest-labs/flux-kontext-pro", "replicate", "any", can_stream=False),
     ),
     note="-m OWNER/NAME runs a model's latest version; OWNER/NAME:VERSION a given one",
