@@ -90,7 +90,7 @@ class Ledger:
     def put(self, entry: Entry) -> None:
         """Write (or replace) one entry whole. Raises UsageError when it cannot be written:
         a job nobody recorded must not be waited on (a kill would lose it)."""
-        data = json.dumps({"format": FORMAT, **asdict(entry)}, ensure_ascii=False).encode()
+        data = json.dumps({"ledger": FORMAT, **asdict(entry)}, ensure_ascii=False).encode()
         final = self.folder / f"{entry.key}.json"
         tmp = self.folder / f".{entry.key}.{os.getpid()}.tmp"
         try:
@@ -158,7 +158,7 @@ class Ledger:
             os.close(fd)
         try:
             doc = json.loads(raw)
-            if len(raw) > _SIZE_CAP or doc.pop("format", None) != FORMAT:
+            if len(raw) > _SIZE_CAP or doc.pop("ledger", None) != FORMAT:
                 return None
             return Entry(**doc)
         except (ValueError, TypeError):

@@ -81,7 +81,8 @@ def send_jobs(
             results.append(result)
             continue
         results.append(result)
-        ctx.collected.append(entry.key)
+        if not result[2]:  # every image arrived: forget the job once they are saved
+            ctx.collected.append(entry.key)
     return results
 
 
