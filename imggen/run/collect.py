@@ -72,8 +72,10 @@ def wait(
     *,
     timeout: float | None,
     on_saved: Callable[[SavedImage], None] | None = None,
+    client: Any = None,
 ) -> Outcome:
-    """Collect one run's recorded jobs into the files they were planned for."""
+    """Collect one run's recorded jobs into the files they were planned for (through
+    `client` when given: one connection pool for many runs)."""
     from imggen.dialects import DIALECTS
     from imggen.run import core
 
@@ -94,7 +96,9 @@ def wait(
     )
     job = Job(prompt=first.prompt, count=len(targets), format=first.format)
     opts = core.RunOptions(timeout=timeout)
-    return core.run(s, job, env, ui, opts, plan=plan, on_saved=on_saved, resume=group)
+    return core.run(
+        s, job, env, ui, opts, plan=plan, on_saved=on_saved, resume=group, client=client
+    )
 
 
 def wait_many(
@@ -136,7 +140,11 @@ def wait_many(
         left[gid] -= 1
         if left[gid] == 0:  # the run's last job is over: fetch its images now
             rest = max(1.0, deadline - time.monotonic())
-            outcomes.append(wait(env, ui, groups[gid], timeout=rest, on_saved=on_saved))
+            first = groups[gid][0]
+            shared = clients[(first.profile, first.base_url)]
+            outcomes.append(
+                wait(env, ui, groups[gid], timeout=rest, on_saved=on_saved, client=shared)
+            )
 
     def late(key: str) -> Any:
         return _late(by_key[key])
