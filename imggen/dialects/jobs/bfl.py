@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from imggen.dialects.base import payload
+from imggen.dialects.base import deep_merge, payload
 from imggen.dialects.jobs.base import (
     JobDialect,
     fixed,
@@ -56,6 +56,7 @@ class Bfl(JobDialect):
         body["output_format"] = job.format or "png"  # imggen names files .png by default
         for k, img in enumerate(images_of(job)[:8]):  # input_image, input_image_2 ... _8
             body["input_image" if k == 0 else f"input_image_{k + 1}"] = raw_base64(img)
+        deep_merge(body, job.params)  # --param: raw body fields, as given
         calls = []
         for i in range(max(1, job.count)):  # one image a request
             one = dict(body)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from imggen.dialects.base import payload
+from imggen.dialects.base import deep_merge, payload
 from imggen.dialects.jobs.base import (
     JobDialect,
     count,
@@ -61,6 +61,7 @@ class Fal(JobDialect):
             body["image_url"] = inline(images[0])
         elif images:
             body["image_urls"] = [inline(i) for i in images]
+        deep_merge(body, job.params)  # --param: raw body fields, as given
         return [submit_call("/" + gw.model.strip("/"), body, images=job.count)]
 
     def accepted(self, body: Any) -> Ticket:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from imggen.dialects.base import payload, refuse
+from imggen.dialects.base import deep_merge, payload, refuse
 from imggen.dialects.jobs.base import (
     JobDialect,
     fixed,
@@ -57,6 +57,7 @@ class Replicate(JobDialect):
             inputs["input_image"] = inline(images[0])
         elif images:
             inputs["input_images"] = [inline(i) for i in images]
+        deep_merge(inputs, job.params)  # --param: the model's own input fields, as given
         calls = []
         for i in range(max(1, job.count)):  # one prediction an image: pro models make one
             body = dict(inputs)
