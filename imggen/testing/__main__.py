@@ -13,6 +13,7 @@ import sys
 import time
 from typing import Any
 
+from imggen.testing import jobs
 from imggen.testing.protocol import FAULT_KINDS, Fault
 from imggen.testing.server import FakeGateway
 
@@ -123,6 +124,7 @@ def parser() -> argparse.ArgumentParser:
         metavar="KIND[:VALUE]",
         help="fail the next request it fits (repeatable; kinds below)",
     )
+    jobs.add_arguments(cli)
     return cli
 
 
@@ -132,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     gateway.verbose = not args.quiet
     gateway.faults.extend(args.fault)
     gateway.cost = args.cost
+    jobs.configure(gateway.jobs, args)
     for name, model in args.alias:
         gateway.aliases[name] = model
         gateway.drops = LITELLM_DROPS

@@ -173,3 +173,33 @@ def size_of(value: Any, default: tuple[int, int] = (1024, 1024)) -> tuple[int, i
 def detail(status: int, message: str) -> HTTPError:
     """A FastAPI-style error, as fal and Black Forest Labs send."""
     return HTTPError(json_reply(status, {"detail": message}))
+
+
+# `python -m imggen.testing` switches: (flag, JobStore field, type, help)
+SWITCHES = (
+    ("--job-queue", "queue_seconds", float, "SECONDS a job waits in the queue [0]"),
+    ("--job-run", "run_seconds", float, "SECONDS a job then runs [0]"),
+    ("--job-fail", "fail_next", int, "the next N jobs fail upstream"),
+    ("--job-cancel", "cancel_next", int, "the next N jobs are cancelled upstream"),
+    ("--job-refuse", "refuse_next", int, "the next N jobs are refused by moderation"),
+    ("--job-url-ttl", "url_ttl", float, "result URLs expire SECONDS after a poll hands them out"),
+    ("--job-expire", "expire_next", int, "the next N result URLs handed out are expired"),
+)
+
+
+def add_arguments(cli: Any) -> None:
+    """The job providers' switches, on the fake gateway's command line."""
+    group = cli.add_argument_group(
+        "job providers (fal under /fal, Replicate under /replicate/v1, Black Forest Labs under "
+        "/bfl/v1; GET /__imggen/jobs counts submissions and polls)"
+    )
+    for flag, name, kind, text in SWITCHES:
+        unit = "SECONDS" if kind is float else "N"
+        group.add_argument(flag, dest=name, type=kind, default=None, metavar=unit, help=text)
+
+
+def configure(jobs: JobStore, args: Any) -> None:
+    for _, name, _, _ in SWITCHES:
+        value = getattr(args, name, None)
+        if value is not None:
+            setattr(jobs, name, value)

@@ -119,5 +119,6 @@ PRESET = Preset(
         ModelInfo("fal-ai/flux-pro/kontext", "fal", "any", can_stream=False),
         ModelInfo("fal-ai/nano-banana/edit", "fal", "any", can_stream=False),
     ),
-    note="any fal model id works as -m (fal-ai/OWNER/NAME); the key goes as Authorization: Key",
+    note="any fal model id works as -m (fal-ai/flux-pro/v1.1, ...); the key goes as "
+    "Authorization: Key",
 )
