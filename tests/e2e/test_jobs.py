@@ -237,3 +237,35 @@ def test_gateway_counts_are_readable_over_http(fake: FakeGateway, tmp_path: Path
     with urllib.request.urlopen(request, timeout=10) as reply:
         counts = json.loads(reply.read())
     assert counts["submissions"] == {"bfl": 1} and counts["polls"]["bfl"] >= 1
+
+
+def test_timeout_while_queued_then_rerun_collects(fake: FakeGateway, tmp_path: Path) -> None:
+    fake.jobs.queue_seconds = 4.0
+    env = job_env(fake, "fal")
+    args = ["generate", "a fox", "-o", "fox.png"]
+    late = run([*args, "--timeout", "1.5"], env, tmp_path)
+    assert late.returncode == 5, late.stderr
+    (entry,) = ledger(tmp_path)
+    assert f"fal job {entry['id']} was still waiting".encode() in late.stderr
+    again = run(args, env, tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert fake.jobs.submissions["fal"] == 1 and complete_png(tmp_path / "fox.png")
+
+
+def test_sigterm_while_waiting_keeps_the_job_for_the_rerun(
+    fake: FakeGateway, tmp_path: Path
+) -> None:
+    import signal
+
+    fake.jobs.queue_seconds = 3.0
+    env = job_env(fake, "replicate")
+    args = ["generate", "a fox", "-o", "fox.png"]
+    proc = start(args, env, tmp_path)
+    wait_for(lambda: len(ledger(tmp_path)) == 1 or proc.poll() is not None)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=15)
+    assert proc.returncode == 143, err
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(("fox", ".fox"))] == []
+    again = run(args, env, tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert fake.jobs.submissions["replicate"] == 1 and complete_png(tmp_path / "fox.png")
