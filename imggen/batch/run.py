@@ -3,6 +3,7 @@ summary that decides the exit code."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import threading
@@ -219,6 +220,13 @@ def run_many(
         for t in tasks:
             if t.action == "skip":
                 finish(JobResult(t, "skipped", paths=[str(p) for p in t.existing]))
+        # Job providers: every job submitted (and recorded) first, so all of them wait at the
+        # provider at once; the workers then collect them, -j at a time.
+        early = _submit_first(todo, clients, env, results, jobs, scratches)
+        for result in early:
+            finish(result)
+        failed_early = {id(r.task) for r in early}
+        queue = iter([t for t in todo if id(t) not in failed_early])
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -298,6 +306,59 @@ def _run_one(
     result.retries = client.retried
     result.seconds = time.monotonic() - began
     return result
+
+
+def _submit_first(
+    todo: list[Task],
+    clients: dict[tuple[str, str], Any],
+    env: Env,
+    results: ResultsFile | None,
+    width: int,
+    scratches: list[Scratch],
+) -> list[JobResult]:
+    """Submit the job providers' tasks (not --no-wait ones: those submit in the workers),
+    `width` at a time, each recorded before the next step; the results of those whose submit
+    failed (they are not submitted again in this run: a submit may have reached the provider)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from imggen.dialects.jobs import is_job
+
+    chosen = [t for t in todo if is_job(t.plan.dialect) and not t.opts.no_wait]
+    if not chosen:
+        return []
+    lock = threading.Lock()
+    quiet = UI(env, quiet=True)
+
+    def submit(task: Task) -> JobResult | None:
+        scratch = Scratch()
+        with lock:
+            scratches.append(scratch)
+        client = clients[(task.settings.profile, task.settings.base_url)].fork(
+            retries=task.opts.retries
+        )
+        outcome = core.run(
+            task.settings,
+            task.job,
+            env,
+            quiet,
+            dataclasses.replace(task.opts, no_wait=True),
+            plan=task.plan,
+            client=client,
+            scratch=scratch,
+            on_submitted=_submitted(task, results, lock),
+        )
+        return None if outcome.error is None else JobResult(task, "failed", error=outcome.error)
+
+    pool = ThreadPoolExecutor(max_workers=max(1, width), thread_name_prefix="imggen-submit")
+    try:
+        pending = [pool.submit(submit, t) for t in chosen]
+        while not all(f.done() for f in pending):  # short waits: signals stay prompt
+            time.sleep(0.05)
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)  # the caller closes the clients
+        raise
+    pool.shutdown()
+    return [r for f in pending if (r := f.result()) is not None]
 
 
 def _submitted(

@@ -269,3 +269,21 @@ def test_sigterm_while_waiting_keeps_the_job_for_the_rerun(
     again = run(args, env, tmp_path)
     assert again.returncode == 0, again.stderr
     assert fake.jobs.submissions["replicate"] == 1 and complete_png(tmp_path / "fox.png")
+
+
+def test_batch_submits_every_job_before_collecting_any(fake: FakeGateway, tmp_path: Path) -> None:
+    """With -j 2, eight jobs still wait at the provider all at once: each is submitted (and
+    recorded) before the first result is fetched."""
+    fake.jobs.queue_seconds = 1.0
+    manifest = tmp_path / "eight.jsonl"
+    manifest.write_text(
+        "".join(json.dumps({"prompt": f"p{i}", "output": f"e{i}.png"}) + "\n" for i in range(8))
+    )
+    done = run(["batch", str(manifest), "-j", "2"], job_env(fake, "fal"), tmp_path)
+    assert done.returncode == 0, done.stderr
+    order = [r.path for r in fake.requests if r.method == "POST" or "/jobfiles/" in r.path]
+    first_fetch = next(i for i, p in enumerate(order) if "/jobfiles/" in p)
+    assert first_fetch == 8 and fake.jobs.submissions["fal"] == 8
+    lines = [json.loads(x) for x in (tmp_path / "eight.results.jsonl").read_text().splitlines()]
+    assert [x["status"] for x in lines].count("submitted") == 8
+    assert [x["status"] for x in lines].count("saved") == 8
