@@ -11,7 +11,7 @@ from typing import Any
 
 from imggen.console import UI
 from imggen.env import Env
-from imggen.errors import ConfigError, UsageError
+from imggen.errors import ConfigError, GatewayRefused, UsageError
 from imggen.files.ledger import Entry, Ledger
 from imggen.files.targets import Target
 from imggen.job import Job, SavedImage
@@ -178,10 +178,13 @@ def cancel(env: Env, ui: UI, entry: Entry) -> str:
     from imggen.dialects import DIALECTS
     from imggen.run import core
 
+    ledger = Ledger(env.environ)
+    if entry.resubmit:  # the provider gave up on it already: nothing to cancel there
+        ledger.remove(entry.key)
+        return f"forgot {entry.provider} job {entry.id} ({entry.state} at the provider)"
     s = settings_for(entry, env)
     dialect: Any = DIALECTS[entry.provider]  # a JobDialect (dialects/jobs/base.py)
     call = dialect.cancel(entry.ticket)
-    ledger = Ledger(env.environ)
     if call is None:
         ledger.remove(entry.key)
         return (
@@ -189,7 +192,16 @@ def cancel(env: Env, ui: UI, entry: Entry) -> str:
             "but is forgotten here"
         )
     with core.make_client(s, env, ui, core.RunOptions(timeout=60.0)) as client:
-        client.ask(call)
+        try:
+            client.ask(call)
+        except GatewayRefused as exc:
+            if exc.status in (404, 410):  # the provider no longer knows it
+                ledger.remove(entry.key)
+                return f"forgot {entry.provider} job {entry.id}: {exc.message}"
+            raise UsageError(  # finished already, most likely: it is paid for
+                f"{entry.provider} job {entry.id} could not be cancelled: {exc.message}",
+                hint=f"if it has finished, `imggen jobs wait {entry.id}` collects it",
+            ) from None
     ledger.remove(entry.key)
     return f"cancelled {entry.provider} job {entry.id}"
 

@@ -26,6 +26,7 @@ from imggen.errors import (
     ContentFiltered,
     DeadlineExceeded,
     GatewayFailed,
+    GatewayRefused,
     ImggenError,
     LinkExpired,
 )
@@ -243,7 +244,13 @@ def _poll(
     """One poll of one job; when it is done, its output read and its images fetched.
     Raises the error that ends this job."""
     ticket = entry.ticket
-    state: JobState = dialect.read(client.ask(dialect.poll(ticket)))
+    try:
+        state: JobState = dialect.read(client.ask(dialect.poll(ticket)))
+    except GatewayRefused as exc:
+        if exc.status not in (404, 410):
+            raise
+        # the provider no longer knows the job (its data removed): given up, like a failure
+        state = JobState("failed", error=f"the provider no longer knows it ({exc.message})")
     ctx.polled()
     _tell(ui, entry, state)
     if state.state in ("queued", "running"):

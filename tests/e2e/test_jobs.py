@@ -287,3 +287,20 @@ def test_batch_submits_every_job_before_collecting_any(fake: FakeGateway, tmp_pa
     lines = [json.loads(x) for x in (tmp_path / "eight.results.jsonl").read_text().splitlines()]
     assert [x["status"] for x in lines].count("submitted") == 8
     assert [x["status"] for x in lines].count("saved") == 8
+
+
+def test_a_job_the_provider_forgot_is_resubmitted_only_by_the_rerun(
+    fake: FakeGateway, tmp_path: Path
+) -> None:
+    fake.jobs.queue_seconds = 60.0
+    env = job_env(fake, "fal")
+    args = ["generate", "a fox", "-o", "fox.png"]
+    job_id = run([*args, "--no-wait"], env, tmp_path).stdout.decode().strip()
+    fake.jobs.jobs.clear()  # the provider's data removed
+    fake.jobs.queue_seconds = 0.0
+    waited = run(["jobs", "wait", job_id], env, tmp_path)
+    assert waited.returncode == 5 and b"no longer knows" in waited.stderr
+    assert fake.jobs.submissions["fal"] == 1
+    again = run(args, env, tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert fake.jobs.submissions["fal"] == 2 and complete_png(tmp_path / "fox.png")
