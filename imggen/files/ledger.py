@@ -49,6 +49,7 @@ class Entry:
     targets: list[list[Any]] = field(default_factory=list)  # [path, exact, unique]
     prompt: str = ""
     format: str | None = None
+    request: dict[str, Any] = field(default_factory=dict)  # the Job, for the images' record
     submitted: float = field(default_factory=time.time)
 
     @property

@@ -78,6 +78,7 @@ def wait(
     `client` when given: one connection pool for many runs)."""
     from imggen.dialects import DIALECTS
     from imggen.run import core
+    from imggen.run.jobs import unrecorded
 
     first = group[0]
     s = settings_for(first, env)
@@ -94,8 +95,11 @@ def wait(
         targets,
         Resolved(None, None, None),
     )
-    job = Job(prompt=first.prompt, count=len(targets), format=first.format)
-    opts = core.RunOptions(timeout=timeout)
+    if first.request:
+        job, made = unrecorded(first.prompt, first.request)
+    else:
+        job, made = Job(prompt=first.prompt, count=len(targets), format=first.format), None
+    opts = core.RunOptions(timeout=timeout, made_by=made)
     return core.run(
         s, job, env, ui, opts, plan=plan, on_saved=on_saved, resume=group, client=client
     )

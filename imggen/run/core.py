@@ -208,7 +208,7 @@ def run(
         ui.stop_progress()
         errors += _save_all(files, job, plan, env, landing, outcome, on_saved)
         if jobs is not None:
-            _jobs_done(jobs, outcome)
+            jobs.finish(outcome)
         if opts.save_partials and partials:
             outcome.partials = streaming.save_partials(
                 partials,
@@ -223,8 +223,8 @@ def run(
             outcome.error = max(errors, key=lambda e: int(e.exit_code))
         elif opts.no_wait and jobs is not None:
             pass  # submitted and recorded: the images come with a later run
-        elif len(outcome.saved) < job.count:
-            outcome.error = _no_image(outcome, job.count)
+        elif len(outcome.saved) < len(plan.targets):  # job.count, or those collected now
+            outcome.error = _no_image(outcome, len(plan.targets))
     except ImggenError as exc:
         outcome.error = exc
     finally:
@@ -279,31 +279,9 @@ def _job_context(
 
     if not is_job(plan.dialect):
         return None
-    from imggen.files.ledger import Ledger
-    from imggen.run.jobs import JobContext
+    from imggen.run.jobs import context
 
-    return JobContext(
-        Ledger(env.environ),
-        no_wait=opts.no_wait,
-        on_submitted=on_submitted,
-        resume=list(resume),
-        prompt=job.prompt,
-        format=job.format,
-    )
-
-
-def _jobs_done(jobs: Any, outcome: Outcome) -> None:
-    """Forget the collected jobs (their images are saved, or kept and named); report every
-    job, for --json and --no-wait."""
-    for key in jobs.collected:
-        jobs.ledger.remove(key)
-    gone = set(jobs.collected)
-    for e in jobs.entries:
-        state = "collected" if e.key in gone else (jobs.ledger.get(e.key) or e).state
-        outcome.jobs.append(
-            {"id": e.id, "provider": e.provider, "poll": e.poll, "state": state, "key": e.key}
-        )
-    outcome.polls = jobs.polls
+    return context(job, env, opts, on_submitted, resume)
 
 
 def _receive(

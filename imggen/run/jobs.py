@@ -15,7 +15,7 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,11 +32,13 @@ from imggen.errors import (
 )
 from imggen.files import kept, save
 from imggen.files.ledger import Entry, Ledger, request_key
-from imggen.job import JobState, Payload, Reply
+from imggen.job import ImageInput, Job, JobState, Payload, Reply
 from imggen.limits import Limits
 
 if TYPE_CHECKING:
-    from imggen.run.core import Plan
+    from imggen.env import Env
+    from imggen.run.core import Plan, RunOptions
+    from imggen.run.outcome import Outcome
     from imggen.run.send import Result
 
 Submitted = Callable[[Entry], None]
@@ -53,6 +55,7 @@ class JobContext:
     resume: list[Entry] = field(default_factory=list)
     prompt: str = ""  # recorded with each job, for `imggen jobs list` and provenance
     format: str | None = None
+    request: dict[str, Any] = field(default_factory=dict)  # core.recorded(job, opts)
     entries: list[Entry] = field(default_factory=list)  # this run's jobs, in call order
     collected: list[str] = field(default_factory=list)  # keys whose images arrived
     polls: int = 0
@@ -61,6 +64,76 @@ class JobContext:
     def polled(self) -> None:
         with self._lock:
             self.polls += 1
+
+    def finish(self, outcome: Outcome) -> None:
+        """Forget the collected jobs (their images are saved, or kept and named); report
+        every job in the outcome, for --json and --no-wait."""
+        for key in self.collected:
+            self.ledger.remove(key)
+        gone = set(self.collected)
+        for e in self.entries:
+            state = "collected" if e.key in gone else (self.ledger.get(e.key) or e).state
+            outcome.jobs.append(
+                {"id": e.id, "provider": e.provider, "poll": e.poll, "state": state, "key": e.key}
+            )
+        outcome.polls = self.polls
+
+
+def context(
+    job: Job,
+    env: Env,
+    opts: RunOptions,
+    on_submitted: Submitted | None,
+    resume: Sequence[Entry],
+) -> JobContext:
+    """The context of one run of a job provider's plan."""
+    return JobContext(
+        Ledger(env.environ),
+        no_wait=opts.no_wait,
+        on_submitted=on_submitted,
+        resume=list(resume),
+        prompt=job.prompt,
+        format=job.format,
+        request=recorded(job, opts),
+    )
+
+
+def recorded(job: Job, opts: RunOptions) -> dict[str, Any]:
+    """What a job ledger keeps of the request, so that `imggen jobs wait` saves the images
+    with the same record (and request digest) as the run that submitted them would have."""
+    from imggen.options import DIGEST
+
+    def image(i: ImageInput | None) -> dict[str, Any] | None:
+        return None if i is None else {"source": i.source, "url": i.url, "sha256": i.sha256}
+
+    return {
+        **{name: getattr(job, name) for name in DIGEST if name != "params"},
+        "params": dict(job.params),
+        "inputs": [image(i) for i in job.inputs],
+        "refs": [image(i) for i in job.refs],
+        "mask": image(job.mask),
+        "made_by": [str(opts.made_by[0]), opts.made_by[1]] if opts.made_by else None,
+    }
+
+
+def unrecorded(prompt: str, doc: dict[str, Any]) -> tuple[Job, tuple[Path, str] | None]:
+    """The Job (input images by name and digest only) and batch origin a ledger recorded."""
+    from imggen.options import DIGEST
+
+    def image(d: dict[str, Any] | None) -> ImageInput | None:
+        return None if not d else ImageInput(d["source"], url=d["url"], sha256=d["sha256"])
+
+    fields = {name: doc[name] for name in DIGEST if name in doc and name != "params"}
+    job = Job(
+        prompt,
+        params=doc.get("params") or {},
+        inputs=tuple(i for i in map(image, doc.get("inputs") or []) if i),
+        refs=tuple(i for i in map(image, doc.get("refs") or []) if i),
+        mask=image(doc.get("mask")),
+        **fields,
+    )
+    made = doc.get("made_by")
+    return job, (Path(made[0]), made[1]) if made else None
 
 
 def send_jobs(
@@ -120,6 +193,7 @@ def submit_all(client: Any, plan: Plan, ui: UI, ctx: JobContext) -> list[Entry]:
             targets=shown_targets,
             prompt=ctx.prompt,
             format=ctx.format,
+            request=ctx.request,
         )
         ctx.ledger.put(entry)  # before any wait: a kill from here on loses nothing
         ui.debug(f"{entry.provider} job {entry.id} submitted; poll {entry.poll}")

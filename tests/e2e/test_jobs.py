@@ -304,3 +304,26 @@ def test_a_job_the_provider_forgot_is_resubmitted_only_by_the_rerun(
     again = run(args, env, tmp_path)
     assert again.returncode == 0, again.stderr
     assert fake.jobs.submissions["fal"] == 2 and complete_png(tmp_path / "fox.png")
+
+
+def test_images_collected_by_jobs_wait_count_as_the_manifests_own(
+    fake: FakeGateway, tmp_path: Path
+) -> None:
+    """batch --no-wait, then `imggen jobs wait`, then batch: the images carry the manifest
+    job's own record, so the last run skips them all and sends nothing."""
+    env = job_env(fake, "bfl")
+    manifest = tmp_path / "m.toml"
+    manifest.write_text(
+        '[defaults]\naspect = "16:9"\nseed = 5\n\n'
+        '[[jobs]]\nprompt = "a"\noutput = "a.png"\n\n'
+        '[[jobs]]\nprompt = "b"\noutput = "b.png"\nn = 2\n'
+    )
+    assert run(["batch", str(manifest), "--no-wait"], env, tmp_path).returncode == 0
+    waited = run(["jobs", "wait"], env, tmp_path)
+    assert waited.returncode == 0, waited.stderr
+    assert len(waited.stdout.splitlines()) == 3
+    before = len(fake.requests)
+    again = run(["batch", str(manifest)], env, tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert b"2 skipped" in again.stderr and len(fake.requests) == before
+    assert fake.jobs.submissions["bfl"] == 3
