@@ -147,6 +147,7 @@ def run_many(
     fail_fast: bool = False,
     on_saved: Callable[[SavedImage], None] | None = None,
     max_cost: float | None = None,
+    client_of: Callable[[Task, Any], Any] | None = None,
 ) -> Summary:
     """Run the tasks `jobs` at a time on daemon threads sharing one Client per profile (one
     pool, one Pacer: a 429 pauses every worker of that profile). Every job is attempted unless
@@ -201,7 +202,7 @@ def run_many(
                 with lock:
                     scratches.append(scratch)
                 told = _submitted(task, results, lock)
-                result = _run_one(task, client, env, ui, on_saved, scratch, told)
+                result = _run_one(task, client, env, ui, on_saved, scratch, told, client_of)
                 if abandon.is_set() and result.status == "failed":
                     return  # interrupted mid-job: no line for it; the next run redoes it
                 finish(result)
@@ -263,6 +264,7 @@ def _run_one(
     on_saved: Callable[[SavedImage], None] | None,
     scratch: Scratch,
     on_submitted: Callable[[Any], None] | None = None,
+    client_of: Callable[[Task, Any], Any] | None = None,
 ) -> JobResult:
     result = JobResult(task, "failed")
     began = time.monotonic()
@@ -273,6 +275,8 @@ def _run_one(
         deadline=deadline,
         on_retry=lambda message: ui.retry(f"{label}: {message}"),
     )
+    if client_of is not None:  # --provider-batch: the calls were answered by the batch
+        client = client_of(task, client)
     quiet = UI(env, quiet=True)  # core.run's own progress bar would fight the batch's
     if task.action == "refuse":  # a file this job did not make: no request, nothing touched
         result.error = FileExists(task.reason)

@@ -108,10 +108,11 @@ class Handler(BaseHTTPRequestHandler):
         body_json: Any = None
         form: dict[str, list[str]] | None = None
         files: list[FilePart] = []
+        contents: dict[str, list[bytes]] = {}
         parse_error: HTTPError | None = None
         if content_type.lower().startswith("multipart/form-data"):
             try:
-                form, files, _ = parse_multipart(raw, content_type)
+                form, files, contents = parse_multipart(raw, content_type)
             except HTTPError as exc:
                 parse_error = exc
         elif raw:
@@ -132,6 +133,8 @@ class Handler(BaseHTTPRequestHandler):
         )
         gw._record(rec)
         route, method, handler = route_of(path)
+        if route == "batch_upload":  # the Batch API reads the uploaded JSONL
+            rec.uploads = contents
         streaming = (isinstance(body_json, dict) and body_json.get("stream") is True) or (
             form is not None and form.get("stream", [""])[-1] == "true"
         )

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from imggen.testing import (
+    batch_api,
     chat,
     images_api,
     jobs,
@@ -70,6 +71,9 @@ def route_of(path: str) -> tuple[str, str, Route | None]:
     for prefix, found in _DOWNLOADS.items():
         if path.startswith(prefix):
             return found
+    batch = batch_api.route_for(path)  # OpenAI's Batch API: /files, /batches/{id}, ...
+    if batch is not None:
+        return batch
     for suffix, found in ROUTES.items():
         if path.endswith(suffix):
             return found

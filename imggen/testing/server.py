@@ -89,6 +89,7 @@ class FakeGateway:
         self.drops: tuple[str, ...] = ()
         self.files: dict[str, tuple[bytes, str]] = {}  # name -> (bytes, content type)
         self.jobs = JobStore()  # fal, Replicate, Black Forest Labs: switches and counters
+        self.batches: dict[str, dict[str, Any]] = {}  # Batch API: id -> input lines, files
         self.verbose = False
         self._lock = threading.Lock()
         self._stop = threading.Event()

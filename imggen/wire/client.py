@@ -18,7 +18,7 @@ from imggen.errors import AuthFailed, GatewayFailed, ImggenError
 from imggen.job import HttpCall, Reply
 from imggen.limits import Limits
 from imggen.wire import replies
-from imggen.wire.auth import BEARER, Auth
+from imggen.wire.auth import BEARER, Auth, same_site
 from imggen.wire.download import Downloader
 from imggen.wire.inflate import decoded
 from imggen.wire.jsonstream import loads
@@ -156,7 +156,39 @@ class Client:
         when the request never reached the provider (no connection) or was turned away unread
         (429): a submit that may have reached it may have been accepted, and it bills."""
         url = self._own(call.path)
-        return self._small(call.method, url, call.json, f"{call.method} {call.path}", once=True)
+        body = call if call.files or call.form else call.json
+        return self._small(call.method, url, body, f"{call.method} {call.path}", once=True)
+
+    def fetch_to(self, path: str, out: Any) -> int:
+        """An authenticated GET of a file the provider keeps (a batch's output), written to
+        `out` as it arrives, at most limits.reply_cap bytes; its size. Retried until bytes
+        have been written."""
+        url, what = self._own(path), f"GET {path}"
+
+        def attempt(delivered: list[bool]) -> int:
+            out.seek(0)
+            out.truncate()
+            headers = {**self._auth(), "Accept": "application/jsonl, application/json"}
+            with (
+                self._session.errors(what, self._retrier, url),
+                self._session.stream(
+                    "GET", self._keyed(url), self._retrier, headers=headers
+                ) as resp,
+            ):
+                self._check_status(resp)
+                size = 0
+                for chunk in decoded(resp):
+                    size += len(chunk)
+                    if size > self.limits.reply_cap:
+                        raise GatewayFailed(f"{path} is larger than imggen reads")
+                    out.write(chunk)
+                return size
+
+        try:
+            result: int = self._refreshing(lambda: self._retrier.run(attempt, what=what))
+            return result
+        except ImggenError as exc:
+            raise self._scrub(exc) from exc.__cause__
 
     def ask(self, call: HttpCall) -> Any:
         """A job's poll, result or cancel request (a URL on the provider's own site), with
@@ -170,7 +202,7 @@ class Client:
         api.bfl.ai). The key goes nowhere else."""
         if "://" not in path:
             return self.base_url + path
-        if not _same_site(self.base_url, path):
+        if not same_site(self.base_url, path):
             raise GatewayFailed(
                 f"the provider named a job URL on another host ({_host(path)}); imggen sends "
                 "the key only to the profile's own host",
@@ -182,7 +214,10 @@ class Client:
         def attempt(delivered: list[bool]) -> Any:
             headers = {**self._auth(), "Accept": "application/json"}
             kwargs: dict[str, Any] = {}
-            if body is not None:
+            if isinstance(body, HttpCall):  # multipart: a Batch API upload
+                kwargs["content"], headers["Content-Type"], length = multipart(body, self.on_sent)
+                headers["Content-Length"] = str(length)
+            elif body is not None:
                 kwargs["content"] = json.dumps(body, ensure_ascii=False).encode()
                 headers["Content-Type"] = "application/json"
             self.on_debug(f"-> {method} {_path_of(url)} (key sent)")
@@ -370,22 +405,6 @@ def _host(url: str) -> str:
 def _path_of(url: str) -> str:
     """A URL without its query string, for logs and messages."""
     return url.split("?", 1)[0]
-
-
-def _same_site(base: str, url: str) -> bool:
-    """`url` is on the base URL's host, or on a sibling of it under the same parent domain
-    (api.bfl.ai's polling URLs are on api.us1.bfl.ai: shared/references/
-    providers-beyond-openai.md section 5), over the same scheme."""
-    from urllib.parse import urlsplit
-
-    a, b = urlsplit(base), urlsplit(url)
-    if a.scheme.lower() != b.scheme.lower():
-        return False
-    ha, hb = (a.hostname or "").lower(), (b.hostname or "").lower()
-    if ha == hb:
-        return a.port == b.port
-    parent = ha.split(".", 1)[1] if ha.count(".") >= 2 else ""
-    return bool(parent) and not ha.replace(".", "").isdigit() and hb.endswith("." + parent)
 
 
 def _read_capped(resp: httpx.Response, cap: int, *, strict: bool = True) -> bytes:
