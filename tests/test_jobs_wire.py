@@ -148,3 +148,55 @@ def test_poll_loop_bounded_threads_backoff_and_deadline() -> None:
         stop=lambda: None,
     )
     assert isinstance(late["x"], DeadlineExceeded)
+
+
+def test_a_job_provider_is_one_module_found_by_name() -> None:
+    """Adding a provider is one module in dialects/jobs/ (its DIALECT and PRESET) and its tests:
+    every module there is a dialect and a preset, nothing else lists them."""
+    from imggen.dialects import DIALECTS
+    from imggen.dialects import jobs as providers
+    from imggen.dialects.presets import PRESETS
+
+    folder = Path(providers.__file__).parent
+    modules = {p.stem for p in folder.glob("*.py") if p.stem not in ("__init__", "base")}
+    assert modules == {m.__name__.rsplit(".", 1)[1] for m in providers.PROVIDERS}
+    for m in providers.PROVIDERS:
+        assert DIALECTS[m.DIALECT.name] is m.DIALECT
+        assert PRESETS[m.PRESET.name].dialect == m.DIALECT.name
+        assert providers.is_job(m.DIALECT)
+
+
+@pytest.mark.parametrize("provider", ["fal", "replicate", "bfl"])
+def test_every_option_is_carried_or_refused_never_dropped(provider: str) -> None:
+    """The dialect x option walk for job providers: an option in `takes` changes what is sent;
+    any other is refused (exit 2), never silently dropped."""
+    from imggen.dialects import DIALECTS
+    from imggen.errors import UsageError
+    from imggen.job import ImageInput, Job
+    from tests.dialects import build, gateway
+
+    dialect: Any = DIALECTS[provider]
+    model = {"fal": "fal-ai/flux/dev", "replicate": "owner/m", "bfl": "flux-kontext-pro"}[provider]
+    gw = gateway(provider, model)
+    img = ImageInput("a.png", data=b"\x89PNG", mime="image/png")
+    values: dict[str, Any] = {
+        "aspect": "16:9",
+        "size": "512",
+        "count": 2,
+        "format": "jpeg",
+        "seed": 3,
+        "refs": (img,),
+        "inputs": (img,),
+        "quality": "high",
+        "background": "transparent",
+        "mask": img,
+        "partials": 2,
+    }
+    plain = [c.json for c in build(dialect, Job("x"), gw)]
+    for name, value in values.items():
+        job = Job("x", **{name: value})
+        if name in dialect.takes:
+            assert [c.json for c in build(dialect, job, gw)] != plain, name
+        else:
+            with pytest.raises(UsageError):
+                build(dialect, job, gw)

@@ -7,6 +7,7 @@ its tests). Nothing provider-specific lives anywhere else."""
 
 from __future__ import annotations
 
+import abc
 import base64
 from typing import Any
 
@@ -18,10 +19,10 @@ from imggen.sizes import Resolved
 TIER_SIDE = {"512": 512, "1K": 1024, "2K": 2048, "4K": 4096}
 
 
-class JobDialect:
+class JobDialect(abc.ABC):
     """A provider that answers a submit with a job to poll. Subclasses set the class
-    attributes and write build, accepted and read; poll, result and cancel default to the
-    ticket's URLs."""
+    attributes and write build, accepted, read and parse; poll, result and cancel default to
+    the ticket's URLs."""
 
     name = ""
     can_stream = False
@@ -30,16 +31,17 @@ class JobDialect:
     takes: frozenset[str] = frozenset()
     is_job = True
 
+    @abc.abstractmethod
     def build(self, job: Job, gw: Gateway, res: Resolved, *, stream: bool) -> list[HttpCall]:
-        raise TypeError(f"{type(self).__name__} must define build")
+        """The submit calls of a job (HttpCall.job set): one, or one an image."""
 
+    @abc.abstractmethod
     def accepted(self, body: Any) -> Ticket:
         """The ticket a submit reply stands for. Raises GatewayFailed when it holds none."""
-        raise TypeError(f"{type(self).__name__} must define accepted")
 
+    @abc.abstractmethod
     def read(self, body: Any) -> JobState:
         """What one poll reply says."""
-        raise TypeError(f"{type(self).__name__} must define read")
 
     def poll(self, ticket: Ticket) -> HttpCall:
         return HttpCall("GET", ticket.poll)
@@ -52,9 +54,9 @@ class JobDialect:
         """The request that cancels a job; None when the provider has none."""
         return None
 
+    @abc.abstractmethod
     def parse(self, body: Any) -> Reply:
         """A finished job's output (the result request's reply) as images."""
-        raise TypeError(f"{type(self).__name__} must define parse")
 
     def parse_event(self, body: Any) -> Reply:
         return self.parse(body)
