@@ -195,8 +195,10 @@ def test_every_option_is_carried_or_refused_never_dropped(provider: str) -> None
     plain = [c.json for c in build(dialect, Job("x"), gw)]
     for name, value in values.items():
         job = Job("x", **{name: value})
-        if name in dialect.takes:
+        if name in dialect.takes | {"count"}:
             assert [c.json for c in build(dialect, job, gw)] != plain, name
         else:
             with pytest.raises(UsageError):
                 build(dialect, job, gw)
+    with pytest.raises(UsageError, match="-s auto|--size auto"):  # no provider sizes itself
+        build(dialect, Job("x", size="auto"), gw)

@@ -177,6 +177,8 @@ def run_many(
                 limits=env.limits,
             )
 
+    extras = _Extras(results, client_of)
+
     def finish(result: JobResult) -> None:
         with lock:
             done.append(result)
@@ -201,8 +203,7 @@ def run_many(
                 scratch = Scratch()
                 with lock:
                     scratches.append(scratch)
-                told = _submitted(task, results, lock)
-                result = _run_one(task, client, env, ui, on_saved, scratch, told, client_of)
+                result = _run_one(task, client, env, ui, on_saved, scratch, extras)
                 if abandon.is_set() and result.status == "failed":
                     return  # interrupted mid-job: no line for it; the next run redoes it
                 finish(result)
@@ -221,13 +222,8 @@ def run_many(
         for t in tasks:
             if t.action == "skip":
                 finish(JobResult(t, "skipped", paths=[str(p) for p in t.existing]))
-        # Job providers: every job submitted (and recorded) first, so all of them wait at the
-        # provider at once; the workers then collect them, -j at a time.
-        early = _submit_first(todo, clients, env, results, jobs, scratches)
-        for result in early:
-            finish(result)
-        failed_early = {id(r.task) for r in early}
-        queue = iter([t for t in todo if id(t) not in failed_early])
+        # job providers: every job submitted (and recorded) first, then collected -j at a time
+        queue = iter(_submit_first(todo, clients, env, extras, jobs, scratches, finish))
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -263,8 +259,7 @@ def _run_one(
     ui: UI,
     on_saved: Callable[[SavedImage], None] | None,
     scratch: Scratch,
-    on_submitted: Callable[[Any], None] | None = None,
-    client_of: Callable[[Task, Any], Any] | None = None,
+    extras: _Extras | None = None,
 ) -> JobResult:
     result = JobResult(task, "failed")
     began = time.monotonic()
@@ -275,8 +270,9 @@ def _run_one(
         deadline=deadline,
         on_retry=lambda message: ui.retry(f"{label}: {message}"),
     )
-    if client_of is not None:  # --provider-batch: the calls were answered by the batch
-        client = client_of(task, client)
+    extras = extras or _Extras()
+    if extras.client_of is not None:  # --provider-batch: the calls were answered by the batch
+        client = extras.client_of(task, client)
     quiet = UI(env, quiet=True)  # core.run's own progress bar would fight the batch's
     if task.action == "refuse":  # a file this job did not make: no request, nothing touched
         result.error = FileExists(task.reason)
@@ -293,7 +289,7 @@ def _run_one(
             client=client,
             on_saved=on_saved,
             scratch=scratch,
-            on_submitted=on_submitted,
+            on_submitted=_submitted(task, extras.results),
         )
         result.paths = [s.path for s in outcome.saved]
         result.job_ids = [j["id"] for j in outcome.jobs]
@@ -312,24 +308,35 @@ def _run_one(
     return result
 
 
+@dataclass(frozen=True)
+class _Extras:
+    """What a job needs from its run besides the task: where submitted jobs are recorded, and
+    (--provider-batch) the client that answers its calls."""
+
+    results: ResultsFile | None = None
+    client_of: Callable[[Task, Any], Any] | None = None
+
+
 def _submit_first(
     todo: list[Task],
     clients: dict[tuple[str, str], Any],
     env: Env,
-    results: ResultsFile | None,
+    extras: _Extras,
     width: int,
     scratches: list[Scratch],
-) -> list[JobResult]:
+    finish: Callable[[JobResult], None],
+) -> list[Task]:
     """Submit the job providers' tasks (not --no-wait ones: those submit in the workers),
-    `width` at a time, each recorded before the next step; the results of those whose submit
-    failed (they are not submitted again in this run: a submit may have reached the provider)."""
+    `width` at a time, each recorded as it is accepted; the tasks left to run. One whose
+    submit failed is finished failed, not tried again in this run: a submit may have reached
+    the provider."""
     from concurrent.futures import ThreadPoolExecutor
 
     from imggen.dialects.jobs import is_job
 
     chosen = [t for t in todo if is_job(t.plan.dialect) and not t.opts.no_wait]
     if not chosen:
-        return []
+        return todo
     lock = threading.Lock()
     quiet = UI(env, quiet=True)
 
@@ -349,7 +356,7 @@ def _submit_first(
             plan=task.plan,
             client=client,
             scratch=scratch,
-            on_submitted=_submitted(task, results, lock),
+            on_submitted=_submitted(task, extras.results),
         )
         return None if outcome.error is None else JobResult(task, "failed", error=outcome.error)
 
@@ -362,31 +369,32 @@ def _submit_first(
         pool.shutdown(wait=False, cancel_futures=True)  # the caller closes the clients
         raise
     pool.shutdown()
-    return [r for f in pending if (r := f.result()) is not None]
+    failed = [r for f in pending if (r := f.result()) is not None]
+    for result in failed:
+        finish(result)
+    gone = {id(r.task) for r in failed}
+    return [t for t in todo if id(t) not in gone]
 
 
-def _submitted(
-    task: Task, results: ResultsFile | None, lock: threading.Lock
-) -> Callable[[Any], None] | None:
+def _submitted(task: Task, results: ResultsFile | None) -> Callable[[Any], None] | None:
     """For a job provider's task: a line in the results file for each job submitted, written
     before the job is waited on (the state dir's ledger has it too)."""
     if results is None:
         return None
 
-    def tell(entry: Any) -> None:
-        with lock:
-            results.write(
-                {
-                    "job": task.row.number,
-                    "where": task.row.where,
-                    "status": "submitted",
-                    "output": task.row.output,
-                    "job_id": entry.id,
-                    "provider": entry.provider,
-                    "poll": entry.poll,
-                    "request": entry.key,
-                }
-            )
+    def tell(entry: Any) -> None:  # ResultsFile.write holds its own lock
+        results.write(
+            {
+                "job": task.row.number,
+                "where": task.row.where,
+                "status": "submitted",
+                "output": task.row.output,
+                "job_id": entry.id,
+                "provider": entry.provider,
+                "poll": entry.poll,
+                "request": entry.key,
+            }
+        )
 
     return tell
 

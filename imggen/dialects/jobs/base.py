@@ -80,10 +80,13 @@ def count(value: Any) -> int | None:
 
 
 def fixed(job: Job, gw: Gateway, names: tuple[str, ...]) -> None:
-    """Refuse what a job provider cannot carry, naming it (its `takes` lists what it can)."""
+    """Refuse what a job provider cannot carry, naming it (its `takes` lists what it can),
+    and -s auto, which none of them has."""
     for name in names:
         if getattr(job, name) not in (None, False, (), ""):
             raise refused(job.said(name), gw)
+    if job.size == "auto":
+        raise refused(job.said("size"), gw, "512, 1K, 2K, 4K or WxH")
 
 
 def pixels(res: Resolved, job: Job, gw: Gateway, step: int) -> tuple[int, int] | None:

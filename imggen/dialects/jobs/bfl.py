@@ -35,7 +35,7 @@ _MODERATED = ("Request Moderated", "Content Moderated")
 class Bfl(JobDialect):
     name = "bfl"
     formats = ("png", "jpeg")
-    takes = frozenset({"aspect", "size", "count", "format", "seed", "refs", "inputs"})
+    takes = frozenset({"aspect", "size", "format", "seed", "refs", "inputs"})  # and -n
 
     def build(self, job: Job, gw: Gateway, res: Resolved, *, stream: bool) -> list[HttpCall]:
         fixed(job, gw, ("quality", "background", "mask", "partials"))

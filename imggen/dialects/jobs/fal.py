@@ -43,7 +43,7 @@ _NAMED = {
 class Fal(JobDialect):
     name = "fal"
     formats = ("png", "jpeg")
-    takes = frozenset({"aspect", "size", "count", "format", "seed", "refs", "inputs"})
+    takes = frozenset({"aspect", "size", "format", "seed", "refs", "inputs"})  # and -n
 
     def build(self, job: Job, gw: Gateway, res: Resolved, *, stream: bool) -> list[HttpCall]:
         fixed(job, gw, ("quality", "background", "mask", "partials"))

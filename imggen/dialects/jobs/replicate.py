@@ -35,7 +35,7 @@ _FORMAT = {"png": "png", "jpeg": "jpg", "webp": "webp"}
 class Replicate(JobDialect):
     name = "replicate"
     formats = ("png", "jpeg", "webp")
-    takes = frozenset({"aspect", "size", "count", "format", "seed", "refs", "inputs"})
+    takes = frozenset({"aspect", "size", "format", "seed", "refs", "inputs"})  # and -n
 
     def build(self, job: Job, gw: Gateway, res: Resolved, *, stream: bool) -> list[HttpCall]:
         fixed(job, gw, ("quality", "background", "mask", "partials"))
