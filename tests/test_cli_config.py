@@ -145,7 +145,8 @@ def test_init_without_preset_off_a_terminal_is_exit_2(run: Run, clean_environ: P
     assert r.exit_code == 2
     assert r.stderr == (
         "error: config init needs --preset NAME when not at a terminal\n"
-        "hint: presets: trinity, knox, turing, openroute, xty, openrouter, openai, litellm\n"
+        "hint: presets: trinity, knox, turing, openroute, xty, openrouter, openai, litellm, bfl, "
+        "fal, replicate\n"
     )
     assert not clean_environ.exists()
 

@@ -236,7 +236,8 @@ def test_need_key_false_skips_the_key() -> None:
             {},
             None,
             "profile 'x' names an unknown preset 'nope'",
-            "presets: trinity, knox, turing, openroute, xty, openrouter, openai, litellm",
+            "presets: trinity, knox, turing, openroute, xty, openrouter, openai, litellm, bfl, "
+            "fal, replicate",
         ),
         (
             {"profiles": {"x": {"preset": "trinity", "api_key": "k"}}},
@@ -250,7 +251,8 @@ def test_need_key_false_skips_the_key() -> None:
             {},
             None,
             "unknown dialect 'soap' (profile x)",
-            "dialects: openrouter, trinity, xty, gemini, images, openrouter-images",
+            "dialects: openrouter, trinity, xty, gemini, images, openrouter-images, bfl, fal, "
+            "replicate",
         ),
         (
             {},

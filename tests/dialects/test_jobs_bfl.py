@@ -25,7 +25,7 @@ def test_width_and_height_in_multiples_of_32() -> None:
     with pytest.raises(UsageError, match="multiples of 32"):
         build(BFL, Job("x", size="1000x700"), gateway("bfl", "flux-pro-1.1"))
     with pytest.raises(UsageError, match="256 to 1440"):
-        build(BFL, Job("x", size="2K"), gateway("bfl", "flux-pro-1.1"))
+        build(BFL, Job("x", size="1600x896"), gateway("bfl", "flux-pro-1.1"))
 
 
 def test_kontext_takes_aspect_ratio_and_base64_input() -> None:

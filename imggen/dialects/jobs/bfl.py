@@ -106,10 +106,10 @@ PRESET = Preset(
     no_models_api_why="Black Forest Labs has no models API; the catalog lists its models",
     auth="x-key",
     models=(
-        ModelInfo("flux-pro-1.1", "bfl", "any", can_stream=False, can_edit=False),
-        ModelInfo("flux-dev", "bfl", "any", can_stream=False, can_edit=False),
-        ModelInfo("flux-kontext-pro", "bfl", "any", can_stream=False),
-        ModelInfo("flux-kontext-max", "bfl", "any", can_stream=False),
+        ModelInfo("flux-pro-1.1", "bfl", "flux", can_stream=False, can_edit=False),
+        ModelInfo("flux-dev", "bfl", "flux", can_stream=False, can_edit=False),
+        ModelInfo("flux-kontext-pro", "bfl", "flux", can_stream=False),
+        ModelInfo("flux-kontext-max", "bfl", "flux", can_stream=False),
     ),
     note="results are kept 10 minutes: imggen downloads each as soon as it is ready",
 )

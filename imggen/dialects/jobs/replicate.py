@@ -116,15 +116,15 @@ PRESET = Preset(
     no_models_api_why="Replicate's model listing is not filtered to image models",
     models=(
         ModelInfo(
-            "black-forest-labs/flux-schnell", "replicate", "any", can_stream=False, can_edit=False
+            "black-forest-labs/flux-schnell", "replicate", "flux", can_stream=False, can_edit=False
         ),
         ModelInfo(
-            "black-forest-labs/flux-dev", "replicate", "any", can_stream=False, can_edit=False
+            "black-forest-labs/flux-dev", "replicate", "flux", can_stream=False, can_edit=False
         ),
         ModelInfo(
-            "black-forest-labs/flux-1.1-pro", "replicate", "any", can_stream=False, can_edit=False
+            "black-forest-labs/flux-1.1-pro", "replicate", "flux", can_stream=False, can_edit=False
         ),
-        ModelInfo("black-forest-labs/flux-kontext-pro", "replicate", "any", can_stream=False),
+        ModelInfo("black-forest-labs/flux-kontext-pro", "replicate", "flux", can_stream=False),
     ),
     note="-m OWNER/NAME runs a model's latest version; OWNER/NAME:VERSION a given one",
 )
