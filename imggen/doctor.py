@@ -103,7 +103,7 @@ def pick_request(rule: str) -> tuple[str | None, str | None]:
     """A cheap request that still tests the size: 16:9 (or the model's first non-square
     aspect) at its smallest tier."""
     r = sizes.RULES[rule]
-    if r.name == "any":
+    if r.open:
         return "16:9", "1K"  # seed 000: 1K is Trinity's standard tier; 512 is XTY's (seed 004)
     aspect = "16:9" if "16:9" in r.aspects else next((a for a in r.aspects if a != "1:1"), None)
     return aspect, r.tiers[0] if r.tiers else None

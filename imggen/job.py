@@ -140,6 +140,9 @@ class HttpCall:
     files: tuple[FilePart, ...] = ()
     stream: bool = False
     images: int = 1  # how many images this call should bring back
+    # The third kind of call, besides one round trip and a stream: a job (submit, poll,
+    # collect). A job dialect's submit calls say so; run/jobs.py sends them once and waits.
+    job: bool = False
 
     def describe(self, base_url: str, auth: Auth) -> dict[str, Any]:
         """The request as --dry-run shows it: key redacted, multipart files as name and size."""
@@ -165,6 +168,34 @@ class HttpCall:
             headers["Content-Type"] = "application/json"
             out["json"] = _shorten_data_urls(self.json)
         return out
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """A job a provider accepted: what to record before waiting, and where to ask about it.
+    URLs are absolute (a provider's own status, result and cancel URLs)."""
+
+    id: str
+    poll: str
+    result: str = ""  # where the finished job's output is read, when not in the poll reply
+    cancel: str = ""
+    position: int | None = None  # the queue position the submit reply gave
+
+
+@dataclass(frozen=True)
+class JobState:
+    """What one poll said: queued (with a position), running, done (its reply, or a result
+    still to fetch), failed or cancelled (with the provider's words)."""
+
+    state: str  # "queued" | "running" | "done" | "failed" | "cancelled"
+    position: int | None = None
+    reply: Reply | None = None  # set when the poll reply held the output
+    error: str = ""
+    refused: bool = False  # failed because the provider refused the content (exit 4)
+
+    @property
+    def over(self) -> bool:
+        return self.state in ("done", "failed", "cancelled")
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,8 @@ class ModelRow:
         r = self.rule
         if r.name == "any":
             return "any"
+        if r.open:
+            return "/".join(r.tiers) + " or WxH"
         if r.sizes:
             return ", ".join(f"{w}x{h}" for w, h in r.sizes)
         return "/".join(r.tiers) + (" or WxH" if r.free_pixels else "")

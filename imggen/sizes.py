@@ -34,6 +34,11 @@ class SizeRule:
     sizes: tuple[Pixels, ...] = ()  # when set, the only WxH the model makes
     auto: bool = True  # takes size "auto" (free_pixels rules)
 
+    @property
+    def open(self) -> bool:
+        """Any aspect and pixels, passed through (its tiers still checked): no table."""
+        return not self.table and not self.sizes
+
 
 @dataclass(frozen=True)
 class Resolved:
@@ -197,6 +202,9 @@ RULES: dict[str, SizeRule] = {
         ),
         SizeRule("seedream", ASPECTS, ("1K", "2K", "4K"), MappingProxyType(_GEMINI_3), True),
         SizeRule("any", (), TIERS, MappingProxyType({}), True),
+        # FLUX on Replicate (megapixels 0.25 or 1) and Black Forest Labs (sides up to 1440):
+        # shared/references/providers-beyond-openai.md sections 4 and 5
+        SizeRule("flux", (), ("512", "1K"), MappingProxyType({}), True, auto=False),
     )
 }
 
@@ -281,7 +289,7 @@ def check_pixels(rule: str, model: str, w: int, h: int) -> None:
                 f"{asked}: it accepts only {_fixed(r)}",
                 hint="other sizes need gpt-image-2" if r.name == "gpt-image-1" else None,
             )
-    elif r.name != "any" and (w, h) not in r.table.values():
+    elif not r.open and (w, h) not in r.table.values():
         nearest = _nearest(r.table, w, h)
         names = ", ".join(f"{pw}x{ph} ({a} {t})" for (a, t), (pw, ph) in nearest)
         (a, t), _ = nearest[0]
@@ -358,7 +366,7 @@ def resolve(rule: str, model: str, aspect: str | None, size: str | None) -> Reso
     tier = sz
     if tier is not None and tier not in r.tiers:
         raise _refuse_tier(r, model, tier)
-    if r.name == "any" or (asp is None and tier is None):
+    if r.open or (asp is None and tier is None):
         return Resolved(asp, tier, None)
     if r.free_pixels:  # images API: send pixels; aspect defaults to 1:1, tier to 1K
         pixels = r.table[(asp or "1:1", tier or "1K")]
@@ -388,6 +396,8 @@ def describe(rule: str) -> str:
         return f"WxH with sides {_SEED_MIN}-{_SEED_MAX}; or {tiers} with aspect {aspects}; or auto"
     if r.name == "any":
         return "any aspect and size; passed through unchecked"
+    if r.open:
+        return f"any aspect; size {tiers} or WxH"
     return f"aspect {aspects}; size {tiers} (fixed pixels per aspect and tier)"
 
 

@@ -38,6 +38,8 @@ def clean_environ(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     # and the history of saved images is the test's own
     # (beside the test's folder, not in it: tests list what a run leaves there)
     monkeypatch.setenv("IMGGEN_DATA_DIR", str(tmp_path.parent / f"{tmp_path.name}-data"))
+    # the job ledger too: never the user's state dir
+    monkeypatch.setenv("IMGGEN_STATE_DIR", str(tmp_path.parent / f"{tmp_path.name}-state"))
     monkeypatch.chdir(tmp_path)
     return config
 

@@ -38,6 +38,9 @@ MODELS: dict[str, dict[str, Any]] = {
     "together": {"model": "black-forest-labs/FLUX.1-schnell", "size_rule": "together"},
     "xai": {"model": "grok-imagine-image", "size_rule": "xai"},
     "recraft": {"model": "recraftv3", "size_rule": "recraft"},
+    "bfl": {"model": "flux-kontext-pro", "size_rule": "flux"},
+    "fal": {"model": "fal-ai/flux-pro/kontext", "size_rule": "any"},
+    "replicate": {"model": "black-forest-labs/flux-kontext-pro", "size_rule": "flux"},
 }
 
 # each option, with the values a user would try

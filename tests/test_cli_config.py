@@ -146,7 +146,7 @@ def test_init_without_preset_off_a_terminal_is_exit_2(run: Run, clean_environ: P
     assert r.stderr == (
         "error: config init needs --preset NAME when not at a terminal\n"
         "hint: presets: trinity, knox, turing, openroute, xty, openrouter, openai, litellm, "
-        "gemini, vertex, azure, together, xai, recraft\n"
+        "gemini, vertex, azure, together, xai, recraft, bfl, fal, replicate\n"
     )
     assert not clean_environ.exists()
 

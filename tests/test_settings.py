@@ -237,7 +237,7 @@ def test_need_key_false_skips_the_key() -> None:
             None,
             "profile 'x' names an unknown preset 'nope'",
             "presets: trinity, knox, turing, openroute, xty, openrouter, openai, litellm, gemini, "
-            "vertex, azure, together, xai, recraft",
+            "vertex, azure, together, xai, recraft, bfl, fal, replicate",
         ),
         (
             {"profiles": {"x": {"preset": "trinity", "api_key": "k"}}},
@@ -252,7 +252,7 @@ def test_need_key_false_skips_the_key() -> None:
             None,
             "unknown dialect 'soap' (profile x)",
             "dialects: openrouter, trinity, xty, gemini, images, openrouter-images, google, azure, "
-            "together, xai, recraft",
+            "together, xai, recraft, bfl, fal, replicate",
         ),
         (
             {},

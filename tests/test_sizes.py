@@ -36,6 +36,7 @@ def test_rule_names_and_constants():
         "together",
         "xai",
         "recraft",
+        "flux",
     }
     assert ASPECTS == ("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9")
     assert TIERS == ("512", "1K", "2K", "4K")

@@ -7,7 +7,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,6 +15,7 @@ from typing import Any
 from imggen.batch import lock
 from imggen.batch.budget import Budget
 from imggen.batch.plan import Task
+from imggen.batch.submit import Extras, submit_first, submitted
 from imggen.console import UI, shown
 from imggen.env import Env
 from imggen.errors import ExitCode, FileExists, ImggenError, UsageError
@@ -29,7 +30,7 @@ DEFAULT_JOBS = 4
 @dataclass
 class JobResult:
     task: Task
-    status: str  # saved | skipped | failed
+    status: str  # saved | skipped | failed | submitted (job providers, --no-wait)
     paths: list[str] = field(default_factory=list)
     retries: int = 0
     error: ImggenError | None = None
@@ -41,6 +42,7 @@ class JobResult:
     estimate: float | None = None  # imggen's list-price estimate of the images saved
     cost_unusable: str = ""  # a reported cost that cannot be counted, as text
     note: str = ""  # why a job was skipped, when not for its plan's reason (--max-cost)
+    job_ids: list[str] = field(default_factory=list)  # a job provider's jobs for it
 
     @property
     def reason(self) -> str:
@@ -67,6 +69,7 @@ class JobResult:
             "currency": self.currency,
             "estimate": self.estimate,
             "cost_unusable": self.cost_unusable or None,
+            **({"job_ids": self.job_ids} if self.job_ids else {}),
             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(self.started)),
             "seconds": round(self.seconds, 3),
         }
@@ -170,93 +173,129 @@ def run_many(
     fail_fast: bool = False,
     on_saved: Callable[[SavedImage], None] | None = None,
     max_cost: float | None = None,
+    client_of: Callable[[Task, Any], Any] | None = None,
 ) -> Summary:
     """Run the tasks `jobs` at a time on daemon threads sharing one Client per profile (one
     pool, one Pacer: a 429 pauses every worker of that profile). Every job is attempted unless
     fail_fast; with max_cost a job starts only within the budget (budget.Budget: each left is
-    recorded skipped; jobs in flight finish); on Ctrl-C/SIGTERM in-flight jobs are abandoned without
+    recorded skipped; jobs in flight finish); job providers' jobs are all submitted (and
+    recorded) first, then collected; on Ctrl-C/SIGTERM in-flight jobs are abandoned without
     partial files and the interrupt is re-raised."""
+    run = _Run(tasks, env, ui, results, fail_fast, on_saved, max_cost, Extras(results, client_of))
+    run.clients = _clients(run.todo, env, jobs)
+    ui.start_count(f"batch: {len(tasks)} jobs", len(tasks))
+    try:
+        for t in tasks:
+            if t.action == "skip":
+                run.finish(JobResult(t, "skipped", paths=[str(p) for p in t.existing]))
+        # job providers: every job submitted (and recorded) first, then collected -j at a time
+        queue = submit_first(
+            run.todo, run.clients, env, run.extras, jobs, run.scratches, run.finish
+        )
+        run.queue = iter(queue)
+        # what ends a worker early (the results file cannot be written, say) stops them all
+        run_threads(
+            [run.worker] * min(max(1, jobs), len(run.todo)),
+            name="imggen-batch",
+            on_crash=run.stop.set,
+            on_interrupt=run.interrupted,
+        )
+    except BaseException:
+        run.interrupted()  # an interrupt while submitting; run_threads did it once already
+        raise
+    finally:
+        ui.stop_progress()
+        for client in run.clients.values():
+            client.close()
+    run.done.sort(key=lambda r: r.task.row.number)
+    over = sum(1 for r in run.done if r.note)
+    return Summary(run.done, len(tasks), time.monotonic() - run.start, over_budget=over)
 
-    start = time.monotonic()
-    done: list[JobResult] = []
-    lock = threading.Lock()
-    stop, abandon = threading.Event(), threading.Event()
-    todo = [t for t in tasks if t.action != "skip"]
-    scratches: list[Scratch] = []  # every job's temp files, for the main thread
-    queue = iter(todo)
-    budget = Budget(max_cost)
-    clients = _clients(todo, env, jobs)
 
-    def finish(result: JobResult) -> None:
-        with lock:
-            done.append(result)
-            if results is not None:
-                results.write(result.record())
-            ui.count()
-            _report(ui, result, len(done), len(tasks))
+class _Run:
+    """One run_many: what its workers share (the queue, the budget, the results so far) and
+    what each of them does."""
 
-    def worker() -> None:
-        while not stop.is_set():
-            with lock:
-                task = next(queue, None)
+    def __init__(
+        self,
+        tasks: list[Task],
+        env: Env,
+        ui: UI,
+        results: ResultsFile | None,
+        fail_fast: bool,
+        on_saved: Callable[[SavedImage], None] | None,
+        max_cost: float | None,
+        extras: Extras,
+    ) -> None:
+        self.tasks, self.env, self.ui, self.results = tasks, env, ui, results
+        self.fail_fast, self.on_saved, self.max_cost, self.extras = (
+            fail_fast,
+            on_saved,
+            max_cost,
+            extras,
+        )
+        self.start = time.monotonic()
+        self.done: list[JobResult] = []
+        self.lock = threading.Lock()
+        self.stop, self.abandon = threading.Event(), threading.Event()
+        self.todo = [t for t in tasks if t.action != "skip"]
+        self.queue: Iterator[Task] = iter(())
+        self.scratches: list[Scratch] = []  # every job's temp files, for the main thread
+        self.budget = Budget(max_cost)
+        self.clients: dict[tuple[str, str], Any] = {}
+
+    def finish(self, result: JobResult) -> None:
+        with self.lock:
+            self.done.append(result)
+            if self.results is not None:
+                self.results.write(result.record())
+            self.ui.count()
+            _report(self.ui, result, len(self.done), len(self.tasks))
+
+    def worker(self) -> None:
+        while not self.stop.is_set():
+            with self.lock:
+                task = next(self.queue, None)
             if task is None:
                 return
-            guess = _estimate(task) if max_cost is not None else None
-            note, reserved = budget.admit(stop, guess)
+            guess = _estimate(task) if self.max_cost is not None else None
+            note, reserved = self.budget.admit(self.stop, guess)
             if note == "":
                 return  # stopped while waiting: not started (--fail-fast)
             if note is not None:
-                finish(JobResult(task, "skipped", note=note))
+                self.finish(JobResult(task, "skipped", note=note))
                 continue
-            client = clients[(task.settings.profile, task.settings.base_url)]
+            client = self.clients[(task.settings.profile, task.settings.base_url)]
             scratch = Scratch()
-            with lock:
-                scratches.append(scratch)
-            result = _run_one(task, client, env, ui, on_saved, scratch)
-            if fail_fast and result.status == "failed":
-                stop.set()  # before the budget lets a waiting worker start
-            budget.settle(
+            with self.lock:
+                self.scratches.append(scratch)
+            result = _run_one(task, client, self.env, self.ui, self.on_saved, scratch, self.extras)
+            if self.fail_fast and result.status == "failed":
+                self.stop.set()  # before the budget lets a waiting worker start
+            self.budget.settle(
                 reserved,
                 result.cost,
                 saved=result.status == "saved",
                 unusable=result.cost_unusable,
                 estimate=result.estimate,
             )
-            if abandon.is_set() and result.status == "failed":
+            if self.abandon.is_set() and result.status == "failed":
                 return  # interrupted mid-job: no line for it; the next run redoes it
-            finish(result)
+            self.finish(result)
 
-    def interrupted() -> None:
-        abandon.set()
-        stop.set()
-        for client in clients.values():
+    def interrupted(self) -> None:
+        if self.abandon.is_set():
+            return
+        self.abandon.set()
+        self.stop.set()
+        for client in self.clients.values():
             client.close()
         # The main thread removes every job's temp files itself: a worker may stay blocked in
         # a read, and a join cut short by the signal cannot be trusted (CPython 3.11).
-        with lock:
-            pending = list(scratches)
+        with self.lock:
+            pending = list(self.scratches)
         for scratch in pending:
             scratch.cleanup()  # and no job can create a file after this
-
-    ui.start_count(f"batch: {len(tasks)} jobs", len(tasks))
-    try:
-        for t in tasks:
-            if t.action == "skip":
-                finish(JobResult(t, "skipped", paths=[str(p) for p in t.existing]))
-        # what ends a worker early (the results file cannot be written, say) stops them all
-        run_threads(
-            [worker] * min(max(1, jobs), len(todo)),
-            name="imggen-batch",
-            on_crash=stop.set,
-            on_interrupt=interrupted,
-        )
-    finally:
-        ui.stop_progress()
-        for client in clients.values():
-            client.close()
-    done.sort(key=lambda r: r.task.row.number)
-    over = sum(1 for r in done if r.note)
-    return Summary(done, len(tasks), time.monotonic() - start, over_budget=over)
 
 
 def _clients(todo: list[Task], env: Env, jobs: int) -> dict[tuple[str, str], Any]:
@@ -286,6 +325,7 @@ def _run_one(
     ui: UI,
     on_saved: Callable[[SavedImage], None] | None,
     scratch: Scratch,
+    extras: Extras | None = None,
 ) -> JobResult:
     result = JobResult(task, "failed")
     began = time.monotonic()
@@ -296,6 +336,9 @@ def _run_one(
         deadline=deadline,
         on_retry=lambda message: ui.retry(f"{label}: {message}"),
     )
+    extras = extras or Extras()
+    if extras.client_of is not None:  # --provider-batch: the calls were answered by the batch
+        client = extras.client_of(task, client)
     quiet = UI(env, quiet=True)  # core.run's own progress bar would fight the batch's
     if task.action == "refuse":  # a file this job did not make: no request, nothing touched
         result.error = FileExists(task.reason)
@@ -312,14 +355,18 @@ def _run_one(
             client=client,
             on_saved=on_saved,
             scratch=scratch,
+            on_submitted=submitted(task, extras.results),
         )
         result.paths = [s.path for s in outcome.saved]
+        result.job_ids = [j["id"] for j in outcome.jobs]
         result.warnings = outcome.warnings
         result.error = outcome.error
         result.status = "saved" if outcome.error is None else "failed"
         result.cost, result.currency = outcome.cost, outcome.currency
         result.estimate = outcome.estimate.total if outcome.estimate else None
         result.cost_unusable = outcome.cost_unusable
+        if result.status == "saved" and task.opts.no_wait and not outcome.saved:
+            result.status = "submitted"  # recorded; the next run of the manifest collects
         if result.status == "saved":
             _remove_superseded(task, result.paths)
     except Exception as exc:  # a bug in one job must not take the others down

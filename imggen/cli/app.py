@@ -26,6 +26,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "Edit or combine images: IMAGE... PROMPT, with an optional --mask.",
     ),
     "batch": ("imggen.cli.batch", "batch", "Run the jobs of a manifest, -j at a time."),
+    "jobs": (
+        "imggen.cli.jobs",
+        "app",
+        "The jobs submitted to job providers and not yet collected.",
+    ),
     "models": ("imggen.cli.models", "models", "List the profile's image models."),
     "doctor": ("imggen.cli.doctor", "doctor", "Check a profile end to end."),
     "log": ("imggen.cli.log", "log", "List the images imggen saved, newest first."),

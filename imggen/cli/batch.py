@@ -73,6 +73,15 @@ MaxCost = Annotated[
         rich_help_panel=RUN_PANEL,
     ),
 ]
+ProviderBatch = Annotated[
+    bool,
+    typer.Option(
+        "--provider-batch",
+        help="Send the jobs as one batch to the gateway's own batch API (OpenAI's Batch API: "
+        "about half the price, done within 24 hours); a re-run collects it.",
+        rich_help_panel=RUN_PANEL,
+    ),
+]
 Report = Annotated[
     Path | None,
     typer.Option(
@@ -102,6 +111,7 @@ def batch(
     max_cost: MaxCost = None,
     report: Report = None,
     outputs_anywhere: Anywhere = False,
+    provider_batch: ProviderBatch = False,
     *,
     flags: Flags,
 ) -> None:
@@ -122,12 +132,20 @@ def batch(
         raise UsageError(f"--jobs {jobs}: must be a whole number of at least 1")
     if max_cost is not None and not 0 < max_cost < float("inf"):
         raise UsageError(f"--max-cost {max_cost}: give an amount above 0, for example 2.50")
+    if provider_batch and max_cost is not None:
+        raise UsageError(
+            "--max-cost cannot count a provider batch: imggen has no price list to estimate it "
+            "with before sending, and the batch is paid whole",
+            hint="drop --max-cost, or --provider-batch",
+        )
     part = mf.parse_shard(shard) if shard else None
     m = mf.load(manifest)
     with contextlib.ExitStack() as held:
         if not flags["dry_run"]:  # planned under the lock: it sees what a run before saved
             held.enter_context(ManifestLock(m.path, shared=part is not None))
-        how = _How(part, results, jobs, fail_fast, outputs_anywhere, max_cost, report)
+        how = _How(
+            part, results, jobs, fail_fast, outputs_anywhere, max_cost, report, provider_batch
+        )
         _run(env, ui, m, how, flags)
 
 
@@ -142,6 +160,7 @@ class _How:
     outputs_anywhere: bool
     max_cost: float | None
     report: Path | None
+    provider_batch: bool = False
 
 
 def _run(env: Any, ui: Any, m: Any, how: _How, flags: Flags) -> None:
@@ -152,7 +171,8 @@ def _run(env: Any, ui: Any, m: Any, how: _How, flags: Flags) -> None:
 
     part, max_cost = how.part, how.max_cost
 
-    given = checked(flags)
+    # --no-wait with --provider-batch is the batch's, not each job's
+    given = checked(flags, skip=("no_wait",) if how.provider_batch else ())
     # Every machine of a CI matrix checks the whole manifest, so a bad job fails all shards
     # alike instead of only the one it lands in.
     todo = plan.build(
@@ -175,16 +195,29 @@ def _run(env: Any, ui: Any, m: Any, how: _How, flags: Flags) -> None:
     _check_writes(m.path, results_path, how, part, force=flags["force"])
     results_file = b.ResultsFile(results_path)
     try:
-        summary = b.run_many(
-            todo,
-            env,
-            ui,
-            jobs=how.jobs,
-            results=results_file,
-            fail_fast=how.fail_fast,
-            on_saved=_printer(env, quiet=flags["json"]),
-            max_cost=max_cost,
-        )
+        if how.provider_batch:
+            from imggen.batch import provider
+
+            summary = provider.run(
+                todo,
+                env,
+                ui,
+                results=results_file,
+                no_wait=bool(flags["no_wait"]),
+                width=how.jobs,
+                on_saved=_printer(env, quiet=flags["json"]),
+            )
+        else:
+            summary = b.run_many(
+                todo,
+                env,
+                ui,
+                jobs=how.jobs,
+                results=results_file,
+                fail_fast=how.fail_fast,
+                on_saved=_printer(env, quiet=flags["json"]),
+                max_cost=max_cost,
+            )
     finally:
         results_file.close()
     _summarise(ui, summary, results_file.path)
@@ -249,6 +282,7 @@ def _document(m: Any, results_path: Path, summary: Any) -> dict[str, Any]:
         "saved": summary.count("saved"),
         "skipped": summary.count("skipped"),
         "failed": summary.count("failed"),
+        **({"submitted": n} if (n := summary.count("submitted")) else {}),
         "not_started": summary.not_started,
         "over_budget": summary.over_budget,
         "cost": summary.cost,
@@ -279,7 +313,9 @@ def _summarise(ui: Any, summary: Any, results_path: Path) -> None:
         rows.append(["", "total", "", "", "", "", money(summary.cost, summary.currency), ""])
     ui.summary("imggen batch", [*columns, "note"], rows)
     counts = ", ".join(
-        f"{n} {status}" for status in ("saved", "skipped", "failed") if (n := summary.count(status))
+        f"{n} {status}"
+        for status in ("saved", "submitted", "skipped", "failed")
+        if (n := summary.count(status))
     )
     waiting = f", {summary.not_started} not started (--fail-fast)" if summary.not_started else ""
     if summary.over_budget:

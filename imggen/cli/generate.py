@@ -118,6 +118,9 @@ def _make(
             env.out.flush()
 
     outcome = core.run(s, job, env, ui, opts, plan=plan, on_saved=show)
+    if opts.no_wait and not flags["json"]:  # one job id a line, for the step that collects
+        env.out.write("".join(f"{j['id']}\n" for j in outcome.jobs))
+        env.out.flush()
     if outcome.saved or outcome.error is None:  # a total failure is its error line alone
         _report(ui, outcome, as_json=flags["json"])
     if opts.preview and outcome.saved:

@@ -8,6 +8,7 @@ from imggen.dialects.chat import OPENROUTER, TRINITY, XTY
 from imggen.dialects.gemini import GEMINI
 from imggen.dialects.google import GOOGLE
 from imggen.dialects.images import IMAGES
+from imggen.dialects.jobs import DIALECTS as JOB_DIALECTS
 from imggen.dialects.openrouter_images import OPENROUTER_IMAGES
 from imggen.dialects.vendors import RECRAFT, TOGETHER, XAI
 from imggen.job import FilePart, Gateway, HttpCall, Job
@@ -17,6 +18,7 @@ DIALECTS: dict[str, Dialect] = {
     for d in (OPENROUTER, TRINITY, XTY, GEMINI, IMAGES, OPENROUTER_IMAGES)
     + (GOOGLE, AZURE, TOGETHER, XAI, RECRAFT)
 }
+DIALECTS.update(JOB_DIALECTS)  # fal, replicate, bfl ...: one module each in dialects/jobs/
 
 
 def check_carried(job: Job, gw: Gateway) -> None:

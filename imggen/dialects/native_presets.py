@@ -4,7 +4,7 @@ OpenAI, Together, xAI and Recraft (sources in each dialect's module docstring)."
 from __future__ import annotations
 
 from imggen.dialects.azure import API_VERSION
-from imggen.dialects.presets import ModelInfo, Preset
+from imggen.dialects.presetdata import ModelInfo, Preset
 
 _GOOGLE_EDIT = "Gemini edits by instruction: the images go in as parts of the prompt"
 

@@ -262,6 +262,19 @@ OPTIONS: dict[str, Option] = {
             helps={BATCH: "Seconds each job may take.", DOCTOR: "Seconds the test image may take."},
         ),
         Option(
+            "no_wait",
+            ("--no-wait",),
+            "Job providers (fal, Replicate, Black Forest Labs): submit, record and print the "
+            "job ids; collect later with `imggen jobs wait` or the same command again.",
+            bool,
+            lands=RUN,
+            panel=RUN_PANEL,
+            profile=False,
+            manifest=False,
+            default=False,
+            helps={BATCH: "Job providers: submit every job and exit; a later run collects."},
+        ),
+        Option(
             "retries",
             ("--retries",),
             "Retries on 408/409/429/5xx and network errors [2].",

@@ -3,11 +3,8 @@ Knows no Typer; serves generate, edit, batch, doctor and tests alike."""
 
 from __future__ import annotations
 
-import contextlib
-import signal
-import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +22,7 @@ from imggen.limits import Limits
 from imggen.profiles.settings import Settings
 from imggen.run import record, send, streaming, verify
 from imggen.run.outcome import Outcome, usage_cost
+from imggen.run.workers import signals_held
 
 
 @dataclass(frozen=True)
@@ -37,6 +35,7 @@ class RunOptions:
     retries: int = 2
     save_partials: bool = False  # also save streamed partial renders beside the output
     provenance: str = "full"  # what each image records: full, minimal, off
+    no_wait: bool = False  # job providers: submit, record, return (the ids in Outcome.jobs)
     cwd: Path = field(default_factory=Path.cwd)
     # (manifest, output as written) when a batch job runs: recorded in provenance
     made_by: tuple[Path, str] | None = None
@@ -89,6 +88,11 @@ def prepare(settings: Settings, job: Job, opts: RunOptions) -> Plan:
     """
     gw = settings.gateway()
     dialect = DIALECTS[gw.dialect]
+    if opts.no_wait and not getattr(dialect, "is_job", False):
+        raise UsageError(
+            f"--no-wait is for job providers; {gw.model} ({gw.dialect} dialect) answers at once",
+            hint="drop --no-wait, or use a job provider's profile (fal, replicate, bfl)",
+        )
     stream = streaming.decide(job, gw, save_partials=opts.save_partials, output=opts.output)
     if job.is_edit and not gw.can_edit:
         from imggen.dialects.presets import PRESETS
@@ -184,6 +188,8 @@ def run(
     client: Any = None,
     on_saved: Callable[[SavedImage], None] | None = None,
     scratch: Scratch | None = None,
+    on_submitted: Callable[[Any], None] | None = None,
+    resume: Sequence[Any] = (),
 ) -> Outcome:
     """Make the images of one job and save them. Whatever goes wrong once the plan exists
     (a file in the way, the gateway, the network, a bad image) is returned in Outcome.error,
@@ -203,15 +209,19 @@ def run(
     )
     own_client = client is None
     client = client or make_client(settings, env, ui, opts, plan)
+    jobs = _job_context(plan, job, env, opts, on_submitted, resume)
     try:
         extra = streaming.planned(plan.targets, job.partials) if opts.save_partials else []
         targets.check(plan.targets + extra, force=opts.force)
         ui.start_progress(f"{gw.model}: waiting for the gateway")
+        deadline = time.monotonic() + time_limit(opts, env.limits, plan)
         files, errors, partials = _receive(
-            client, plan, landing, outcome, ui, job.partials, opts.jobs
+            client, plan, landing, outcome, ui, job.partials, opts.jobs, (jobs, deadline)
         )
         ui.stop_progress()
         errors += _save_all(files, job, plan, env, landing, outcome, on_saved)
+        if jobs is not None:
+            jobs.finish(outcome)
         if opts.save_partials and partials:
             outcome.partials = streaming.save_partials(
                 partials,
@@ -225,12 +235,14 @@ def run(
             )
         if errors:
             outcome.error = max(errors, key=lambda e: int(e.exit_code))
-        elif len(outcome.saved) < job.count:
-            outcome.error = _no_image(outcome, job.count)
+        elif opts.no_wait and jobs is not None:
+            pass  # submitted and recorded: the images come with a later run
+        elif len(outcome.saved) < len(plan.targets):  # job.count, or those collected now
+            outcome.error = _no_image(outcome, len(plan.targets))
     except ImggenError as exc:
         outcome.error = exc
     finally:
-        with _signals_held():  # a second Ctrl-C must not cut the clean-up short
+        with signals_held():  # a second Ctrl-C must not cut the clean-up short
             ui.stop_progress()
             if own_client:
                 client.close()
@@ -239,6 +251,13 @@ def run(
     outcome.retries, outcome.resent = client.retried, client.resent
     if outcome.error is not None:
         outcome.error = _pointed(outcome.error, settings, gw)
+    _account(outcome, job, plan, opts, env)
+    return outcome
+
+
+def _account(outcome: Outcome, job: Job, plan: Plan, opts: RunOptions, env: Env) -> None:
+    """What the run cost (as reported, and imggen's estimate), and its line in the history."""
+    gw = plan.gateway
     outcome.cost, outcome.currency, outcome.cost_unusable = usage_cost(outcome.usage, gw.currency)
     if outcome.cost_unusable:
         outcome.warnings.append(
@@ -249,7 +268,6 @@ def run(
     warning = record.log(job, plan, opts, outcome, env.environ)
     if warning:
         outcome.warnings.append(warning)
-    return outcome
 
 
 def _pointed(error: ImggenError, settings: Settings, gw: Gateway) -> ImggenError:
@@ -285,6 +303,24 @@ def _pointed(error: ImggenError, settings: Settings, gw: Gateway) -> ImggenError
     return GatewayRefused(error.message, hint=hint, status=error.status, delivered=error.delivered)
 
 
+def _job_context(
+    plan: Plan,
+    job: Job,
+    env: Env,
+    opts: RunOptions,
+    on_submitted: Callable[[Any], None] | None,
+    resume: Sequence[Any],
+) -> Any:
+    """The ledger and its callers' wishes, for a job provider's plan; None for the others."""
+    from imggen.dialects.jobs import is_job
+
+    if not is_job(plan.dialect):
+        return None
+    from imggen.run.jobs import context
+
+    return context(job, env, opts, on_submitted, resume)
+
+
 def _receive(
     client: Any,
     plan: Plan,
@@ -292,15 +328,22 @@ def _receive(
     outcome: Outcome,
     ui: UI,
     partials: int | None,
-    at_once: int = 4,
+    at_once: int,
+    jobs: tuple[Any, float],
 ) -> tuple[list[tuple[Path, int | None]], list[ImggenError], list[tuple[int, list[Payload]]]]:
-    """Send the calls; the images they brought, written as they arrived, each with the target
-    it goes to (None: not a whole image, land() says why), at most one per target; and the
-    partial renders streamed before each (by the 0-based target of the image they preview)."""
+    """Send the calls (or submit and wait on the jobs); the images they brought, written as
+    they arrived, each with the target it goes to (None: not a whole image, land() says why),
+    at most one per target; and the partial renders streamed before each (by the 0-based
+    target of the image they preview)."""
     files: list[Path] = []
     errors: list[ImggenError] = []
     streamed: list[tuple[int, Path | None, list[Payload]]] = []
-    results = send.send_all(client, plan, landing, ui, partials, at_once)
+    if jobs[0] is not None:
+        from imggen.run.jobs import send_jobs
+
+        results = send_jobs(client, plan, landing, ui, *jobs)
+    else:
+        results = send.send_all(client, plan, landing, ui, partials, at_once)
     for result in results:
         if isinstance(result, ImggenError):
             errors.append(result)
@@ -384,28 +427,6 @@ def _no_image(outcome: Outcome, count: int) -> NoImage:
         text=outcome.text,
         hint="check that the model makes images and the prompt asks for one",
     )
-
-
-@contextlib.contextmanager
-def _signals_held() -> Iterator[None]:
-    """Defer SIGINT/SIGTERM for the block, then deliver them. Main thread only: batch runs
-    jobs in workers, and only the main thread may set handlers."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    caught: list[int] = []
-    saved = {n: signal.signal(n, lambda n, f: caught.append(n)) for n in _SIGNALS}
-    try:
-        yield
-    finally:
-        for n, handler in saved.items():
-            if handler is not None:  # None: not set from Python; nothing to put back
-                signal.signal(n, handler)
-        if caught:
-            signal.raise_signal(caught[0])
-
-
-_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 # a call's reply, the images fetched to scratch files, and those that could not be fetched

@@ -35,6 +35,9 @@ class Outcome:
     cost_unusable: str = ""  # a reported cost that cannot be counted (NaN, -1, "inf"), as text
     currency: str | None = None  # of `cost`: what the gateway documents (OpenRouter: USD)
     estimate: Estimate | None = None  # imggen's list-price estimate of the images saved
+    # job providers: each job's id, provider, poll URL and last state (--no-wait prints them)
+    jobs: list[dict[str, Any]] = field(default_factory=list)
+    polls: int = 0  # the polls made waiting on them
 
     def check(self) -> Outcome:
         """Raise the error, if the run had one."""
@@ -73,6 +76,7 @@ class Outcome:
             "warnings": self.warnings,
             "partials": self.partials,
             "error": None if self.error is None else self.error.as_json(),
+            **({"jobs": self.jobs} if self.jobs else {}),
         }
 
 

@@ -5,8 +5,10 @@ read wakes only when its socket does)."""
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 
 def run_threads(
@@ -48,3 +50,25 @@ def run_threads(
     except BaseException:
         on_interrupt()
         raise
+
+
+@contextlib.contextmanager
+def signals_held() -> Iterator[None]:
+    """Defer SIGINT/SIGTERM for the block, then deliver them. Main thread only: batch runs
+    jobs in workers, and only the main thread may set handlers."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    saved = {n: signal.signal(n, lambda n, f: caught.append(n)) for n in _SIGNALS}
+    try:
+        yield
+    finally:
+        for n, handler in saved.items():
+            if handler is not None:  # None: not set from Python; nothing to put back
+                signal.signal(n, handler)
+        if caught:
+            signal.raise_signal(caught[0])
+
+
+_SIGNALS = (signal.SIGINT, signal.SIGTERM)

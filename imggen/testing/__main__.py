@@ -13,6 +13,7 @@ import sys
 import time
 from typing import Any
 
+from imggen.testing import jobs
 from imggen.testing.models import litellm_alias
 from imggen.testing.protocol import FAULT_KINDS, Fault
 from imggen.testing.server import FakeGateway
@@ -150,6 +151,7 @@ def parser() -> argparse.ArgumentParser:
         metavar="KIND[:VALUE]",
         help="fail the next request it fits (repeatable; kinds below)",
     )
+    jobs.add_arguments(cli)
     return cli
 
 
@@ -169,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     gateway.refuse_safety = args.refuse_safety
     if args.deployment:
         gateway.deployments = dict(args.deployment)
+    jobs.configure(gateway.jobs, args)
     for name, model in args.alias:
         litellm_alias(gateway, name, model)
         gateway.drops = LITELLM_DROPS

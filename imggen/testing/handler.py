@@ -109,10 +109,11 @@ class Handler(BaseHTTPRequestHandler):
         body_json: Any = None
         form: dict[str, list[str]] | None = None
         files: list[FilePart] = []
+        contents: dict[str, list[bytes]] = {}
         parse_error: HTTPError | None = None
         if content_type.lower().startswith("multipart/form-data"):
             try:
-                form, files, _ = parse_multipart(raw, content_type)
+                form, files, contents = parse_multipart(raw, content_type)
             except HTTPError as exc:
                 parse_error = exc
         elif raw:
@@ -133,6 +134,8 @@ class Handler(BaseHTTPRequestHandler):
         )
         gw._record(rec)
         route, method, handler = route_of(path)
+        if route == "batch_upload":  # the Batch API reads the uploaded JSONL
+            rec.uploads = contents
         streaming = (isinstance(body_json, dict) and body_json.get("stream") is True) or (
             form is not None and form.get("stream", [""])[-1] == "true"
         )
@@ -152,7 +155,7 @@ class Handler(BaseHTTPRequestHandler):
                 raise HTTPError(
                     error_reply(404, f"Not found: {path}", "invalid_request_error", "not_found")
                 )
-            elif method != self.command:
+            elif method not in ("*", self.command):
                 raise HTTPError(
                     error_reply(
                         405,
@@ -179,7 +182,9 @@ class Handler(BaseHTTPRequestHandler):
         if key is None:
             return True
         scheme, _, token = headers.get("authorization", "").partition(" ")
-        return scheme.lower() == "bearer" and token.strip() == key
+        if headers.get("x-key", "").strip() == key:  # Black Forest Labs
+            return True
+        return scheme.lower() in ("bearer", "key") and token.strip() == key  # fal: Key
 
     # ---- routes ------------------------------------------------------------------------------
 

@@ -9,9 +9,10 @@ fixtures, so a project's tests can run its image pipeline with no key and no bil
 - ``imggen_gateway``: a started FakeGateway on 127.0.0.1 for one test (any key accepted; set
   ``.api_key`` to require one, ``.faults`` to make requests fail), stopped afterwards.
 - ``imggen_env``: the same gateway, with ``IMGGEN_BASE_URL``, ``IMGGEN_API_KEY`` and
-  ``IMGGEN_MODEL`` set for the test and ``IMGGEN_CONFIG`` pointing at an empty folder, so
-  imggen (in the test's process or a subprocess it starts) reaches the fake and nothing else;
-  ``IMGGEN_DATA_DIR`` too, so the images a test makes stay out of the user's history.
+  ``IMGGEN_MODEL`` set for the test and ``IMGGEN_CONFIG`` (and ``IMGGEN_STATE_DIR``, the job
+  ledger) pointing at an empty folder, so imggen (in the test's process or a subprocess it
+  starts) reaches the fake and nothing else; ``IMGGEN_DATA_DIR`` too, so the images a test
+  makes stay out of the user's history.
 
 Disable it with ``pytest -p no:imggen``. Only pytest is imported until a fixture is used.
 """
@@ -54,6 +55,7 @@ def imggen_env(
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("IMGGEN_CONFIG", str(config))
     monkeypatch.setenv("IMGGEN_DATA_DIR", str(config.parent / "data"))
+    monkeypatch.setenv("IMGGEN_STATE_DIR", str(config.parent / "state"))  # the job ledger
     monkeypatch.setenv("IMGGEN_BASE_URL", imggen_gateway.base_url)
     monkeypatch.setenv("IMGGEN_API_KEY", API_KEY)
     monkeypatch.setenv("IMGGEN_MODEL", MODEL)

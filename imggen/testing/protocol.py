@@ -54,6 +54,8 @@ class Recorded:
     form: dict[str, list[str]] | None
     files: list[FilePart]
     raw_size: int
+    # multipart file contents, kept only for a Batch API upload (batch_api.py)
+    uploads: dict[str, list[bytes]] = field(default_factory=dict, repr=False)
 
     @property
     def authorized(self) -> bool:

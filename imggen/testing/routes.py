@@ -7,7 +7,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from imggen.testing import chat, images_api, models, openrouter_image_api
+from imggen.testing import (
+    batch_api,
+    chat,
+    images_api,
+    jobs,
+    jobs_bfl,
+    jobs_fal,
+    jobs_replicate,
+    models,
+    openrouter_image_api,
+)
 from imggen.testing.personas import persona_of
 from imggen.testing.protocol import Fault, HTTPError, Recorded, Reply, error_reply
 
@@ -49,6 +59,12 @@ ROUTES: dict[str, tuple[str, str, Route]] = {
 _DOWNLOADS: dict[str, tuple[str, str, Route]] = {
     "/files/": ("files", "GET", _files),
     "/redirect/": ("redirect", "GET", _redirect),
+    "/jobfiles/": ("files", "GET", jobs.files_route),  # job results: expiring URLs
+    # job providers, each under its own prefix (any method: the persona checks it)
+    jobs_fal.PREFIX: ("fal", "*", jobs_fal.route),
+    jobs_replicate.PREFIX: ("replicate", "*", jobs_replicate.route),
+    jobs_bfl.PREFIX: ("bfl", "*", jobs_bfl.route),
+    "/__imggen/jobs": ("job_counts", "GET", jobs.counts_route),
 }
 
 
@@ -60,6 +76,9 @@ def route_of(path: str) -> tuple[str, str, Route | None]:
     own = persona_of(path)  # Google, Azure, Together, xAI, Recraft (testing/personas.py)
     if own is not None:
         return own
+    batch = batch_api.route_for(path)  # OpenAI's Batch API: /files, /batches/{id}, ...
+    if batch is not None:
+        return batch
     for suffix, found in ROUTES.items():
         if path.endswith(suffix):
             return found

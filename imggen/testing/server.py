@@ -16,6 +16,7 @@ from http.server import ThreadingHTTPServer
 from typing import Any
 
 from imggen.testing.handler import Handler
+from imggen.testing.jobs import JobStore
 from imggen.testing.models import DEFAULT_MODELS
 from imggen.testing.openrouter_image_api import DEFAULT_IMAGE_MODELS
 from imggen.testing.pictures import (
@@ -95,6 +96,8 @@ class FakeGateway:
         # Azure OpenAI's deployments (name -> the model behind it)
         self.refuse_safety = False
         self.deployments: dict[str, str] = {"my-images": "gpt-image-1"}
+        self.jobs = JobStore()  # fal, Replicate, Black Forest Labs: switches and counters
+        self.batches: dict[str, dict[str, Any]] = {}  # Batch API: id -> input lines, files
         self.verbose = False
         # signs each image served (bytes, mime) -> bytes: --signed, see testing/signed.py
         self.signer: Callable[[bytes, str], bytes] | None = None

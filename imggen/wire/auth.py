@@ -88,3 +88,19 @@ def _token(name: str) -> bool:
 
 
 BEARER = parse("bearer")
+
+
+def same_site(base: str, url: str) -> bool:
+    """`url` is on the base URL's host, or on a sibling of it under the same parent domain
+    (api.bfl.ai's polling URLs are on api.us1.bfl.ai: shared/references/
+    providers-beyond-openai.md section 5), over the same scheme."""
+    from urllib.parse import urlsplit
+
+    a, b = urlsplit(base), urlsplit(url)
+    if a.scheme.lower() != b.scheme.lower():
+        return False
+    ha, hb = (a.hostname or "").lower(), (b.hostname or "").lower()
+    if ha == hb:
+        return a.port == b.port
+    parent = ha.split(".", 1)[1] if ha.count(".") >= 2 else ""
+    return bool(parent) and not ha.replace(".", "").isdigit() and hb.endswith("." + parent)

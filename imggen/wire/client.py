@@ -16,20 +16,18 @@ from typing import Any, TypeVar
 import httpx
 
 from imggen.errors import AuthFailed, GatewayFailed, ImggenError
-from imggen.files.imagefile import looks_like_html
 from imggen.job import HttpCall, Reply
 from imggen.limits import Limits
-from imggen.wire import replies
-from imggen.wire.auth import BEARER, Auth
+from imggen.wire import redact, replies
+from imggen.wire.auth import BEARER, Auth, same_site
 from imggen.wire.download import Downloader
 from imggen.wire.inflate import decoded
-from imggen.wire.jsonstream import loads
 from imggen.wire.multipart import multipart
 from imggen.wire.replies import ReplyParser
 from imggen.wire.retry import Pacer, Retrier, RetryLater
 from imggen.wire.session import Progress, Session
 from imggen.wire.spill import SpillFactory
-from imggen.wire.status import error_for_status, event_error
+from imggen.wire.status import error_for_status, event_error, host
 
 T = TypeVar("T")
 
@@ -191,10 +189,26 @@ class Client:
         without its /v1 (LiteLLM's /model_group/info lives there). Raises as send() does;
         GatewayFailed for a page or malformed JSON carries the HTTP status."""
         base = self.base_url.removesuffix("/v1") if root else self.base_url
-        what, url = f"GET {path}", base + path
+        return self._small("GET", base + path, None, f"GET {path}")
 
-        def attempt(delivered: list[bool]) -> Any:
-            headers = {**self._auth(), "Accept": "application/json"}
+    def submit(self, call: HttpCall) -> Any:
+        """A job's submit POST: its small JSON reply (the job's id and URLs). Asked again only
+        when the request never reached the provider (no connection) or was turned away unread
+        (429): a submit that may have reached it may have been accepted, and it bills."""
+        url = self._own(call.path)
+        body = call if call.files or call.form else call.json
+        return self._small(call.method, url, body, f"{call.method} {call.path}", once=True)
+
+    def fetch_to(self, path: str, out: Any) -> int:
+        """An authenticated GET of a file the provider keeps (a batch's output), written to
+        `out` as it arrives, at most limits.reply_cap bytes; its size. Retried until bytes
+        have been written."""
+        url, what = self._own(path), f"GET {path}"
+
+        def attempt(delivered: list[bool]) -> int:
+            out.seek(0)
+            out.truncate()
+            headers = {**self._auth(), "Accept": "application/jsonl, application/json"}
             with (
                 self._session.errors(what, self._retrier, url),
                 self._session.stream(
@@ -202,8 +216,65 @@ class Client:
                 ) as resp,
             ):
                 self._check_status(resp)
-                raw = _read_capped(resp, self.limits.small_json_cap)
-                return _parse_small(raw, resp.status_code)
+                size = 0
+                for chunk in decoded(resp):
+                    size += len(chunk)
+                    if size > self.limits.reply_cap:
+                        raise GatewayFailed(f"{path} is larger than imggen reads")
+                    out.write(chunk)
+                return size
+
+        try:
+            result: int = self._refreshing(lambda: self._retrier.run(attempt, what=what))
+            return result
+        except ImggenError as exc:
+            raise self._scrub(exc) from exc.__cause__
+
+    def ask(self, call: HttpCall) -> Any:
+        """A job's poll, result or cancel request (a URL on the provider's own site), with
+        retries: asking about a job never starts another."""
+        url = self._own(call.path)
+        return self._small(call.method, url, call.json, f"{call.method} {_path_of(url)}")
+
+    def _own(self, path: str) -> str:
+        """The URL a job call goes to: a path joined to the base URL, or a URL the provider
+        gave on its own site (base host, or a sibling such as BFL's api.us1.bfl.ai for
+        api.bfl.ai). The key goes nowhere else."""
+        if "://" not in path:
+            return self.base_url + path
+        if not same_site(self.base_url, path):
+            raise GatewayFailed(
+                f"the provider named a job URL on another host ({host(path)}); imggen sends "
+                "the key only to the profile's own host",
+                hint="check base_url: the provider's replies must come from its own site",
+            )
+        return path
+
+    def _small(self, method: str, url: str, body: Any, what: str, *, once: bool = False) -> Any:
+        def attempt(delivered: list[bool]) -> Any:
+            headers = {**self._auth(), "Accept": "application/json"}
+            kwargs: dict[str, Any] = {}
+            if isinstance(body, HttpCall):  # multipart: a Batch API upload
+                kwargs["content"], headers["Content-Type"], length = multipart(body, self.on_sent)
+                headers["Content-Length"] = str(length)
+            elif body is not None:
+                kwargs["content"] = json.dumps(body, ensure_ascii=False).encode()
+                headers["Content-Type"] = "application/json"
+            self.on_debug(f"-> {method} {_path_of(url)} (key sent)")
+            try:
+                with (
+                    self._session.errors(what, self._retrier, url),
+                    self._session.stream(
+                        method, self._keyed(url), self._retrier, headers=headers, **kwargs
+                    ) as resp,
+                ):
+                    self._check_status(resp)
+                    raw = read_capped(resp, self.limits.small_json_cap)
+                    return replies.parse_small(raw, resp.status_code)
+            except RetryLater as exc:
+                if once and exc.reached and exc.error.status != 429:
+                    raise _maybe_accepted(exc.error) from None
+                raise
 
         try:
             return self._redact_value(
@@ -247,41 +318,14 @@ class Client:
             return call()
 
     def _redact(self, text: str) -> str:
-        """The one redaction every gateway text passes, 2xx or not: replies, usage, error
-        bodies, stream events, retry lines, the models listing. A short key (a test key such
-        as "k") is taken out only where it stands alone, not out of every word holding it."""
-        key = self._key
-        if not key or key not in text:
-            return text
-        if len(key) >= 8:
-            return text.replace(key, "***")
-        import re
-
-        return re.sub(rf"(?<![\w-]){re.escape(key)}(?![\w-])", "***", text)
+        """The one redaction every gateway text passes, 2xx or not (wire/redact.py)."""
+        return redact.text(text, self._key)
 
     def _redact_value(self, value: Any) -> Any:
-        """A parsed JSON value with the key taken out of every string in it."""
-        if isinstance(value, str):
-            return self._redact(value)
-        if isinstance(value, dict):
-            return {self._redact(str(k)): self._redact_value(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [self._redact_value(v) for v in value]
-        return value
+        return redact.value(value, self._key)
 
     def _scrub(self, exc: ImggenError) -> ImggenError:
-        """An error with the key taken out of its message, hint and text (a copy, or itself
-        when there was nothing to take out)."""
-        message = self._redact(exc.message)
-        hint = self._redact(exc.hint) if exc.hint else exc.hint
-        text = getattr(exc, "text", "")
-        if (message, hint) == (exc.message, exc.hint) and self._redact(text) == text:
-            return exc
-        clean = copy.copy(exc)
-        clean.message, clean.hint, clean.args = message, hint, (message,)
-        if text:
-            clean.text = self._redact(text)  # type: ignore[attr-defined]
-        return clean
+        return redact.error(exc, self._key)
 
     def _redacting(self, report: Callable[[str], None] | None) -> Callable[[str], None] | None:
         """A retry announcer that never shows the key (a network error's text may hold a
@@ -350,7 +394,7 @@ class Client:
         if 200 <= status < 300:
             return
         redirect = 300 <= status < 400  # its body says nothing the Location does not
-        body = b"" if redirect else _read_capped(resp, self.limits.error_body_cap, strict=False)
+        body = b"" if redirect else read_capped(resp, self.limits.error_body_cap, strict=False)
         verdict = error_for_status(status, body, resp.headers, self._redact)
         if verdict.retry:
             raise RetryLater(verdict.error, verdict.wait)
@@ -365,7 +409,22 @@ def _unstreamed(body: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in body.items() if k not in _STREAM_FIELDS}
 
 
-def _read_capped(resp: httpx.Response, cap: int, *, strict: bool = True) -> bytes:
+def _maybe_accepted(error: ImggenError) -> ImggenError:
+    """A submit that failed after reaching the provider: not sent again (it may have been
+    accepted and billed); the user decides."""
+    return GatewayFailed(
+        f"{error.message} (a job submit that reached the provider is never sent twice)",
+        hint="check the provider's dashboard for the job before running this again",
+        status=error.status,
+    )
+
+
+def _path_of(url: str) -> str:
+    """A URL without its query string, for logs and messages."""
+    return url.split("?", 1)[0]
+
+
+def read_capped(resp: httpx.Response, cap: int, *, strict: bool = True) -> bytes:
     """At most `cap` bytes of the body; more is GatewayFailed when strict, else cut off."""
     data = bytearray()
     for chunk in decoded(resp):
@@ -377,19 +436,3 @@ def _read_capped(resp: httpx.Response, cap: int, *, strict: bool = True) -> byte
                 )
             break
     return bytes(data[:cap])
-
-
-def _parse_small(raw: bytes, status: int) -> Any:
-    """A small JSON body. Raises GatewayFailed carrying the HTTP status: it did answer."""
-    if looks_like_html(raw[:512]):
-        raise GatewayFailed(
-            f"the gateway answered HTTP {status} with an HTML page instead of JSON",
-            hint="check base_url: it may point at a website, not the API",
-            status=status,
-        )
-    try:
-        return loads(raw)  # nesting deeper than Limits.json_depth is a ValueError too
-    except ValueError:
-        raise GatewayFailed(
-            f"the gateway sent malformed JSON (HTTP {status})", status=status
-        ) from None

@@ -12,7 +12,7 @@ from imggen.errors import GatewayFailed
 from imggen.files.imagefile import looks_like_html
 from imggen.job import Reply
 from imggen.limits import Limits, MiB
-from imggen.wire.jsonstream import JsonStreamParser, Truncated
+from imggen.wire.jsonstream import JsonStreamParser, Truncated, loads
 from imggen.wire.spill import SpillFactory
 from imggen.wire.sse import Comment, Data, Dispatch, SseParser
 from imggen.wire.status import event_error
@@ -232,3 +232,19 @@ class _EventReader:
                 hint="try again, or use --no-stream",
             )
         return reply
+
+
+def parse_small(raw: bytes, status: int) -> Any:
+    """A small JSON body. Raises GatewayFailed carrying the HTTP status: it did answer."""
+    if looks_like_html(raw[:512]):
+        raise GatewayFailed(
+            f"the gateway answered HTTP {status} with an HTML page instead of JSON",
+            hint="check base_url: it may point at a website, not the API",
+            status=status,
+        )
+    try:
+        return loads(raw)  # nesting deeper than Limits.json_depth is a ValueError too
+    except ValueError:
+        raise GatewayFailed(
+            f"the gateway sent malformed JSON (HTTP {status})", status=status
+        ) from None

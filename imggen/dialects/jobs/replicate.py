@@ -1,0 +1,130 @@
+"""Replicate's predictions (api.replicate.com/v1): POST /models/OWNER/NAME/predictions (or
+POST /predictions with a `version` for OWNER/NAME:VERSION) -> 201, a prediction {id, status,
+output, error, urls{get, cancel}}; GET urls.get until status succeeded, failed or canceled
+(starting and processing before); output a URL or a list of URLs; POST urls.cancel. The key as
+a Bearer token.
+
+Sources (shared/references/providers-beyond-openai.md section 4): replicate/replicate-python
+tests/cassettes (recorded real exchanges), replicate/cog-flux predict.py (aspect_ratio,
+num_outputs, output_format webp|jpg|png, megapixels), replicate.com model API pages
+(flux-kontext-pro input_image, flux-2-pro input_images)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from imggen.dialects.base import deep_merge, payload, refuse
+from imggen.dialects.jobs.base import (
+    JobDialect,
+    fixed,
+    images_of,
+    inline,
+    no_ticket,
+    submit_call,
+    text,
+)
+from imggen.dialects.presetdata import ModelInfo, Preset
+from imggen.job import Gateway, HttpCall, Job, JobState, Reply, Ticket
+from imggen.sizes import Resolved
+
+# cog-flux's ASPECT_RATIOS
+_ASPECTS = ("1:1", "16:9", "21:9", "3:2", "2:3", "4:5", "5:4", "3:4", "4:3", "9:16", "9:21")
+_FORMAT = {"png": "png", "jpeg": "jpg", "webp": "webp"}
+
+
+class Replicate(JobDialect):
+    name = "replicate"
+    formats = ("png", "jpeg", "webp")
+    takes = frozenset({"aspect", "size", "format", "seed", "refs", "inputs"})  # and -n
+
+    def build(self, job: Job, gw: Gateway, res: Resolved, *, stream: bool) -> list[HttpCall]:
+        fixed(job, gw, ("quality", "background", "mask", "partials"))
+        model, _, version = gw.model.partition(":")
+        inputs: dict[str, Any] = {"prompt": job.prompt}
+        if res.aspect:
+            if res.aspect not in _ASPECTS:
+                raise refuse(job, "aspect", gw, ", ".join(_ASPECTS))
+            inputs["aspect_ratio"] = res.aspect
+        if res.pixels:
+            raise refuse(job, "size", gw, "--aspect with --size 512 or 1K")
+        if res.tier:
+            if res.tier not in ("512", "1K"):
+                raise refuse(job, "size", gw, "512 or 1K (megapixels 0.25 or 1)")
+            inputs["megapixels"] = "0.25" if res.tier == "512" else "1"
+        inputs["output_format"] = _FORMAT[job.format or "png"]  # imggen's files are .png by default
+        images = images_of(job)  # Replicate takes data URIs for file inputs
+        if len(images) == 1:
+            inputs["input_image"] = inline(images[0])
+        elif images:
+            inputs["input_images"] = [inline(i) for i in images]
+        deep_merge(inputs, job.params)  # --param: the model's own input fields, as given
+        calls = []
+        for i in range(max(1, job.count)):  # one prediction an image: pro models make one
+            body = dict(inputs)
+            if job.seed is not None:
+                body["seed"] = job.seed + i
+            if version:
+                calls.append(submit_call("/predictions", {"version": version, "input": body}))
+            else:
+                calls.append(
+                    submit_call(f"/models/{model.strip('/')}/predictions", {"input": body})
+                )
+        return calls
+
+    def accepted(self, body: Any) -> Ticket:
+        if not isinstance(body, dict) or not text(body.get("id")):
+            raise no_ticket(body, "Replicate")
+        found = body.get("urls")
+        urls: dict[str, Any] = found if isinstance(found, dict) else {}
+        get = text(urls.get("get"))
+        if not get:
+            raise no_ticket(body, "Replicate")
+        return Ticket(body["id"], get, cancel=text(urls.get("cancel")))
+
+    def read(self, body: Any) -> JobState:
+        status = text(body.get("status")) if isinstance(body, dict) else ""
+        if status == "succeeded":
+            return JobState("done", reply=self.parse(body))
+        if status == "failed":
+            error = str(body.get("error") or "the prediction failed")[:500]
+            refused = "nsfw" in error.lower() or "sensitive" in error.lower()
+            return JobState("failed", error=error, refused=refused)
+        if status in ("canceled", "cancelled", "aborted"):
+            return JobState("cancelled")
+        return JobState("queued" if status == "starting" else "running")
+
+    def cancel(self, ticket: Ticket) -> HttpCall | None:
+        return HttpCall("POST", ticket.cancel) if ticket.cancel else None
+
+    def parse(self, body: Any) -> Reply:
+        reply = Reply()
+        output = body.get("output") if isinstance(body, dict) else None
+        for value in output if isinstance(output, list) else [output]:
+            if isinstance(value, str):
+                payload(value, "output", reply)
+        return reply
+
+
+DIALECT = Replicate()
+
+PRESET = Preset(
+    name="replicate",
+    base_url="https://api.replicate.com/v1",
+    dialect="replicate",
+    key_env="REPLICATE_API_TOKEN",
+    models_api=False,
+    no_models_api_why="Replicate's model listing is not filtered to image models",
+    models=(
+        ModelInfo(
+            "black-forest-labs/flux-schnell", "replicate", "flux", can_stream=False, can_edit=False
+        ),
+        ModelInfo(
+            "black-forest-labs/flux-dev", "replicate", "flux", can_stream=False, can_edit=False
+        ),
+        ModelInfo(
+            "black-forest-labs/flux-1.1-pro", "replicate", "flux", can_stream=False, can_edit=False
+        ),
+        ModelInfo("black-forest-labs/flux-kontext-pro", "replicate", "flux", can_stream=False),
+    ),
+    note="-m OWNER/NAME runs a model's latest version; OWNER/NAME:VERSION a given one",
+)

@@ -1,0 +1,230 @@
+"""`imggen jobs`: the recorded jobs listed, collected into the outputs they were planned for,
+or cancelled. Collecting rebuilds each submitting run's plan from its ledger entries (the
+profile, the targets, the tickets) and hands it to core.run, which polls instead of sending."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from imggen.console import UI
+from imggen.env import Env
+from imggen.errors import ConfigError, GatewayRefused, UsageError
+from imggen.files.ledger import Entry, Ledger
+from imggen.files.targets import Target
+from imggen.job import Job, SavedImage
+from imggen.run.outcome import Outcome
+from imggen.sizes import Resolved
+
+
+def chosen(ledger: Ledger, ids: Sequence[str], *, waiting_only: bool) -> list[Entry]:
+    """The entries named (all when none are), or UsageError naming an id the ledger lacks.
+    Unnamed, jobs the provider gave up on are left out: waiting on them says only that."""
+    if not ids:
+        return [e for e in ledger.all() if not (waiting_only and e.resubmit)]
+    found = []
+    for job_id in ids:
+        entry = ledger.find(job_id)
+        if entry is None:
+            raise UsageError(
+                f"no recorded job {job_id}",
+                hint="`imggen jobs list` shows the jobs submitted and not yet collected",
+            )
+        found.append(entry)
+    return found
+
+
+def runs(entries: list[Entry]) -> list[list[Entry]]:
+    """The entries grouped by the run that submitted them, in order."""
+    groups: dict[str, list[Entry]] = {}
+    for e in entries:
+        groups.setdefault(e.run or e.key, []).append(e)
+    return list(groups.values())
+
+
+def settings_for(entry: Entry, env: Env) -> Any:
+    """The settings of the profile that submitted a job, checked to still point at the same
+    provider: its key goes to that host only."""
+    from imggen.profiles import settings
+
+    s = settings.resolve(
+        profile=entry.profile,
+        model=entry.model,
+        environ=env.environ,
+        limits=env.limits,
+        model_source="the job ledger",
+    )
+    if s.base_url.rstrip("/") != entry.base_url.rstrip("/"):
+        raise ConfigError(
+            f"job {entry.id} was submitted to {entry.base_url}, but profile {entry.profile} "
+            f"now points at {s.base_url}",
+            hint=f"set the profile's base_url back to {entry.base_url} to collect it",
+        )
+    return s
+
+
+def wait(
+    env: Env,
+    ui: UI,
+    group: list[Entry],
+    *,
+    timeout: float | None,
+    on_saved: Callable[[SavedImage], None] | None = None,
+    client: Any = None,
+) -> Outcome:
+    """Collect one run's recorded jobs into the files they were planned for (through
+    `client` when given: one connection pool for many runs)."""
+    from imggen.dialects import DIALECTS
+    from imggen.run import core
+    from imggen.run.jobs import unrecorded
+
+    first = group[0]
+    s = settings_for(first, env)
+    targets = [
+        Target(None if path == "-" else Path(path), exact=bool(exact), unique=bool(unique))
+        for e in group
+        for path, exact, unique in e.targets[e.first : e.first + e.images]
+    ]
+    plan = core.Plan(
+        s.gateway(first.model),
+        DIALECTS[first.provider],
+        [],
+        False,
+        targets,
+        Resolved(None, None, None),
+    )
+    if first.request:
+        job, made = unrecorded(first.prompt, first.request)
+    else:
+        job, made = Job(prompt=first.prompt, count=len(targets), format=first.format), None
+    opts = core.RunOptions(timeout=timeout, made_by=made)
+    return core.run(
+        s, job, env, ui, opts, plan=plan, on_saved=on_saved, resume=group, client=client
+    )
+
+
+def wait_many(
+    env: Env,
+    ui: UI,
+    entries: list[Entry],
+    *,
+    timeout: float | None,
+    on_saved: Callable[[SavedImage], None] | None = None,
+) -> list[Outcome]:
+    """Collect many recorded jobs: one loop polls them all (run/jobs.poll_loop: a few
+    threads, whatever their number), and each submitting run's images are fetched the moment
+    its last job is over, into the files planned for them."""
+    import time
+
+    from imggen.dialects import DIALECTS
+    from imggen.run import core
+    from imggen.run.jobs import _late, poll_loop
+
+    limit = timeout or env.limits.deadline
+    deadline = time.monotonic() + limit
+    groups = {id(g): g for g in runs(entries)}
+    group_of = {e.key: id(g) for g in groups.values() for e in g}
+    left = {gid: len(g) for gid, g in groups.items()}
+    clients: dict[tuple[str, str], Any] = {}
+    polls: dict[str, Callable[[], Any]] = {}
+    by_key = {e.key: e for e in entries}
+    outcomes: list[Outcome] = []
+    for e in entries:
+        where = (e.profile, e.base_url)
+        if where not in clients:
+            s = settings_for(e, env)
+            clients[where] = core.make_client(s, env, ui, core.RunOptions(timeout=limit))
+        client, dialect = clients[where], DIALECTS[e.provider]
+        polls[e.key] = functools.partial(_state, client, dialect, e.ticket)
+
+    def over(key: str, result: Any) -> None:
+        gid = group_of[key]
+        left[gid] -= 1
+        if left[gid] == 0:  # the run's last job is over: fetch its images now
+            rest = max(1.0, deadline - time.monotonic())
+            first = groups[gid][0]
+            shared = clients[(first.profile, first.base_url)]
+            outcomes.append(
+                wait(env, ui, groups[gid], timeout=rest, on_saved=on_saved, client=shared)
+            )
+
+    def late(key: str) -> Any:
+        return _late(by_key[key])
+
+    def stop() -> None:
+        for c in clients.values():
+            c.close()
+
+    try:
+        poll_loop(
+            polls,
+            limits=env.limits,
+            deadline=deadline,
+            first=0.0,
+            late=late,
+            stop=stop,
+            on_over=over,
+        )
+    finally:
+        stop()
+    return outcomes
+
+
+def _state(client: Any, dialect: Any, ticket: Any) -> Any:
+    """What one poll says of a job (no download)."""
+    return dialect.read(client.ask(dialect.poll(ticket)))
+
+
+def cancel(env: Env, ui: UI, entry: Entry) -> str:
+    """Cancel one recorded job at its provider and forget it; what happened, in words."""
+    from imggen.dialects import DIALECTS
+    from imggen.run import core
+
+    ledger = Ledger(env.environ)
+    if entry.resubmit:  # the provider gave up on it already: nothing to cancel there
+        ledger.remove(entry.key)
+        return f"forgot {entry.provider} job {entry.id} ({entry.state} at the provider)"
+    s = settings_for(entry, env)
+    dialect: Any = DIALECTS[entry.provider]  # a JobDialect (dialects/jobs/base.py)
+    call = dialect.cancel(entry.ticket)
+    if call is None:
+        ledger.remove(entry.key)
+        return (
+            f"{entry.provider} has no way to cancel a job: {entry.id} runs on (and is billed) "
+            "but is forgotten here"
+        )
+    with core.make_client(s, env, ui, core.RunOptions(timeout=60.0)) as client:
+        try:
+            client.ask(call)
+        except GatewayRefused as exc:
+            if exc.status in (404, 410):  # the provider no longer knows it
+                ledger.remove(entry.key)
+                return f"forgot {entry.provider} job {entry.id}: {exc.message}"
+            raise UsageError(  # finished already, most likely: it is paid for
+                f"{entry.provider} job {entry.id} could not be cancelled: {exc.message}",
+                hint=f"if it has finished, `imggen jobs wait {entry.id}` collects it",
+            ) from None
+    ledger.remove(entry.key)
+    return f"cancelled {entry.provider} job {entry.id}"
+
+
+def listing(entry: Entry) -> dict[str, Any]:
+    """One job as `jobs list --json` shows it."""
+    import time
+
+    outputs = [t[0] for t in entry.targets[entry.first : entry.first + entry.images]]
+    return {
+        "id": entry.id,
+        "provider": entry.provider,
+        "profile": entry.profile,
+        "model": entry.model,
+        "state": entry.state,
+        "error": entry.error or None,
+        "outputs": outputs,
+        "prompt": entry.prompt,
+        "poll": entry.poll,
+        "submitted": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(entry.submitted)),
+        "key": entry.key,
+    }
