@@ -146,11 +146,13 @@ def run_many(
     max_cost: float | None = None,
 ) -> Summary:
     """Run the tasks `jobs` at a time on daemon threads sharing one Client per profile (one
-    pool, one Pacer: a 429 pauses every worker of that profile). Every job is attempted unless
+    pool, one Pacer: requests go at the pace that profile's gateway allows, by its rate-limit
+    headers or its 429s, at most `jobs` at once). Every job is attempted unless
     fail_fast; once the reported cost reaches max_cost no job starts (each left is recorded
     skipped; jobs in flight finish); on Ctrl-C/SIGTERM in-flight jobs are abandoned without
     partial files and the interrupt is re-raised."""
     from imggen.wire.client import Client
+    from imggen.wire.retry import Pacer
 
     start = time.monotonic()
     done: list[JobResult] = []
@@ -172,6 +174,8 @@ def run_many(
                 transport=env.transport,
                 max_connections=max(32, width),
                 limits=env.limits,
+                # the gateway's pace, learnt from its answers, and a window of 1 to -j
+                pacer=Pacer(max(1, jobs)),
             )
 
     def finish(result: JobResult) -> None:

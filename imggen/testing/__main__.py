@@ -13,7 +13,9 @@ import sys
 import time
 from typing import Any
 
+from imggen.testing import ratelimit
 from imggen.testing.protocol import FAULT_KINDS, Fault
+from imggen.testing.ratelimit import STYLES, RateLimit
 from imggen.testing.server import FakeGateway
 
 DEFAULT_PORT = 8765
@@ -29,6 +31,7 @@ examples:
   python -m imggen.testing --port 0 --key test-key --latency 2
   python -m imggen.testing --fault status:429 --fault reset
   python -m imggen.testing --alias company-image=gpt-image-1   # a LiteLLM-style proxy
+  python -m imggen.testing --rate-limit 600/min --latency 0.3     # OpenAI-style rate limit
 
 fault kinds (each fails the next request it fits, in the order given):
   status[:CODE]      an error reply, 500 unless CODE (429, 503, 401, ...)
@@ -76,6 +79,13 @@ def parse_alias(text: str) -> tuple[str, str]:
     return name, model
 
 
+def parse_rate(text: str) -> tuple[int, float]:
+    try:
+        return ratelimit.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def parser() -> argparse.ArgumentParser:
     cli = argparse.ArgumentParser(
         prog="python -m imggen.testing",
@@ -114,6 +124,20 @@ def parser() -> argparse.ArgumentParser:
         help="serve NAME as a LiteLLM proxy does: listed with mode image_generation, answered "
         "by MODEL, output_format/background/output_compression/moderation dropped (repeatable)",
     )
+    cli.add_argument(
+        "--rate-limit",
+        type=parse_rate,
+        metavar="N/PERIOD",
+        help="answer 429 past N requests a PERIOD (600/min, 10/s), at most a second's worth "
+        "at once, with OpenAI's x-ratelimit-* headers on every answer [no limit]",
+    )
+    cli.add_argument(
+        "--rate-headers",
+        choices=STYLES,
+        default="openai",
+        help="what answers say of the limit: OpenAI's headers, only Retry-After on a 429, or "
+        "nothing [openai]",
+    )
     cli.add_argument("--quiet", action="store_true", help="do not log requests on stderr")
     cli.add_argument(
         "--fault",
@@ -132,6 +156,8 @@ def main(argv: list[str] | None = None) -> int:
     gateway.verbose = not args.quiet
     gateway.faults.extend(args.fault)
     gateway.cost = args.cost
+    if args.rate_limit:
+        gateway.rate_limit = RateLimit(*args.rate_limit, style=args.rate_headers)
     for name, model in args.alias:
         gateway.aliases[name] = model
         gateway.drops = LITELLM_DROPS

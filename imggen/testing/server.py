@@ -31,6 +31,7 @@ from imggen.testing.protocol import (
     Recorded,
     fault_matches,
 )
+from imggen.testing.ratelimit import RateLimit
 
 HOST = "127.0.0.1"
 
@@ -87,6 +88,7 @@ class FakeGateway:
         self.aliases: dict[str, str] = {}
         self.drops: tuple[str, ...] = ()
         self.files: dict[str, tuple[bytes, str]] = {}  # name -> (bytes, content type)
+        self.rate_limit: RateLimit | None = None  # requests past it are answered 429
         self.verbose = False
         self._lock = threading.Lock()
         self._stop = threading.Event()

@@ -22,6 +22,7 @@ from imggen.wire.download import Downloader
 from imggen.wire.inflate import decoded
 from imggen.wire.jsonstream import loads
 from imggen.wire.multipart import multipart
+from imggen.wire.pace import reading
 from imggen.wire.replies import ReplyParser
 from imggen.wire.retry import Pacer, Retrier, RetryLater
 from imggen.wire.session import Progress, Session
@@ -144,6 +145,7 @@ class Client:
                 self._session.errors(what, self._retrier, url),
                 self._session.stream("GET", url, self._retrier, headers=self._auth()) as resp,
             ):
+                self._heard(resp)
                 self._check_status(resp)
                 raw = _read_capped(resp, self.limits.small_json_cap)
                 return _parse_small(raw, resp.status_code)
@@ -236,6 +238,7 @@ class Client:
             session.stream(call.method, url, retrier, headers=headers, **kwargs) as resp,
         ):
             session.log(resp, started)
+            self._heard(resp)
             self._check_status(resp)
             chunks = session.chunks(resp, retrier)
             if "text/event-stream" in resp.headers.get("content-type", ""):
@@ -256,6 +259,10 @@ class Client:
                 where = f"in an HTTP {resp.status_code} reply"
                 raise event_error(value, self._redact, where=where)
             return dialect.parse(value)
+
+    def _heard(self, resp: httpx.Response) -> None:
+        """Tell the gate what the gateway said of its rate limit."""
+        self._retrier.heard(resp.status_code, reading(resp.headers, wall=time.time()))
 
     def _check_status(self, resp: httpx.Response) -> None:
         """Raises the error a non-2xx answer stands for; RetryLater when it is worth asking
