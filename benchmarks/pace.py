@@ -98,7 +98,7 @@ def main() -> int:
     )
     print(
         f"{'gateway says':<14}{'wall s':>8}{'/ floor':>9}{'429s':>6}{'saved':>7}"
-        f"  {'after the first 429'}"
+        "  after the first 429"
     )
     ok = True
     for style in ("openai", "retry-after", "none"):
@@ -109,7 +109,7 @@ def main() -> int:
             after_floor = r["left"] / r["rate"] + args.latency
             after = f"{r['after'] / after_floor:.2f}x of {after_floor:.1f} s"
         print(
-            f"{style:<14}{r['wall']:>8.2f}{ratio:>8.2f}x{r['refused']:>6}{r['saved']:>7}{after:>15}"
+            f"{style:<14}{r['wall']:>8.2f}{ratio:>8.2f}x{r['refused']:>6}{r['saved']:>7}  {after}"
         )
         if style == "openai":
             ok = ok and ratio <= 1.1 and r["refused"] <= 2

@@ -182,6 +182,15 @@ def test_headers_set_the_pace_and_the_remaining_may_go_at_once() -> None:
     ticket(gate)
 
 
+def test_a_shard_keeps_to_its_share_of_what_the_headers_announce() -> None:
+    clock = Clock()
+    gate = Gate(16, share=4, clock=clock)  # --shard I/4: four machines, one key
+    gate.done(ticket(gate), 200, Reading(limit=600, remaining=8, reset=59.2))
+    assert gate.interval == pytest.approx(0.4)  # 2.5 a second of the key's 10
+    assert len([ticket(gate), ticket(gate)]) == 2  # 8 // 4 left now: the one due, one credit
+    assert gate.admit() == pytest.approx(0.4)
+
+
 def test_aimd_halves_on_429_or_503_once_per_event_and_grows_by_one() -> None:
     clock = Clock()
     gate = Gate(16, clock=clock)

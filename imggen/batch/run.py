@@ -144,10 +144,12 @@ def run_many(
     fail_fast: bool = False,
     on_saved: Callable[[SavedImage], None] | None = None,
     max_cost: float | None = None,
+    share: int = 1,
 ) -> Summary:
     """Run the tasks `jobs` at a time on daemon threads sharing one Client per profile (one
     pool, one Pacer: requests go at the pace that profile's gateway allows, by its rate-limit
-    headers or its 429s, at most `jobs` at once). Every job is attempted unless
+    headers or its 429s, at most `jobs` at once; with `share` machines on one key (--shard I/N),
+    1/share of the rate the headers announce). Every job is attempted unless
     fail_fast; once the reported cost reaches max_cost no job starts (each left is recorded
     skipped; jobs in flight finish); on Ctrl-C/SIGTERM in-flight jobs are abandoned without
     partial files and the interrupt is re-raised."""
@@ -175,7 +177,7 @@ def run_many(
                 max_connections=max(32, width),
                 limits=env.limits,
                 # the gateway's pace, learnt from its answers, and a window of 1 to -j
-                pacer=Pacer(max(1, jobs)),
+                pacer=Pacer(max(1, jobs), share=share),
             )
 
     def finish(result: JobResult) -> None:

@@ -181,6 +181,7 @@ def _run(env: Any, ui: Any, m: Any, how: _How, flags: Flags) -> None:
             fail_fast=how.fail_fast,
             on_saved=_printer(env, quiet=flags["json"]),
             max_cost=max_cost,
+            share=part[1] if part else 1,
         )
     finally:
         results_file.close()

@@ -172,14 +172,19 @@ _BACK_OFF = 1.25  # a 429 despite the headers' rate: 20% slower
 
 class Gate:
     """The shared view of one gateway's limit. ``most``: the widest concurrency window (-j);
-    None for no window (one command's calls), with the rate and pauses still kept.
+    None for no window (one command's calls), with the rate and pauses still kept. ``share``:
+    how many machines share the key (--shard I/N); each keeps to 1/share of what the headers
+    announce (a pace learnt from 429s is this machine's own already).
 
     admit() asks to send: a Ticket, or the seconds to wait before asking again; done() says
     how it went (the HTTP status, 0 for a network failure, and the reply's Reading).
     Thread-safe; never sleeps."""
 
-    def __init__(self, most: int | None = None, *, clock: Clock = time.monotonic) -> None:
+    def __init__(
+        self, most: int | None = None, *, share: int = 1, clock: Clock = time.monotonic
+    ) -> None:
         self.most = most
+        self.share = max(1, share)  # --shard I/N: this machine's 1/N of a shared key's limit
         self.window = 1 if most else math.inf  # a first request alone, then wide open
         self.interval = 0.0  # seconds between releases; 0: no rate known
         self.learnt = ""  # "headers" or "429s": where the interval came from
@@ -238,9 +243,9 @@ class Gate:
     def _learn(self, now: float, said: Reading) -> None:
         interval = said.interval
         if interval is not None:
-            self.interval, self.learnt = interval, "headers"
+            self.interval, self.learnt = interval * self.share, "headers"
             if not self.inflight and said.remaining:  # exact only with nothing on its way
-                self._credit = int(said.remaining) - 1
+                self._credit = int(said.remaining) // self.share - 1
         elif said.remaining == 0 and said.reset:  # empty, with no rate to spread by
             self.until = max(self.until, now + said.reset)
         if said.tokens_remaining == 0 and said.tokens_reset:

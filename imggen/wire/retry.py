@@ -42,8 +42,10 @@ class Pacer:
     """Shared among the workers of one gateway: the Gate they pass before each request (its
     rate, pauses and, in a batch, concurrency window), blocking until it lets one go."""
 
-    def __init__(self, most: int | None = None, *, clock: Clock = time.monotonic) -> None:
-        self.gate = Gate(most, clock=clock)
+    def __init__(
+        self, most: int | None = None, *, share: int = 1, clock: Clock = time.monotonic
+    ) -> None:
+        self.gate = Gate(most, share=share, clock=clock)
 
     @property
     def until(self) -> float:
