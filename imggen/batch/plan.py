@@ -75,7 +75,8 @@ def build(
     for key, rows in failed_settings.items():
         error = resolved[key]
         assert isinstance(error, ImggenError)
-        also = f" (also {', '.join(f'#{r.number}' for r in rows[1:])})" if rows[1:] else ""
+        more = f" and {len(rows) - 11:,} more" if len(rows) > 11 else ""
+        also = f" (also {', '.join(f'#{r.number}' for r in rows[1:11])}{more})" if rows[1:] else ""
         hint = f"; {error.hint}" if error.hint else ""
         message = f"{error.message}{hint}{also}"
         problems.append(Problem(rows[0].where, message, error.exit_code, rows[0].number))
@@ -125,7 +126,7 @@ def _task(
     """A Task, or None after adding the row's problems. Each value comes from the job, else
     [defaults], else the batch command's flag, else the profile, else the built-in default."""
     before = len(problems)
-    folder, manifest_path = m.folder, m.path.resolve()
+    folder, manifest_path = m.folder, m.resolved
 
     def bad(exc: ImggenError) -> None:
         hint = f" ({exc.hint})" if exc.hint else ""
@@ -183,23 +184,28 @@ def _local(source: str, folder: Path) -> str:
     return str(path if path.is_absolute() else folder / path)
 
 
-def _inside(path: Path, folder: Path) -> bool:
+def _inside(path: Path, folder: Path, real: dict[Path, str]) -> bool:
     """Whether path lies in folder, as written (`a/../../x` is not) and as the links the
-    folder already holds lead (a link the user made to elsewhere is theirs to make)."""
-    plain = Path(os.path.normpath(path))
-    real = Path(os.path.realpath(path.parent))
-    return plain.is_relative_to(folder) or real.is_relative_to(os.path.realpath(folder))
+    folder already holds lead (a link the user made to elsewhere is theirs to make). `real`:
+    the folders' resolved paths so far (10,000 outputs share a few folders)."""
+    if os.path.normpath(path).startswith(str(folder).rstrip(os.sep) + os.sep):
+        return True
+    for where in (path.parent, folder):
+        if where not in real:
+            real[where] = os.path.realpath(where)
+    return Path(real[path.parent]).is_relative_to(real[folder])
 
 
 def _check_outputs(tasks: list[Task], problems: list[Problem], folder: Path | None) -> None:
     """Each job needs file names of its own: a re-run finds a job's images by them; and they
     stay in the manifest's folder (`folder`; None: anywhere)."""
     owner: dict[Path, Row] = {}
+    real: dict[Path, str] = {}
     for task in tasks:
         outside = [
             t.path
             for t in task.plan.targets
-            if folder and t.path is not None and not _inside(t.path, folder)
+            if folder and t.path is not None and not _inside(t.path, folder, real)
         ]
         if outside:
             problems.append(
