@@ -257,10 +257,11 @@ def _decide(task: Task, force: bool) -> Task:
         return _with(task, "run", "--force", force=True)
     digest = job_digest(task.job, task.plan.gateway)
     found = [_existing(t, digest) for t in task.plan.targets]
-    present = tuple(p for p in found if p is not None)
-    if not present:
+    pairs = [f for f in found if f is not None]
+    if not pairs:
         return task
-    records = [read_provenance(p) or {} for p in present]
+    present = tuple(path for path, _ in pairs)
+    records = [record for _, record in pairs]
     made = [r.get("request") for r in records]
     if len(present) == len(found) and all(d == digest for d in made):
         # the very request's images: skipping replaces nothing, whoever ran it
@@ -283,16 +284,21 @@ def _with(task: Task, action: str, reason: str, *, force: bool = True, **kw: Any
     return dataclasses.replace(task, action=action, reason=reason, opts=opts, **kw)
 
 
-def _existing(target: targets.Target, digest: str) -> Path | None:
-    """The file a target became: its own name, or (extension following the real image type)
-    a sibling with another image extension; the one made by this very request first, so a
-    leftover of an earlier type cannot make every re-run pay again."""
+def _existing(target: targets.Target, digest: str) -> tuple[Path, dict[str, Any]] | None:
+    """The file a target became and its provenance record ({} for none): its own name, or
+    (extension following the real image type) a sibling with another image extension; the
+    one made by this very request first, so a leftover of an earlier type cannot make every
+    re-run pay again. Each file is read once."""
     assert target.path is not None
     names = [target.path]
     if not target.exact:
         names += [target.path.with_suffix(targets.FORMAT_EXT[e]) for e in ("png", "jpeg", "webp")]
-    present = [p for p in dict.fromkeys(names) if p.exists()]
-    for path in present:
-        if (read_provenance(path) or {}).get("request") == digest:
-            return path
-    return present[0] if present else None
+    first: tuple[Path, dict[str, Any]] | None = None
+    for path in dict.fromkeys(names):
+        if not path.exists():
+            continue
+        record = read_provenance(path) or {}
+        if record.get("request") == digest:
+            return path, record
+        first = first or (path, record)
+    return first
