@@ -110,9 +110,10 @@ def write(
     skipped. Raises UsageError when one cannot be written."""
     count = max(1, -(-len(summary.results) // PAGE))
     paths = page_names(path, count)
+    head, order = _head(summary, manifest, shard, earlier or {}), _order(summary)
     for k, target in enumerate(paths, 1):
-        text = render(summary, manifest, path.parent, shard, earlier, page=k, names=paths)
-        _write(target, text)
+        chunk = order[(k - 1) * PAGE : k * PAGE]
+        _write(target, _page(head, chunk, path.parent, shard, earlier or {}, k, paths))
     return paths
 
 
@@ -135,14 +136,14 @@ def _write(path: Path, text: str) -> None:
         scratch.cleanup()
 
 
-def _text(value: object) -> str:
-    """Text fit for the page: a name that is not UTF-8 (kept by Python as lone surrogates)
-    shows with U+FFFD where its odd bytes were, instead of failing to encode."""
-    return str(value).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+def _text(page: str) -> str:
+    """A page fit to be written: a name that is not UTF-8 (kept by Python as lone
+    surrogates) shows with U+FFFD where its odd bytes were, instead of failing to encode."""
+    return page.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _e(value: object) -> str:
-    return html.escape(_text(value))
+    return html.escape(str(value))
 
 
 def render(
@@ -151,30 +152,53 @@ def render(
     folder: Path,
     shard: tuple[int, int] | None = None,
     earlier: Mapping[int, dict[str, Any]] | None = None,
-    *,
-    page: int = 1,
-    names: list[Path] | None = None,
 ) -> str:
-    """One page (the first unless `page`) of PAGE cards; image links are relative to
-    `folder`, where the pages will live; `names` are the pages, for the links between them."""
+    """The first page of PAGE cards; image links are relative to `folder`, where the pages
+    will live."""
+    head, order = _head(summary, manifest, shard, earlier or {}), _order(summary)
+    return _page(head, order[:PAGE], folder, shard, earlier or {}, 1, [])
+
+
+def _order(summary: Summary) -> list[JobResult]:
+    return sorted(summary.results, key=lambda r: (r.status != "failed", r.task.row.number))
+
+
+def _head(
+    summary: Summary,
+    manifest: Path,
+    shard: tuple[int, int] | None,
+    earlier: Mapping[int, dict[str, Any]],
+) -> tuple[str, str]:
+    """(title, the header's lines): the same on every page, made once."""
     title = f"imggen batch: {manifest.name}" + (f" (shard {shard[0]}/{shard[1]})" if shard else "")
-    order = sorted(summary.results, key=lambda r: (r.status != "failed", r.task.row.number))
-    chunk = order[(page - 1) * PAGE : page * PAGE]
-    earlier = earlier or {}
+    when = time.strftime("%Y-%m-%d %H:%M:%S %z")
+    return title, f"{_totals(summary, earlier)}\n<p>{_e(manifest)} · {_e(when)}</p>"
+
+
+def _page(
+    head: tuple[str, str],
+    chunk: list[JobResult],
+    folder: Path,
+    shard: tuple[int, int] | None,
+    earlier: Mapping[int, dict[str, Any]],
+    page: int,
+    names: list[Path],
+) -> str:
+    """One page: the header, these cards, and links to the other pages."""
+    title, lines = head
     cards = "\n".join(_card(r, folder, earlier.get(r.task.row.number)) for r in chunk)
-    if not order:
+    if not chunk:
         where = f"shard {shard[0]} of {shard[1]}" if shard else "this run"
         why = " (the manifest's jobs all fell to the other shards)" if shard else ""
         cards = f'<p class="empty">No jobs in {where}{why}.</p>'
-    nav = _nav(page, names or [])
-    return (
+    nav = _nav(page, names)
+    return _text(
         "<!doctype html>\n"
         '<html lang="en"><head><meta charset="utf-8">\n'
         f'<meta http-equiv="Content-Security-Policy" content="{_e(CSP)}">\n'
         '<meta name="viewport" content="width=device-width,initial-scale=1">\n'
         f"<title>{_e(title)}</title>\n<style>{STYLE}</style></head>\n<body>\n"
-        f"<header><h1>{_e(title)}</h1>\n{_totals(summary, earlier)}\n"
-        f"<p>{_e(manifest)} · {_e(time.strftime('%Y-%m-%d %H:%M:%S %z'))}</p>{nav}</header>\n"
+        f"<header><h1>{_e(title)}</h1>\n{lines}{nav}</header>\n"
         f"<main>\n{cards}\n</main>\n{nav}</body></html>\n"
     )
 
@@ -218,23 +242,33 @@ def _totals(summary: Summary, earlier: Mapping[int, dict[str, Any]]) -> str:
     return f'<p class="totals">{spans}</p>{note}'
 
 
+def _relative(path: str, folder: str) -> str:
+    """`path` from `folder` (both absolute): a plain cut when it lies inside, as it mostly
+    does, else os.path.relpath."""
+    if path.startswith(folder) and path[len(folder) : len(folder) + 1] == os.sep:
+        return path[len(folder) + 1 :]
+    return os.path.relpath(path, folder)
+
+
 def _card(r: JobResult, folder: Path, before: dict[str, Any] | None = None) -> str:
     e = _e
     t = r.task
     images, pixels, shown = [], [], []
+    base = os.path.abspath(folder)
     for p in r.paths:
-        rel = os.path.relpath(p, folder)
+        rel = _relative(p, base) if os.path.isabs(p) else os.path.relpath(p, folder)
         try:
-            size = dimensions(Path(p))
+            with open(p, "rb") as f:
+                size = dimensions(f)
         except OSError:
             size = None
         pixels.append(f"{size[0]}×{size[1]}" if size else "?")
         shown.append(rel)
-        src = quote(os.fsencode(Path(rel).as_posix()))
+        src = e(quote(os.fsencode(rel.replace(os.sep, "/"))))
         dims = f' width="{size[0]}" height="{size[1]}"' if size else ""
         images.append(
-            f'<a href="{e(src)}"><img src="{e(src)}" loading="lazy"'
-            f'{dims} decoding="async" alt="{e(Path(p).name)}"></a>'
+            f'<a href="{src}"><img src="{src}" loading="lazy"'
+            f'{dims} decoding="async" alt="{e(os.path.basename(p))}"></a>'
         )
     status, seconds, cost, retries = r.status, r.seconds, r.cost, r.retries
     currency = r.currency
@@ -258,10 +292,10 @@ def _card(r: JobResult, folder: Path, before: dict[str, Any] | None = None) -> s
     error = ""
     if r.error is not None:
         error = f'<p class="error">exit {int(r.error.exit_code)}: {e(r.error.message)}</p>'
-    rows = "".join(f"<dt>{e(k)}</dt><dd>{e(v)}</dd>" for k, v in facts)
+    rows = "".join(f"<dt>{k}</dt><dd>{e(v)}</dd>" for k, v in facts)  # names are ours
     pictures = f'<div class="images">{"".join(images)}</div>' if images else ""
     return (
-        f'<article class="{e(r.status)}">{pictures}'
+        f'<article class="{r.status}">{pictures}'
         f'<div class="card"><div class="status">{e(status)}</div>{error}'
         f'<p class="prompt">{e(t.job.prompt or "")}</p><dl>{rows}</dl></div></article>'
     )

@@ -161,7 +161,7 @@ def run_many(
     lock = threading.Lock()
     stop, abandon = threading.Event(), threading.Event()
     todo = [t for t in tasks if t.action != "skip"]
-    scratches: list[Scratch] = []  # every job's temp files, for the main thread
+    scratches: list[Scratch] = []  # running jobs' temp files, for the main thread
     crashed: list[BaseException] = []  # what ended a worker early, raised in the main thread
     queue = iter(todo)
     clients: dict[tuple[str, str], Client] = {}
@@ -207,6 +207,8 @@ def run_many(
                 result = _run_one(task, client, env, ui, on_saved, scratch)
                 if abandon.is_set() and result.status == "failed":
                     return  # interrupted mid-job: no line for it; the next run redoes it
+                with lock:
+                    scratches.remove(scratch)  # its job is over: kept by nobody
                 finish(result)
                 if fail_fast and result.status == "failed":
                     stop.set()
