@@ -180,9 +180,14 @@ def run_many(
                 pacer=Pacer(max(1, jobs), share=share),
             )
 
+    reported: list[float] = []  # [total] of the costs reported so far: spent(done), kept as
+    # it grows (spent() of 10,000 results before every job was most of a big run's time)
+
     def finish(result: JobResult) -> None:
         with lock:
             done.append(result)
+            if result.cost is not None:
+                reported[:] = [(reported[0] if reported else 0.0) + result.cost]
             if results is not None:
                 results.write(result.record())
             ui.count()
@@ -193,7 +198,7 @@ def run_many(
             while not stop.is_set():
                 with lock:
                     task = next(queue, None)
-                    cost = spent(done)
+                    cost = round(reported[0], 10) if reported else None
                 if task is None:
                     return
                 if max_cost is not None and cost is not None and cost >= max_cost:
