@@ -176,8 +176,9 @@ def run_many(
                 transport=env.transport,
                 max_connections=max(32, width),
                 limits=env.limits,
-                # the gateway's pace, learnt from its answers, and a window of 1 to -j
-                pacer=Pacer(max(1, jobs), share=share),
+                # the gateway's pace, learnt from its answers, and a window of 1 call up to
+                # every call of -j jobs at once
+                pacer=Pacer(width, share=share),
             )
 
     reported: list[float] = []  # [total] of the costs reported so far: spent(done), kept as
