@@ -182,6 +182,21 @@ def test_headers_set_the_pace_and_the_remaining_may_go_at_once() -> None:
     ticket(gate)
 
 
+def test_a_large_remaining_goes_at_once_and_only_the_last_are_spaced() -> None:
+    clock = Clock()
+    gate = Gate(8, clock=clock)
+    first = ticket(gate)
+    # a day's limit of 14,400 (one back every 6 s), 14,000 of it left
+    gate.done(first, 200, Reading(limit=14400, remaining=14000, reset=2400.0))
+    assert gate.interval == pytest.approx(6.0)
+    assert len([ticket(gate) for _ in range(8)]) == 8  # no 6 s between them
+    on_the_way = 8
+    gate.done(Ticket(clock.now), 200, Reading(limit=14400, remaining=3, reset=86382.0))
+    on_the_way -= 1
+    assert gate.inflight == on_the_way
+    assert gate.admit() == pytest.approx(6.0, rel=0.01)  # 3 left, 7 on their way: spaced
+
+
 def test_a_shard_keeps_to_its_share_of_what_the_headers_announce() -> None:
     clock = Clock()
     gate = Gate(16, share=4, clock=clock)  # --shard I/4: four machines, one key
