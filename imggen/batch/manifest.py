@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import hashlib
 import json
 import re
@@ -97,10 +98,15 @@ class Manifest:
     rows: list[Row]
     problems: list[Problem] = field(default_factory=list)  # raised with later ones, all at once
 
+    @functools.cached_property
+    def resolved(self) -> Path:
+        """The manifest's own path with its links resolved (once: 10,000 jobs ask)."""
+        return self.path.resolve()
+
     @property
     def folder(self) -> Path:
         """Relative paths (output, inputs, refs, mask) resolve against this."""
-        return self.path.resolve().parent
+        return self.resolved.parent
 
 
 def load(path: Path) -> Manifest:

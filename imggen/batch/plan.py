@@ -75,7 +75,8 @@ def build(
     for key, rows in failed_settings.items():
         error = resolved[key]
         assert isinstance(error, ImggenError)
-        also = f" (also {', '.join(f'#{r.number}' for r in rows[1:])})" if rows[1:] else ""
+        more = f" and {len(rows) - 11:,} more" if len(rows) > 11 else ""
+        also = f" (also {', '.join(f'#{r.number}' for r in rows[1:11])}{more})" if rows[1:] else ""
         hint = f"; {error.hint}" if error.hint else ""
         message = f"{error.message}{hint}{also}"
         problems.append(Problem(rows[0].where, message, error.exit_code, rows[0].number))
@@ -132,7 +133,7 @@ def _task(
     """A Task, or None after adding the row's problems. Each value comes from the job, else
     [defaults], else the batch command's flag, else the profile, else the built-in default."""
     before = len(problems)
-    folder, manifest_path = m.folder, m.path.resolve()
+    folder, manifest_path = m.folder, m.resolved
 
     def bad(exc: ImggenError) -> None:
         hint = f" ({exc.hint})" if exc.hint else ""
@@ -190,24 +191,29 @@ def _local(source: str, folder: Path) -> str:
     return str(path if path.is_absolute() else folder / path)
 
 
-def _inside(path: Path, folder: Path) -> bool:
+def _inside(path: Path, folder: Path, real: dict[Path, str]) -> bool:
     """Whether path lies in folder, both as written (`a/../../x` does not) and as the links
     the folder holds lead: an output folder that is a link to elsewhere (one a pull request
-    can ship) needs --outputs-anywhere too."""
-    plain = Path(os.path.normpath(path))
-    real = Path(os.path.realpath(path.parent))
-    return plain.is_relative_to(folder) and real.is_relative_to(os.path.realpath(folder))
+    can ship) needs --outputs-anywhere too. `real`: the folders' resolved paths so far
+    (10,000 outputs share a few folders)."""
+    if not Path(os.path.normpath(path)).is_relative_to(folder):
+        return False
+    for where in (path.parent, folder):
+        if where not in real:
+            real[where] = os.path.realpath(where)
+    return Path(real[path.parent]).is_relative_to(real[folder])
 
 
 def _check_outputs(tasks: list[Task], problems: list[Problem], folder: Path | None) -> None:
     """Each job needs file names of its own: a re-run finds a job's images by them; and they
     stay in the manifest's folder (`folder`; None: anywhere)."""
     owner: dict[Path, Row] = {}
+    real: dict[Path, str] = {}
     for task in tasks:
         outside = [
             t.path
             for t in task.plan.targets
-            if folder and t.path is not None and not _inside(t.path, folder)
+            if folder and t.path is not None and not _inside(t.path, folder, real)
         ]
         if outside:
             problems.append(
@@ -259,10 +265,11 @@ def _decide(task: Task, force: bool) -> Task:
         return _with(task, "run", "--force", force=True)
     digest = job_digest(task.job, task.plan.gateway)
     found = [_existing(t, digest) for t in task.plan.targets]
-    present = tuple(p for p in found if p is not None)
-    if not present:
+    pairs = [f for f in found if f is not None]
+    if not pairs:
         return task
-    records = [read_provenance(p) or {} for p in present]
+    present = tuple(path for path, _ in pairs)
+    records = [record for _, record in pairs]
     made = [r.get("request") for r in records]
     if len(present) == len(found) and all(d == digest for d in made):
         # the very request's images: skipping replaces nothing, whoever ran it
@@ -285,16 +292,21 @@ def _with(task: Task, action: str, reason: str, *, force: bool = True, **kw: Any
     return dataclasses.replace(task, action=action, reason=reason, opts=opts, **kw)
 
 
-def _existing(target: targets.Target, digest: str) -> Path | None:
-    """The file a target became: its own name, or (extension following the real image type)
-    a sibling with another image extension; the one made by this very request first, so a
-    leftover of an earlier type cannot make every re-run pay again."""
+def _existing(target: targets.Target, digest: str) -> tuple[Path, dict[str, Any]] | None:
+    """The file a target became and its provenance record ({} for none): its own name, or
+    (extension following the real image type) a sibling with another image extension; the
+    one made by this very request first, so a leftover of an earlier type cannot make every
+    re-run pay again. Each file is read once."""
     assert target.path is not None
     names = [target.path]
     if not target.exact:
         names += [target.path.with_suffix(targets.FORMAT_EXT[e]) for e in ("png", "jpeg", "webp")]
-    present = [p for p in dict.fromkeys(names) if p.exists()]
-    for path in present:
-        if (read_provenance(path) or {}).get("request") == digest:
-            return path
-    return present[0] if present else None
+    first: tuple[Path, dict[str, Any]] | None = None
+    for path in dict.fromkeys(names):
+        if not path.exists():
+            continue
+        record = read_provenance(path) or {}
+        if record.get("request") == digest:
+            return path, record
+        first = first or (path, record)
+    return first

@@ -1,13 +1,19 @@
-"""The gallery of a batch run (--report FILE.html): one self-contained page, every job a card
-with its images, failed jobs first, totals on top. It links only relative paths and loads
-nothing from the network, so it works as a downloaded CI artifact."""
+"""The gallery of a batch run (--report FILE.html): self-contained pages of PAGE cards, every job
+a card with its images (lazy-loaded), failed jobs first, totals on top of each page. It links
+only relative paths and loads nothing from the network, so it works as a downloaded CI
+artifact."""
 
 from __future__ import annotations
 
+import glob
 import html
+import json
 import os
+import re
 import time
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from imggen.batch.budget import money
@@ -45,12 +51,18 @@ article.failed{border-top-color:#d23c3c}
 overflow-wrap:anywhere}
 dl{display:grid;grid-template-columns:auto 1fr;gap:2px 10px;margin:6px 0 0;font-size:12px}
 dt{color:#6b6b78}dd{margin:0;overflow-wrap:anywhere}
+nav.pages{margin:8px 24px;line-height:1.8}nav.pages a,nav.pages b{margin-right:6px}
+header nav.pages{margin:8px 0 0;color:#c9c9d2}header nav.pages a{color:#fff}
+.empty{grid-column:1/-1;font-size:16px;color:#6b6b78}
 """
 
 
 def ours(head: bytes) -> bool:
     """Whether a file's first bytes are a gallery imggen wrote (so a re-run may replace it)."""
     return b"<title>imggen batch" in head
+
+
+PAGE = 200  # cards a page: 10,000 jobs make 50 pages, not one of 10,000 images
 
 
 def page_path(path: Path, shard: tuple[int, int] | None) -> Path:
@@ -60,10 +72,58 @@ def page_path(path: Path, shard: tuple[int, int] | None) -> Path:
     return path.with_name(f"{path.stem}-{shard[0]}-of-{shard[1]}{path.suffix}")
 
 
-def write(path: Path, summary: Summary, manifest: Path, shard: tuple[int, int] | None) -> None:
-    """Write the page atomically (a temp file renamed into place). Raises UsageError when it
-    cannot be written."""
-    text = render(summary, manifest, path.parent, shard)
+def page_names(path: Path, count: int) -> list[Path]:
+    """The files of a gallery of `count` pages: FILE, then FILE-page-2, FILE-page-3 ..."""
+    more = [path.with_name(f"{path.stem}-page-{k}{path.suffix}") for k in range(2, count + 1)]
+    return [path, *more]
+
+
+def shard_records(manifest: Path) -> dict[int, dict[str, Any]]:
+    """What the --shard runs of a manifest recorded, from their results files beside it
+    (MANIFEST.results-I-of-N.jsonl): each job's last saved record by job number, naming its
+    run ("shard 2/3"). Lines that are not whole JSON objects are passed over."""
+    found: dict[int, dict[str, Any]] = {}
+    pattern = re.compile(re.escape(manifest.stem) + r"\.results-(\d+)-of-(\d+)\.jsonl")
+    for path in sorted(manifest.parent.glob(f"{glob.escape(manifest.stem)}.results-*-of-*.jsonl")):
+        named = pattern.fullmatch(path.name)
+        if not named:
+            continue
+        try:
+            with path.open("rb") as lines:
+                for line in lines:
+                    try:
+                        record = json.loads(line)
+                    except ValueError:
+                        continue
+                    if isinstance(record, dict) and record.get("status") == "saved":
+                        record["run"] = f"shard {named[1]}/{named[2]}"
+                        if isinstance(job := record.get("job"), int):
+                            found[job] = record
+        except OSError:
+            continue
+    return found
+
+
+def write(
+    path: Path,
+    summary: Summary,
+    manifest: Path,
+    shard: tuple[int, int] | None,
+    earlier: Mapping[int, dict[str, Any]] | None = None,
+) -> list[Path]:
+    """Write the pages, each atomically (a temp file renamed into place); returns them.
+    ``earlier``: by job number, what an earlier run (a shard's) recorded of a job this run
+    skipped. Raises UsageError when one cannot be written."""
+    count = max(1, -(-len(summary.results) // PAGE))
+    paths = page_names(path, count)
+    head, order = _head(summary, manifest, shard, earlier or {}), _order(summary)
+    for k, target in enumerate(paths, 1):
+        chunk = order[(k - 1) * PAGE : k * PAGE]
+        _write(target, _page(head, chunk, path.parent, shard, earlier or {}, k, paths))
+    return paths
+
+
+def _write(path: Path, text: str) -> None:
     scratch = Scratch()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -81,79 +141,166 @@ def write(path: Path, summary: Summary, manifest: Path, shard: tuple[int, int] |
         scratch.cleanup()
 
 
+def _text(page: str) -> str:
+    """A page fit to be written: a name that is not UTF-8 (kept by Python as lone
+    surrogates) shows with U+FFFD where its odd bytes were, instead of failing to encode."""
+    return page.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def _e(value: object) -> str:
+    return html.escape(str(value))
+
+
 def render(
-    summary: Summary, manifest: Path, folder: Path, shard: tuple[int, int] | None = None
+    summary: Summary,
+    manifest: Path,
+    folder: Path,
+    shard: tuple[int, int] | None = None,
+    earlier: Mapping[int, dict[str, Any]] | None = None,
 ) -> str:
-    """The whole page; image links are relative to `folder`, where the page will live."""
-    e = html.escape
+    """The first page of PAGE cards; image links are relative to `folder`, where the pages
+    will live."""
+    head, order = _head(summary, manifest, shard, earlier or {}), _order(summary)
+    return _page(head, order[:PAGE], folder, shard, earlier or {}, 1, [])
+
+
+def _order(summary: Summary) -> list[JobResult]:
+    return sorted(summary.results, key=lambda r: (r.status != "failed", r.task.row.number))
+
+
+def _head(
+    summary: Summary,
+    manifest: Path,
+    shard: tuple[int, int] | None,
+    earlier: Mapping[int, dict[str, Any]],
+) -> tuple[str, str]:
+    """(title, the header's lines): the same on every page, made once."""
     title = f"imggen batch: {manifest.name}" + (f" (shard {shard[0]}/{shard[1]})" if shard else "")
-    order = sorted(summary.results, key=lambda r: (r.status != "failed", r.task.row.number))
-    cards = "\n".join(_card(r, folder) for r in order)
-    return (
+    when = time.strftime("%Y-%m-%d %H:%M:%S %z")
+    return title, f"{_totals(summary, earlier)}\n<p>{_e(manifest)} · {_e(when)}</p>"
+
+
+def _page(
+    head: tuple[str, str],
+    chunk: list[JobResult],
+    folder: Path,
+    shard: tuple[int, int] | None,
+    earlier: Mapping[int, dict[str, Any]],
+    page: int,
+    names: list[Path],
+) -> str:
+    """One page: the header, these cards, and links to the other pages."""
+    title, lines = head
+    cards = "\n".join(_card(r, folder, earlier.get(r.task.row.number)) for r in chunk)
+    if not chunk:
+        where = f"shard {shard[0]} of {shard[1]}" if shard else "this run"
+        why = " (the manifest's jobs all fell to the other shards)" if shard else ""
+        cards = f'<p class="empty">No jobs in {where}{why}.</p>'
+    nav = _nav(page, names)
+    return _text(
         "<!doctype html>\n"
         '<html lang="en"><head><meta charset="utf-8">\n'
-        f'<meta http-equiv="Content-Security-Policy" content="{e(CSP)}">\n'
+        f'<meta http-equiv="Content-Security-Policy" content="{_e(CSP)}">\n'
         '<meta name="viewport" content="width=device-width,initial-scale=1">\n'
-        f"<title>{e(title)}</title>\n<style>{STYLE}</style></head>\n<body>\n"
-        f"<header><h1>{e(title)}</h1>\n{_totals(summary)}\n"
-        f"<p>{e(str(manifest))} · {e(time.strftime('%Y-%m-%d %H:%M:%S %z'))}</p></header>\n"
-        f"<main>\n{cards}\n</main>\n</body></html>\n"
+        f"<title>{_e(title)}</title>\n<style>{STYLE}</style></head>\n<body>\n"
+        f"<header><h1>{_e(title)}</h1>\n{lines}{nav}</header>\n"
+        f"<main>\n{cards}\n</main>\n{nav}</body></html>\n"
     )
 
 
-def _totals(summary: Summary) -> str:
+def _nav(page: int, names: list[Path]) -> str:
+    """Links to every page of the gallery, this one in bold; nothing for a single page."""
+    if len(names) < 2:
+        return ""
+    links = [
+        f"<b>{k}</b>" if k == page else f'<a href="{_e(quote(os.fsencode(p.name)))}">{k}</a>'
+        for k, p in enumerate(names, 1)
+    ]
+    return f'<nav class="pages">page {page} of {len(names)}: {" ".join(links)}</nav>'
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _totals(summary: Summary, earlier: Mapping[int, dict[str, Any]]) -> str:
     counts = [
-        f"{summary.total} jobs",
+        _plural(summary.total, "job"),
         *(f"{n} {s}" for s in ("failed", "saved", "skipped") if (n := summary.count(s))),
     ]
     if summary.not_started:
         counts.append(f"{summary.not_started} not started")
     images = sum(len(r.paths) for r in summary.results if r.status == "saved")
-    counts.append(f"{images} images made")
+    counts.append(_plural(images, "image") + " made")
     cost = summary.cost
     counts.append("cost " + (money(cost, summary.currency) if cost is not None else "not reported"))
     counts.append(f"in {summary.seconds:.1f} s")
-    spans = "".join(f"<span>{html.escape(c)}</span>" for c in counts)
+    spans = "".join(f"<span>{_e(c)}</span>" for c in counts)
     note = ""
     if summary.over_budget:
         note = f"<p>{summary.over_budget} jobs not started: --max-cost reached</p>"
+    if earlier:
+        before = [r for r in earlier.values() if r.get("status") == "saved"]
+        costs = [c for r in before if isinstance(c := r.get("cost"), int | float)]
+        spent = f", cost {money(sum(costs))}" if costs else ""
+        note += f"<p>{_plural(len(before), 'job')} made by earlier runs (shards){_e(spent)}</p>"
     return f'<p class="totals">{spans}</p>{note}'
 
 
-def _card(r: JobResult, folder: Path) -> str:
-    e = html.escape
+def _relative(path: str, folder: str) -> str:
+    """`path` from `folder` (both absolute): a plain cut when it lies inside, as it mostly
+    does, else os.path.relpath."""
+    if path.startswith(folder) and path[len(folder) : len(folder) + 1] == os.sep:
+        return path[len(folder) + 1 :]
+    return os.path.relpath(path, folder)
+
+
+def _card(r: JobResult, folder: Path, before: dict[str, Any] | None = None) -> str:
+    e = _e
     t = r.task
-    images, pixels = [], []
+    images, pixels, shown = [], [], []
+    base = os.path.abspath(folder)
     for p in r.paths:
-        size = dimensions(Path(p)) if os.path.isfile(p) else None
+        rel = _relative(p, base) if os.path.isabs(p) else os.path.relpath(p, folder)
+        try:
+            with open(p, "rb") as f:
+                size = dimensions(f)
+        except OSError:
+            size = None
         pixels.append(f"{size[0]}×{size[1]}" if size else "?")
-        src = quote(Path(os.path.relpath(p, folder)).as_posix())
+        shown.append(rel)
+        src = e(quote(os.fsencode(rel.replace(os.sep, "/"))))
         dims = f' width="{size[0]}" height="{size[1]}"' if size else ""
         images.append(
-            f'<a href="{e(src)}"><img src="{e(src)}" loading="lazy"'
-            f'{dims} alt="{e(Path(p).name)}"></a>'
+            f'<a href="{src}"><img src="{src}" loading="lazy"'
+            f'{dims} decoding="async" alt="{e(os.path.basename(p))}"></a>'
         )
-    status = r.status
-    if status == "skipped":
+    status, seconds, cost, retries = r.status, r.seconds, r.cost, r.retries
+    currency = r.currency
+    if status == "skipped" and before and before.get("status") == "saved":
+        status = f"saved (by {before.get('run', 'an earlier run')})"
+        seconds, retries = float(before.get("seconds") or 0), int(before.get("retries") or 0)
+        cost, currency = before.get("cost"), before.get("currency")
+    elif status == "skipped":
         status += f" ({r.reason})"
     facts = [
         ("job", f"#{t.row.number} {t.row.where}"),
-        ("output", ", ".join(os.path.relpath(p, folder) for p in r.paths) or str(t.row.output)),
+        ("output", ", ".join(shown) or str(t.row.output)),
         ("model", t.plan.gateway.model),
         ("profile", t.plan.gateway.profile),
         ("pixels", ", ".join(pixels) or "-"),
-        ("duration", f"{r.seconds:.1f} s" if r.status != "skipped" else "-"),
-        ("cost", money(r.cost, r.currency) if r.cost is not None else "-"),
+        ("duration", f"{seconds:.1f} s" if not status.startswith("skipped") else "-"),
+        ("cost", money(cost, currency) if isinstance(cost, int | float) else "-"),
     ]
-    if r.retries:
-        facts.append(("retries", str(r.retries)))
+    if retries:
+        facts.append(("retries", str(retries)))
     error = ""
     if r.error is not None:
         error = f'<p class="error">exit {int(r.error.exit_code)}: {e(r.error.message)}</p>'
-    rows = "".join(f"<dt>{e(k)}</dt><dd>{e(v)}</dd>" for k, v in facts)
+    rows = "".join(f"<dt>{k}</dt><dd>{e(v)}</dd>" for k, v in facts)  # names are ours
     pictures = f'<div class="images">{"".join(images)}</div>' if images else ""
     return (
-        f'<article class="{e(r.status)}">{pictures}'
+        f'<article class="{r.status}">{pictures}'
         f'<div class="card"><div class="status">{e(status)}</div>{error}'
         f'<p class="prompt">{e(t.job.prompt or "")}</p><dl>{rows}</dl></div></article>'
     )

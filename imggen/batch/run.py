@@ -174,15 +174,18 @@ def run_many(
     on_saved: Callable[[SavedImage], None] | None = None,
     max_cost: float | None = None,
     client_of: Callable[[Task, Any], Any] | None = None,
+    share: int = 1,
 ) -> Summary:
     """Run the tasks `jobs` at a time on daemon threads sharing one Client per profile (one
-    pool, one Pacer: a 429 pauses every worker of that profile). Every job is attempted unless
-    fail_fast; with max_cost a job starts only within the budget (budget.Budget: each left is
-    recorded skipped; jobs in flight finish); job providers' jobs are all submitted (and
-    recorded) first, then collected; on Ctrl-C/SIGTERM in-flight jobs are abandoned without
+    pool, one Pacer: requests go at the pace that profile's gateway allows, by its rate-limit
+    headers or its 429s, at most `jobs` at once; with `share` machines on one key (--shard I/N),
+    1/share of the rate the headers announce). Every job is attempted unless fail_fast; with
+    max_cost a job starts only within the budget (budget.Budget: each left is recorded skipped;
+    jobs in flight finish); job providers' jobs are all submitted (and recorded) first, then
+    collected; on Ctrl-C/SIGTERM in-flight jobs are abandoned without
     partial files and the interrupt is re-raised."""
     run = _Run(tasks, env, ui, results, fail_fast, on_saved, max_cost, Extras(results, client_of))
-    run.clients = _clients(run.todo, env, jobs)
+    run.clients = _clients(run.todo, env, jobs, share)
     ui.start_count(f"batch: {len(tasks)} jobs", len(tasks))
     try:
         for t in tasks:
@@ -281,6 +284,8 @@ class _Run:
             )
             if self.abandon.is_set() and result.status == "failed":
                 return  # interrupted mid-job: no line for it; the next run redoes it
+            with self.lock:
+                self.scratches.remove(scratch)  # its job is over: kept by nobody
             self.finish(result)
 
     def interrupted(self) -> None:
@@ -298,10 +303,11 @@ class _Run:
             scratch.cleanup()  # and no job can create a file after this
 
 
-def _clients(todo: list[Task], env: Env, jobs: int) -> dict[tuple[str, str], Any]:
+def _clients(todo: list[Task], env: Env, jobs: int, share: int = 1) -> dict[tuple[str, str], Any]:
     """One Client per profile and base URL: one pool, one Pacer (a 429 pauses every worker of
     that profile)."""
     from imggen.wire.client import Client
+    from imggen.wire.retry import Pacer
 
     clients: dict[tuple[str, str], Any] = {}
     for t in todo:
@@ -314,6 +320,9 @@ def _clients(todo: list[Task], env: Env, jobs: int) -> dict[tuple[str, str], Any
                 transport=env.transport,
                 max_connections=max(32, width),
                 limits=env.limits,
+                # the gateway's pace, learnt from its answers, and a window of 1 call up to
+                # every call of -j jobs at once
+                pacer=Pacer(width, share=share),
             )
     return clients
 

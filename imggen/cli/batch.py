@@ -87,8 +87,9 @@ Report = Annotated[
     typer.Option(
         "--report",
         metavar="FILE.html",
-        help="Write a gallery of the run: one self-contained HTML page (with --shard I/N, "
-        "FILE-I-of-N.html).",
+        help="Write a gallery of the run: self-contained HTML pages of 200 jobs each (with "
+        "--shard I/N, FILE-I-of-N.html). Run without --shard after the shards, it shows them "
+        "all, with what each shard recorded.",
         rich_help_panel=RUN_PANEL,
     ),
 ]
@@ -217,6 +218,7 @@ def _run(env: Any, ui: Any, m: Any, how: _How, flags: Flags) -> None:
                 fail_fast=how.fail_fast,
                 on_saved=_printer(env, quiet=flags["json"]),
                 max_cost=max_cost,
+                share=part[1] if part else 1,
             )
     finally:
         results_file.close()
@@ -270,8 +272,11 @@ def _gallery(ui: Any, summary: Any, manifest: Path, report: Path, part: Any) -> 
     from imggen.console import shown
 
     path = gallery.page_path(report, part)
-    gallery.write(path, summary, manifest, part)
-    ui.info(f"gallery in {shown(str(path))}")
+    # unsharded, after shards: one gallery of them all, with what each shard recorded
+    earlier = gallery.shard_records(manifest) if part is None else None
+    pages = gallery.write(path, summary, manifest, part, earlier)
+    more = f" ({len(pages)} pages)" if len(pages) > 1 else ""
+    ui.info(f"gallery in {shown(str(path))}{more}")
 
 
 def _document(m: Any, results_path: Path, summary: Any) -> dict[str, Any]:
@@ -291,13 +296,26 @@ def _document(m: Any, results_path: Path, summary: Any) -> dict[str, Any]:
     }
 
 
+SUMMARY_ROWS = 100  # a table of 10,000 rows helps no one; the results file has them all
+
+
+def _listed(results: list[Any]) -> list[Any]:
+    """The jobs the summary table shows: all, or up to SUMMARY_ROWS, failed ones first."""
+    if len(results) <= SUMMARY_ROWS:
+        return results
+    failed = [r for r in results if r.status == "failed"][:SUMMARY_ROWS]
+    rest = [r for r in results if r.status != "failed"][: SUMMARY_ROWS - len(failed)]
+    return sorted(failed + rest, key=lambda r: r.task.row.number)
+
+
 def _summarise(ui: Any, summary: Any, results_path: Path) -> None:
     from imggen.batch.budget import money
     from imggen.console import shown
 
     costs = summary.cost is not None  # a cost column only where the gateway reports one
     rows = []
-    for r in summary.results:
+    listed = _listed(summary.results)
+    for r in listed:
         note = r.reason if r.status == "skipped" else ""
         if r.error is not None:
             note = f"exit {int(r.error.exit_code)}: {r.error.message}"
@@ -312,6 +330,11 @@ def _summarise(ui: Any, summary: Any, results_path: Path) -> None:
         columns.append("cost")
         rows.append(["", "total", "", "", "", "", money(summary.cost, summary.currency), ""])
     ui.summary("imggen batch", [*columns, "note"], rows)
+    if len(listed) < len(summary.results):
+        ui.info(
+            f"the table shows {len(listed)} of {len(summary.results)} jobs (failed ones "
+            f"first); the results file has every one"
+        )
     counts = ", ".join(
         f"{n} {status}"
         for status in ("saved", "submitted", "skipped", "failed")

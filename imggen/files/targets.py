@@ -159,6 +159,10 @@ def _check_name(target: Target, name_max: int) -> None:
     once the image is paid for, or only for its sidecar)."""
     if target.path is None:
         return
+    # most names are far from either limit (4 bytes a character at most, and at most 10 more
+    # for another extension and the sidecar's): no need to spell their variants out
+    if len(target.path.name) * 4 + 10 < name_max and len(str(target.path)) * 4 + 10 < PATH_MAX:
+        return
     name = longest_name(target)
     size = len(os.fsencode(name))
     if size > name_max:

@@ -25,8 +25,9 @@ routes match by path suffix, so any prefix (``/v1``, ``/api/v1``) works.
 Knobs, all plain attributes: ``api_key`` (None accepts any), ``latency`` (seconds per image),
 ``honour_size`` (False: every image 64x64), ``size`` (every image this (w, h)), ``noise``
 (incompressible pixels), ``image_format`` ("png", "jpeg", "webp"), ``models`` (the listing),
-``models_endpoint`` (False: GET models is a 404). It records every request in ``requests``
-(``requests_to(suffix)`` filters them).
+``models_endpoint`` (False: GET models is a 404), ``rate_limit`` (a ``ratelimit.RateLimit``:
+429 past N requests a period, with OpenAI's x-ratelimit-* headers or none). It records every
+request in ``requests`` (``requests_to(suffix)`` filters them).
 
 Fault switches: ``faults`` is a queue of ``Fault(kind, status=, headers=, seconds=, body=,
 path=)``; each is used by the first request it fits, then dropped. Kinds: ``status`` (an error

@@ -13,9 +13,10 @@ import sys
 import time
 from typing import Any
 
-from imggen.testing import jobs
+from imggen.testing import jobs, ratelimit
 from imggen.testing.models import litellm_alias
 from imggen.testing.protocol import FAULT_KINDS, Fault
+from imggen.testing.ratelimit import STYLES, RateLimit
 from imggen.testing.server import FakeGateway
 
 DEFAULT_PORT = 8765
@@ -36,6 +37,7 @@ examples:
   python -m imggen.testing --fault status:429 --fault reset
   python -m imggen.testing --alias company-image=gpt-image-1   # a LiteLLM-style proxy
   python -m imggen.testing --deployment prod-images=gpt-image-1 --refuse-safety
+  python -m imggen.testing --rate-limit 600/min --latency 0.3     # OpenAI-style rate limit
 
 fault kinds (each fails the next request it fits, in the order given):
   status[:CODE]      an error reply, 500 unless CODE (429, 503, 401, ...)
@@ -81,6 +83,13 @@ def parse_alias(text: str) -> tuple[str, str]:
     if not name or not model:
         raise argparse.ArgumentTypeError(f"expected NAME=MODEL, not {text!r}")
     return name, model
+
+
+def parse_rate(text: str) -> tuple[int, float]:
+    try:
+        return ratelimit.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def parser() -> argparse.ArgumentParser:
@@ -142,6 +151,20 @@ def parser() -> argparse.ArgumentParser:
         help="refuse every Google, Azure, Together, xAI and Recraft generation for safety, "
         "in each provider's own words",
     )
+    cli.add_argument(
+        "--rate-limit",
+        type=parse_rate,
+        metavar="N/PERIOD",
+        help="answer 429 past N requests a PERIOD (600/min, 10/s), at most a second's worth "
+        "at once, with OpenAI's x-ratelimit-* headers on every answer [no limit]",
+    )
+    cli.add_argument(
+        "--rate-headers",
+        choices=STYLES,
+        default="openai",
+        help="what answers say of the limit: OpenAI's headers, only Retry-After on a 429, or "
+        "nothing [openai]",
+    )
     cli.add_argument("--quiet", action="store_true", help="do not log requests on stderr")
     cli.add_argument(
         "--fault",
@@ -172,6 +195,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.deployment:
         gateway.deployments = dict(args.deployment)
     jobs.configure(gateway.jobs, args)
+    if args.rate_limit:
+        gateway.rate_limit = RateLimit(*args.rate_limit, style=args.rate_headers)
     for name, model in args.alias:
         litellm_alias(gateway, name, model)
         gateway.drops = LITELLM_DROPS

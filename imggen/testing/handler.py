@@ -3,6 +3,7 @@ route it, and send the reply (whole, chunked, slowly, stalled or cut off)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import socket
 import struct
@@ -140,6 +141,7 @@ class Handler(BaseHTTPRequestHandler):
             form is not None and form.get("stream", [""])[-1] == "true"
         )
         fault: Fault | None = None
+        said: dict[str, str] = {}
         try:
             if route not in ("files", "redirect", *OWN_AUTH) and not self._authorized(headers):
                 raise HTTPError(
@@ -147,6 +149,8 @@ class Handler(BaseHTTPRequestHandler):
                 )
             if parse_error is not None:
                 raise parse_error
+            if gw.rate_limit is not None and route not in ("files", "redirect"):
+                said = gw.rate_limit.take()  # a 429 past the limit; what it says of the limit
             fault = gw._take_fault(path, route, streaming)
             early = fault_reply(fault)
             if early is not None:
@@ -170,6 +174,8 @@ class Handler(BaseHTTPRequestHandler):
         except Abort:
             self._abort()
             return
+        if said:
+            reply = dataclasses.replace(reply, headers={**reply.headers, **said})
         try:
             self._send(reply, fault)
         except Abort:

@@ -33,6 +33,7 @@ from imggen.testing.protocol import (
     Recorded,
     fault_matches,
 )
+from imggen.testing.ratelimit import RateLimit
 
 HOST = "127.0.0.1"
 
@@ -98,6 +99,7 @@ class FakeGateway:
         self.deployments: dict[str, str] = {"my-images": "gpt-image-1"}
         self.jobs = JobStore()  # fal, Replicate, Black Forest Labs: switches and counters
         self.batches: dict[str, dict[str, Any]] = {}  # Batch API: id -> input lines, files
+        self.rate_limit: RateLimit | None = None  # requests past it are answered 429
         self.verbose = False
         # signs each image served (bytes, mime) -> bytes: --signed, see testing/signed.py
         self.signer: Callable[[bytes, str], bytes] | None = None

@@ -23,6 +23,7 @@ from imggen.wire.auth import BEARER, Auth, same_site
 from imggen.wire.download import Downloader
 from imggen.wire.inflate import decoded
 from imggen.wire.multipart import multipart
+from imggen.wire.pace import reading
 from imggen.wire.replies import ReplyParser
 from imggen.wire.retry import Pacer, Retrier, RetryLater
 from imggen.wire.session import Progress, Session
@@ -215,6 +216,7 @@ class Client:
                     "GET", self._keyed(url), self._retrier, headers=headers
                 ) as resp,
             ):
+                self._heard(resp)
                 self._check_status(resp)
                 size = 0
                 for chunk in decoded(resp):
@@ -366,6 +368,7 @@ class Client:
             ) as resp,
         ):
             session.log(resp, started)
+            self._heard(resp)
             self._check_status(resp)
             chunks = session.chunks(resp, retrier)
             if "text/event-stream" in resp.headers.get("content-type", ""):
@@ -386,6 +389,10 @@ class Client:
                 where = f"in an HTTP {resp.status_code} reply"
                 raise event_error(value, self._redact, where=where)
             return dialect.parse(value)
+
+    def _heard(self, resp: httpx.Response) -> None:
+        """Tell the gate what the gateway said of its rate limit."""
+        self._retrier.heard(resp.status_code, reading(resp.headers, wall=time.time()))
 
     def _check_status(self, resp: httpx.Response) -> None:
         """Raises the error a non-2xx answer stands for; RetryLater when it is worth asking

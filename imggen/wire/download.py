@@ -66,7 +66,9 @@ class Downloader:
         """Fetch an image URL to a new spill file, with retries. Raises LinkExpired (gone, or
         a page instead of an image) or GatewayFailed (refused scheme, too big, too many
         redirects, network)."""
-        return self._retrier.run(lambda delivered: self._fetch(url, spill), what="download")
+        return self._retrier.run(
+            lambda delivered: self._fetch(url, spill), what="download", paced=False
+        )
 
     def _open(self) -> Session:
         with self._lock:

@@ -4,18 +4,22 @@ the downloader both run their attempts in. No httpx: an attempt signals with Ret
 
 from __future__ import annotations
 
-import email.utils
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import TypeVar
 
 from imggen.errors import DeadlineExceeded, GatewayFailed, ImggenError
 from imggen.limits import Limits
+from imggen.wire.pace import Clock, Gate, Reading, Ticket, retry_after
+
+__all__ = ["Pacer", "Retrier", "RetryLater", "backoff", "retry_after"]
 
 T = TypeVar("T")
+
+# 429s a batch job may meet while the gate finds the gateway's pace (see Retrier.run)
+RATE_LIMITED_TRIES = 8
 
 
 class RetryLater(Exception):
@@ -34,53 +38,50 @@ class RetryLater(Exception):
         self.reached = reached
 
 
-@dataclass
 class Pacer:
-    """Shared among workers: a 429's Retry-After pauses every request, not just one."""
+    """Shared among the workers of one gateway: the Gate they pass before each request (its
+    rate, pauses and, in a batch, concurrency window), blocking until it lets one go."""
 
-    until: float = 0.0
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    def __init__(
+        self, most: int | None = None, *, share: int = 1, clock: Clock = time.monotonic
+    ) -> None:
+        self.gate = Gate(most, share=share, clock=clock)
+
+    @property
+    def until(self) -> float:
+        """Nothing is sent before this time (monotonic): a Retry-After or 429's pause."""
+        return self.gate.until
+
+    @property
+    def adaptive(self) -> bool:
+        """Whether the gate learns the rate and sizes the window (a batch), so a 429 costs no
+        backoff of its own."""
+        return self.gate.most is not None
 
     def pause(self, seconds: float) -> None:
-        with self.lock:
-            self.until = max(self.until, time.monotonic() + seconds)
+        self.gate.pause(seconds)
 
-    def wait(self, cancelled: threading.Event, deadline: float | None) -> None:
-        while (delay := self.until - time.monotonic()) > 0:
-            if deadline is not None and time.monotonic() + delay > deadline:
+    def wait(self, cancelled: threading.Event, deadline: float | None) -> Ticket | None:
+        """A Ticket once the gate lets a request go; None when cancelled. Raises
+        GatewayFailed when the gate's wait would outlast the deadline."""
+        while not isinstance(admitted := self.gate.admit(), Ticket):
+            if deadline is not None and time.monotonic() + admitted > deadline:
                 raise GatewayFailed(
                     "the gateway asked to slow down past the time limit (--timeout)"
                 )
-            if cancelled.wait(min(delay, 0.2)):
-                return
+            if cancelled.wait(min(admitted, 0.2)):
+                return None
+        return admitted
+
+    def done(self, ticket: Ticket | None, status: int, said: Reading) -> None:
+        if ticket is not None:
+            self.gate.done(ticket, status, said)
 
 
 def backoff(attempt: int, limits: Limits) -> float:
     """Exponential backoff with full jitter: about 0.5 s, 1 s, 2 s ... up to the cap."""
     ceiling: float = min(limits.backoff_cap, limits.backoff_base * 2.0 ** (attempt - 1))
     return ceiling / 2 + random.uniform(0, ceiling / 2)
-
-
-def retry_after(headers: Mapping[str, str]) -> float | None:
-    """Seconds to wait from retry-after-ms, or Retry-After as seconds or an HTTP date."""
-    ms = headers.get("retry-after-ms")
-    if ms:
-        try:
-            return max(0.0, float(ms) / 1000)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
 
 
 class Retrier:
@@ -107,6 +108,7 @@ class Retrier:
         self.retried = 0
         self.resent = 0  # retries of a POST the gateway may have billed already
         self._lock = threading.Lock()
+        self._heard = threading.local()
 
     def fork(
         self,
@@ -146,19 +148,30 @@ class Retrier:
             return read_timeout
         return max(0.05, min(read_timeout, self.deadline - time.monotonic()))
 
-    def run(self, attempt: Callable[[list[bool]], T], *, what: str) -> T:
+    def heard(self, status: int, said: Reading) -> None:
+        """What the gateway answered the attempt under way in this thread: its status and what
+        it said of its rate limit, for the Pacer's gate."""
+        self._heard.value = (status, said)
+
+    def run(self, attempt: Callable[[list[bool]], T], *, what: str, paced: bool = True) -> T:
         """attempt(delivered) until it returns, again after each RetryLater while tries and
         time remain. An attempt sets delivered[0] once a stream has begun delivering: from then
         on its errors carry ``delivered`` and nothing is retried (the image was likely billed).
+        ``paced``: each attempt passes the Pacer's gate first (API calls, not image downloads
+        from another host).
+
+        Under a batch's adaptive Pacer a 429 (refused before any work, so never billed) is
+        retried up to RATE_LIMITED_TRIES times whatever --retries says (unless it says 0), and
+        waits in the gate rather than backing off alone.
 
         Raises the ImggenError that ended the attempts; GatewayFailed("cancelled") on close().
         """
-        tries = self.retries + 1
-        for k in range(1, tries + 1):
-            self.pacer.wait(self.cancelled, self.deadline)
+        tries, limited = self.retries + 1, 0
+        k = 0
+        while True:
             delivered = [False]
             try:
-                return attempt(delivered)
+                return self._attempt(attempt, delivered, paced)
             except ImggenError as exc:
                 if delivered[0] and not exc.delivered:  # e.g. a stream cut after its first event
                     raise exc.as_delivered().with_traceback(exc.__traceback__) from exc.__cause__
@@ -174,9 +187,20 @@ class Retrier:
                     ) from exc.__cause__
             if self.cancelled.is_set():
                 raise GatewayFailed("cancelled")
-            delay = self._delay(k, tries, error, wait)
-            if error.status == 429:  # a 429 holds back every worker sharing this gateway (batch)
-                self.pacer.pause(delay)
+            gated = paced and self.pacer.adaptive and self.retries > 0
+            if gated and error.status == 429 and limited < max(self.retries, RATE_LIMITED_TRIES):
+                limited += 1
+                n, most = limited, max(self.retries, RATE_LIMITED_TRIES) + 1
+                self._delay(n, most, error, wait)  # raises past the Retry-After cap or deadline
+                if wait:
+                    self.pacer.pause(wait)  # e.g. Google's retryDelay, in the body
+                delay = 0.0  # the gate spreads the retries
+            else:
+                k += 1
+                n, most = k, tries
+                delay = self._delay(k, tries, error, wait)
+                if error.status == 429:  # a 429 holds back every worker sharing this gateway
+                    self.pacer.pause(delay)
             # Billed twice only if the first try may have made an image: it reached the gateway,
             # which did not turn it away unread (a 429 is refused before any work).
             billable = what.startswith("POST") and reached and error.status != 429
@@ -184,13 +208,27 @@ class Retrier:
                 self.retried += 1
                 self.resent += int(billable)
             billed = ", a retried generation may be billed twice" if billable else ""
+            when = f"in {delay:.1f} s" if delay or not gated else "at the gateway's pace"
             self.on_retry(
-                f"{error.message}; retrying {what} in {delay:.1f} s "
-                f"(attempt {k + 1} of {tries}{billed})"
+                f"{error.message}; retrying {what} {when} (attempt {n + 1} of {most}{billed})"
             )
-            if self.cancelled.wait(delay):
+            if delay and self.cancelled.wait(delay):
                 raise GatewayFailed("cancelled")
-        raise AssertionError("unreachable")
+
+    def _attempt(self, attempt: Callable[[list[bool]], T], delivered: list[bool], paced: bool) -> T:
+        """One attempt, through the gate when paced; the gate hears how it went."""
+        if not paced:
+            return attempt(delivered)
+        ticket = self.pacer.wait(self.cancelled, self.deadline)
+        if ticket is None:
+            raise GatewayFailed("cancelled")
+        self._heard.value = None
+        try:
+            return attempt(delivered)
+        finally:
+            status, said = self._heard.value or (0, Reading())
+            self._heard.value = None
+            self.pacer.done(ticket, status, said)
 
     def _delay(self, k: int, tries: int, error: ImggenError, wait: float | None) -> float:
         """Seconds before try k + 1; raises `error` (or why not) when there is to be none."""

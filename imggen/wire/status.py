@@ -21,7 +21,7 @@ from imggen.errors import (
 )
 from imggen.files.imagefile import looks_like_html
 from imggen.wire.jsonstream import loads
-from imggen.wire.retry import retry_after
+from imggen.wire.pace import retry_after, retry_delay
 
 # Asked again (SPEC "Reliability"): timeouts, conflicts, rate limits, and the 5xx family
 # (520-524 are Cloudflare's; any other 5xx is retried too).
@@ -112,7 +112,8 @@ def error_for_status(
             hint="the gateway is failing or busy; try again later (or raise --retries)",
             status=status,
         )
-        return Verdict(failed, retry=True, wait=retry_after(headers))
+        wait = retry_after(headers)
+        return Verdict(failed, retry=True, wait=retry_delay(parsed) if wait is None else wait)
     return Verdict(
         GatewayRefused(
             f"the gateway refused the request (HTTP {status}){detail}",

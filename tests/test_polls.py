@@ -1,0 +1,97 @@
+"""Waiting on many jobs (imggen.wire.polls): each job polled no more often than its provider
+allows, backing off, all of a provider's polls within its rate, 429s on polls honoured; on a
+fake clock."""
+
+from __future__ import annotations
+
+import pytest
+
+from imggen.wire.polls import Cadence, Polls
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 500.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_nothing_waiting_is_none_and_a_new_job_waits_its_first_gap() -> None:
+    clock = Clock()
+    polls = Polls(Cadence(first=2.0), clock=clock)
+    assert polls.take() is None and polls.waiting == 0
+    polls.add("a")
+    assert polls.take() == pytest.approx(2.0)
+    clock.now += 2.0
+    assert polls.take() == "a"
+    assert polls.counts == {"a": 1}
+    assert polls.take() is None  # being polled: not due again until answered
+
+
+def test_gaps_grow_by_the_factor_between_least_and_most() -> None:
+    clock = Clock()
+    polls = Polls(Cadence(first=0.5, least=1.0, most=4.0, factor=2.0), clock=clock)
+    polls.add("a")
+    gaps = []
+    for _ in range(6):
+        wait = polls.take()
+        assert isinstance(wait, float)
+        gaps.append(round(wait, 6))
+        clock.now += wait
+        assert polls.take() == "a"
+        polls.pending("a")
+    assert gaps == [0.5, 1.0, 2.0, 4.0, 4.0, 4.0]
+
+
+def test_a_finished_job_is_never_polled_again() -> None:
+    clock = Clock()
+    polls = Polls(Cadence(first=0.0), clock=clock)
+    polls.add("a")
+    assert polls.take() == "a"
+    polls.finished("a")
+    assert polls.waiting == 0 and polls.take() is None
+
+
+def test_the_providers_rate_spaces_polls_of_different_jobs() -> None:
+    clock = Clock()
+    polls = Polls(Cadence(first=0.0, rate=4.0), clock=clock)
+    for job in "abc":
+        polls.add(job)
+    assert polls.take() == "a"
+    assert polls.take() == pytest.approx(0.25)
+    clock.now += 0.25
+    assert polls.take() == "b"
+
+
+def test_a_429_holds_every_poll_for_its_retry_after_and_widens_the_gap() -> None:
+    clock = Clock()
+    polls = Polls(Cadence(first=0.0, least=1.0, most=60.0), clock=clock)
+    polls.add("a")
+    polls.add("b")
+    assert polls.take() == "a"
+    polls.limited("a", wait=5.0)
+    assert polls.take() == pytest.approx(5.0)  # b too
+    clock.now += 5.0
+    assert polls.take() == "b"
+    assert polls.take() == "a"
+    assert polls.limited_polls == 1
+
+
+def test_a_429_without_retry_after_waits_twice_the_gap() -> None:
+    clock = Clock()
+    polls = Polls(Cadence(first=0.0, least=3.0), clock=clock)
+    polls.add("a")
+    assert polls.take() == "a"
+    polls.limited("a")
+    assert polls.take() == pytest.approx(6.0)
+
+
+def test_a_thousand_jobs_are_polled_a_handful_of_times_each() -> None:
+    from benchmarks.polls import simulate
+
+    stats = simulate(1000, seed=7)
+    assert stats["finished"] == 1000
+    assert stats["per_job_mean"] <= 12  # jobs of 5 to 120 s, gaps of 1 s growing to 15 s
+    assert stats["limited"] == 0  # the provider's rate was kept to
+    assert stats["late_mean"] <= 8.0  # seconds between a job ending and its collecting poll
