@@ -16,6 +16,7 @@ from imggen.testing.protocol import (
     Abort,
     Fault,
     HTTPError,
+    Look,
     Recorded,
     Reply,
     as_int,
@@ -99,6 +100,15 @@ def route(gw: FakeGateway, rec: Recorded, path: str, fault: Fault | None) -> Rep
     if not isinstance(body, dict):
         raise bad_request("expected a JSON object body")
     model = str(body.get("model") or "")
+    if not gw.knows(model):
+        raise HTTPError(
+            error_reply(
+                404,
+                f"The model `{model}` does not exist or you do not have access to it.",
+                "invalid_request_error",
+                "model_not_found",
+            )
+        )
     stream = body.get("stream") is True
     count = as_int(body.get("n"), 1)
     if count < 1:
@@ -148,7 +158,14 @@ def route(gw: FakeGateway, rec: Recorded, path: str, fault: Fault | None) -> Rep
     if not gw.sleep(gw.latency):
         raise Abort
     as_url = shape in ("xty", "trinity_url")
-    images = gw.images(count, *size, fault, as_url=as_url, mime_label=mime_label)
+    images = gw.images(
+        count,
+        *size,
+        fault,
+        as_url=as_url,
+        mime_label=mime_label,
+        look=Look(prompt_of(body), body.get("seed")),
+    )
     no_image_text = (fault.body or NO_IMAGE_TEXT) if fault and fault.kind == "no_image" else None
     usage = gw.usage(CHAT_USAGE, len(images))
     base = {
@@ -168,6 +185,21 @@ def route(gw: FakeGateway, rec: Recorded, path: str, fault: Fault | None) -> Rep
             "usage": usage,
         },
     )
+
+
+def prompt_of(body: dict[str, Any]) -> str:
+    """The last user message's text (a string, or its text parts)."""
+    messages = body.get("messages")
+    for message in reversed(messages if isinstance(messages, list) else []):
+        if not isinstance(message, dict) or message.get("role") != "user":
+            continue
+        content = message.get("content")
+        if isinstance(content, str):
+            return content
+        if isinstance(content, list):
+            texts = [p.get("text") for p in content if isinstance(p, dict)]
+            return " ".join(t for t in texts if isinstance(t, str))
+    return ""
 
 
 # ---- response ------------------------------------------------------------------------------

@@ -15,10 +15,10 @@ from imggen.testing.protocol import (
     SLOW_STEP,
     Abort,
     Fault,
-    FilePart,
     HTTPError,
     Recorded,
     Reply,
+    TooLarge,
     bad_request,
     error_reply,
     fault_reply,
@@ -28,6 +28,10 @@ from imggen.testing.routes import route_of
 
 if TYPE_CHECKING:
     from imggen.testing.server import FakeGateway, _Server
+
+
+READ_PIECE = 1 << 20  # a body is read this much at a time
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -72,13 +76,15 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self._dispatch()
 
-    do_POST = do_PUT = do_DELETE = do_PATCH = do_GET
+    do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_GET
 
     # ---- request ---------------------------------------------------------------------------
 
     def _read_body(self) -> bytes:
+        """The body, read in bounded pieces; TooLarge past gw.max_body (nothing more is read)."""
+        cap = self.gw.max_body
+        out = bytearray()
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            out = bytearray()
             while True:
                 size_line = self.rfile.readline(1024)
                 size = int(size_line.split(b";")[0].strip() or b"0", 16)
@@ -86,71 +92,127 @@ class Handler(BaseHTTPRequestHandler):
                     while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
                         pass
                     return bytes(out)
-                out += self.rfile.read(size)
+                if len(out) + size > cap:
+                    raise TooLarge
+                self._read_into(out, size)
                 self.rfile.readline(1024)
         length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length > 0 else b""
+        if length > cap:
+            raise TooLarge
+        self._read_into(out, length)
+        return bytes(out)
 
-    def _dispatch(self) -> None:
-        gw = self.gw
-        try:
-            raw = self._read_body()
-        except (OSError, ValueError):
-            self.close_connection = True
-            return
+    def _read_into(self, out: bytearray, size: int) -> None:
+        while size > 0:
+            piece = self.rfile.read(min(size, READ_PIECE))
+            if not piece:
+                raise ValueError("body ended early")
+            out += piece
+            size -= len(piece)
+
+    def _parse(self, raw: bytes, headers: dict[str, str]) -> Recorded:
         split = urlsplit(self.path)
-        path = split.path or "/"
+        rec = Recorded(
+            method=self.command,
+            path=split.path or "/",
+            query=dict(parse_qsl(split.query, keep_blank_values=True)),
+            headers=headers,
+            json=None,
+            form=None,
+            files=[],
+            raw_size=len(raw),
+        )
+        content_type = headers.get("content-type", "")
+        kind = content_type.split(";", 1)[0].strip().lower()
+        if kind == "multipart/form-data":
+            rec.form, rec.files, rec.uploads = parse_multipart(raw, content_type)
+        elif kind == "application/json" or (kind.endswith("+json") and "/" in kind):
+            try:
+                rec.json = json.loads(raw)
+            except ValueError:
+                raise bad_request(
+                    "We could not parse the JSON body of your request.", "invalid_json"
+                ) from None
+        elif raw or self.command in ("POST", "PUT", "PATCH"):
+            # A browser sends text/plain (or a form) to any site without asking first: never
+            # read those as JSON, so a web page cannot make this gateway work for it.
+            shown = kind or "none"
+            raise HTTPError(
+                error_reply(
+                    415,
+                    f"Unsupported Content-Type '{shown}': send application/json "
+                    "(multipart/form-data for image edits)",
+                    "invalid_request_error",
+                    "unsupported_media_type",
+                )
+            )
+        return rec
+
+    def _headers(self) -> dict[str, str]:
         headers: dict[str, str] = {}
         for name, value in self.headers.items():
             key = name.lower()
             headers[key] = f"{headers[key]}, {value}" if key in headers else value
-        content_type = headers.get("content-type", "")
-        body_json: Any = None
-        form: dict[str, list[str]] | None = None
-        files: list[FilePart] = []
-        parse_error: HTTPError | None = None
-        if content_type.lower().startswith("multipart/form-data"):
+        return headers
+
+    def _refusal(self, headers: dict[str, str]) -> Reply | None:
+        """A reply for requests refused before their body is read: another host's name
+        (DNS rebinding), a CORS preflight, an oversized body."""
+        host = headers.get("host", "").rsplit(":", 1)[0].strip("[]").lower()
+        if host not in LOOPBACK_NAMES:
+            return error_reply(421, "This gateway answers only 127.0.0.1 and localhost")
+        if self.command == "OPTIONS":  # a preflight: never granted, no Access-Control-* ever
+            return error_reply(405, "Method OPTIONS not allowed", code="method_not_allowed")
+        return None
+
+    def _dispatch(self) -> None:
+        gw = self.gw
+        headers = self._headers()
+        refused = self._refusal(headers)
+        try:
+            if refused is not None:
+                raise HTTPError(refused)
             try:
-                form, files, _ = parse_multipart(raw, content_type)
-            except HTTPError as exc:
-                parse_error = exc
-        elif raw:
-            try:
-                body_json = json.loads(raw)
-            except ValueError:
-                if "json" in content_type.lower():
-                    parse_error = bad_request("request body is not valid JSON")
-        rec = Recorded(
-            method=self.command,
-            path=path,
-            query=dict(parse_qsl(split.query, keep_blank_values=True)),
-            headers=headers,
-            json=body_json,
-            form=form,
-            files=files,
-            raw_size=len(raw),
-        )
-        gw._record(rec)
-        route, method, handler = route_of(path)
-        streaming = (isinstance(body_json, dict) and body_json.get("stream") is True) or (
-            form is not None and form.get("stream", [""])[-1] == "true"
-        )
+                raw = self._read_body()
+            except TooLarge:
+                raise HTTPError(
+                    error_reply(
+                        413,
+                        f"Request body too large: at most {gw.max_body} bytes",
+                        "invalid_request_error",
+                        "request_too_large",
+                    )
+                ) from None
+        except HTTPError as exc:
+            self.close_connection = True
+            self._reply(exc.reply, None)
+            return
+        except (OSError, ValueError):
+            self.close_connection = True
+            return
+        path = urlsplit(self.path).path or "/"
+        persona, route, method, handler = route_of(path)
         fault: Fault | None = None
         try:
-            if route not in ("files", "redirect") and not self._authorized(headers):
-                raise HTTPError(
-                    error_reply(401, "Invalid API key", "invalid_request_error", "invalid_api_key")
-                )
-            if parse_error is not None:
-                raise parse_error
+            if persona is not None:
+                sent = persona.key_of(headers)
+                if sent is None or (gw.api_key is not None and sent != gw.api_key):
+                    raise HTTPError(persona.unauthorized(sent))
+            try:
+                rec = self._parse(raw, headers)
+            finally:
+                del raw
+            gw._record(rec)
+            streaming = (isinstance(rec.json, dict) and rec.json.get("stream") is True) or (
+                rec.form is not None and rec.form.get("stream", [""])[-1] == "true"
+            )
             fault = gw._take_fault(path, route, streaming)
             early = fault_reply(fault)
             if early is not None:
                 reply = early
             elif handler is None:
-                raise HTTPError(
-                    error_reply(404, f"Not found: {path}", "invalid_request_error", "not_found")
-                )
+                message = f"Invalid URL ({self.command} {path})"
+                raise HTTPError(error_reply(404, message, "invalid_request_error"))
             elif method != self.command:
                 raise HTTPError(
                     error_reply(
@@ -160,25 +222,24 @@ class Handler(BaseHTTPRequestHandler):
                     )
                 )
             else:
-                reply = handler(gw, rec, path, fault)
+                try:
+                    reply = handler(gw, rec, path, fault)
+                finally:
+                    rec.uploads = {}
         except HTTPError as exc:
             reply = exc.reply
         except Abort:
             self._abort()
             return
+        self._reply(reply, fault)
+
+    def _reply(self, reply: Reply, fault: Fault | None) -> None:
         try:
             self._send(reply, fault)
         except Abort:
             self._abort()
         except OSError:
             self.close_connection = True
-
-    def _authorized(self, headers: dict[str, str]) -> bool:
-        key = self.gw.api_key
-        if key is None:
-            return True
-        scheme, _, token = headers.get("authorization", "").partition(" ")
-        return scheme.lower() == "bearer" and token.strip() == key
 
     # ---- routes ------------------------------------------------------------------------------
 

@@ -1,10 +1,11 @@
-"""Which module answers which path: the route table of the fake gateway, and the download
-routes (/files/, /redirect/) it serves itself. A new gateway family is one module and one
-line here."""
+"""Which module answers which path: the fake gateway's personas (each a path prefix, a route
+table, how its key is sent and how it says no), and the download routes (/files/, /redirect/)
+it serves itself. A new gateway family is one module and one Persona here."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from imggen.testing import chat, images_api, models, openrouter_image_api
@@ -16,8 +17,7 @@ if TYPE_CHECKING:
 
 def _files(gw: FakeGateway, rec: Recorded, path: str, fault: Fault | None) -> Reply:
     name = path[len("/files/") :]
-    with gw._lock:
-        entry = gw.files.get(name)
+    entry = gw.file(name)
     if entry is None:
         raise HTTPError(error_reply(404, f"No such file: {name}", code="not_found"))
     data, content_type = entry
@@ -32,30 +32,86 @@ def _redirect(gw: FakeGateway, rec: Recorded, path: str, fault: Fault | None) ->
 
 
 Route = Callable[["FakeGateway", Recorded, str, "Fault | None"], Reply]
+# (route name, method, handler); the name is what faults and streaming checks match on
+Entry = tuple[str, str, Route]
 
-# path suffix -> (route name, method, handler); /files/ and /redirect/ are matched by prefix.
-# A new gateway family is one module and one line here.
-ROUTES: dict[str, tuple[str, str, Route]] = {
+
+def bearer_key(headers: dict[str, str]) -> str | None:
+    """The key of an ``Authorization: Bearer KEY`` header; None when there is none."""
+    scheme, _, token = headers.get("authorization", "").partition(" ")
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and token else None
+
+
+def openai_unauthorized(sent: str | None) -> Reply:
+    """OpenAI's 401s (the key itself is never echoed)."""
+    if sent is None:
+        return error_reply(
+            401,
+            "You didn't provide an API key. You need to provide your API key in an "
+            "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
+            "invalid_request_error",
+        )
+    return error_reply(
+        401, "Incorrect API key provided.", "invalid_request_error", "invalid_api_key"
+    )
+
+
+@dataclass(frozen=True)
+class Persona:
+    """One gateway family: where its API lives, its routes (exact paths below the prefix; a
+    key ending in "/" matches any path below it), how a request carries its key, and the 401
+    it answers without a (right) key."""
+
+    name: str
+    prefix: str
+    routes: dict[str, Entry]
+    key_of: Callable[[dict[str, str]], str | None]
+    unauthorized: Callable[[str | None], Reply]
+
+    def entry(self, rest: str) -> Entry | None:
+        found = self.routes.get(rest)
+        if found is not None:
+            return found
+        for key, value in self.routes.items():
+            if key.endswith("/") and rest.startswith(key) and len(rest) > len(key):
+                return value
+        return None
+
+
+# OpenAI's API and those shaped on it: images API, chat completions, OpenRouter's Image API.
+OPENAI_ROUTES: dict[str, Entry] = {
     "/chat/completions": ("chat", "POST", chat.route),
     "/images/generations": ("generations", "POST", images_api.generations),
     "/images/edits": ("edits", "POST", images_api.edits),
-    # OpenRouter's Image API; its list before the models API, whose suffix it shares
     "/images/models": ("image_models", "GET", openrouter_image_api.models_route),
     "/images": ("image_api", "POST", openrouter_image_api.route),
     "/models": ("models", "GET", models.route),
+    "/models/": ("model", "GET", models.retrieve),
 }
-_DOWNLOADS: dict[str, tuple[str, str, Route]] = {
+
+# The seeds' paths (shared/seeds/README.md): OpenAI, Trinity, Knox and XTY serve {root}/v1;
+# Turing, OpenRoute and OpenRouter serve {root}/api/v1. Longest prefix first.
+PERSONAS: list[Persona] = [
+    Persona("openrouter", "/api/v1", OPENAI_ROUTES, bearer_key, openai_unauthorized),
+    Persona("openai", "/v1", OPENAI_ROUTES, bearer_key, openai_unauthorized),
+]
+_DOWNLOADS: dict[str, Entry] = {
     "/files/": ("files", "GET", _files),
     "/redirect/": ("redirect", "GET", _redirect),
 }
 
 
-def route_of(path: str) -> tuple[str, str, Route | None]:
-    """(route name, method, handler) for a path; ("unknown", "", None) when none matches."""
-    for prefix, found in _DOWNLOADS.items():
+def route_of(path: str) -> tuple[Persona | None, str, str, Route | None]:
+    """(persona, route name, method, handler) for a path; the persona is None for downloads,
+    which take no key, and the handler None when no route matches."""
+    for prefix, (name, method, handler) in _DOWNLOADS.items():
         if path.startswith(prefix):
-            return found
-    for suffix, found in ROUTES.items():
-        if path.endswith(suffix):
-            return found
-    return "unknown", "", None
+            return None, name, method, handler
+    for persona in PERSONAS:
+        if path.startswith(persona.prefix + "/"):
+            found = persona.entry(path[len(persona.prefix) :])
+            if found is not None:
+                return persona, *found
+            return persona, "unknown", "", None
+    return PERSONAS[-1], "unknown", "", None

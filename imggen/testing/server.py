@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import secrets
 import socket
 import socketserver
@@ -14,25 +15,37 @@ import time
 from http.server import ThreadingHTTPServer
 from typing import Any
 
+from imggen.testing.derive import derived_png
+from imggen.testing.encoders import WEBP_TEXT_PIXELS, make_jpeg, make_webp
+from imggen.testing.font import caption, layout
 from imggen.testing.handler import Handler
 from imggen.testing.models import DEFAULT_MODELS
 from imggen.testing.openrouter_image_api import DEFAULT_IMAGE_MODELS
-from imggen.testing.pictures import (
-    IMAGE_FORMATS,
-    make_jpeg_header,
-    make_png,
-    make_webp_header,
-    with_transparency,
-)
+from imggen.testing.pictures import IMAGE_FORMATS, make_png, seeded_colour, with_transparency
 from imggen.testing.protocol import (
     BAD_BASE64,
     Abort,
     Fault,
+    Look,
     Recorded,
+    check_pixels,
     fault_matches,
 )
 
 HOST = "127.0.0.1"
+# The image models of the gateways the fake plays (shared/seeds/, OpenAI, OpenRouter), with or
+# without a provider prefix ("openai/gpt-image-1", "turing/gemini-3-pro-image")
+KNOWN_FAMILIES = re.compile(
+    r"(?:[\w.-]+/)?(?:gpt-image-[\w.-]+|dall-e-[23]|chatgpt-image-latest|hunyuan-image"
+    r"|gemini-[\d.]+-(?:flash|pro|flash-lite)-image[\w.-]*|doubao-seedream-[\w.-]+"
+    r"|flux[\w.-]*|seedream-[\w.-]+)"
+)
+MiB = 1 << 20
+MAX_BODY = 64 * MiB  # a request body (OpenAI takes images of up to 50 MB in an edit)
+RECORDS_KEPT = 500  # the newest requests recorded; older ones are forgotten
+RECORD_BYTES = 32 * MiB  # bodies kept whole in the record; older ones are summarised
+FILES_KEPT = 200  # images served under /files/ (as links), newest kept
+FILE_BYTES = 512 * MiB
 
 
 class _Server(ThreadingHTTPServer):
@@ -86,7 +99,9 @@ class FakeGateway:
         # without a word (shared/references/litellm-proxy.md)
         self.aliases: dict[str, str] = {}
         self.drops: tuple[str, ...] = ()
+        self.known_models: set[str] = set()  # served besides the listings and KNOWN_FAMILIES
         self.files: dict[str, tuple[bytes, str]] = {}  # name -> (bytes, content type)
+        self.max_body = MAX_BODY  # larger request bodies get a 413, unread
         self.verbose = False
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -168,7 +183,18 @@ class FakeGateway:
             self._seq += 1
             name = f"img-{self._seq:05d}-{secrets.token_hex(4)}.{ext}"
             self.files[name] = (data, content_type)
+            # bounded: the newest FILES_KEPT files up to FILE_BYTES (the newest always)
+            total = 0
+            for index, old in enumerate(reversed(list(self.files))):
+                total += len(self.files[old][0])
+                if index and (index >= FILES_KEPT or total > FILE_BYTES):
+                    del self.files[old]
         return name
+
+    def file(self, name: str) -> tuple[bytes, str] | None:
+        """(bytes, content type) of a file put_file stored, None when unknown or forgotten."""
+        with self._lock:
+            return self.files.get(name)
 
     def file_url(self, name: str) -> str:
         return f"{self.url}/files/{name}"
@@ -194,8 +220,18 @@ class FakeGateway:
             self._conns.discard(conn)
 
     def _record(self, rec: Recorded) -> None:
+        """Record a request: the newest RECORDS_KEPT, of which the newest bodies up to
+        RECORD_BYTES whole and the others summarised (their long strings described)."""
         with self._lock:
             self.requests.append(rec)
+            del self.requests[:-RECORDS_KEPT]
+            whole = 0
+            for old in reversed(self.requests):
+                if old.summarised:
+                    continue
+                whole += old.raw_size
+                if whole > RECORD_BYTES and old is not rec:
+                    old.summarise()
 
     def _next_colour(self) -> tuple[int, int, int]:
         with self._lock:
@@ -210,6 +246,18 @@ class FakeGateway:
                     return self.faults.pop(index)
         return None
 
+    def knows(self, model: str) -> bool:
+        """Whether a request's model is one this gateway serves: listed (models, image models,
+        aliases, known_models) or of an image family the real gateways serve."""
+        with self._lock:
+            listed = {str(m.get("id")) for m in [*self.models, *self.image_models]}
+        return (
+            model in listed
+            or model in self.aliases
+            or model in self.known_models
+            or KNOWN_FAMILIES.fullmatch(model) is not None
+        )
+
     def usage(self, base: dict[str, Any], images: int) -> dict[str, Any]:
         """A reply's usage: ``base``, plus ``cost`` for its images when ``self.cost`` is set."""
         if self.cost is None:
@@ -223,24 +271,46 @@ class FakeGateway:
         return not self._stop.is_set()
 
     def image(
-        self, width: int, height: int, fmt: str | None = None, *, alpha: bool = False
+        self,
+        width: int,
+        height: int,
+        fmt: str | None = None,
+        *,
+        alpha: bool = False,
+        look: Look | None = None,
+        index: int = 0,
     ) -> tuple[bytes, str, str]:
-        """(bytes, mime, extension) of one image in ``fmt`` (default ``self.image_format``);
-        ``alpha``: a PNG with transparency."""
+        """(bytes, mime, extension) of one image in ``fmt`` (default ``self.image_format``):
+        the prompt's first words, the size and the seed drawn on a colour (the same seed and
+        prompt, the same bytes); an edit's ``source`` PNG framed and lightened; ``alpha``: a
+        PNG with transparency. 400 above MAX_SIDE / MAX_PIXELS."""
         if self.size is not None:
             width, height = self.size
         elif not self.honour_size:
             width = height = 64
+        check_pixels(width, height)
         fmt = fmt or self.image_format
         if fmt not in IMAGE_FORMATS:
             raise ValueError(f"image_format must be png, jpeg or webp, not {fmt!r}")
         mime, ext = IMAGE_FORMATS[fmt]
+        look = look or Look()
+        prompt, seed, source = look.prompt, look.seed, look.source
+        colour = self._next_colour() if seed is None else seeded_colour(seed, prompt, index)
+        ink = (20, 20, 20) if sum(colour) > 384 else (255, 255, 255)
+        if source is not None and fmt == "png" and not self.noise:
+            derived = derived_png(source, width, height, colour)
+            if derived is not None:
+                return (with_transparency(derived) if alpha else derived), mime, ext
+            prompt = f"edit {prompt}"
+        lines = caption(prompt, width, height, seed)
         if fmt == "jpeg":
-            data = make_jpeg_header(width, height)
+            data = make_jpeg(layout(width, height, lines, grid=8), (colour, ink))
         elif fmt == "webp":
-            data = make_webp_header(width, height)
+            words = width * height <= WEBP_TEXT_PIXELS
+            data = make_webp(layout(width, height, lines if words else []), (colour, ink))
         else:
-            data = make_png(width, height, noise=self.noise, color=self._next_colour())
+            picture = None if self.noise else layout(width, height, lines)
+            data = make_png(width, height, noise=self.noise, color=colour, picture=picture, ink=ink)
             if alpha:
                 data = with_transparency(data)
         return data, mime, ext
@@ -257,14 +327,15 @@ class FakeGateway:
         mime_label: str | None = None,
         fmt: str | None = None,
         alpha: bool = False,
+        look: Look | None = None,
     ) -> list[str]:
         """``count`` images as data URLs, bare base64 (raw_b64) or /files/ URLs (as_url)."""
         kind = fault.kind if fault else ""
         if kind == "no_image":
             return []
         out = []
-        for _ in range(max(1, count)):
-            data, mime, ext = self.image(width, height, fmt, alpha=alpha)
+        for index in range(max(1, count)):
+            data, mime, ext = self.image(width, height, fmt, alpha=alpha, look=look, index=index)
             if kind == "truncated_image":
                 data = data[: len(data) // 2]
             encoded = BAD_BASE64 if kind == "bad_base64" else base64.b64encode(data).decode()
