@@ -516,7 +516,9 @@ def test_fault_status_is_fifo_and_path_scoped(gw: FakeGateway, client: httpx.Cli
     gw.faults.append(Fault("status", status=503, body="upstream down"))
     first = client.post("/v1/chat/completions", json=SMALL_CHAT)  # skips the generations fault
     assert first.status_code == 503 and first.json()["error"]["message"] == "upstream down"
-    second = client.post("/v1/images/generations", json={"model": "turing/gpt-image-1", "size": "16x16"})
+    second = client.post(
+        "/v1/images/generations", json={"model": "turing/gpt-image-1", "size": "16x16"}
+    )
     assert second.status_code == 429 and second.headers["retry-after"] == "1"
     assert second.json()["error"]["message"]
     assert gw.faults == []
@@ -608,7 +610,9 @@ def test_fault_no_image(gw: FakeGateway, client: httpx.Client) -> None:
     gw.faults += [Fault("no_image"), Fault("no_image", body="nope")]
     message = client.post("/v1/chat/completions", json=SMALL_CHAT).json()["choices"][0]["message"]
     assert message == {"role": "assistant", "content": "I can't draw that, but here is a poem."}
-    reply = client.post("/v1/images/generations", json={"model": "turing/gpt-image-1", "size": "8x8"})
+    reply = client.post(
+        "/v1/images/generations", json={"model": "turing/gpt-image-1", "size": "8x8"}
+    )
     assert reply.status_code == 200 and reply.json()["data"] == []
 
 
@@ -617,7 +621,9 @@ def test_fault_bad_base64(gw: FakeGateway, client: httpx.Client) -> None:
     message = client.post("/v1/chat/completions", json=SMALL_CHAT).json()["choices"][0]["message"]
     url = message["images"][0]["image_url"]["url"]
     assert url == "data:image/png;base64,iVBORw0KGgo!!!not-base64***"
-    item = client.post("/v1/images/generations", json={"model": "turing/gpt-image-1", "size": "8x8"}).json()
+    item = client.post(
+        "/v1/images/generations", json={"model": "turing/gpt-image-1", "size": "8x8"}
+    ).json()
     with pytest.raises(ValueError):
         base64.b64decode(item["data"][0]["b64_json"], validate=True)
 

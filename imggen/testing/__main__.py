@@ -25,10 +25,10 @@ listing; --alias makes it a LiteLLM-style proxy. Its base URL is the first line 
 each request is logged on stderr."""
 EXAMPLES = """\
 examples:
-  python -m imggen.testing --quiet &        # then: kill %1
-  python -m imggen.testing --port 0 --key test-key --latency 2
-  python -m imggen.testing --fault status:429 --fault reset
-  python -m imggen.testing --alias company-image=gpt-image-1   # a LiteLLM-style proxy
+  PROG --quiet &        # then: kill %1
+  PROG --port 0 --key test-key --latency 2
+  PROG --fault status:429 --fault reset
+  PROG --alias company-image=gpt-image-1   # a LiteLLM-style proxy
 
 fault kinds (each fails the next request it fits, in the order given):
   status[:CODE]      an error reply, 500 unless CODE (429, 503, 401, ...)
@@ -76,11 +76,11 @@ def parse_alias(text: str) -> tuple[str, str]:
     return name, model
 
 
-def parser() -> argparse.ArgumentParser:
+def parser(prog: str = "python -m imggen.testing") -> argparse.ArgumentParser:
     cli = argparse.ArgumentParser(
-        prog="python -m imggen.testing",
+        prog=prog,
         description=DESCRIPTION,
-        epilog=EXAMPLES,
+        epilog=EXAMPLES.replace("PROG", prog),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     cli.add_argument(
@@ -126,8 +126,9 @@ def parser() -> argparse.ArgumentParser:
     return cli
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+def main(argv: list[str] | None = None, prog: str = "python -m imggen.testing") -> int:
+    """Serve until stopped; the exit status (argparse exits 2 itself on a bad option)."""
+    args = parser(prog).parse_args(argv)
     gateway = FakeGateway(api_key=args.key, port=args.port, latency=args.latency)
     gateway.verbose = not args.quiet
     gateway.faults.extend(args.fault)
@@ -154,9 +155,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         print(gateway.base_url, flush=True)
         if not args.quiet:
-            key = "the key --key gave" if args.key else "any key"
+            key = "only the key --key gave" if args.key else "any key"
             print(
-                f"fake gateway: serving {gateway.base_url} (accepts {key}); "
+                f"fake gateway: serving {gateway.base_url} (takes {key}, as "
+                "Authorization: Bearer KEY); "
                 "Ctrl-C or SIGTERM stops it",
                 file=sys.stderr,
                 flush=True,

@@ -76,7 +76,7 @@ def clean(text: str) -> str:
 
 def caption(prompt: str, width: int, height: int, seed: object) -> list[str]:
     """The lines a placeholder shows: the prompt's first words, the size, the seed."""
-    words, first = clean(prompt).split(), ""
+    words, first = clean(prompt[: MAX_CHARS * 8]).split(), ""
     for word in words:
         if len(first) + len(word) + 1 > MAX_CHARS and first:
             break

@@ -102,6 +102,8 @@ class FakeGateway:
         self.known_models: set[str] = set()  # served besides the listings and KNOWN_FAMILIES
         self.files: dict[str, tuple[bytes, str]] = {}  # name -> (bytes, content type)
         self.max_body = MAX_BODY  # larger request bodies get a 413, unread
+        self.records_kept = RECORDS_KEPT
+        self.record_bytes = RECORD_BYTES
         self.verbose = False
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -220,17 +222,17 @@ class FakeGateway:
             self._conns.discard(conn)
 
     def _record(self, rec: Recorded) -> None:
-        """Record a request: the newest RECORDS_KEPT, of which the newest bodies up to
-        RECORD_BYTES whole and the others summarised (their long strings described)."""
+        """Record a request: the newest ``records_kept``, of which the newest bodies up to
+        ``record_bytes`` whole and the others summarised (their long strings described)."""
         with self._lock:
             self.requests.append(rec)
-            del self.requests[:-RECORDS_KEPT]
+            del self.requests[: -self.records_kept]
             whole = 0
             for old in reversed(self.requests):
                 if old.summarised:
                     continue
                 whole += old.raw_size
-                if whole > RECORD_BYTES and old is not rec:
+                if whole > self.record_bytes and old is not rec:
                     old.summarise()
 
     def _next_colour(self) -> tuple[int, int, int]:
