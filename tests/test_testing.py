@@ -119,7 +119,8 @@ def test_jpeg_and_webp_are_real_files() -> None:
         with Image.open(io.BytesIO(data)) as image:
             image.load()
             assert image.size == size
-            assert max(abs(a - b) for a, b in zip(image.getpixel((5, 5)), (200, 80, 40))) <= 2
+            pixel = image.getpixel((5, 5))
+            assert max(abs(a - b) for a, b in zip(pixel, (200, 80, 40), strict=True)) <= 2
     assert image_size_of(jpeg) == ("jpeg", 1376, 768)
     assert image_size_of(webp) == ("webp", 300, 200)
     assert image_size_of(make_png(7, 9)) == ("png", 7, 9)
