@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
 from imggen.testing.protocol import Fault, HTTPError, Recorded, Reply, error_reply, json_reply
 
@@ -75,7 +76,7 @@ def listed(model: dict[str, Any]) -> dict[str, Any]:
 
 def retrieve(gw: FakeGateway, rec: Recorded, path: str, fault: Fault | None) -> Reply:
     """GET /models/{id} (the openai SDK's models.retrieve); ids may hold a slash."""
-    wanted = path.split("/models/", 1)[1]
+    wanted = unquote(path.split("/models/", 1)[1])  # the openai SDK sends "/" as %2F
     found = next((m for m in gw.models if str(m.get("id")) == wanted), None)
     if not gw.models_endpoint or found is None:
         raise HTTPError(
