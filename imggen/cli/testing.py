@@ -11,8 +11,8 @@ app = typer.Typer(
     cls=Group,
     help="The offline fake gateway, for trying imggen and testing pipelines without a key.",
     epilog="""
-        imggen testing serve --port 0 --key test-key   # its base URL is the first stdout line
-        imggen testing serve --help                     # every option and fault switch
+        imggen testing serve --port 0 --key test-key   # prints its base URL first
+        imggen testing serve --fault status:429        # the first request gets a 429
     """,
     no_args_is_help=True,
     rich_markup_mode=None,
@@ -28,6 +28,10 @@ def testing() -> None:
 @app.command(
     "serve",
     cls=Command,
+    epilog="""
+        imggen testing serve --quiet &                 # then: kill %1
+        imggen testing serve --port 0 --key test-key   # prints its base URL first
+    """,
     add_help_option=False,  # --help is the server's own: it lists every option
     context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
 )

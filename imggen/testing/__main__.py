@@ -18,17 +18,19 @@ from imggen.testing.server import FakeGateway
 
 DEFAULT_PORT = 8765
 DESCRIPTION = """\
-Serve an offline fake image gateway on 127.0.0.1 until stopped (Ctrl-C or SIGTERM):
-the OpenAI images API (with DALL-E rules and streamed partial images), OpenRouter's Image
-API and its image models list, chat completions in every style imggen speaks, and a models
-listing; --alias makes it a LiteLLM-style proxy. Its base URL is the first line of stdout;
-each request is logged on stderr."""
+Serve an offline fake image gateway on 127.0.0.1 until stopped (Ctrl-C or
+SIGTERM): the OpenAI images API (with DALL-E rules and streamed partial images),
+OpenRouter's Image API and its image models list, chat completions in every
+style imggen speaks, and a models listing; --alias makes it a LiteLLM-style
+proxy. Its base URL (ending in /v1; /api/v1 serves the same) is the first line
+of stdout; each request is logged on stderr. Every request needs a key, as
+Authorization: Bearer KEY (any key, or only --key's)."""
 EXAMPLES = """\
-examples:
+Examples:
   PROG --quiet &        # then: kill %1
   PROG --port 0 --key test-key --latency 2
   PROG --fault status:429 --fault reset
-  PROG --alias company-image=gpt-image-1   # a LiteLLM-style proxy
+  PROG --alias company-image=gpt-image-1   # LiteLLM-style
 
 fault kinds (each fails the next request it fits, in the order given):
   status[:CODE]      an error reply, 500 unless CODE (429, 503, 401, ...)
@@ -42,8 +44,8 @@ fault kinds (each fails the next request it fits, in the order given):
   no_image           a reply with text and no image
   bad_base64         an image that is not valid base64
   truncated_image    half an image
-  expired[:CODE]     an image link answers 403 (or CODE); only replies that carry links
-  stream_error       a streamed image request ends with an error event instead of the image
+  expired[:CODE]     an image link answers 403 (or CODE), in replies with links
+  stream_error       a streamed image request ends in an error event, no image
 """
 
 

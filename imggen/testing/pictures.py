@@ -38,17 +38,22 @@ def idat_of(groups: list[tuple[bytes, int]]) -> bytes:
     """
     out = [b"\x78\x9c"]
     adler = 1
-    for row, count in groups:
-        rows_per_block = max(1, min(count, (1 << 18) // len(row)))
+    for at, (row, count) in enumerate(groups):
+        rows_per_block = max(1, (1 << 18) // len(row))
         repeat, rest = divmod(count, rows_per_block)
-        for block, times in ((row * rows_per_block, repeat), (row * rest, 1 if rest else 0)):
-            if not times:
-                continue
+        block = row * rows_per_block
+        if repeat:
             comp = zlib.compressobj(6, zlib.DEFLATED, -15)
-            out.append((comp.compress(block) + comp.flush(zlib.Z_FULL_FLUSH)) * times)
-            for _ in range(times):
+            out.append((comp.compress(block) + comp.flush(zlib.Z_FULL_FLUSH)) * repeat)
+            for _ in range(repeat):
                 adler = zlib.adler32(block, adler)
-    out.append(zlib.compressobj(6, zlib.DEFLATED, -15).flush(zlib.Z_FINISH))
+        last = at == len(groups) - 1
+        if rest or last:
+            comp = zlib.compressobj(6, zlib.DEFLATED, -15)
+            out.append(
+                comp.compress(row * rest) + comp.flush(zlib.Z_FINISH if last else zlib.Z_FULL_FLUSH)
+            )
+            adler = zlib.adler32(row * rest, adler)
     out.append(struct.pack(">I", adler))
     return b"".join(out)
 
