@@ -231,3 +231,42 @@ def test_a_mask_of_another_size_is_refused(client: httpx.Client) -> None:
         "Invalid mask: its size (30x40) must match the image's (40x30)"
     )
     assert edit(make_png(40, 30)).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/api/v1/images/generations", {"model": "turing/gpt-image-1", "prompt": "x", "n": 11}),
+        ("/v1/images/generations", {"model": "doubao-seedream-4-5-251128", "n": 16}),
+        ("/v1/images/generations", {"model": "turing/gpt-image-1", "partial_images": 9}),
+        ("/v1/chat/completions", {**CHAT, "n": 11}),
+    ],
+)
+def test_every_route_bounds_how_many_images_one_request_makes(
+    client: httpx.Client, path: str, body: dict[str, Any]
+) -> None:
+    response = client.post(path, json=body)
+    assert response.status_code == 400 and error(response)["code"] == "invalid_value"
+
+
+def test_json_nested_past_the_parser_is_a_400(client: httpx.Client) -> None:
+    response = client.post(
+        "/v1/chat/completions",
+        content=b"[" * 100_000,
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status_code == 400 and error(response)["code"] == "invalid_json"
+
+
+def test_connections_past_the_cap_are_hung_up_on(gw: FakeGateway) -> None:
+    gw.max_connections = 2
+    port = int(gw.url.rsplit(":", 1)[1])
+    held = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(2)]
+    try:
+        for sock in held:  # each has its thread now
+            sock.sendall(b"GET /v1/models HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as third:
+            assert third.recv(100) == b""  # closed without a word
+    finally:
+        for sock in held:
+            sock.close()

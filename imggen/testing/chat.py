@@ -28,6 +28,7 @@ from imggen.testing.protocol import (
 if TYPE_CHECKING:
     from imggen.testing.server import FakeGateway
 
+MAX_CHOICES = 10  # n: images (XTY: choices) one request may ask for
 # Usage block of every successful chat reply.
 CHAT_USAGE = {"prompt_tokens": 10, "completion_tokens": 1290, "total_tokens": 1300}
 SSE_KEEPALIVE = b": OPENROUTER PROCESSING\n\n"  # 001/003: OpenRouter-style keep-alive comment
@@ -111,8 +112,8 @@ def route(gw: FakeGateway, rec: Recorded, path: str, fault: Fault | None) -> Rep
         )
     stream = body.get("stream") is True
     count = as_int(body.get("n"), 1)
-    if count < 1:
-        raise bad_request("n must be >= 1")
+    if not 1 <= count <= MAX_CHOICES:
+        raise bad_request(f"n must be 1-{MAX_CHOICES}, not {count}", "invalid_value")
     image_config = body.get("image_config")
     image_config = image_config if isinstance(image_config, dict) else None
     extra = body.get("extra_body")

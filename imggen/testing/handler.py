@@ -129,7 +129,7 @@ class Handler(BaseHTTPRequestHandler):
         elif kind == "application/json" or (kind.endswith("+json") and "/" in kind):
             try:
                 rec.json = json.loads(raw)
-            except ValueError:
+            except (ValueError, RecursionError):  # RecursionError: "[[[[..." nested too deep
                 raise bad_request(
                     "We could not parse the JSON body of your request.", "invalid_json"
                 ) from None

@@ -122,8 +122,12 @@ def images_reply(
         )
     openai_images.check(body, route, inputs)
     count = as_int(body.get("n"), 1)
-    if count < 1:
-        raise bad_request("n must be >= 1")
+    # shared/seeds/002_b08cd22946c7f3fa.txt: n is 1-10; Seedream makes up to 15 in turn
+    top = 15 if "seedream" in model else 10
+    if not 1 <= count <= top:
+        raise bad_request(f"n must be 1-{top}, not {count}", "invalid_value")
+    if not 0 <= as_int(body.get("partial_images"), 0) <= 3:
+        raise bad_request("partial_images must be 0-3", "invalid_value")
     wxh = parse_wxh(body.get("size"))
     if model.startswith("turing/gpt-image-2"):
         if wxh is not None:

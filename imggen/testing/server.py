@@ -44,6 +44,7 @@ MiB = 1 << 20
 MAX_BODY = 64 * MiB  # a request body (OpenAI takes images of up to 50 MB in an edit)
 RECORDS_KEPT = 500  # the newest requests recorded; older ones are forgotten
 RECORD_BYTES = 32 * MiB  # bodies kept whole in the record; older ones are summarised
+MAX_CONNECTIONS = 128  # open at once; one thread each
 FILES_KEPT = 200  # images served under /files/ (as links), newest kept
 FILE_BYTES = 512 * MiB
 
@@ -59,6 +60,9 @@ class _Server(ThreadingHTTPServer):
         self.server_port = self.server_address[1]
 
     def process_request(self, request: Any, client_address: Any) -> None:
+        if not self.gateway._has_room():  # bounded: past max_connections, hang up at once
+            self.shutdown_request(request)
+            return
         thread = threading.Thread(
             target=self.process_request_thread,
             args=(request, client_address),
@@ -102,6 +106,7 @@ class FakeGateway:
         self.known_models: set[str] = set()  # served besides the listings and KNOWN_FAMILIES
         self.files: dict[str, tuple[bytes, str]] = {}  # name -> (bytes, content type)
         self.max_body = MAX_BODY  # larger request bodies get a 413, unread
+        self.max_connections = MAX_CONNECTIONS
         self.records_kept = RECORDS_KEPT
         self.record_bytes = RECORD_BYTES
         self.verbose = False
@@ -202,6 +207,11 @@ class FakeGateway:
         return f"{self.url}/files/{name}"
 
     # ---- internals -------------------------------------------------------------------------
+
+    def _has_room(self) -> bool:
+        with self._lock:
+            self._threads = [t for t in self._threads if t.is_alive()]
+            return len(self._threads) < self.max_connections
 
     def _track_thread(self, thread: threading.Thread) -> None:
         with self._lock:
