@@ -40,7 +40,13 @@ library only (the plugin module excepted: pytest loads it).
 
 from __future__ import annotations
 
-from imggen.testing.pictures import image_size_of, make_jpeg_header, make_png, make_webp_header
+from imggen.testing.pictures import (
+    image_size_of,
+    make_jpeg_header,
+    make_png,
+    make_webp_header,
+    placeholder,
+)
 from imggen.testing.protocol import FAULT_KINDS, Fault, FilePart, Recorded
 from imggen.testing.server import FakeGateway
 
@@ -54,4 +60,5 @@ __all__ = [
     "make_jpeg_header",
     "make_png",
     "make_webp_header",
+    "placeholder",
 ]

@@ -8,10 +8,10 @@ import os
 import struct
 import zlib
 
-from imggen.testing.encoders import RGB, make_jpeg, make_webp
+from imggen.testing.encoders import RGB, WEBP_TEXT_PIXELS, make_jpeg, make_webp
 
 __all__ = ["RGB"]
-from imggen.testing.font import Layout
+from imggen.testing.font import Layout, caption, layout
 
 IMAGE_FORMATS = {
     "png": ("image/png", "png"),
@@ -104,6 +104,21 @@ def with_transparency(png: bytes) -> bytes:
     """An RGB PNG with a tRNS chunk (one colour transparent): it holds transparency."""
     at = 8 + 8 + 13 + 4  # signature, then the IHDR chunk
     return png[:at] + png_chunk(b"tRNS", b"\x00\x00\x00\x00\x00\x00") + png[at:]
+
+
+def placeholder(
+    fmt: str, width: int, height: int, colour: RGB, prompt: str = "", seed: object = None
+) -> bytes:
+    """A placeholder image in ``fmt``: the prompt's first words, the size and the seed drawn
+    on ``colour`` (in black or white, whichever shows)."""
+    ink = (20, 20, 20) if sum(colour) > 384 else (255, 255, 255)
+    lines = caption(prompt, width, height, seed)
+    if fmt == "jpeg":
+        return make_jpeg(layout(width, height, lines, grid=8), (colour, ink))
+    if fmt == "webp":
+        words = width * height <= WEBP_TEXT_PIXELS
+        return make_webp(layout(width, height, lines if words else []), (colour, ink))
+    return make_png(width, height, color=colour, picture=layout(width, height, lines), ink=ink)
 
 
 def make_jpeg_header(width: int, height: int, color: RGB = (200, 80, 40)) -> bytes:

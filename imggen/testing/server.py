@@ -16,12 +16,16 @@ from http.server import ThreadingHTTPServer
 from typing import Any
 
 from imggen.testing.derive import derived_png
-from imggen.testing.encoders import WEBP_TEXT_PIXELS, make_jpeg, make_webp
-from imggen.testing.font import caption, layout
 from imggen.testing.handler import Handler
 from imggen.testing.models import DEFAULT_MODELS
 from imggen.testing.openrouter_image_api import DEFAULT_IMAGE_MODELS
-from imggen.testing.pictures import IMAGE_FORMATS, make_png, seeded_colour, with_transparency
+from imggen.testing.pictures import (
+    IMAGE_FORMATS,
+    make_png,
+    placeholder,
+    seeded_colour,
+    with_transparency,
+)
 from imggen.testing.protocol import (
     BAD_BASE64,
     Abort,
@@ -308,23 +312,17 @@ class FakeGateway:
         look = look or Look()
         prompt, seed, source = look.prompt, look.seed, look.source
         colour = self._next_colour() if seed is None else seeded_colour(seed, prompt, index)
-        ink = (20, 20, 20) if sum(colour) > 384 else (255, 255, 255)
         if source is not None and fmt == "png" and not self.noise:
             derived = derived_png(source, width, height, colour)
             if derived is not None:
                 return (with_transparency(derived) if alpha else derived), mime, ext
             prompt = f"edit {prompt}"
-        lines = caption(prompt, width, height, seed)
-        if fmt == "jpeg":
-            data = make_jpeg(layout(width, height, lines, grid=8), (colour, ink))
-        elif fmt == "webp":
-            words = width * height <= WEBP_TEXT_PIXELS
-            data = make_webp(layout(width, height, lines if words else []), (colour, ink))
+        if self.noise and fmt == "png":
+            data = make_png(width, height, noise=True)
         else:
-            picture = None if self.noise else layout(width, height, lines)
-            data = make_png(width, height, noise=self.noise, color=colour, picture=picture, ink=ink)
-            if alpha:
-                data = with_transparency(data)
+            data = placeholder(fmt, width, height, colour, prompt, seed)
+        if alpha and fmt == "png":
+            data = with_transparency(data)
         return data, mime, ext
 
     def images(

@@ -252,6 +252,7 @@ def test_models_reads_litellm_modes(fake: FakeGateway, cli: Cli) -> None:
 
 def test_litellm_chat_stream_asks_for_usage(fake: FakeGateway, cli: Cli) -> None:
     _litellm(fake, cli)
+    fake.known_models.add("company-gemini")  # a chat deployment the proxy serves
     done = cli(
         "generate", "x", "-p", "work", "-m", "company-gemini", "-o", "c.png", "--json",
         env=key_env("litellm"), timeout=RUN_TIMEOUT,
