@@ -130,6 +130,16 @@ def test_a_body_over_the_cap_gets_413_unread(gw: FakeGateway) -> None:
     assert b"request_too_large" in reply and gw.requests == []
 
 
+def test_without_the_key_a_body_is_not_read(gw: FakeGateway) -> None:
+    head = (
+        b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        b"Authorization: Bearer sk-wrong\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 60000000\r\n\r\n"
+    )
+    reply = raw_request(gw, head, b"{" * 2000)
+    assert reply.startswith(b"HTTP/1.1 401 ") and b"invalid_api_key" in reply
+
+
 def test_a_chunked_body_over_the_cap_gets_413(gw: FakeGateway) -> None:
     gw.max_body = 1000
     head = (

@@ -24,13 +24,14 @@ from imggen.testing.protocol import (
     fault_reply,
     parse_multipart,
 )
-from imggen.testing.routes import route_of
+from imggen.testing.routes import Persona, route_of
 
 if TYPE_CHECKING:
     from imggen.testing.server import FakeGateway, _Server
 
 
 READ_PIECE = 1 << 20  # a body is read this much at a time
+DRAIN_CAP = 1 << 20  # a refused request's body is read (not kept) up to this size
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
 
 
@@ -40,6 +41,7 @@ class Handler(BaseHTTPRequestHandler):
     sys_version = ""
     timeout = 60  # idle keep-alive connections are dropped after this
     server: _Server
+    raw = b""  # the body being handled
 
     # ---- connection lifecycle ----------------------------------------------------------------
 
@@ -156,8 +158,7 @@ class Handler(BaseHTTPRequestHandler):
         return headers
 
     def _refusal(self, headers: dict[str, str]) -> Reply | None:
-        """A reply for requests refused before their body is read: another host's name
-        (DNS rebinding), a CORS preflight, an oversized body."""
+        """The refusal of another host's name (DNS rebinding) or a CORS preflight."""
         host = headers.get("host", "").rsplit(":", 1)[0].strip("[]").lower()
         if host not in LOOPBACK_NAMES:
             return error_reply(421, "This gateway answers only 127.0.0.1 and localhost")
@@ -165,39 +166,53 @@ class Handler(BaseHTTPRequestHandler):
             return error_reply(405, "Method OPTIONS not allowed", code="method_not_allowed")
         return None
 
+    def _refuse_early(self, headers: dict[str, str], persona: Persona | None) -> None:
+        """Refuse, before the body is read: another host's name (DNS rebinding), a CORS
+        preflight, a missing or wrong key, an oversized body. Raises HTTPError; the
+        connection is then closed unless the (small) body could be drained."""
+        gw = self.gw
+        refused = self._refusal(headers)
+        if refused is None and persona is not None:
+            sent = persona.key_of(headers)
+            if sent is None or (gw.api_key is not None and sent != gw.api_key):
+                refused = persona.unauthorized(sent)
+        if refused is not None:
+            length = self.headers.get("Content-Length") or "0"
+            chunked = "chunked" in self.headers.get("Transfer-Encoding", "").lower()
+            if chunked or not length.isdigit() or int(length) > DRAIN_CAP:
+                self.close_connection = True
+            else:  # read, so the client sees the answer rather than a reset
+                self._read_into(bytearray(), int(length))
+            raise HTTPError(refused)
+        try:
+            self.raw = self._read_body()
+        except TooLarge:
+            self.close_connection = True
+            raise HTTPError(
+                error_reply(
+                    413,
+                    f"Request body too large: at most {gw.max_body} bytes",
+                    "invalid_request_error",
+                    "request_too_large",
+                )
+            ) from None
+
     def _dispatch(self) -> None:
         gw = self.gw
         headers = self._headers()
-        refused = self._refusal(headers)
+        path = urlsplit(self.path).path or "/"
+        persona, route, method, handler = route_of(path)
         try:
-            if refused is not None:
-                raise HTTPError(refused)
-            try:
-                raw = self._read_body()
-            except TooLarge:
-                raise HTTPError(
-                    error_reply(
-                        413,
-                        f"Request body too large: at most {gw.max_body} bytes",
-                        "invalid_request_error",
-                        "request_too_large",
-                    )
-                ) from None
+            self._refuse_early(headers, persona)
         except HTTPError as exc:
-            self.close_connection = True
             self._reply(exc.reply, None)
             return
         except (OSError, ValueError):
             self.close_connection = True
             return
-        path = urlsplit(self.path).path or "/"
-        persona, route, method, handler = route_of(path)
+        raw, self.raw = self.raw, b""
         fault: Fault | None = None
         try:
-            if persona is not None:
-                sent = persona.key_of(headers)
-                if sent is None or (gw.api_key is not None and sent != gw.api_key):
-                    raise HTTPError(persona.unauthorized(sent))
             try:
                 rec = self._parse(raw, headers)
             finally:
