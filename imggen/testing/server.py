@@ -1,4 +1,4 @@
-"""The fake gateway itself: a threaded HTTP/1.1 server on 127.0.0.1 that records every request,
+"""The fake gateway itself: a threaded HTTP/1.1 server on 127.0.0.1 that records requests,
 injects queued faults, and hands each route to its family's module (ROUTES)."""
 
 from __future__ import annotations
