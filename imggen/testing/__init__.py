@@ -30,10 +30,10 @@ the seed (the same seed, the same bytes); an edit frames its input.
 Knobs, all plain attributes: ``api_key`` (None takes any key, still required), ``latency``
 (seconds per image), ``honour_size`` (False: every image 64x64), ``size`` (every image this
 (w, h)), ``noise`` (incompressible pixels), ``image_format`` ("png", "jpeg", "webp"),
-``models`` (the listing), ``models_endpoint`` (False: GET models is a 404), ``known_models`` (more model names it
-serves), ``max_body``, ``records_kept``, ``record_bytes``, ``max_connections``. It records the
-newest requests in ``requests`` (``requests_to(suffix)`` filters them; older large bodies are
-summarised).
+``models`` (the listing), ``models_endpoint`` (False: GET models is a 404), ``known_models``
+(more model names it serves), ``max_body``, ``records_kept``, ``record_bytes``,
+``max_connections``. It records the newest requests in ``requests`` (``requests_to(suffix)``
+filters them; older large bodies are summarised).
 
 Fault switches: ``faults`` is a queue of ``Fault(kind, status=, headers=, seconds=, body=,
 path=)``; each is used by the first request it fits, then dropped. Kinds: ``status`` (an error
