@@ -81,6 +81,11 @@ def test_a_body_that_is_not_declared_json_is_refused(
     assert error(response)["code"] == "unsupported_media_type"
 
 
+def test_a_get_saying_json_with_no_body_is_fine(client: httpx.Client) -> None:
+    response = client.get("/v1/models", headers={"Content-Type": "application/json"})
+    assert response.status_code == 200
+
+
 def test_no_cors_preflight_is_granted(gw: FakeGateway) -> None:
     response = httpx.options(
         gw.base_url + "/chat/completions",

@@ -129,6 +129,8 @@ class Handler(BaseHTTPRequestHandler):
         if kind == "multipart/form-data":
             rec.form, rec.files, rec.uploads = parse_multipart(raw, content_type)
         elif kind == "application/json" or (kind.endswith("+json") and "/" in kind):
+            if not raw:  # a GET saying application/json, or an empty POST: no body
+                return rec
             try:
                 rec.json = json.loads(raw)
             except (ValueError, RecursionError):  # RecursionError: "[[[[..." nested too deep
