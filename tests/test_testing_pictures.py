@@ -143,3 +143,12 @@ def test_a_4k_image_stays_quick(client: httpx.Client, fmt: str) -> None:
     data = generate(client, model="doubao-seedream-4-5-251128", size="4096x4096", output_format=fmt)
     assert time.perf_counter() - started < 10  # generous: 2 shared cores
     assert image_size_of(data) == (fmt, 4096, 4096) and len(data) < 2_000_000
+
+
+def test_a_transparent_webp_has_a_transparent_background(client: httpx.Client) -> None:
+    data = generate(client, output_format="webp", background="transparent")
+    with Image.open(io.BytesIO(data)) as image:
+        image.load()
+        assert image.mode == "RGBA"
+        assert image.getpixel((0, 0))[3] == 0  # the background
+        assert image.getchannel("A").getextrema() == (0, 255)  # the words are opaque

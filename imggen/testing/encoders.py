@@ -128,24 +128,26 @@ def _simple_code(symbols: list[int]) -> tuple[str, dict[int, str]]:
     return head, {low: "0", high: "1"}
 
 
-def make_webp(layout: Layout, colours: tuple[RGB, RGB]) -> bytes:
+def make_webp(layout: Layout, colours: tuple[RGB, RGB], alpha: bool = False) -> bytes:
     """A lossless WebP of ``layout``: one bit per differing channel per pixel (none when the
-    image has one colour)."""
+    image has one colour); ``alpha``: the background fully transparent."""
     width, height = layout.width, layout.height
     if not (0 < width <= 1 << 14 and 0 < height <= 1 << 14):
         raise ValueError(f"bad WebP size {width}x{height}")
     used = sorted({c for runs, _ in layout.rows for c, _ in runs})
-    head = _bits(0x2F, 8) + _bits(width - 1, 14) + _bits(height - 1, 14) + "0" + "000"
+    argb = [(*colours[c], 0 if alpha and c == 0 else 255) for c in (0, 1)]
+    head = _bits(0x2F, 8) + _bits(width - 1, 14) + _bits(height - 1, 14) + str(int(alpha))
+    head += "000"  # version
     head += "0" + "0" + "0"  # no transform, no colour cache, no meta prefix codes
     channel_codes: list[dict[int, str]] = []
-    for channel in (1, 0, 2):  # green, red, blue
-        header, codes = _simple_code(sorted({colours[c][channel] for c in used}))
+    for channel in (1, 0, 2, 3):  # green, red, blue, alpha
+        header, codes = _simple_code(sorted({argb[c][channel] for c in used}))
         head += header
         channel_codes.append(codes)
-    head += _simple_code([255])[0] + _simple_code([0])[0]  # alpha; distance (unused)
+    head += _simple_code([0])[0]  # distance (unused)
     pixel = {
         c: "".join(
-            codes[colours[c][ch]] for codes, ch in zip(channel_codes, (1, 0, 2), strict=True)
+            codes[argb[c][ch]] for codes, ch in zip(channel_codes, (1, 0, 2, 3), strict=True)
         )
         for c in used
     }

@@ -107,17 +107,24 @@ def with_transparency(png: bytes) -> bytes:
 
 
 def placeholder(
-    fmt: str, width: int, height: int, colour: RGB, prompt: str = "", seed: object = None
+    fmt: str,
+    width: int,
+    height: int,
+    colour: RGB,
+    prompt: str = "",
+    seed: object = None,
+    alpha: bool = False,
 ) -> bytes:
     """A placeholder image in ``fmt``: the prompt's first words, the size and the seed drawn
-    on ``colour`` (in black or white, whichever shows)."""
+    on ``colour`` (in black or white, whichever shows); ``alpha``: a WebP's background is
+    transparent (a PNG gets its tRNS chunk from with_transparency)."""
     ink = (20, 20, 20) if sum(colour) > 384 else (255, 255, 255)
     lines = caption(prompt, width, height, seed)
     if fmt == "jpeg":
         return make_jpeg(layout(width, height, lines, grid=8), (colour, ink))
     if fmt == "webp":
         words = width * height <= WEBP_TEXT_PIXELS
-        return make_webp(layout(width, height, lines if words else []), (colour, ink))
+        return make_webp(layout(width, height, lines if words else []), (colour, ink), alpha)
     return make_png(width, height, color=colour, picture=layout(width, height, lines), ink=ink)
 
 

@@ -320,7 +320,7 @@ class FakeGateway:
         if self.noise and fmt == "png":
             data = make_png(width, height, noise=True)
         else:
-            data = placeholder(fmt, width, height, colour, prompt, seed)
+            data = placeholder(fmt, width, height, colour, prompt, seed, alpha)
         if alpha and fmt == "png":
             data = with_transparency(data)
         return data, mime, ext
