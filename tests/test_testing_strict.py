@@ -220,6 +220,8 @@ def test_models_the_user_adds_are_served(gw: FakeGateway, client: httpx.Client) 
 def test_openai_images_refusals(client: httpx.Client, body: dict[str, Any], code: str) -> None:
     response = client.post("/v1/images/generations", json=body)
     assert response.status_code == 400 and error(response)["code"] == code
+    if code == "unknown_parameter":  # OpenAI names the field
+        assert error(response)["param"] in body
 
 
 def test_gpt_image_2_on_openai_has_no_pixel_floor(client: httpx.Client) -> None:

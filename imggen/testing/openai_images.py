@@ -66,7 +66,7 @@ def model_name(model: str) -> str | None:
 
 
 def _unknown(key: str) -> Exception:
-    return bad_request(f"Unknown parameter: '{key}'.", "unknown_parameter")
+    return bad_request(f"Unknown parameter: '{key}'.", "unknown_parameter", key)
 
 
 def check(body: dict[str, Any], route: str, images: int) -> None:
@@ -86,6 +86,7 @@ def check(body: dict[str, Any], route: str, images: int) -> None:
             if n > top
             else f"Invalid 'n': expected a value >= 1, but got {n}.",
             "integer_above_max_value" if n > top else "integer_below_min_value",
+            "n",
         )
     wxh = parse_wxh(body.get("size"))
     size = body.get("size")

@@ -165,8 +165,8 @@ class HTTPError(Exception):
         self.reply = reply
 
 
-def bad_request(message: str, code: Any = None) -> HTTPError:
-    return HTTPError(error_reply(400, message, "invalid_request_error", code))
+def bad_request(message: str, code: Any = None, param: str | None = None) -> HTTPError:
+    return HTTPError(error_reply(400, message, "invalid_request_error", code, param))
 
 
 _PARAM_RE = re.compile(r';\s*([\w*.-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;]*)')
