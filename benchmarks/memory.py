@@ -131,10 +131,10 @@ def measure_size(exe: str, url: str, env: dict[str, str], tmp: str, w: int, h: i
         ),
         "chat data URL": (
             f"{url}/v1",
-            "some/image-model",
+            "google/gemini-3-pro-image-preview",
             "/chat/completions",
             {
-                "model": "some/image-model",
+                "model": "google/gemini-3-pro-image-preview",
                 "messages": [{"role": "user", "content": "noise"}],
                 "modalities": ["image", "text"],
             },

@@ -213,7 +213,7 @@ def test_wrong_key_is_exit_3(loop: Invoke, fake: FakeGateway) -> None:
         "size": "skip",
     }
     assert r.stderr.splitlines() == [
-        "error: key: the gateway rejected the API key (HTTP 401): Invalid API key "
+        "error: key: the gateway rejected the API key (HTTP 401): Incorrect API key provided. "
         "(invalid_api_key)",
         "hint: check the key: it came from $TURING_API_KEY (the variable the turing preset reads)",
     ]

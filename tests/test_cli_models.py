@@ -237,7 +237,8 @@ def test_wrong_key_is_exit_3(loop: Invoke, fake: FakeGateway) -> None:
     r = loop("models", "-p", "knox", IMGGEN_BASE_URL=f"{fake.url}/v1", KNOX_API_KEY="sk-wrong")
     assert r.exit_code == 3
     assert r.stderr.splitlines()[0] == (
-        "error: the gateway rejected the API key (HTTP 401): Invalid API key (invalid_api_key)"
+        "error: the gateway rejected the API key (HTTP 401): Incorrect API key provided. "
+        "(invalid_api_key)"
     )
     assert r.stdout == ""
 

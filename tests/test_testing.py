@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import json
 import re
 import struct
@@ -102,7 +103,9 @@ def test_make_png_solid_and_noise() -> None:
     assert len(png_pixels(big)) == 4096 * (1 + 4096 * 3)
 
 
-def test_jpeg_and_webp_headers() -> None:
+def test_jpeg_and_webp_are_real_files() -> None:
+    from PIL import Image
+
     jpeg = make_jpeg_header(1376, 768)
     assert (
         jpeg[:4] == b"\xff\xd8\xff\xe0" and jpeg[6:11] == b"JFIF\x00" and jpeg[-2:] == b"\xff\xd9"
@@ -110,10 +113,14 @@ def test_jpeg_and_webp_headers() -> None:
     sof = jpeg.index(b"\xff\xc0")
     assert struct.unpack(">HH", jpeg[sof + 5 : sof + 9]) == (768, 1376)
     webp = make_webp_header(300, 200)
-    assert webp[:4] == b"RIFF" and webp[8:16] == b"WEBPVP8X"
-    assert struct.unpack("<I", webp[4:8])[0] == len(webp) - 8
-    assert int.from_bytes(webp[24:27], "little") == 299
-    assert int.from_bytes(webp[27:30], "little") == 199
+    assert webp[:4] == b"RIFF" and webp[8:16] == b"WEBPVP8L"
+    assert struct.unpack("<I", webp[4:8])[0] == len(webp) - 8 - len(webp) % 2
+    for data, size in ((jpeg, (1376, 768)), (webp, (300, 200))):
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()
+            assert image.size == size
+            pixel = image.getpixel((5, 5))
+            assert max(abs(a - b) for a, b in zip(pixel, (200, 80, 40), strict=True)) <= 2
     assert image_size_of(jpeg) == ("jpeg", 1376, 768)
     assert image_size_of(webp) == ("webp", 300, 200)
     assert image_size_of(make_png(7, 9)) == ("png", 7, 9)
@@ -249,7 +256,11 @@ def test_honour_size_false_and_latency(gw: FakeGateway, client: httpx.Client) ->
     gw.latency = 0.2
     started = time.perf_counter()
     reply = chat(
-        client, {"model": "x", "image_config": {"aspect_ratio": "16:9", "image_size": "4K"}}
+        client,
+        {
+            "model": "google/gemini-3-pro-image-preview",
+            "image_config": {"aspect_ratio": "16:9", "image_size": "4K"},
+        },
     )
     assert time.perf_counter() - started >= 0.2
     assert data_url_png(reply["choices"][0]["message"]["images"][0]["image_url"]["url"]) == (64, 64)
@@ -335,7 +346,7 @@ def test_images_generations_b64(gw: FakeGateway, client: httpx.Client) -> None:
     assert len(reply["data"]) == 3
 
     reply = client.post(
-        "/images/generations",
+        "/v1/images/generations",
         json={
             "model": "turing/gpt-image-1",
             "prompt": "x",
@@ -374,7 +385,7 @@ def test_gpt_image_2_size_rules(client: httpx.Client, size: str, ok: bool) -> No
 
 
 def test_images_edits_multipart(gw: FakeGateway, client: httpx.Client) -> None:
-    first, second, mask = make_png(4, 4), b"\xff\xd8fake jpeg", make_png(2, 2)
+    first, second, mask = make_png(4, 4), b"\xff\xd8fake jpeg", make_png(4, 4)
     response = client.post(
         "/api/v1/images/edits",
         data={"model": "turing/gpt-image-2", "prompt": "加一顶帽子", "n": "2", "size": "1024x640"},
@@ -439,28 +450,45 @@ def test_models_listing(gw: FakeGateway, client: httpx.Client) -> None:
     ]
     assert gw.requests[-1].query == {"output_modalities": "image"}
     gw.models = [{"id": "only/one", "name": "One", "output_modalities": ["image"]}]
-    assert [m["id"] for m in client.get("/models").json()["data"]] == ["only/one"]
+    assert [m["id"] for m in client.get("/v1/models").json()["data"]] == ["only/one"]
     gw.models_endpoint = False
     assert client.get("/v1/models").status_code == 404
 
 
-def test_auth(gw: FakeGateway) -> None:
-    for headers in ({}, {"Authorization": "Bearer sk-wrong"}, {"Authorization": KEY}):
-        response = httpx.post(
-            gw.url + "/v1/chat/completions", json={"model": "x"}, headers=headers, timeout=5
-        )
-        assert response.status_code == 401
-        assert response.json() == {
-            "error": {
-                "message": "Invalid API key",
-                "type": "invalid_request_error",
-                "param": None,
-                "code": "invalid_api_key",
+MISSING_KEY = (
+    "You didn't provide an API key. You need to provide your API key in an Authorization "
+    "header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY)."
+)
+
+
+def test_auth_refuses_other_keys_in_openais_shape(gw: FakeGateway) -> None:
+    for headers, message, code in (
+        ({}, MISSING_KEY, None),
+        ({"Authorization": KEY}, MISSING_KEY, None),
+        ({"Authorization": "Basic a2V5"}, MISSING_KEY, None),
+        ({"Authorization": "Bearer sk-wrong"}, "Incorrect API key provided.", "invalid_api_key"),
+    ):
+        for path in ("/v1/chat/completions", "/api/v1/images/generations", "/v1/nothing"):
+            response = httpx.post(gw.url + path, json={"model": "x"}, headers=headers, timeout=5)
+            assert response.status_code == 401
+            assert response.json() == {
+                "error": {
+                    "message": message,
+                    "type": "invalid_request_error",
+                    "param": None,
+                    "code": code,
+                }
             }
-        }
-        assert "SENTINEL" not in response.text and "wrong" not in response.text
+            assert "SENTINEL" not in response.text and "wrong" not in response.text
+    assert gw.requests == []  # refused before the body is read or recorded
+
+
+def test_without_key_any_key_is_taken_but_one_is_required() -> None:
     with FakeGateway() as open_gateway:
-        response = httpx.get(open_gateway.url + "/v1/models", timeout=5)
+        assert httpx.get(open_gateway.base_url + "/models", timeout=5).status_code == 401
+        response = httpx.get(
+            open_gateway.base_url + "/models", headers={"Authorization": "Bearer any"}, timeout=5
+        )
         assert response.status_code == 200
 
 
@@ -478,7 +506,7 @@ def test_unknown_path_and_redirect(gw: FakeGateway, client: httpx.Client) -> Non
 # ---- faults ----------------------------------------------------------------------------------
 
 SMALL_CHAT = {
-    "model": "m",
+    "model": "google/gemini-3-pro-image-preview",
     "messages": [{"role": "user", "content": "x"}],
     "image_config": {"aspect_ratio": "1:1", "image_size": "512"},
 }
@@ -489,7 +517,9 @@ def test_fault_status_is_fifo_and_path_scoped(gw: FakeGateway, client: httpx.Cli
     gw.faults.append(Fault("status", status=503, body="upstream down"))
     first = client.post("/v1/chat/completions", json=SMALL_CHAT)  # skips the generations fault
     assert first.status_code == 503 and first.json()["error"]["message"] == "upstream down"
-    second = client.post("/v1/images/generations", json={"model": "m", "size": "16x16"})
+    second = client.post(
+        "/v1/images/generations", json={"model": "turing/gpt-image-1", "size": "16x16"}
+    )
     assert second.status_code == 429 and second.headers["retry-after"] == "1"
     assert second.json()["error"]["message"]
     assert gw.faults == []
@@ -503,7 +533,7 @@ def test_fault_content_filter_html_bad_json(gw: FakeGateway, client: httpx.Clien
         Fault("html", status=200),
         Fault("bad_json"),
     ]
-    filtered = client.post("/v1/images/generations", json={"model": "m"})
+    filtered = client.post("/v1/images/generations", json={"model": "turing/gpt-image-1"})
     assert filtered.status_code == 400
     assert filtered.json() == {
         "error": {
@@ -581,7 +611,9 @@ def test_fault_no_image(gw: FakeGateway, client: httpx.Client) -> None:
     gw.faults += [Fault("no_image"), Fault("no_image", body="nope")]
     message = client.post("/v1/chat/completions", json=SMALL_CHAT).json()["choices"][0]["message"]
     assert message == {"role": "assistant", "content": "I can't draw that, but here is a poem."}
-    reply = client.post("/v1/images/generations", json={"model": "m", "size": "8x8"})
+    reply = client.post(
+        "/v1/images/generations", json={"model": "turing/gpt-image-1", "size": "8x8"}
+    )
     assert reply.status_code == 200 and reply.json()["data"] == []
 
 
@@ -590,7 +622,9 @@ def test_fault_bad_base64(gw: FakeGateway, client: httpx.Client) -> None:
     message = client.post("/v1/chat/completions", json=SMALL_CHAT).json()["choices"][0]["message"]
     url = message["images"][0]["image_url"]["url"]
     assert url == "data:image/png;base64,iVBORw0KGgo!!!not-base64***"
-    item = client.post("/v1/images/generations", json={"model": "m", "size": "8x8"}).json()
+    item = client.post(
+        "/v1/images/generations", json={"model": "turing/gpt-image-1", "size": "8x8"}
+    ).json()
     with pytest.raises(ValueError):
         base64.b64decode(item["data"][0]["b64_json"], validate=True)
 
@@ -626,7 +660,7 @@ def test_every_fault_kind_is_covered() -> None:
 
 def test_stop_leaves_no_threads() -> None:
     gateway = FakeGateway(api_key=None).start()
-    with httpx.Client(base_url=gateway.url, timeout=5) as c:
+    with httpx.Client(base_url=gateway.url, headers={"Authorization": "Bearer k"}, timeout=5) as c:
         # keep-alive connection stays open while the gateway stops
         assert c.get("/v1/models").status_code == 200
         gateway.stop()
@@ -644,7 +678,7 @@ def test_openai_rules_answer_400(client: httpx.Client) -> None:
     def post(**body: Any) -> httpx.Response:
         return client.post("/v1/images/generations", json={"prompt": "x", **body})
 
-    assert post(model="dall-e-3", n=2).json()["error"]["message"] == "dall-e-3 only supports n=1"
+    assert post(model="dall-e-3", n=2).json()["error"]["code"] == "integer_above_max_value"
     assert post(model="dall-e-2", output_format="png").json()["error"]["code"] == (
         "unknown_parameter"
     )

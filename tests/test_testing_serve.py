@@ -20,18 +20,23 @@ import pytest
 from imggen.testing import FakeGateway, Fault
 from imggen.testing.__main__ import parse_fault
 from imggen.testing.plugin import API_KEY, MODEL
+from tests.conftest import imggen_exe
 
 CHAT = {"model": MODEL, "messages": [{"role": "user", "content": "a red fox"}]}
 STOP_WITHIN = 10.0  # seconds a signal may take to stop the server (2 shared cores)
 
 
-class Served:
-    """`python -m imggen.testing ARGS` running; its first stdout line read."""
+MODULE = [sys.executable, "-m", "imggen.testing"]
+SUBCOMMAND = [*imggen_exe(), "testing", "serve"]
 
-    def __init__(self, *args: str) -> None:
+
+class Served:
+    """`python -m imggen.testing ARGS` (or another command) running; its first stdout line."""
+
+    def __init__(self, *args: str, command: list[str] = MODULE) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "imggen.testing", *args],
+            [*command, *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             env=env,
@@ -55,8 +60,8 @@ class Served:
 def serve() -> Iterator[Callable[..., Served]]:
     started: list[Served] = []
 
-    def start(*args: str) -> Served:
-        started.append(Served(*args))
+    def start(*args: str, command: list[str] = MODULE) -> Served:
+        started.append(Served(*args, command=command))
         return started[-1]
 
     yield start
@@ -69,20 +74,40 @@ def post(base_url: str, key: str = "any-key") -> httpx.Response:
     return httpx.post(f"{base_url}/chat/completions", json=CHAT, headers=headers, timeout=10)
 
 
+def get(url: str, key: str = "any-key") -> httpx.Response:
+    return httpx.get(url, headers={"Authorization": f"Bearer {key}"}, timeout=10)
+
+
 # -- python -m imggen.testing ------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("command", [MODULE, SUBCOMMAND], ids=["module", "subcommand"])
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["TERM", "INT"])
 def test_prints_its_base_url_first_and_serves_until_stopped(
-    serve: Callable[..., Served], signum: int
+    serve: Callable[..., Served], signum: int, command: list[str]
 ) -> None:
-    served = serve("--port", "0", "--quiet")
+    served = serve("--port", "0", "--quiet", command=command)
     base = served.first_line
 
     assert base.startswith("http://127.0.0.1:") and base.endswith("/v1")
     assert post(base).status_code == 200
-    assert httpx.get(f"{base}/models", timeout=10).status_code == 200
+    assert get(f"{base}/models").status_code == 200
+    assert httpx.get(f"{base}/models", timeout=10).status_code == 401  # a key is required
     assert served.stop(signum) == (0, "")  # --quiet: not a word on stderr
+
+
+def test_the_subcommand_takes_the_modules_options(serve: Callable[..., Served]) -> None:
+    served = serve("--port", "0", "--quiet", "--key", "k1", "--fault", "status:503",
+                   command=SUBCOMMAND)  # fmt: skip
+    assert post(served.first_line, "k1").status_code == 503
+    assert post(served.first_line, "other").status_code == 401
+    assert post(served.first_line, "k1").status_code == 200
+    assert served.stop() == (0, "")
+    done = subprocess.run(
+        [*SUBCOMMAND, "--fault", "teapot"], capture_output=True, text=True, timeout=60,
+        check=False,
+    )  # fmt: skip
+    assert done.returncode == 2 and "usage: imggen testing serve" in done.stderr
 
 
 def test_logs_one_line_a_request_on_stderr(serve: Callable[..., Served]) -> None:
@@ -92,7 +117,8 @@ def test_logs_one_line_a_request_on_stderr(serve: Callable[..., Served]) -> None
 
     assert code == 0
     assert err.splitlines() == [
-        f"fake gateway: serving {served.first_line} (accepts any key); Ctrl-C or SIGTERM stops it",
+        f"fake gateway: serving {served.first_line} (takes any key, as Authorization: Bearer "
+        "KEY); Ctrl-C or SIGTERM stops it",
         "fake gateway: POST /v1/chat/completions -> 200",
     ]
 
@@ -100,13 +126,13 @@ def test_logs_one_line_a_request_on_stderr(serve: Callable[..., Served]) -> None
 def test_alias_flag_serves_a_litellm_style_proxy(serve: Callable[..., Served]) -> None:
     served = serve("--port", "0", "--quiet", "--alias", "company-image=gpt-image-1")
     base = served.first_line
-    listed = httpx.get(f"{base}/models", timeout=10).json()["data"]
+    listed = get(f"{base}/models").json()["data"]
     # as the real proxy: /v1/models gives an alias no mode; /model_group/info (at the proxy's
     # root) gives its deployment's
     (alias,) = [m for m in listed if m["id"] == "company-image"]
     assert "mode" not in alias and alias["object"] == "model"
     root = base.removesuffix("/v1")
-    groups = httpx.get(f"{root}/model_group/info", timeout=10).json()["data"]
+    groups = get(f"{root}/model_group/info").json()["data"]
     assert {
         "model_group": "company-image",
         "mode": "image_generation",
@@ -114,10 +140,12 @@ def test_alias_flag_serves_a_litellm_style_proxy(serve: Callable[..., Served]) -
     } in (groups)
     body = {"model": "company-image", "prompt": "x", "output_format": "jpeg", "size": "512x512"}
     # answered by gpt-image-1's rules, output_format dropped on the way
-    refused = httpx.post(f"{base}/images/generations", json=body, timeout=10)
+    auth = {"Authorization": "Bearer any"}
+    refused = httpx.post(f"{base}/images/generations", json=body, headers=auth, timeout=10)
     assert "Invalid size '512x512' for gpt-image-1" in refused.text
     body["size"] = "1024x1024"
-    data = httpx.post(f"{base}/images/generations", json=body, timeout=10).json()["data"]
+    data = httpx.post(f"{base}/images/generations", json=body, headers=auth, timeout=10)
+    data = data.json()["data"]
     assert base64.b64decode(data[0]["b64_json"]).startswith(b"\x89PNG")
     assert served.stop() == (0, "")
 
@@ -210,6 +238,17 @@ def test_imggen_env_points_the_installed_imggen_at_the_fake(
     (request,) = imggen_env.requests_to("/chat/completions")
     assert request.headers["authorization"] == f"Bearer {API_KEY}"
     assert request.json["model"] == MODEL
+
+
+@pytest.mark.imggen_gateway(api_key="sk-marked")
+def test_the_marker_names_the_only_key(imggen_gateway: FakeGateway) -> None:
+    assert post(imggen_gateway.base_url, "sk-marked").status_code == 200
+    assert post(imggen_gateway.base_url, "any-key").status_code == 401
+
+
+def test_imggen_env_gateway_takes_only_the_key_it_set(imggen_env: FakeGateway) -> None:
+    assert os.environ["IMGGEN_API_KEY"] == API_KEY == imggen_env.api_key
+    assert post(imggen_env.base_url, "other").status_code == 401
 
 
 USER_TEST = """

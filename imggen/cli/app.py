@@ -49,6 +49,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "app",
         "Read and change the config file (profiles, keys, defaults).",
     ),
+    "testing": (
+        "imggen.cli.testing",
+        "app",
+        "The offline fake gateway, for trying imggen and testing pipelines without a key.",
+    ),
 }
 
 
@@ -163,7 +168,7 @@ def _report(ctx: Any, message: str, hint: str | None) -> None:
 
 EXAMPLES = """
 # try it with no account: an offline gateway on 127.0.0.1
-python -m imggen.testing --quiet &
+imggen testing serve --quiet &
 export IMGGEN_BASE_URL=http://127.0.0.1:8765/v1 IMGGEN_API_KEY=any
 imggen generate "a red fox" -m google/gemini-2.5-flash-image -o fox.png
 

@@ -3,9 +3,10 @@ testing asset pipelines in CI without a key or a bill (as moto does for AWS).
 
 Three ways to run it:
 
-- from a shell: ``python -m imggen.testing [--port N] [--latency S] [--quiet] [--fault K]``
-  prints its base URL (``http://127.0.0.1:8765/v1``) as the first line of stdout and serves
-  until Ctrl-C or SIGTERM;
+- from a shell: ``imggen testing serve`` or ``python -m imggen.testing`` (``[--port N]
+  [--key K] [--latency S] [--quiet] [--fault K]``) prints its base URL
+  (``http://127.0.0.1:8765/v1``) as the first line of stdout and serves until Ctrl-C or
+  SIGTERM;
 - as a context manager::
 
       from imggen.testing import FakeGateway, Fault
@@ -19,15 +20,21 @@ Three ways to run it:
 
 It speaks the images API (``images/generations``, ``images/edits``), chat completions in every
 style imggen knows (OpenRouter-style ``modalities`` + ``image_config``, Gemini-style
-``imageConfig``, ``extra_body.google.image_config``, replies with links), and ``GET models``;
-routes match by path suffix, so any prefix (``/v1``, ``/api/v1``) works.
+``imageConfig``, ``extra_body.google.image_config``, replies with links), ``GET models`` and
+``GET models/ID``, under ``/v1`` and ``/api/v1`` only (routes.PERSONAS), as strict as the real
+APIs: a key in ``Authorization: Bearer``, ``application/json`` bodies, known models and fields,
+sizes, ``n`` and masks checked; bodies (``max_body``), pixels, connections and the record
+bounded. Images are real PNG, JPEG and WebP files showing the prompt's first words, the size and
+the seed (the same seed, the same bytes); an edit frames its input.
 
-Knobs, all plain attributes: ``api_key`` (None accepts any), ``latency`` (seconds per image),
-``honour_size`` (False: every image 64x64), ``size`` (every image this (w, h)), ``noise``
-(incompressible pixels), ``image_format`` ("png", "jpeg", "webp"), ``models`` (the listing),
-``models_endpoint`` (False: GET models is a 404), ``rate_limit`` (a ``ratelimit.RateLimit``:
-429 past N requests a period, with OpenAI's x-ratelimit-* headers or none). It records every
-request in ``requests`` (``requests_to(suffix)`` filters them).
+Knobs, all plain attributes: ``api_key`` (None takes any key, still required), ``latency``
+(seconds per image), ``honour_size`` (False: every image 64x64), ``size`` (every image this
+(w, h)), ``noise`` (incompressible pixels), ``image_format`` ("png", "jpeg", "webp"),
+``models`` (the listing), ``models_endpoint`` (False: GET models is a 404), ``known_models``
+(more model names it serves), ``max_body``, ``records_kept``, ``record_bytes``,
+``max_connections``, ``rate_limit`` (a ``ratelimit.RateLimit``: 429 past N requests a period,
+with OpenAI's x-ratelimit-* headers or none). It records the newest requests in ``requests``
+(``requests_to(suffix)`` filters them; older large bodies are summarised).
 
 Fault switches: ``faults`` is a queue of ``Fault(kind, status=, headers=, seconds=, body=,
 path=)``; each is used by the first request it fits, then dropped. Kinds: ``status`` (an error
@@ -41,7 +48,13 @@ library only (the plugin module excepted: pytest loads it).
 
 from __future__ import annotations
 
-from imggen.testing.pictures import image_size_of, make_jpeg_header, make_png, make_webp_header
+from imggen.testing.pictures import (
+    image_size_of,
+    make_jpeg_header,
+    make_png,
+    make_webp_header,
+    placeholder,
+)
 from imggen.testing.protocol import FAULT_KINDS, Fault, FilePart, Recorded
 from imggen.testing.server import FakeGateway
 
@@ -55,4 +68,5 @@ __all__ = [
     "make_jpeg_header",
     "make_png",
     "make_webp_header",
+    "placeholder",
 ]

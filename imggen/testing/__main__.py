@@ -21,23 +21,27 @@ from imggen.testing.server import FakeGateway
 
 DEFAULT_PORT = 8765
 DESCRIPTION = """\
-Serve an offline fake image gateway on 127.0.0.1 until stopped (Ctrl-C or SIGTERM):
-the OpenAI images API (with DALL-E rules and streamed partial images), OpenRouter's Image
-API and its image models list, chat completions in every style imggen speaks, and a models
-listing; --alias makes it a LiteLLM-style proxy. Its base URL is the first line of stdout;
-each request is logged on stderr. With ROOT that URL without its /v1, it also speaks Google's
-Gemini API (ROOT/v1beta) and Vertex AI (ROOT/v1/projects/P/locations/L/publishers/google),
-Azure OpenAI (ROOT/openai or ROOT/openai/v1; deployment my-images unless --deployment), and
-Together, xAI and Recraft (ROOT/together/v1, ROOT/xai/v1, ROOT/recraft/v1), each key checked
-its provider's way."""
+Serve an offline fake image gateway on 127.0.0.1 until stopped (Ctrl-C or
+SIGTERM): the OpenAI images API (with DALL-E rules and streamed partial images),
+OpenRouter's Image API and its image models list, chat completions in every
+style imggen speaks, and a models listing; --alias makes it a LiteLLM-style
+proxy. Its base URL (ending in /v1; /api/v1 serves the same) is the first line
+of stdout; each request is logged on stderr. Every request needs a key, as
+Authorization: Bearer KEY (any key, or only --key's). With ROOT that URL without
+its /v1, it also speaks Google's Gemini API (ROOT/v1beta) and Vertex AI
+(ROOT/v1/projects/P/locations/L/publishers/google), Azure OpenAI (ROOT/openai or
+ROOT/openai/v1; deployment my-images unless --deployment), Together, xAI and
+Recraft (ROOT/together/v1, ROOT/xai/v1, ROOT/recraft/v1), and the job providers
+fal, Replicate and Black Forest Labs (ROOT/fal, ROOT/replicate, ROOT/bfl), each
+key checked its provider's way."""
 EXAMPLES = """\
-examples:
-  python -m imggen.testing --quiet &        # then: kill %1
-  python -m imggen.testing --port 0 --key test-key --latency 2
-  python -m imggen.testing --fault status:429 --fault reset
-  python -m imggen.testing --alias company-image=gpt-image-1   # a LiteLLM-style proxy
-  python -m imggen.testing --deployment prod-images=gpt-image-1 --refuse-safety
-  python -m imggen.testing --rate-limit 600/min --latency 0.3     # OpenAI-style rate limit
+Examples:
+  PROG --quiet &        # then: kill %1
+  PROG --port 0 --key test-key --latency 2
+  PROG --fault status:429 --fault reset
+  PROG --alias company-image=gpt-image-1   # LiteLLM-style
+  PROG --deployment prod-images=gpt-image-1 --refuse-safety
+  PROG --rate-limit 600/min --latency 0.3     # OpenAI-style rate limit
 
 fault kinds (each fails the next request it fits, in the order given):
   status[:CODE]      an error reply, 500 unless CODE (429, 503, 401, ...)
@@ -51,8 +55,8 @@ fault kinds (each fails the next request it fits, in the order given):
   no_image           a reply with text and no image
   bad_base64         an image that is not valid base64
   truncated_image    half an image
-  expired[:CODE]     an image link answers 403 (or CODE); only replies that carry links
-  stream_error       a streamed image request ends with an error event instead of the image
+  expired[:CODE]     an image link answers 403 (or CODE), in replies with links
+  stream_error       a streamed image request ends in an error event, no image
 """
 
 
@@ -92,11 +96,11 @@ def parse_rate(text: str) -> tuple[int, float]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def parser() -> argparse.ArgumentParser:
+def parser(prog: str = "python -m imggen.testing") -> argparse.ArgumentParser:
     cli = argparse.ArgumentParser(
-        prog="python -m imggen.testing",
+        prog=prog,
         description=DESCRIPTION,
-        epilog=EXAMPLES,
+        epilog=EXAMPLES.replace("PROG", prog),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     cli.add_argument(
@@ -131,6 +135,22 @@ def parser() -> argparse.ArgumentParser:
         "/model_group/info with mode image_generation, answered by MODEL, "
         "output_format/background/output_compression/moderation dropped (repeatable)",
     )
+    _provider_options(cli)
+    cli.add_argument("--quiet", action="store_true", help="do not log requests on stderr")
+    cli.add_argument(
+        "--fault",
+        type=parse_fault,
+        action="append",
+        default=[],
+        metavar="KIND[:VALUE]",
+        help="fail the next request it fits (repeatable; kinds below)",
+    )
+    jobs.add_arguments(cli)
+    return cli
+
+
+def _provider_options(cli: argparse.ArgumentParser) -> None:
+    """Switches of the providers beyond OpenAI's shape, and of how a gateway paces clients."""
     cli.add_argument(
         "--signed",
         action="store_true",
@@ -165,21 +185,11 @@ def parser() -> argparse.ArgumentParser:
         help="what answers say of the limit: OpenAI's headers, only Retry-After on a 429, or "
         "nothing [openai]",
     )
-    cli.add_argument("--quiet", action="store_true", help="do not log requests on stderr")
-    cli.add_argument(
-        "--fault",
-        type=parse_fault,
-        action="append",
-        default=[],
-        metavar="KIND[:VALUE]",
-        help="fail the next request it fits (repeatable; kinds below)",
-    )
-    jobs.add_arguments(cli)
-    return cli
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+def main(argv: list[str] | None = None, prog: str = "python -m imggen.testing") -> int:
+    """Serve until stopped; the exit status (argparse exits 2 itself on a bad option)."""
+    args = parser(prog).parse_args(argv)
     gateway = FakeGateway(api_key=args.key, port=args.port, latency=args.latency)
     gateway.verbose = not args.quiet
     gateway.faults.extend(args.fault)
@@ -218,9 +228,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         print(gateway.base_url, flush=True)
         if not args.quiet:
-            key = "the key --key gave" if args.key else "any key"
+            key = "only the key --key gave" if args.key else "any key"
             print(
-                f"fake gateway: serving {gateway.base_url} (accepts {key}); "
+                f"fake gateway: serving {gateway.base_url} (takes {key}, as "
+                "Authorization: Bearer KEY); "
                 "Ctrl-C or SIGTERM stops it",
                 file=sys.stderr,
                 flush=True,

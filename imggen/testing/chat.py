@@ -16,6 +16,7 @@ from imggen.testing.protocol import (
     Abort,
     Fault,
     HTTPError,
+    Look,
     Recorded,
     Reply,
     as_int,
@@ -27,6 +28,7 @@ from imggen.testing.protocol import (
 if TYPE_CHECKING:
     from imggen.testing.server import FakeGateway
 
+MAX_CHOICES = 10  # n: images (XTY: choices) one request may ask for
 # Usage block of every successful chat reply.
 CHAT_USAGE = {"prompt_tokens": 10, "completion_tokens": 1290, "total_tokens": 1300}
 SSE_KEEPALIVE = b": OPENROUTER PROCESSING\n\n"  # 001/003: OpenRouter-style keep-alive comment
@@ -99,10 +101,57 @@ def route(gw: FakeGateway, rec: Recorded, path: str, fault: Fault | None) -> Rep
     if not isinstance(body, dict):
         raise bad_request("expected a JSON object body")
     model = str(body.get("model") or "")
+    if not gw.knows(model):
+        raise HTTPError(
+            error_reply(
+                404,
+                f"The model `{model}` does not exist or you do not have access to it.",
+                "invalid_request_error",
+                "model_not_found",
+            )
+        )
     stream = body.get("stream") is True
     count = as_int(body.get("n"), 1)
-    if count < 1:
-        raise bad_request("n must be >= 1")
+    if not 1 <= count <= MAX_CHOICES:
+        raise bad_request(f"n must be 1-{MAX_CHOICES}, not {count}", "invalid_value")
+    shape, size, mime_label = _shape(body, model, stream)
+    if not gw.sleep(gw.latency):
+        raise Abort
+    as_url = shape in ("xty", "trinity_url")
+    images = gw.images(
+        count,
+        *size,
+        fault,
+        as_url=as_url,
+        mime_label=mime_label,
+        look=Look(prompt_of(body), body.get("seed")),
+    )
+    no_image_text = (fault.body or NO_IMAGE_TEXT) if fault and fault.kind == "no_image" else None
+    usage = gw.usage(CHAT_USAGE, len(images))
+    base = {
+        "id": f"gen-{secrets.token_hex(8)}",
+        "model": model,
+        "created": int(time.time()),
+    }
+    if stream:
+        truncated = fault is not None and fault.kind == "truncate_sse"
+        return sse_reply(base, shape, images, no_image_text, truncated, usage)
+    return json_reply(
+        200,
+        {
+            **base,
+            "object": "chat.completion",
+            "choices": chat_choices(shape, images, no_image_text),
+            "usage": usage,
+        },
+    )
+
+
+def _shape(
+    body: dict[str, Any], model: str, stream: bool
+) -> tuple[str, tuple[int, int], str | None]:
+    """Which seed's chat style the body speaks, the pixels it asks for, and the mime type a
+    Gemini-style body names."""
     image_config = body.get("image_config")
     image_config = image_config if isinstance(image_config, dict) else None
     extra = body.get("extra_body")
@@ -144,30 +193,22 @@ def route(gw: FakeGateway, rec: Recorded, path: str, fault: Fault | None) -> Rep
         size = chat_pixels(
             config.get("aspect_ratio"), config.get("image_size"), gemini25_table="2.5" in model
         )
+    return shape, size, mime_label
 
-    if not gw.sleep(gw.latency):
-        raise Abort
-    as_url = shape in ("xty", "trinity_url")
-    images = gw.images(count, *size, fault, as_url=as_url, mime_label=mime_label)
-    no_image_text = (fault.body or NO_IMAGE_TEXT) if fault and fault.kind == "no_image" else None
-    usage = gw.usage(CHAT_USAGE, len(images))
-    base = {
-        "id": f"gen-{secrets.token_hex(8)}",
-        "model": model,
-        "created": int(time.time()),
-    }
-    if stream:
-        truncated = fault is not None and fault.kind == "truncate_sse"
-        return sse_reply(base, shape, images, no_image_text, truncated, usage)
-    return json_reply(
-        200,
-        {
-            **base,
-            "object": "chat.completion",
-            "choices": chat_choices(shape, images, no_image_text),
-            "usage": usage,
-        },
-    )
+
+def prompt_of(body: dict[str, Any]) -> str:
+    """The last user message's text (a string, or its text parts)."""
+    messages = body.get("messages")
+    for message in reversed(messages if isinstance(messages, list) else []):
+        if not isinstance(message, dict) or message.get("role") != "user":
+            continue
+        content = message.get("content")
+        if isinstance(content, str):
+            return content
+        if isinstance(content, list):
+            texts = [p.get("text") for p in content if isinstance(p, dict)]
+            return " ".join(t for t in texts if isinstance(t, str))
+    return ""
 
 
 # ---- response ------------------------------------------------------------------------------

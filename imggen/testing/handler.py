@@ -12,24 +12,28 @@ from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
-from imggen.testing.personas import OWN_AUTH
 from imggen.testing.protocol import (
     SLOW_STEP,
     Abort,
     Fault,
-    FilePart,
     HTTPError,
     Recorded,
     Reply,
+    TooLarge,
     bad_request,
     error_reply,
     fault_reply,
     parse_multipart,
 )
-from imggen.testing.routes import route_of
+from imggen.testing.routes import Persona, route_of
 
 if TYPE_CHECKING:
     from imggen.testing.server import FakeGateway, _Server
+
+
+READ_PIECE = 1 << 20  # a body is read this much at a time
+DRAIN_CAP = 1 << 20  # a refused request's body is read (not kept) up to this size
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -38,6 +42,7 @@ class Handler(BaseHTTPRequestHandler):
     sys_version = ""
     timeout = 60  # idle keep-alive connections are dropped after this
     server: _Server
+    raw = b""  # the body being handled
 
     # ---- connection lifecycle ----------------------------------------------------------------
 
@@ -74,13 +79,15 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self._dispatch()
 
-    do_POST = do_PUT = do_DELETE = do_PATCH = do_GET
+    do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_GET
 
     # ---- request ---------------------------------------------------------------------------
 
     def _read_body(self) -> bytes:
+        """The body, read in bounded pieces; TooLarge past gw.max_body (nothing more is read)."""
+        cap = self.gw.max_body
+        out = bytearray()
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            out = bytearray()
             while True:
                 size_line = self.rfile.readline(1024)
                 size = int(size_line.split(b";")[0].strip() or b"0", 16)
@@ -88,87 +95,136 @@ class Handler(BaseHTTPRequestHandler):
                     while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
                         pass
                     return bytes(out)
-                out += self.rfile.read(size)
+                if len(out) + size > cap:
+                    raise TooLarge
+                self._read_into(out, size)
                 self.rfile.readline(1024)
         length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length > 0 else b""
+        if length > cap:
+            raise TooLarge
+        self._read_into(out, length)
+        return bytes(out)
 
-    def _dispatch(self) -> None:
-        gw = self.gw
-        try:
-            raw = self._read_body()
-        except (OSError, ValueError):
-            self.close_connection = True
-            return
+    def _read_into(self, out: bytearray, size: int) -> None:
+        while size > 0:
+            piece = self.rfile.read(min(size, READ_PIECE))
+            if not piece:
+                raise ValueError("body ended early")
+            out += piece
+            size -= len(piece)
+
+    def _parse(self, raw: bytes, headers: dict[str, str]) -> Recorded:
         split = urlsplit(self.path)
-        path = split.path or "/"
+        rec = Recorded(
+            method=self.command,
+            path=split.path or "/",
+            query=dict(parse_qsl(split.query, keep_blank_values=True)),
+            headers=headers,
+            json=None,
+            form=None,
+            files=[],
+            raw_size=len(raw),
+        )
+        content_type = headers.get("content-type", "")
+        kind = content_type.split(";", 1)[0].strip().lower()
+        if kind == "multipart/form-data":
+            rec.form, rec.files, rec.uploads = parse_multipart(raw, content_type)
+        elif kind == "application/json" or (kind.endswith("+json") and "/" in kind):
+            if not raw:  # a GET saying application/json, or an empty POST: no body
+                return rec
+            try:
+                rec.json = json.loads(raw)
+            except (ValueError, RecursionError):  # RecursionError: "[[[[..." nested too deep
+                raise bad_request(
+                    "We could not parse the JSON body of your request.", "invalid_json"
+                ) from None
+        elif raw or self.command in ("POST", "PUT", "PATCH"):
+            # A browser sends text/plain (or a form) to any site without asking first: never
+            # read those as JSON, so a web page cannot make this gateway work for it.
+            shown = kind or "none"
+            raise HTTPError(
+                error_reply(
+                    415,
+                    f"Unsupported Content-Type '{shown}': send application/json "
+                    "(multipart/form-data for image edits)",
+                    "invalid_request_error",
+                    "unsupported_media_type",
+                )
+            )
+        return rec
+
+    def _headers(self) -> dict[str, str]:
         headers: dict[str, str] = {}
         for name, value in self.headers.items():
             key = name.lower()
             headers[key] = f"{headers[key]}, {value}" if key in headers else value
-        content_type = headers.get("content-type", "")
-        body_json: Any = None
-        form: dict[str, list[str]] | None = None
-        files: list[FilePart] = []
-        contents: dict[str, list[bytes]] = {}
-        parse_error: HTTPError | None = None
-        if content_type.lower().startswith("multipart/form-data"):
-            try:
-                form, files, contents = parse_multipart(raw, content_type)
-            except HTTPError as exc:
-                parse_error = exc
-        elif raw:
-            try:
-                body_json = json.loads(raw)
-            except ValueError:
-                if "json" in content_type.lower():
-                    parse_error = bad_request("request body is not valid JSON")
-        rec = Recorded(
-            method=self.command,
-            path=path,
-            query=dict(parse_qsl(split.query, keep_blank_values=True)),
-            headers=headers,
-            json=body_json,
-            form=form,
-            files=files,
-            raw_size=len(raw),
-        )
-        gw._record(rec)
-        route, method, handler = route_of(path)
-        if route == "batch_upload":  # the Batch API reads the uploaded JSONL
-            rec.uploads = contents
-        streaming = (isinstance(body_json, dict) and body_json.get("stream") is True) or (
-            form is not None and form.get("stream", [""])[-1] == "true"
-        )
+        return headers
+
+    def _refusal(self, headers: dict[str, str]) -> Reply | None:
+        """The refusal of another host's name (DNS rebinding) or a CORS preflight."""
+        host = headers.get("host", "").rsplit(":", 1)[0].strip("[]").lower()
+        if host not in LOOPBACK_NAMES:
+            return error_reply(421, "This gateway answers only 127.0.0.1 and localhost")
+        if self.command == "OPTIONS":  # a preflight: never granted, no Access-Control-* ever
+            return error_reply(405, "Method OPTIONS not allowed", code="method_not_allowed")
+        return None
+
+    def _refuse_early(self, headers: dict[str, str], persona: Persona | None) -> None:
+        """Refuse, before the body is read: another host's name (DNS rebinding), a CORS
+        preflight, a missing or wrong key, an oversized body. Raises HTTPError; the
+        connection is then closed unless the (small) body could be drained."""
+        gw = self.gw
+        refused = self._refusal(headers)
+        if refused is None and persona is not None:
+            sent = persona.key_of(headers)
+            if sent is None or (gw.api_key is not None and sent != gw.api_key):
+                refused = persona.unauthorized(sent)
+        if refused is not None:
+            length = self.headers.get("Content-Length") or "0"
+            chunked = "chunked" in self.headers.get("Transfer-Encoding", "").lower()
+            if chunked or not length.isdigit() or int(length) > DRAIN_CAP:
+                self.close_connection = True
+            else:  # read, so the client sees the answer rather than a reset
+                self._read_into(bytearray(), int(length))
+            raise HTTPError(refused)
+        try:
+            self.raw = self._read_body()
+        except TooLarge:
+            self.close_connection = True
+            raise HTTPError(
+                error_reply(
+                    413,
+                    f"Request body too large: at most {gw.max_body} bytes",
+                    "invalid_request_error",
+                    "request_too_large",
+                )
+            ) from None
+
+    def _dispatch(self) -> None:
+        gw = self.gw
+        headers = self._headers()
+        path = urlsplit(self.path).path or "/"
+        persona, route, method, handler = route_of(path)
+        try:
+            self._refuse_early(headers, persona)
+        except HTTPError as exc:
+            self._reply(exc.reply, None)
+            return
+        except (OSError, ValueError):
+            self.close_connection = True
+            return
+        raw, self.raw = self.raw, b""
         fault: Fault | None = None
         said: dict[str, str] = {}
         try:
-            if route not in ("files", "redirect", *OWN_AUTH) and not self._authorized(headers):
-                raise HTTPError(
-                    error_reply(401, "Invalid API key", "invalid_request_error", "invalid_api_key")
-                )
-            if parse_error is not None:
-                raise parse_error
-            if gw.rate_limit is not None and route not in ("files", "redirect"):
+            try:
+                rec = self._parse(raw, headers)
+            finally:
+                del raw
+            gw._record(rec)
+            if gw.rate_limit is not None and persona is not None:
                 said = gw.rate_limit.take()  # a 429 past the limit; what it says of the limit
-            fault = gw._take_fault(path, route, streaming)
-            early = fault_reply(fault)
-            if early is not None:
-                reply = early
-            elif handler is None:
-                raise HTTPError(
-                    error_reply(404, f"Not found: {path}", "invalid_request_error", "not_found")
-                )
-            elif method not in ("*", self.command):
-                raise HTTPError(
-                    error_reply(
-                        405,
-                        f"Method {self.command} not allowed on {path}",
-                        code="method_not_allowed",
-                    )
-                )
-            else:
-                reply = handler(gw, rec, path, fault)
+            fault, reply = self._answer(rec, path, route, method, handler)
         except HTTPError as exc:
             reply = exc.reply
         except Abort:
@@ -176,21 +232,42 @@ class Handler(BaseHTTPRequestHandler):
             return
         if said:
             reply = dataclasses.replace(reply, headers={**reply.headers, **said})
+        self._reply(reply, fault)
+
+    def _answer(
+        self, rec: Recorded, path: str, route: str, method: str, handler: Any
+    ) -> tuple[Fault | None, Reply]:
+        """The fault the request draws, if any, and the reply: the route's, or a fault's, a
+        404 for a path no route has, a 405 for a method it does not take."""
+        gw = self.gw
+        streaming = (isinstance(rec.json, dict) and rec.json.get("stream") is True) or (
+            rec.form is not None and rec.form.get("stream", [""])[-1] == "true"
+        )
+        fault = gw._take_fault(path, route, streaming)
+        early = fault_reply(fault)
+        if early is not None:
+            return fault, early
+        if handler is None:
+            message = f"Invalid URL ({self.command} {path})"
+            raise HTTPError(error_reply(404, message, "invalid_request_error"))
+        if method not in ("*", self.command):  # "*": the route checks the method itself
+            raise HTTPError(
+                error_reply(
+                    405, f"Method {self.command} not allowed on {path}", code="method_not_allowed"
+                )
+            )
+        try:
+            return fault, handler(gw, rec, path, fault)
+        finally:
+            rec.uploads = {}
+
+    def _reply(self, reply: Reply, fault: Fault | None) -> None:
         try:
             self._send(reply, fault)
         except Abort:
             self._abort()
         except OSError:
             self.close_connection = True
-
-    def _authorized(self, headers: dict[str, str]) -> bool:
-        key = self.gw.api_key
-        if key is None:
-            return True
-        scheme, _, token = headers.get("authorization", "").partition(" ")
-        if headers.get("x-key", "").strip() == key:  # Black Forest Labs
-            return True
-        return scheme.lower() in ("bearer", "key") and token.strip() == key  # fal: Key
 
     # ---- routes ------------------------------------------------------------------------------
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
 from imggen.testing.protocol import Fault, HTTPError, Recorded, Reply, error_reply, json_reply
 
@@ -52,13 +53,13 @@ def route(gw: FakeGateway, rec: Recorded, path: str, fault: Fault | None) -> Rep
         raise HTTPError(
             error_reply(404, f"Not found: {path}", "invalid_request_error", "not_found")
         )
-    models = list(gw.models)
+    models = [listed(m) for m in gw.models]
     wanted = rec.query.get("output_modalities", "")
     if wanted and wanted != "all":
         # 001/003: models carry output_modalities; OpenRouter filters on the query parameter.
         needed = {m.strip() for m in wanted.split(",") if m.strip()}
         models = [m for m in models if needed <= set(output_modalities(m))]
-    return json_reply(200, {"data": models})
+    return json_reply(200, {"object": "list", "data": models})
 
 
 def model_groups(gw: FakeGateway, rec: Recorded, path: str, fault: Fault | None) -> Reply:
@@ -80,3 +81,36 @@ def litellm_alias(gw: FakeGateway, name: str, model: str, mode: str = "image_gen
     groups = gw.model_groups if gw.model_groups is not None else []
     groups.append({"model_group": name, "mode": mode, "providers": ["openai"]})
     gw.model_groups = groups
+
+
+# when the fake's models were "created" (OpenAI lists a Unix time per model)
+CREATED = 1_700_000_000
+
+
+def listed(model: dict[str, Any]) -> dict[str, Any]:
+    """A listing entry with the fields OpenAI's Model object requires (object, created,
+    owned_by) where the entry does not set them."""
+    model_id = str(model.get("id", ""))
+    owner = model_id.split("/", 1)[0] if "/" in model_id else "system"
+    return {"object": "model", "created": CREATED, "owned_by": owner, **model}
+
+
+def retrieve(gw: FakeGateway, rec: Recorded, path: str, fault: Fault | None) -> Reply:
+    """GET /models/{id} (the openai SDK's models.retrieve); ids may hold a slash."""
+    wanted = unquote(path.split("/models/", 1)[1])  # the openai SDK sends "/" as %2F
+    found = next((m for m in gw.models if str(m.get("id")) == wanted), None)
+    if not gw.models_endpoint or found is None:
+        raise HTTPError(
+            json_reply(
+                404,
+                {
+                    "error": {
+                        "message": f"The model '{wanted}' does not exist",
+                        "type": "invalid_request_error",
+                        "param": "model",
+                        "code": "model_not_found",
+                    }
+                },
+            )
+        )
+    return json_reply(200, listed(found))

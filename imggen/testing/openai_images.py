@@ -6,9 +6,10 @@ API (data-only, ending in `[DONE]`), which share the event names."""
 from __future__ import annotations
 
 import json
+import time
 from typing import TYPE_CHECKING, Any
 
-from imggen.testing.protocol import Fault, Reply, as_int, bad_request, parse_wxh
+from imggen.testing.protocol import Fault, Look, Reply, as_int, bad_request, parse_wxh
 
 if TYPE_CHECKING:
     from imggen.testing.server import FakeGateway
@@ -42,6 +43,16 @@ GPT_ONLY = (
     "input_fidelity",
 )
 DALLE_ONLY = ("style", "response_format")
+# every field OpenAI's images API takes (shared/references/openai-images-api.md); anything else
+# is answered "Unknown parameter"
+KNOWN_FIELDS = {
+    "generations": {"model", "prompt", "n", "size", "quality", "user", *GPT_ONLY, *DALLE_ONLY},
+    "edits": {
+        "model", "prompt", "n", "size", "quality", "user", "image", "image[]", "mask",
+        *GPT_ONLY, *DALLE_ONLY,
+    },
+}  # fmt: skip
+MAX_N = {"dall-e-3": 1}  # every other model: 1-10
 SSE_PIECE = 4096
 
 
@@ -55,7 +66,7 @@ def model_name(model: str) -> str | None:
 
 
 def _unknown(key: str) -> Exception:
-    return bad_request(f"Unknown parameter: '{key}'.", "unknown_parameter")
+    return bad_request(f"Unknown parameter: '{key}'.", "unknown_parameter", key)
 
 
 def check(body: dict[str, Any], route: str, images: int) -> None:
@@ -63,7 +74,20 @@ def check(body: dict[str, Any], route: str, images: int) -> None:
     name = model_name(str(body.get("model") or ""))
     if name is None:
         return
+    for key in body:
+        if key not in KNOWN_FIELDS[route]:
+            raise _unknown(key)
     n = as_int(body.get("n"), 1)
+    top = MAX_N.get(name, 10)
+    if not 1 <= n <= top:
+        raise bad_request(
+            f"Invalid 'n': integer above maximum value. Expected a value <= {top}, but got {n} "
+            "instead."
+            if n > top
+            else f"Invalid 'n': expected a value >= 1, but got {n}.",
+            "integer_above_max_value" if n > top else "integer_below_min_value",
+            "n",
+        )
     wxh = parse_wxh(body.get("size"))
     size = body.get("size")
     quality = body.get("quality")
@@ -106,9 +130,27 @@ def check(body: dict[str, Any], route: str, images: int) -> None:
             raise bad_request("input_fidelity is not supported by gpt-image-1-mini")
         if route == "edits" and images > 16:
             raise bad_request("at most 16 images may be edited", "invalid_value")
+    if name == "gpt-image-2" and wxh is not None:
+        check_gpt_image_2(*wxh)
     if size not in (None, "auto") or name.startswith("dall-e") and size == "auto":
         if wxh is None or (name in FIXED_SIZES and wxh not in FIXED_SIZES[name]):
             raise bad_request(f"Invalid size '{size}' for {name}", "invalid_size")
+
+
+def check_gpt_image_2(width: int, height: int) -> None:
+    """OpenAI's gpt-image-2 sizes: sides multiples of 16, the long side at most 3840, at most
+    3:1, at most 8,294,400 pixels (OpenAI states no floor; Turing's is in images_api)."""
+    problems = []
+    if width % 16 or height % 16:
+        problems.append("both sides must be multiples of 16")
+    if max(width, height) > 3840:
+        problems.append("the long side must be <= 3840")
+    if max(width / height, height / width) > 3:
+        problems.append("the aspect ratio must be <= 3:1")
+    if width * height > 8_294_400:
+        problems.append("total pixels must be <= 8,294,400")
+    if problems:
+        raise bad_request(f"Invalid size {width}x{height}: " + "; ".join(problems), "invalid_size")
 
 
 def stream_reply(
@@ -123,12 +165,22 @@ def stream_reply(
     done: bool,
     fmt: str | None = None,
     alpha: bool = False,
+    look: Look | None = None,
 ) -> Reply:
     """A streamed image: `partial_images` previews, then the completed image with its usage
     (or an error event for the stream_error fault). OpenAI names each event in an `event:`
     line too and sends no [DONE]; OpenRouter sends data lines only and ends with [DONE]."""
     prefix = "image_edit" if route == "edits" else "image_generation"
     pieces: list[bytes] = []
+    quality = body.get("quality")
+    # what OpenAI's stream events carry besides the image (the openai SDK's types require them)
+    said = {
+        "created_at": int(time.time()),
+        "background": "transparent" if alpha else "opaque",
+        "output_format": fmt or "png",
+        "quality": quality if quality in ("low", "medium", "high") else "high",
+        "size": f"{size[0]}x{size[1]}",
+    }
 
     def event(obj: dict[str, Any]) -> None:
         data = json.dumps(obj).encode()
@@ -137,14 +189,21 @@ def stream_reply(
         pieces.extend(raw[i : i + SSE_PIECE] for i in range(0, len(raw), SSE_PIECE))
 
     for k in range(as_int(body.get("partial_images"), 0)):
-        (b64,) = gw.images(1, *size, None, raw_b64=True, fmt=fmt, alpha=alpha)
-        event({"type": f"{prefix}.partial_image", "partial_image_index": k, "b64_json": b64})
+        (b64,) = gw.images(1, *size, None, raw_b64=True, fmt=fmt, alpha=alpha, look=look)
+        event(
+            {
+                "type": f"{prefix}.partial_image",
+                "partial_image_index": k,
+                "b64_json": b64,
+                **said,
+            }
+        )
     if fault is not None and fault.kind == "stream_error":
         message = fault.body or "The image could not be generated"
         event({"type": "error", "error": {"message": message, "code": "server_error"}})
     else:
-        (b64,) = gw.images(1, *size, fault, raw_b64=True, fmt=fmt, alpha=alpha) or [""]
-        event({"type": f"{prefix}.completed", "b64_json": b64, "usage": usage})
+        (b64,) = gw.images(1, *size, fault, raw_b64=True, fmt=fmt, alpha=alpha, look=look) or [""]
+        event({"type": f"{prefix}.completed", "b64_json": b64, **said, "usage": usage})
     if done:
         pieces.append(b"data: [DONE]\n\n")
     headers = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}

@@ -13,6 +13,7 @@ from imggen.testing.chat import chat_pixels
 from imggen.testing.protocol import (
     Abort,
     Fault,
+    Look,
     Recorded,
     Reply,
     as_int,
@@ -112,6 +113,7 @@ def route(gw: FakeGateway, rec: Recorded, path: str, fault: Fault | None) -> Rep
         body.get("output_format") if body.get("output_format") in ("png", "jpeg", "webp") else None
     )
     alpha = body.get("background") == "transparent"
+    look = Look(str(body.get("prompt") or ""), body.get("seed"))
     if not gw.sleep(gw.latency):
         raise Abort
     if body.get("stream") is True:
@@ -126,8 +128,9 @@ def route(gw: FakeGateway, rec: Recorded, path: str, fault: Fault | None) -> Rep
             done=True,
             fmt=fmt,
             alpha=alpha,
+            look=look,
         )
-    images = gw.images(count, *size, fault, raw_b64=True, fmt=fmt, alpha=alpha)
+    images = gw.images(count, *size, fault, raw_b64=True, fmt=fmt, alpha=alpha, look=look)
     media = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}[fmt or "png"]
     usage = _usage(gw, max(1, count))
     return json_reply(

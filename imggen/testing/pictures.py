@@ -1,11 +1,17 @@
-"""Image bytes the fake gateway serves: real PNGs (solid or noise, made fast at any size), and
-JPEG/WEBP files whose magic bytes and headers are right but which are not decodable."""
+"""Image bytes the fake gateway serves: real PNGs, JPEGs and WebPs (one colour with words on
+it, or noise), made fast at any size."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import struct
 import zlib
+
+from imggen.testing.encoders import RGB, WEBP_TEXT_PIXELS, make_jpeg, make_webp
+
+__all__ = ["RGB"]
+from imggen.testing.font import Layout, caption, layout
 
 IMAGE_FORMATS = {
     "png": ("image/png", "png"),
@@ -14,40 +20,76 @@ IMAGE_FORMATS = {
 }
 
 
+def seeded_colour(seed: object, prompt: str, index: int) -> RGB:
+    """A colour that depends only on the seed, the prompt and the image's index."""
+    digest = hashlib.sha256(f"{seed}\n{prompt}\n{index}".encode()).digest()
+    return digest[0], digest[1], digest[2]
+
+
 def png_chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
 
-def solid_idat(row: bytes, height: int) -> bytes:
-    """zlib stream of ``row * height`` without compressing all of it.
+def idat_of(groups: list[tuple[bytes, int]]) -> bytes:
+    """zlib stream of each ``row * count`` in turn, without compressing all of it.
 
-    One block of rows is deflated (raw, ending with a full flush so it refers to nothing before
-    it) and the compressed block is repeated; only the Adler-32 checksum walks the whole data.
+    Each group's block of rows is deflated once (raw, ending with a full flush so it refers to
+    nothing before it) and the compressed block is repeated; only Adler-32 walks all the data.
     """
-    rows_per_block = max(1, (1 << 18) // len(row))
-    count, rest = divmod(height, rows_per_block)
-    block = row * rows_per_block
-    comp = zlib.compressobj(6, zlib.DEFLATED, -15)
-    piece = comp.compress(block) + comp.flush(zlib.Z_FULL_FLUSH)
-    comp = zlib.compressobj(6, zlib.DEFLATED, -15)
-    tail = comp.compress(row * rest) + comp.flush(zlib.Z_FINISH)
+    out = [b"\x78\x9c"]
     adler = 1
-    for _ in range(count):
-        adler = zlib.adler32(block, adler)
-    adler = zlib.adler32(row * rest, adler)
-    return b"\x78\x9c" + piece * count + tail + struct.pack(">I", adler)
+    for at, (row, count) in enumerate(groups):
+        rows_per_block = max(1, (1 << 18) // len(row))
+        repeat, rest = divmod(count, rows_per_block)
+        block = row * rows_per_block
+        if repeat:
+            comp = zlib.compressobj(6, zlib.DEFLATED, -15)
+            out.append((comp.compress(block) + comp.flush(zlib.Z_FULL_FLUSH)) * repeat)
+            for _ in range(repeat):
+                adler = zlib.adler32(block, adler)
+        last = at == len(groups) - 1
+        if rest or last:
+            comp = zlib.compressobj(6, zlib.DEFLATED, -15)
+            out.append(
+                comp.compress(row * rest) + comp.flush(zlib.Z_FINISH if last else zlib.Z_FULL_FLUSH)
+            )
+            adler = zlib.adler32(row * rest, adler)
+    out.append(struct.pack(">I", adler))
+    return b"".join(out)
+
+
+def solid_idat(row: bytes, height: int) -> bytes:
+    """zlib stream of ``row * height`` (see idat_of)."""
+    return idat_of([(row, height)])
+
+
+def layout_idat(picture: Layout, colours: tuple[RGB, RGB]) -> bytes:
+    """zlib stream of a two-colour Layout's RGB scanlines (filter 0)."""
+    groups = []
+    for runs, count in picture.rows:
+        row = b"\x00" + b"".join(bytes(colours[c]) * n for c, n in runs)
+        groups.append((row, count))
+    return idat_of(groups)
 
 
 def make_png(
-    width: int, height: int, noise: bool = False, color: tuple[int, int, int] = (200, 80, 40)
+    width: int,
+    height: int,
+    noise: bool = False,
+    color: RGB = (200, 80, 40),
+    picture: Layout | None = None,
+    ink: RGB = (255, 255, 255),
 ) -> bytes:
-    """A valid 8-bit RGB PNG (filter 0 on every row): solid ``color``, or random noise."""
+    """A valid 8-bit RGB PNG (filter 0 on every row): solid ``color``, random noise, or
+    ``picture`` (words drawn in ``ink`` on ``color``)."""
     if width < 1 or height < 1:
         raise ValueError(f"bad PNG size {width}x{height}")
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     if noise:
         raw = b"".join(b"\x00" + os.urandom(width * 3) for _ in range(height))
         idat = zlib.compress(raw, 0)  # incompressible anyway: store it
+    elif picture is not None:
+        idat = layout_idat(picture, (color, ink))
     else:
         idat = solid_idat(b"\x00" + bytes(color) * width, height)
     return (
@@ -64,30 +106,40 @@ def with_transparency(png: bytes) -> bytes:
     return png[:at] + png_chunk(b"tRNS", b"\x00\x00\x00\x00\x00\x00") + png[at:]
 
 
-def make_jpeg_header(width: int, height: int) -> bytes:
-    """SOI + APP0 JFIF + SOF0 (with the size) + EOI: right magic and size, not decodable."""
-    if not (0 < width < 65536 and 0 < height < 65536):
-        raise ValueError(f"bad JPEG size {width}x{height}")
-    app0 = b"\xff\xe0" + struct.pack(">H", 16) + b"JFIF\x00\x01\x01\x00" + struct.pack(">HH", 1, 1)
-    app0 += b"\x00\x00"
-    components = b"\x01\x22\x00" + b"\x02\x11\x01" + b"\x03\x11\x01"
-    sof0 = b"\xff\xc0" + struct.pack(">HBHHB", 8 + len(components), 8, height, width, 3)
-    return b"\xff\xd8" + app0 + sof0 + components + b"\xff\xd9"
+def placeholder(
+    fmt: str,
+    width: int,
+    height: int,
+    colour: RGB,
+    prompt: str = "",
+    seed: object = None,
+    alpha: bool = False,
+) -> bytes:
+    """A placeholder image in ``fmt``: the prompt's first words, the size and the seed drawn
+    on ``colour`` (in black or white, whichever shows); ``alpha``: a WebP's background is
+    transparent (a PNG gets its tRNS chunk from with_transparency)."""
+    ink = (20, 20, 20) if sum(colour) > 384 else (255, 255, 255)
+    lines = caption(prompt, width, height, seed)
+    if fmt == "jpeg":
+        return make_jpeg(layout(width, height, lines, grid=8), (colour, ink))
+    if fmt == "webp":
+        words = width * height <= WEBP_TEXT_PIXELS
+        return make_webp(layout(width, height, lines if words else []), (colour, ink), alpha)
+    return make_png(width, height, color=colour, picture=layout(width, height, lines), ink=ink)
 
 
-def make_webp_header(width: int, height: int) -> bytes:
-    """RIFF/WEBP with one VP8X chunk (canvas size): right magic and size, not decodable."""
-    if not (0 < width <= 1 << 24 and 0 < height <= 1 << 24):
-        raise ValueError(f"bad WEBP size {width}x{height}")
-    vp8x = (
-        b"\x00\x00\x00\x00" + (width - 1).to_bytes(3, "little") + (height - 1).to_bytes(3, "little")
-    )
-    chunk = b"VP8X" + struct.pack("<I", len(vp8x)) + vp8x
-    return b"RIFF" + struct.pack("<I", 4 + len(chunk)) + b"WEBP" + chunk
+def make_jpeg_header(width: int, height: int, color: RGB = (200, 80, 40)) -> bytes:
+    """A real baseline JPEG of one colour (the name is older than the encoder)."""
+    return make_jpeg(Layout(width, height, ((((0, width),), height),)), (color, color))
+
+
+def make_webp_header(width: int, height: int, color: RGB = (200, 80, 40)) -> bytes:
+    """A real lossless WebP of one colour (the name is older than the encoder)."""
+    return make_webp(Layout(width, height, ((((0, width),), height),)), (color, color))
 
 
 def image_size_of(data: bytes) -> tuple[str, int, int]:
-    """(format, width, height) of bytes made by this module (PNG IHDR, JPEG SOF0, WEBP VP8X)."""
+    """(format, width, height) of bytes made by this module (PNG IHDR, JPEG SOF0, WEBP VP8L)."""
     if data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR":
         width, height = struct.unpack(">II", data[16:24])
         return "png", width, height
@@ -100,8 +152,7 @@ def image_size_of(data: bytes) -> tuple[str, int, int]:
                 height, width = struct.unpack(">HH", data[index + 5 : index + 9])
                 return "jpeg", width, height
             index += 2 + length
-    if data[:4] == b"RIFF" and data[8:16] == b"WEBPVP8X":
-        width = int.from_bytes(data[24:27], "little") + 1
-        height = int.from_bytes(data[27:30], "little") + 1
-        return "webp", width, height
+    if data[:4] == b"RIFF" and data[8:16] == b"WEBPVP8L" and data[20] == 0x2F:
+        bits = int.from_bytes(data[21:25], "little")
+        return "webp", (bits & 0x3FFF) + 1, (bits >> 14 & 0x3FFF) + 1
     raise ValueError("not an image made by imggen.testing")

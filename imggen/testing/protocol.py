@@ -54,8 +54,16 @@ class Recorded:
     form: dict[str, list[str]] | None
     files: list[FilePart]
     raw_size: int
-    # multipart file contents, kept only for a Batch API upload (batch_api.py)
-    uploads: dict[str, list[bytes]] = field(default_factory=dict, repr=False)
+    # the uploaded files' bytes, for the route only: dropped once the reply is built
+    uploads: dict[str, list[bytes]] = field(default_factory=dict, repr=False, compare=False)
+    summarised: bool = False  # long strings in json/form replaced by a short description
+
+    def summarise(self) -> None:
+        """Keep the shape of the body, not its long strings (base64 images, long prompts)."""
+        self.json = summarised(self.json)
+        if self.form is not None:
+            self.form = {k: [summarised(v) for v in vs] for k, vs in self.form.items()}
+        self.summarised = True
 
     @property
     def authorized(self) -> bool:
@@ -93,6 +101,35 @@ class Fault:
             raise ValueError(f"unknown fault kind {self.kind!r}; known: {', '.join(FAULT_KINDS)}")
 
 
+LONG_STRING = 1024  # a recorded string longer than this is summarised in old records
+
+
+def summarised(value: Any) -> Any:
+    """``value`` with every string longer than LONG_STRING replaced by its length and digest."""
+    if isinstance(value, str) and len(value) > LONG_STRING:
+        digest = hashlib.sha256(value.encode("utf-8", "replace")).hexdigest()[:16]
+        return f"<{len(value)} characters, sha256 {digest}...>"
+    if isinstance(value, dict):
+        return {k: summarised(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [summarised(v) for v in value]
+    return value
+
+
+@dataclass(frozen=True)
+class Look:
+    """What a placeholder shows: the prompt's first words, the seed (the same seed and prompt
+    make the same bytes), and for an edit its first input image."""
+
+    prompt: str = ""
+    seed: Any = None
+    source: bytes | None = None
+
+
+class TooLarge(Exception):
+    """A request body over the gateway's cap."""
+
+
 class Abort(Exception):
     """Close the connection without (finishing) a reply."""
 
@@ -111,10 +148,14 @@ def json_reply(status: int, obj: Any, headers: dict[str, str] | None = None) -> 
 
 
 def error_reply(
-    status: int, message: str, type_: str = "invalid_request_error", code: Any = None
+    status: int,
+    message: str,
+    type_: str = "invalid_request_error",
+    code: Any = None,
+    param: str | None = None,
 ) -> Reply:
     return json_reply(
-        status, {"error": {"message": message, "type": type_, "param": None, "code": code}}
+        status, {"error": {"message": message, "type": type_, "param": param, "code": code}}
     )
 
 
@@ -124,8 +165,8 @@ class HTTPError(Exception):
         self.reply = reply
 
 
-def bad_request(message: str, code: Any = None) -> HTTPError:
-    return HTTPError(error_reply(400, message, "invalid_request_error", code))
+def bad_request(message: str, code: Any = None, param: str | None = None) -> HTTPError:
+    return HTTPError(error_reply(400, message, "invalid_request_error", code, param))
 
 
 _PARAM_RE = re.compile(r';\s*([\w*.-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;]*)')
@@ -195,13 +236,30 @@ def as_int(value: Any, default: int) -> int:
         raise bad_request(f"invalid integer {value!r}") from None
 
 
+# The largest image any API the fake plays makes: Gemini 3's 4K 21:9 is 6336x2688, Seedream's
+# 4096x4096 (shared/seeds/002_b08cd22946c7f3fa.txt); nothing is built past these.
+MAX_SIDE = 8192
+MAX_PIXELS = 17_100_000
+
+
+def check_pixels(width: int, height: int) -> None:
+    """400 (invalid_size) for an image larger than any real API makes."""
+    if width > MAX_SIDE or height > MAX_SIDE or width * height > MAX_PIXELS:
+        raise bad_request(
+            f"Invalid size '{width}x{height}': at most {MAX_SIDE} pixels a side and "
+            f"{MAX_PIXELS:,} pixels in all",
+            "invalid_size",
+        )
+
+
 def parse_wxh(size: Any) -> tuple[int, int] | None:
-    """None for auto/missing, else (w, h); 400 when malformed."""
+    """None for auto/missing, else (w, h); 400 when malformed or too large."""
     if size is None or size == "" or size == "auto":
         return None
-    match = re.fullmatch(r"\s*(\d+)\s*[xX×]\s*(\d+)\s*", str(size))
+    match = re.fullmatch(r"\s*(\d{1,9})\s*[xX×]\s*(\d{1,9})\s*", str(size))
     if not match or int(match[1]) < 1 or int(match[2]) < 1:
         raise bad_request(f"invalid size {size!r}: expected 'auto' or '<w>x<h>'", "invalid_size")
+    check_pixels(int(match[1]), int(match[2]))
     return int(match[1]), int(match[2])
 
 

@@ -18,7 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from imggen.testing import FakeGateway, make_png
+from imggen.testing import FakeGateway, placeholder
 from tests.conftest import SENTINEL_KEY, imggen_exe
 
 # Generous: the suite shares 2 cores with other work.
@@ -170,14 +170,15 @@ def without_text(data: bytes) -> bytes:
     return out
 
 
-def is_fake_image(path: Path) -> bool:
-    """Whether a saved PNG is, byte for byte bar provenance, a solid image the fake made."""
+def is_fake_image(path: Path, prompt: str, seed: object = None) -> bool:
+    """Whether a saved PNG is, byte for byte bar provenance, a placeholder the fake made for
+    this prompt and seed."""
     data = without_text(path.read_bytes())
     width, height = png_size(path)
     idat = b"".join(body for kind, body in png_chunks(data) if kind == b"IDAT")
     first = zlib.decompressobj().decompress(idat, 4)
     colour = (first[1], first[2], first[3])
-    return data == make_png(width, height, color=colour)
+    return data == placeholder("png", width, height, colour, prompt, seed)
 
 
 def complete_png(path: Path) -> bool:

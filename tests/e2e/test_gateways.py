@@ -262,7 +262,7 @@ def test_generate_through_each_gateway(
     paths = [tmp_path / "out" / name for name in names]
     assert leftovers(tmp_path / "out") == names  # and no temp file
     for path in paths:
-        assert is_fake_image(path)  # decoded byte for byte, provenance aside
+        assert is_fake_image(path, PROMPT)  # decoded byte for byte, provenance aside
     # the model listing a preset reads once a day (OpenRouter's image models) is not a call
     calls = [r for r in fake.requests if not r.path.startswith("/files/") and r.method == "POST"]
     assert [(r.method, r.path) for r in calls] == [("POST", case.path)]
@@ -300,7 +300,7 @@ def test_stream_and_no_stream_save_the_same_image(
 
     assert (streamed.returncode, plain.returncode) == (0, 0), streamed.stderr + plain.stderr
     assert [r.json.get("stream") for r in fake.requests] == [True, None]
-    assert is_fake_image(tmp_path / "s.png") and is_fake_image(tmp_path / "p.png")
+    assert is_fake_image(tmp_path / "s.png", PROMPT) and is_fake_image(tmp_path / "p.png", PROMPT)
     assert lines(streamed.stdout) == [str(tmp_path / "s.png")]
     assert lines(plain.stdout) == [str(tmp_path / "p.png")]
 

@@ -117,6 +117,7 @@ def test_outputs_stay_in_the_manifests_folder(fake: FakeGateway, cli: Cli, tmp_p
 def test_a_model_named_dotdot_cannot_lead_a_template_out(
     fake: FakeGateway, cli: Cli, tmp_path: Path
 ) -> None:
+    fake.known_models.add("..")  # a gateway that serves a model of that name
     m = jobs(tmp_path / "a.jsonl", {"prompt": "x", "output": "art/{model}.png", "model": ".."})
     done = cli("batch", str(m), "--outputs-anywhere", env=gw_env(fake))
     assert done.returncode == 0, done.stderr.decode()

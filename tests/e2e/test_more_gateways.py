@@ -311,6 +311,7 @@ def test_a_mistyped_model_the_cached_list_would_catch_is_refused_before_sending(
 def test_litellm_chat_stream_asks_for_usage(fake: FakeGateway, cli: Cli) -> None:
     _litellm(fake, cli)
     fake.models.append({"id": "company-gemini", "object": "model", "owned_by": "x"})
+    fake.known_models.add("company-gemini")  # a chat deployment the proxy serves
     done = cli(
         "generate", "x", "-p", "work", "-m", "company-gemini", "-o", "c.png", "--json",
         env=key_env("litellm"), timeout=RUN_TIMEOUT,
