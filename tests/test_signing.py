@@ -13,7 +13,7 @@ import pytest
 
 from imggen.files import xmp
 from imggen.files.inspection import inspect
-from imggen.testing import make_jpeg_header, signed
+from imggen.testing import signed
 from tests.conftest import SENTINEL_KEY, MockGateway, Result
 from tests.test_cli_generate import CONFIG, images_reply
 
@@ -136,10 +136,20 @@ def test_off_signs_nothing_and_a_bad_table_is_exit_3(
     assert r.exit_code == 3 and "[c2pa] needs key" in r.stderr
 
 
+def jpeg_c2pa_cannot_parse(width: int, height: int) -> bytes:
+    """SOI + APP0 JFIF + SOF0 (the size) + EOI: the right magic, size and ends, no scan."""
+    import struct
+
+    app0 = b"\xff\xe0" + struct.pack(">H", 16) + b"JFIF\x00\x01\x01\x00" + struct.pack(">HH", 1, 1)
+    components = b"\x01\x22\x00" + b"\x02\x11\x01" + b"\x03\x11\x01"
+    sof0 = b"\xff\xc0" + struct.pack(">HBHHB", 8 + len(components), 8, height, width, 3)
+    return b"\xff\xd8" + app0 + b"\x00\x00" + sof0 + components + b"\xff\xd9"
+
+
 def test_a_placeholder_jpeg_is_left_unsigned_with_a_warning(
     run: Run, gateway: MockGateway, tmp_path: Path, pem: tuple[Path, Path], configure: Any
 ) -> None:
     configure({"cert": str(pem[0]), "key": str(pem[1])})
-    gateway.queue(images_reply(make_jpeg_header(8, 8)))  # c2pa cannot parse it
+    gateway.queue(images_reply(jpeg_c2pa_cannot_parse(8, 8)))
     r = run("generate", "a red fox", "-o", "fox.jpg")
     assert r.exit_code == 0 and "saved unsigned" in r.stderr

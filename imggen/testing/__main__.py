@@ -41,7 +41,7 @@ Examples:
   PROG --fault status:429 --fault reset
   PROG --alias company-image=gpt-image-1   # LiteLLM-style
   PROG --deployment prod-images=gpt-image-1 --refuse-safety
-  PROG --rate-limit 600/min --latency 0.3     # OpenAI-style rate limit
+  PROG --rate-limit 600/min --latency 0.3   # a rate limit
 
 fault kinds (each fails the next request it fits, in the order given):
   status[:CODE]      an error reply, 500 unless CODE (429, 503, 401, ...)

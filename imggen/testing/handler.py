@@ -138,9 +138,10 @@ class Handler(BaseHTTPRequestHandler):
                 raise bad_request(
                     "We could not parse the JSON body of your request.", "invalid_json"
                 ) from None
-        elif raw or self.command in ("POST", "PUT", "PATCH"):
+        elif raw:
             # A browser sends text/plain (or a form) to any site without asking first: never
-            # read those as JSON, so a web page cannot make this gateway work for it.
+            # read those as JSON, so a web page cannot make this gateway work for it. (An empty
+            # body, as fal's PUT .../cancel has, carries nothing to read.)
             shown = kind or "none"
             raise HTTPError(
                 error_reply(

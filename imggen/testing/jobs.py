@@ -22,7 +22,15 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from imggen.testing.protocol import Fault, HTTPError, Recorded, Reply, error_reply, json_reply
+from imggen.testing.protocol import (
+    Fault,
+    HTTPError,
+    Look,
+    Recorded,
+    Reply,
+    error_reply,
+    json_reply,
+)
 
 if TYPE_CHECKING:
     from imggen.testing.server import FakeGateway
@@ -40,6 +48,7 @@ class FakeJob:
     height: int
     fmt: str
     fate: str = "done"  # done | failed | cancelled | refused
+    look: Look = field(default_factory=Look)  # the prompt and seed its images show
     images: list[str] = field(default_factory=list)  # file names, made when first asked
 
 
@@ -58,7 +67,12 @@ class JobStore:
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def submit(
-        self, provider: str, count: int = 1, size: tuple[int, int] = (1024, 1024), fmt: str = "png"
+        self,
+        provider: str,
+        count: int = 1,
+        size: tuple[int, int] = (1024, 1024),
+        fmt: str = "png",
+        look: Look | None = None,
     ) -> FakeJob:
         with self.lock:
             self.submissions[provider] += 1
@@ -69,6 +83,7 @@ class JobStore:
                     fate = {"fail_next": "failed", "cancel_next": "cancelled"}.get(name, "refused")
                     break
             job = FakeJob(secrets.token_hex(8), provider, time.monotonic(), count, *size, fmt, fate)
+            job.look = look or Look()
             self.jobs[job.id] = job
             return job
 
@@ -113,8 +128,8 @@ class JobStore:
         """The job's result URLs, fresh: each good for url_ttl seconds from now."""
         if not job.images:
             made = []
-            for _ in range(max(1, job.count)):
-                data, mime, ext = gw.image(job.width, job.height, job.fmt)
+            for i in range(max(1, job.count)):
+                data, mime, ext = gw.image(job.width, job.height, job.fmt, look=job.look, index=i)
                 made.append(gw.put_file(data, mime, ext))
             job.images = made
         out = []
@@ -190,8 +205,9 @@ SWITCHES = (
 def add_arguments(cli: Any) -> None:
     """The job providers' switches, on the fake gateway's command line."""
     group = cli.add_argument_group(
-        "job providers (fal under /fal, Replicate under /replicate/v1, Black Forest Labs under "
-        "/bfl/v1; GET /__imggen/jobs counts submissions and polls)"
+        "job providers",
+        "fal under /fal, Replicate under /replicate/v1, Black Forest Labs under\n"
+        "/bfl/v1; GET /__imggen/jobs counts submissions and polls",
     )
     for flag, name, kind, text in SWITCHES:
         unit = "SECONDS" if kind is float else "N"

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from imggen.testing.jobs import detail, store
-from imggen.testing.protocol import Fault, HTTPError, Recorded, Reply, json_reply
+from imggen.testing.protocol import Fault, HTTPError, Look, Recorded, Reply, json_reply
 
 if TYPE_CHECKING:
     from imggen.testing.server import FakeGateway
@@ -50,6 +50,7 @@ def route(gw: FakeGateway, rec: Recorded, path: str, fault: Fault | None) -> Rep
         if "kontext" not in parts[0] and "flux-2" not in parts[0]:
             raise detail(422, "width and height must be multiples of 32")
     fmt = "png" if body.get("output_format") == "png" else "jpeg"
-    job = store(gw).submit("bfl", 1, (int(w), int(h)), fmt)
+    look = Look(body["prompt"], body.get("seed"))
+    job = store(gw).submit("bfl", 1, (int(w), int(h)), fmt, look)
     poll = f"{gw.url}/bfl/v1/get_result?id={job.id}"
     return json_reply(200, {"id": job.id, "polling_url": poll, "cost": 4.0})

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from imggen.testing.jobs import detail, size_of, store
-from imggen.testing.protocol import Fault, Recorded, Reply, json_reply
+from imggen.testing.protocol import Fault, Look, Recorded, Reply, json_reply
 
 if TYPE_CHECKING:
     from imggen.testing.server import FakeGateway
@@ -47,7 +47,8 @@ def _submit(gw: FakeGateway, rec: Recorded, parts: list[str]) -> Reply:
     if not isinstance(count, int) or not 1 <= count <= 4:
         raise detail(422, "num_images must be between 1 and 4")
     fmt = body.get("output_format", "jpeg")
-    job = store(gw).submit("fal", count, pixels, "jpeg" if fmt == "jpeg" else "png")
+    look = Look(body["prompt"], body.get("seed"))
+    job = store(gw).submit("fal", count, pixels, "jpeg" if fmt == "jpeg" else "png", look)
     # status and result URLs name owner/alias only, not the model's subpath (fal's docs)
     base = f"{gw.url}/fal/{'/'.join(parts[:2])}/requests/{job.id}"
     return json_reply(

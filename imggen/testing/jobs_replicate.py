@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from imggen.testing.jobs import FakeJob, detail, store
-from imggen.testing.protocol import Fault, Recorded, Reply, json_reply
+from imggen.testing.protocol import Fault, Look, Recorded, Reply, json_reply
 
 if TYPE_CHECKING:
     from imggen.testing.server import FakeGateway
@@ -66,7 +66,8 @@ def _submit(gw: FakeGateway, rec: Recorded) -> Reply:
     if inputs.get("megapixels") == "0.25":
         w, h = w // 2, h // 2
     fmt = {"jpg": "jpeg", "png": "png"}.get(inputs.get("output_format", "webp"), "webp")
-    job = store(gw).submit("replicate", 1, (w, h), fmt)
+    look = Look(inputs["prompt"], inputs.get("seed"))
+    job = store(gw).submit("replicate", 1, (w, h), fmt, look)
     return json_reply(201, _prediction(gw, job, counted=False))
 
 

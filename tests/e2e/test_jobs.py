@@ -74,7 +74,7 @@ def test_killed_between_submit_and_collect_pays_once_and_saves_all(
     assert b"submitted earlier" in again.stderr
     assert fake.jobs.submissions[provider] == submits  # the re-run submitted nothing
     for name in ("fox-1.png", "fox-2.png"):
-        assert complete_png(tmp_path / name) and is_fake_image(tmp_path / name)
+        assert complete_png(tmp_path / name) and is_fake_image(tmp_path / name, "a red fox")
     assert ledger(tmp_path) == []  # collected: forgotten
 
 
