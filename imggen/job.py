@@ -144,13 +144,17 @@ class HttpCall:
     # collect). A job dialect's submit calls say so; run/jobs.py sends them once and waits.
     job: bool = False
 
+    @property
+    def accept(self) -> str:
+        """What the call reads back: an event stream only where it asked for one (an OpenAPI
+        mock answers as asked)."""
+        return "text/event-stream" if self.stream else "application/json"
+
     def describe(self, base_url: str, auth: Auth) -> dict[str, Any]:
         """The request as --dry-run shows it: key redacted, multipart files as name and size."""
         url = auth.shown_url(base_url.rstrip("/") + self.path)
         headers = auth.shown_headers()
-        headers["Accept"] = (
-            "text/event-stream, application/json" if self.stream else "application/json"
-        )
+        headers["Accept"] = self.accept
         out: dict[str, Any] = {"method": self.method, "url": url, "headers": headers}
         if self.files or self.form:
             headers["Content-Type"] = "multipart/form-data"

@@ -514,7 +514,7 @@ def test_dry_run_on_chat_shows_fan_out_once(run: Run, gateway: MockGateway) -> N
         "# 2 images sent 2 times, 1 image each, at most 2 at once",
         f"POST {CHAT_URL}",
         "Authorization: Bearer <redacted>",
-        "Accept: text/event-stream, application/json",
+        "Accept: text/event-stream",
         "Content-Type: application/json",
     ]
     assert json.loads(r.stdout.split("\n\n", 1)[1]) == {

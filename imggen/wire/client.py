@@ -345,9 +345,7 @@ class Client:
         what: str,
     ) -> Reply:
         url = self.base_url + call.path
-        # a stream where the call streams, JSON otherwise (an OpenAPI mock answers as asked)
-        accept = "text/event-stream" if call.stream else "application/json"
-        headers = {**self._auth(), "Accept": accept}
+        headers = {**self._auth(), "Accept": call.accept}
         kwargs: dict[str, Any] = {}
         if call.files or call.form:
             body, ctype, length = multipart(call, self.on_sent)
