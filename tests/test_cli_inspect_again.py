@@ -169,6 +169,19 @@ def test_again_flags_override_and_dry_run_sends_nothing(
     assert '"prompt": "a red fox at dawn"' in r.stdout
 
 
+def test_again_takes_an_entry_of_the_history(
+    run: Run, gateway: MockGateway, tmp_path: Path
+) -> None:
+    made(run, gateway, "-o", "fox.png")
+    r = ok(run("again", "1", "--dry-run"))
+    assert '"prompt": "a red fox at dawn"' in r.stdout
+    (tmp_path / "fox.png").unlink()
+    r = run("again", "1")
+    assert r.exit_code == 2 and "is no longer there" in r.stderr
+    r = run("again", "7")
+    assert r.exit_code == 2 and "the history lists 1 image," in r.stderr
+
+
 def test_again_from_a_sidecar_with_o(run: Run, gateway: MockGateway, tmp_path: Path) -> None:
     made(run, gateway, "-o", "fox.jpg", data=make_jpeg_header(8, 8))
     gateway.queue(images_reply())

@@ -18,6 +18,8 @@ EXAMPLES = {
         imggen again fox.png -m google/gemini-2.5-flash-image -o fox-gemini.png
         # show the request it would send; send nothing
         imggen again fox.png --dry-run
+        # the newest image in `imggen log` (2: the one before it)
+        imggen again 1
     """,
 }
 
@@ -25,7 +27,12 @@ EXAMPLES = {
 @takes("generate", skip=("refs",))
 def again(
     ctx: typer.Context,
-    file: Annotated[Path, typer.Argument(metavar="FILE", help="An image imggen saved.")],
+    file: Annotated[
+        str,
+        typer.Argument(
+            metavar="FILE|N", help="An image imggen saved, or N: entry N of `imggen log`."
+        ),
+    ],
     *,
     flags: Flags,
 ) -> None:
@@ -35,7 +42,7 @@ def again(
     from imggen.run.again import from_file
 
     env = _env(ctx)
-    request = from_file(file, cwd=Path.cwd())
+    request = from_file(_image(file, env), cwd=Path.cwd())
     chosen = dict(flags)
     chosen["refs"] = None
     chosen["model"] = flags["model"] or request.model
@@ -57,6 +64,33 @@ def again(
         command=request.command,
         record=request.layer,
     )
+
+
+def _image(target: str, env: object) -> Path:
+    """The file to make again: FILE as given, or (a number no file is named) the image of
+    that entry of the history, 1 the newest."""
+    if not target.isdigit() or Path(target).exists():
+        return Path(target)
+    from imggen import history
+    from imggen.console import shown
+    from imggen.errors import UsageError
+
+    n = int(target)
+    entries = history.query(getattr(env, "environ", {}), limit=max(n, 1))
+    if not 1 <= n <= len(entries):
+        raise UsageError(
+            f"{target}: the history lists {len(entries)} image{'' if len(entries) == 1 else 's'}, "
+            f"and no file is named {target}",
+            hint="`imggen log` numbers them, 1 the newest",
+        )
+    entry = entries[n - 1]
+    if history.state(entry) in ("missing", "stdout"):
+        raise UsageError(
+            f"entry {n} of the history, {shown(entry.path)}, is no longer there (moved or "
+            "deleted); its record went with it",
+            hint="`imggen log --json` shows what was recorded",
+        )
+    return Path(entry.path)
 
 
 def _usable(profile: str, env: object) -> str | None:
