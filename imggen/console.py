@@ -328,7 +328,8 @@ def printable(text: str, *, oneline: bool = False) -> str:
 
 def safe_json(text: str) -> str:
     """A JSON document (json.dumps with ensure_ascii=False) with C1 controls and bidi
-    overrides written as JSON \\u escapes: JSON escapes C0 itself, and a C1 can only sit in a string."""
+    overrides written as JSON \\u escapes: JSON escapes C0 itself, and a C1 can only sit in
+    a string."""
     _, singles = _controls()
     return _SURROGATES.sub(
         lambda m: f"\\u{ord(m.group()):04x}",
