@@ -41,6 +41,12 @@ def results(tmp_path: Path) -> list[dict[str, object]]:
     return [json.loads(line) for line in text.splitlines()]
 
 
+def lines(tmp_path: Path) -> int:
+    """The whole lines in the results file so far (each is written with one append)."""
+    path = tmp_path / "m.results.jsonl"
+    return path.read_bytes().count(b"\n") if path.exists() else 0
+
+
 def test_no_wait_submits_one_batch_and_the_rerun_collects(
     fake: FakeGateway, tmp_path: Path
 ) -> None:
@@ -74,7 +80,11 @@ def test_killed_while_the_batch_runs_then_rerun_sends_no_second_batch(
     env = env_for(fake)
     proc = start(["batch", "m.jsonl", "--provider-batch"], env, tmp_path)
     state = Path(os.environ["IMGGEN_STATE_DIR"]) / "jobs"
-    wait_for(lambda: any(state.glob("*.json")) or proc.poll() is not None)
+    # killed once the batch is recorded in both places (the ledger, then each job's line), while
+    # it waits at the provider
+    wait_for(
+        lambda: (any(state.glob("*.json")) and lines(tmp_path) >= 3) or proc.poll() is not None
+    )
     assert proc.poll() is None
     proc.kill()
     proc.communicate(timeout=10)
