@@ -101,8 +101,15 @@ def test_batch_killed_then_rerun_submits_each_job_once(fake: FakeGateway, tmp_pa
     )
     env = job_env(fake, "bfl")
     proc = start(["batch", str(manifest), "-j", "8"], env, tmp_path)
+    written = tmp_path / "assets.results.jsonl"
+    # killed once every job is in the ledger and has its line (the ledger is written first)
+    wait_for(
+        lambda: (
+            (written.exists() and written.read_bytes().count(b"\n") >= 5) or proc.poll() is not None
+        )
+    )
     kill_once_recorded(proc, tmp_path, 5)
-    results = (tmp_path / "assets.results.jsonl").read_text().splitlines()
+    results = written.read_text().splitlines()
     assert sum(json.loads(line)["status"] == "submitted" for line in results) == 5
     again = run(["batch", str(manifest), "-j", "8"], env, tmp_path)
     assert again.returncode == 0, again.stderr
