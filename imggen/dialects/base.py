@@ -29,6 +29,9 @@ CARRIED = (
 
 
 class Dialect(Protocol):
+    """One API style. `build` is called only after dialects.check_carried has refused every
+    option the user set that is not in `takes`: it need not refuse those again."""
+
     @property
     def name(self) -> str: ...
 

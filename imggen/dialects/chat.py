@@ -48,15 +48,6 @@ class ChatDialect(Reading):
         return frozenset(both | {"format"} if self.format_key else both)
 
     def build(self, job: Job, gw: Gateway, res: Resolved, *, stream: bool) -> list[HttpCall]:
-        if job.quality is not None:
-            raise refuse(job, "quality", gw)
-        if job.background is not None:
-            raise refuse(job, "background", gw)
-        if job.mask is not None:  # no chat seed has a mask field: never drop it silently
-            raise UsageError(
-                f"{gw.model} ({gw.dialect} dialect) takes no --mask",
-                hint="describe the area to change in the prompt instead",
-            )
         fmt = check_format(job, gw)
         res = _as_ratio_and_tier(job, gw, res)
         config: dict[str, Any] = {}

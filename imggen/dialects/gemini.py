@@ -16,7 +16,6 @@ from imggen.dialects.base import (
     refuse,
     user_content,
 )
-from imggen.errors import UsageError
 from imggen.job import Gateway, HttpCall, Job, Reply
 from imggen.sizes import Resolved
 
@@ -35,13 +34,6 @@ class GeminiDialect(Reading):
     )
 
     def build(self, job: Job, gw: Gateway, res: Resolved, *, stream: bool) -> list[HttpCall]:
-        if job.background is not None:
-            raise refuse(job, "background", gw)
-        if job.mask is not None:  # seed 002 edits Gemini images by conversation, not masks
-            raise UsageError(
-                f"{gw.model} ({gw.dialect} dialect) takes no --mask: it edits by conversation",
-                hint="describe the area to change in the prompt instead",
-            )
         config: dict[str, Any] = {}
         if res.aspect:
             config["aspectRatio"] = res.aspect

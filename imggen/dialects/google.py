@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import quote
 
 from imggen.dialects.base import Reading, deep_merge, fan_out, payload
-from imggen.errors import ContentFiltered, InputError, UsageError
+from imggen.errors import ContentFiltered, InputError
 from imggen.job import Gateway, HttpCall, ImageInput, Job, Reply
 from imggen.sizes import Resolved
 
@@ -55,12 +55,6 @@ class GoogleDialect(Reading):
     takes: frozenset[str] = frozenset({"aspect", "size", "seed", "refs", "inputs"})
 
     def build(self, job: Job, gw: Gateway, res: Resolved, *, stream: bool) -> list[HttpCall]:
-        if job.mask is not None:
-            raise UsageError(
-                f"{gw.model} ({gw.dialect} dialect) takes no --mask: Gemini edits by "
-                "instruction, with the images as parts of the prompt",
-                hint="describe the area to change in the prompt instead",
-            )
         parts: list[dict[str, Any]] = [{"text": job.prompt}]
         parts += [_inline(img, gw) for img in (*job.inputs, *job.refs)]
         config: dict[str, Any] = {"responseModalities": ["TEXT", "IMAGE"]}

@@ -63,11 +63,6 @@ class ImagesDialect(Reading):
             fields["output_format"] = fmt
         if job.seed is not None:
             fields["seed"] = check_value(job, gw, caps, "seed", "seed", edit=edit)
-        if job.refs:
-            raise UsageError(
-                f"{gw.model} takes no reference images on images/generations",
-                hint="use `imggen edit IMAGE... PROMPT` to make an image from others",
-            )
         check_params(job, gw, caps, edit=edit)
         _compression(job, gw, caps)
         if stream:

@@ -52,7 +52,7 @@ NATIVE_PRESETS: tuple[Preset, ...] = (
         also_env=("GOOGLE_API_KEY",),
         one_dialect=True,
     ),
-    # Vertex AI: an OAuth access token (about an hour) as a Bearer token; its publisher
+    # Vertex AI: an OAuth access token (about an hour), sent as auth "bearer"; its publisher
     # models listing is not under the generateContent path
     Preset(
         "vertex",

@@ -39,11 +39,6 @@ class OpenRouterImagesDialect(Reading):
 
     def build(self, job: Job, gw: Gateway, res: Resolved, *, stream: bool) -> list[HttpCall]:
         caps = gw.caps or GENERIC
-        if job.mask is not None:
-            raise UsageError(
-                f"{gw.model} on OpenRouter's Image API takes no --mask",
-                hint="describe the area to change in the prompt instead",
-            )
         body: dict[str, Any] = {"model": gw.model, "prompt": job.prompt}
         body.update(_size_fields(job, gw, caps, res))
         if job.quality is not None:

@@ -107,7 +107,7 @@ def is_variable_name(value: Any) -> bool:
 
 
 def problem(key: str) -> str | None:
-    """What makes `key` unsendable as a Bearer token, in words that never quote it; None when
+    """What makes `key` unsendable in a header, in words that never quote it; None when
     it is printable ASCII without spaces (RFC 7230 header text, and what every gateway issues).
 
     A pasted key often carries a line break or a no-break space: sent, it either fails inside

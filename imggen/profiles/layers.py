@@ -203,7 +203,7 @@ def key_warnings(
 
 def auth_of(name: str, prof: Mapping[str, Any], preset: Preset | None) -> tuple[key_auth.Auth, str]:
     """How the key is sent, and where that was said: the profile's `auth` > the preset's >
-    a Bearer token. Raises ConfigError (exit 3) for a way imggen does not know."""
+    wire.auth.BEARER. Raises ConfigError (exit 3) for a way imggen does not know."""
     if prof.get("auth") not in (None, ""):
         spec, source = str(prof["auth"]), f"profile {name}"
     elif preset is not None:
@@ -222,7 +222,7 @@ def auth_of(name: str, prof: Mapping[str, Any], preset: Preset | None) -> tuple[
 def base_url_problem(url: str) -> str | None:
     """Why a base URL cannot be used, in words that do not quote it; None when it can.
 
-    Credentials in it (user:password@) would replace the Bearer key and show wherever the URL
+    Credentials in it (user:password@) would stand beside the key and show wherever the URL
     is shown (-v, doctor, config show); a query string or fragment would end up in the middle
     of every API path appended to it."""
     if not url.startswith(("http://", "https://")):

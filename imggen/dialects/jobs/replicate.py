@@ -1,8 +1,8 @@
 """Replicate's predictions (api.replicate.com/v1): POST /models/OWNER/NAME/predictions (or
 POST /predictions with a `version` for OWNER/NAME:VERSION) -> 201, a prediction {id, status,
 output, error, urls{get, cancel}}; GET urls.get until status succeeded, failed or canceled
-(starting and processing before); output a URL or a list of URLs; POST urls.cancel. The key as
-a Bearer token.
+(starting and processing before); output a URL or a list of URLs; POST urls.cancel. The key
+goes the preset's way (auth "bearer"; wire/auth.py sends it).
 
 Sources (shared/references/providers-beyond-openai.md section 4): replicate/replicate-python
 tests/cassettes (recorded real exchanges), replicate/cog-flux predict.py (aspect_ratio,
