@@ -13,18 +13,43 @@ def _gemini(mid: str, rule: str) -> ModelInfo:
     return ModelInfo(mid, "google", rule, formats=())
 
 
-def _vendor(mid: str, dialect: str, why: str, *, edit_why: str) -> ModelInfo:
+def _vendor(mid: str, dialect: str, why: str, *, edit_why: str = "") -> ModelInfo:
     return ModelInfo(
         mid,
         dialect,
         dialect,  # its size rule (imggen/vendor_sizes.py)
         can_stream=False,
-        can_edit=False,
+        can_edit=not edit_why,
         formats=(),
         no_stream_why=why,
         no_edit_why=edit_why,
     )
 
+
+# Together's image models (https://docs.together.ai/docs/images-overview): which take an input
+# image, and in which field (dialects/vendors.py, together_images)
+_TOGETHER_NO_EDIT = "it takes no input image on Together; the FLUX.1 Kontext and FLUX.2 models do"
+_TOGETHER_MODELS = (
+    *(
+        _vendor(m, "together", "Together's images API does not stream", edit_why=_TOGETHER_NO_EDIT)
+        for m in (
+            "black-forest-labs/FLUX.1-schnell",
+            "black-forest-labs/FLUX.1.1-pro",
+            "black-forest-labs/FLUX.1-dev",
+        )
+    ),
+    *(
+        _vendor(m, "together", "Together's images API does not stream")
+        for m in (
+            "black-forest-labs/FLUX.1-kontext-pro",
+            "black-forest-labs/FLUX.1-kontext-max",
+            "black-forest-labs/FLUX.1-kontext-dev",
+            "black-forest-labs/FLUX.2-pro",
+            "black-forest-labs/FLUX.2-flex",
+            "black-forest-labs/FLUX.2-dev",
+        )
+    ),
+)
 
 # python-genai types.py ImageConfig: 2.5 Flash Image is 1K only; 3 Pro Image 1K/2K/4K;
 # 3.1 Flash Image adds 512 and the 1:4, 4:1, 1:8, 8:1 ratios (Vertex's model pages).
@@ -91,14 +116,9 @@ NATIVE_PRESETS: tuple[Preset, ...] = (
         "https://api.together.xyz/v1",
         "together",
         "TOGETHER_API_KEY",
-        models=(
-            _vendor(
-                "black-forest-labs/FLUX.1-schnell",
-                "together",
-                "Together's images API does not stream",
-                edit_why="imggen sends Together no input images",
-            ),
-        ),
+        models=_TOGETHER_MODELS,
+        note="edits go to the FLUX.1 Kontext and FLUX.2 models: "
+        "imggen edit IMAGE PROMPT -m black-forest-labs/FLUX.1-kontext-pro",
         one_dialect=True,
     ),
     Preset(
@@ -137,7 +157,8 @@ NATIVE_PRESETS: tuple[Preset, ...] = (
             )
             for m in ("recraftv3", "recraftv3_vector", "recraftv4", "recraftv4_vector")
         ),
-        note="an edit needs a strength: imggen edit IMAGE PROMPT --param strength=0.5",
+        note="an edit needs a strength (imggen edit IMAGE PROMPT --param strength=0.5), or a "
+        "mask to repaint part of it (--mask MASK.png, transparent where to repaint)",
         one_dialect=True,
     ),
 )

@@ -34,6 +34,10 @@ PERSONAS: tuple[tuple[re.Pattern[str], tuple[str, str, Handler]], ...] = (
         re.compile(r".*/recraft/v1/images/imageToImage$"),
         ("recraft_i2i", "POST", vendors.recraft_i2i),
     ),
+    (
+        re.compile(r".*/recraft/v1/images/inpaint$"),
+        ("recraft_inpaint", "POST", vendors.recraft_inpaint),
+    ),
     (re.compile(r".*/together/v1/models$"), ("together_models", "GET", vendors.together_models)),
     (re.compile(r".*/xai/v1/models$"), ("xai_models", "GET", vendors.xai_models)),
     (re.compile(r".*/recraft/v1/models$"), ("recraft_models", "GET", vendors.recraft_models)),

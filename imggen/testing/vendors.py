@@ -1,14 +1,22 @@
 """Together, xAI and Recraft as the fake gateway serves them, each under its own path
 prefix (`/together/v1`, `/xai/v1`, `/recraft/v1`: point base_url there): the OpenAI-style
-`images/generations` with each one's fields checked, Bearer keys, and Recraft's `*_vector`
-models answering SVG. Sources: the module docstring of imggen/dialects/vendors.py."""
+`images/generations` with each one's fields checked, Bearer keys, Recraft's `*_vector`
+models answering SVG; and their edits the way each documents them: Together's `image_url` /
+`reference_images` on the generations endpoint, xAI's JSON `/images/edits`, Recraft's
+multipart `imageToImage` and `inpaint` (a black-and-white mask of the image's size).
+Sources: the module docstring of imggen/dialects/vendors.py."""
 
 from __future__ import annotations
 
 import base64
+import binascii
+import io
+import re
+import struct
 import time
 from typing import TYPE_CHECKING, Any
 
+from imggen.files import imagefile
 from imggen.testing.protocol import (
     Abort,
     Fault,
@@ -83,17 +91,60 @@ def _reply(images: list[dict[str, str]]) -> Reply:
     return json_reply(200, {"created": int(time.time()), "data": images})
 
 
+# Together's models that take an input image, and in which field (reference-images page)
+TOGETHER_IMAGE_URL = re.compile(r"(?i)kontext|flux\.2-(pro|flex)")
+TOGETHER_REFERENCES = re.compile(r"(?i)flux\.2|gemini")
+
+
 def together(gw: FakeGateway, rec: Recorded, path: str, fault: Fault | None) -> Reply:
     body = _body(gw, rec)
     if "size" in body:
         raise _refuse(400, "size is not a parameter here: use width and height")
-    width, height = int(body.get("width", 1024)), int(body.get("height", 768))
-    if width % 16 or height % 16 or not (64 <= width <= 1792 and 64 <= height <= 1792):
-        raise _refuse(400, "width and height must be multiples of 16 between 64 and 1792")
+    width, height = int(body.get("width", 1024)), int(body.get("height", 1024))
+    if width % 8 or height % 8 or not (64 <= width <= 1792 and 64 <= height <= 1792):
+        raise _refuse(400, "width and height must be multiples of 8 between 64 and 1792")
+    model = str(body.get("model", ""))
+    if "image_url" in body:
+        if not TOGETHER_IMAGE_URL.search(model):
+            raise _refuse(400, f"image_url is not supported by model {model}")
+        _check_image_ref(body["image_url"], "image_url")
+    if "reference_images" in body:
+        refs = body["reference_images"]
+        if not TOGETHER_REFERENCES.search(model):
+            raise _refuse(400, f"reference_images is not supported by model {model}")
+        if not isinstance(refs, list) or not refs:
+            raise _refuse(400, "reference_images must be a non-empty list of image URLs")
+        for ref in refs:
+            _check_image_ref(ref, "reference_images")
     n = _count(body, 4)
     url = body.get("response_format") != "base64"
     found = gw.images(n, width, height, fault, as_url=url, raw_b64=not url)
-    return _reply([{"url" if url else "b64_json": item} for item in found])
+    kind = "url" if url else "b64_json"
+    return json_reply(
+        200,
+        {
+            "id": f"img-{int(time.time() * 1000)}",
+            "model": model,
+            "object": "list",
+            "data": [{"index": i, kind: item, "type": kind} for i, item in enumerate(found)],
+        },
+    )
+
+
+def _check_image_ref(value: Any, name: str) -> None:
+    """An image given by reference: an http(s) URL, or a data URI whose base64 is an image."""
+    text = value if isinstance(value, str) else ""
+    if text.startswith(("https://", "http://")):
+        return
+    head, _, data = text.partition(",")
+    if not (head.startswith("data:image/") and head.endswith(";base64")):
+        raise _refuse(400, f"{name} must be an image URL or a base64 data URI")
+    try:
+        raw = base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        raise _refuse(400, f"{name}: invalid base64 image data") from None
+    if imagefile.sniff(raw[:32]) is None:
+        raise _refuse(400, f"{name}: the data is not an image")
 
 
 def xai(gw: FakeGateway, rec: Recorded, path: str, fault: Fault | None) -> Reply:
@@ -126,22 +177,77 @@ def xai(gw: FakeGateway, rec: Recorded, path: str, fault: Fault | None) -> Reply
 
 def recraft_i2i(gw: FakeGateway, rec: Recorded, path: str, fault: Fault | None) -> Reply:
     """Recraft's image-to-image: multipart, one `image`, a required `strength` in [0, 1]."""
-    _key(gw, rec)
-    if rec.form is None or not any(f.name == "image" for f in rec.files):
-        raise _refuse(400, "image is required (multipart/form-data)")
-    fields = {k: v[-1] for k, v in rec.form.items()}
+    fields, size = _recraft_edit(gw, rec)
     try:
         strength = float(fields.get("strength", ""))
     except ValueError:
         raise _refuse(400, "strength is required: a number from 0 to 1") from None
     if not 0 <= strength <= 1:
         raise _refuse(400, "strength must be from 0 to 1")
-    if not fields.get("prompt"):
-        raise _refuse(400, "prompt is required")
     if not gw.sleep(gw.latency):
         raise Abort
-    body: dict[str, Any] = {**fields, "n": int(fields.get("n", "1"))}
+    body: dict[str, Any] = {**fields, "n": _form_n(fields), "size": size}
     return _recraft_reply(gw, body, fault)
+
+
+def recraft_inpaint(gw: FakeGateway, rec: Recorded, path: str, fault: Fault | None) -> Reply:
+    """Recraft's inpaint: multipart `image` and `mask`, the mask a grayscale image of exactly
+    the image's size whose every pixel is white (regenerate) or black (keep)."""
+    fields, size = _recraft_edit(gw, rec)
+    masks = (rec.uploads or {}).get("mask", [])
+    if len(masks) != 1:
+        raise _refuse(400, "mask is required (multipart/form-data)")
+    _check_black_and_white(masks[0], size)
+    if not gw.sleep(gw.latency):
+        raise Abort
+    body: dict[str, Any] = {**fields, "n": _form_n(fields), "size": size}
+    return _recraft_reply(gw, body, fault)
+
+
+def _recraft_edit(gw: FakeGateway, rec: Recorded) -> tuple[dict[str, str], str]:
+    """The key, the form's fields and its one `image` (PNG/JPG/WEBP, sides 256-4096 px, at
+    most 16 MP): the fields, and the image's size as WxH."""
+    _key(gw, rec)
+    images = (rec.uploads or {}).get("image", [])
+    if rec.form is None or len(images) != 1:
+        raise _refuse(400, "image is required (multipart/form-data)")
+    fields = {k: v[-1] for k, v in rec.form.items()}
+    if not fields.get("prompt"):
+        raise _refuse(400, "prompt is required")
+    data = images[0]
+    if imagefile.sniff(data[:32]) not in ("image/png", "image/jpeg", "image/webp"):
+        raise _refuse(400, "image must be PNG, JPG or WEBP")
+    found = imagefile.dimensions(io.BytesIO(data))
+    if found is None:
+        raise _refuse(400, "image could not be read")
+    w, h = found
+    if not (256 <= w <= 4096 and 256 <= h <= 4096) or w * h > 16 * 1024 * 1024:
+        raise _refuse(400, f"image is {w}x{h}: sides must be 256-4096 px, at most 16 MP")
+    return fields, f"{w}x{h}"
+
+
+def _check_black_and_white(data: bytes, size: str) -> None:
+    from imggen.files.maskpng import rows
+
+    if data[:8] != b"\x89PNG\r\n\x1a\n" or data[12:16] != b"IHDR":
+        raise _refuse(400, "mask must be a grayscale PNG")
+    width, height, depth, colour = struct.unpack(">IIBB", data[16:26])
+    if f"{width}x{height}" != size:
+        raise _refuse(400, f"mask is {width}x{height}; it must be the image's size, {size}")
+    if (depth, colour) != (8, 0):
+        raise _refuse(400, "mask must be an 8-bit grayscale image")
+    try:
+        if any(row.strip(b"\x00\xff") for row in rows(data, width, height, 1)):
+            raise _refuse(400, "every mask pixel must be black (0) or white (255)")
+    except ValueError:
+        raise _refuse(400, "mask could not be read") from None
+
+
+def _form_n(fields: dict[str, str]) -> int:
+    try:
+        return int(fields.get("n", "1"))
+    except ValueError:
+        raise _refuse(400, "n must be an integer from 1 to 6") from None
 
 
 def recraft(gw: FakeGateway, rec: Recorded, path: str, fault: Fault | None) -> Reply:

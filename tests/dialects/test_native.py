@@ -161,12 +161,81 @@ def test_together_xai_recraft_bodies() -> None:
 @pytest.mark.parametrize(
     ("preset", "model", "job"),
     [
-        ("together", "black-forest-labs/FLUX.1-schnell", Job("x", inputs=(image(),))),
+        (
+            "together",
+            "black-forest-labs/FLUX.1-kontext-pro",
+            Job("x", inputs=(image(),), mask=image("m.png")),
+        ),
         ("xai", "grok-imagine-image", Job("x", seed=1)),
+        ("xai", "grok-imagine-image", Job("x", inputs=(image(),), mask=image("m.png"))),
         ("recraft", "recraftv3", Job("x", format="png")),
-        ("recraft", "recraftv3", Job("x", inputs=(image(),), mask=image("m.png"))),
     ],
 )
 def test_vendors_refuse_what_they_cannot_carry(preset: str, model: str, job: Job) -> None:
     with pytest.raises(UsageError, match="can take"):
         build(DIALECTS[preset], job, gateway(preset, model))
+
+
+def test_together_edit_sends_image_url_or_reference_images() -> None:
+    kontext = gateway("together", "black-forest-labs/FLUX.1-kontext-pro")
+    assert kontext.can_edit
+    (call,) = build(DIALECTS["together"], Job("x", inputs=(image(),)), kontext)
+    assert call.path == "/images/generations" and call.json is not None
+    assert call.json["image_url"].startswith("data:image/png;base64,")
+    assert "width" not in call.json  # Kontext keeps the input's size unless asked
+    url = ImageInput("https://img.example/a.png", url="https://img.example/a.png")
+    (call,) = build(DIALECTS["together"], Job("x", inputs=(url,)), kontext)
+    assert call.json is not None and call.json["image_url"] == "https://img.example/a.png"
+    flux2 = gateway("together", "black-forest-labs/FLUX.2-dev")
+    (call,) = build(DIALECTS["together"], Job("x", inputs=(image(), url)), flux2)
+    assert call.json is not None and len(call.json["reference_images"]) == 2
+    with pytest.raises(UsageError, match="one image per request"):
+        build(DIALECTS["together"], Job("x", inputs=(image(), url)), kontext)
+    schnell = gateway("together", "black-forest-labs/FLUX.1-schnell")
+    assert not schnell.can_edit and "Kontext" in schnell.no_edit_why
+
+
+def rgba_mask(width: int, height: int) -> bytes:
+    """An RGBA PNG, transparent in its left half: the area to repaint."""
+    import struct
+    import zlib
+
+    half = width // 2
+    row = b"\x00" + b"\x00\x00\x00\x00" * half + b"\x00\x00\x00\xff" * (width - half)
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        )
+
+    idat = zlib.compress(row * height)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+def test_recraft_edit_with_a_mask_is_inpaint_with_a_black_and_white_mask() -> None:
+    from imggen.files.maskpng import rows
+
+    src = ImageInput("in.png", data=make_png(256, 256), mime="image/png", pixels=(256, 256))
+    mask = ImageInput("m.png", data=rgba_mask(256, 256), mime="image/png", pixels=(256, 256))
+    gw = gateway("recraft", "recraftv3")
+    (call,) = build(DIALECTS["recraft"], Job("a bicycle", inputs=(src,), mask=mask), gw)
+    assert call.path == "/images/inpaint" and dict(call.form)["prompt"] == "a bicycle"
+    assert "strength" not in dict(call.form)
+    image_part, mask_part = call.files
+    assert (image_part.field, mask_part.field) == ("image", "mask")
+    first = next(rows(mask_part.data, 256, 256, 1))
+    assert first == b"\xff" * 128 + b"\x00" * 128
+    (plain,) = build(DIALECTS["recraft"], Job("x", inputs=(src,), params={"strength": 0.4}), gw)
+    assert plain.path == "/images/imageToImage" and dict(plain.form)["strength"] == "0.4"
+
+
+def test_recraft_refuses_before_sending_what_recraft_refuses() -> None:
+    gw = gateway("recraft", "recraftv3")
+    small = ImageInput("s.png", data=make_png(64, 64), mime="image/png", pixels=(64, 64))
+    with pytest.raises(UsageError, match="sides of 256-4096"):
+        build(DIALECTS["recraft"], Job("x", inputs=(small,), params={"strength": 1}), gw)
+    src = ImageInput("in.png", data=make_png(256, 256), mime="image/png", pixels=(256, 256))
+    with pytest.raises(UsageError, match="strength") as refused:
+        build(DIALECTS["recraft"], Job("x", inputs=(src,)), gw)
+    assert "--mask" in (refused.value.hint or "")
