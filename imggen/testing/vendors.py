@@ -194,7 +194,7 @@ def recraft_inpaint(gw: FakeGateway, rec: Recorded, path: str, fault: Fault | No
     """Recraft's inpaint: multipart `image` and `mask`, the mask a grayscale image of exactly
     the image's size whose every pixel is white (regenerate) or black (keep)."""
     fields, size = _recraft_edit(gw, rec)
-    masks = (rec.uploads or {}).get("mask", [])
+    masks = rec.uploads.get("mask", [])
     if len(masks) != 1:
         raise _refuse(400, "mask is required (multipart/form-data)")
     _check_black_and_white(masks[0], size)
@@ -208,7 +208,7 @@ def _recraft_edit(gw: FakeGateway, rec: Recorded) -> tuple[dict[str, str], str]:
     """The key, the form's fields and its one `image` (PNG/JPG/WEBP, sides 256-4096 px, at
     most 16 MP): the fields, and the image's size as WxH."""
     _key(gw, rec)
-    images = (rec.uploads or {}).get("image", [])
+    images = rec.uploads.get("image", [])
     if rec.form is None or len(images) != 1:
         raise _refuse(400, "image is required (multipart/form-data)")
     fields = {k: v[-1] for k, v in rec.form.items()}

@@ -389,7 +389,7 @@ def test_recraft_edit_is_image_to_image_with_a_strength(
 ) -> None:
     setup(cli, fake, "recraft")
     src = tmp_path / "in.png"
-    src.write_bytes(make_png(32, 32))
+    src.write_bytes(make_png(256, 256))
     none = cli("edit", str(src), "watercolor", env=key("recraft"))
     assert none.returncode == 2 and b"--param strength=0.5" in none.stderr
     done = cli("edit", str(src), "watercolor", "--param", "strength=0.3", "-m", "recraftv3_vector",
@@ -399,3 +399,75 @@ def test_recraft_edit_is_image_to_image_with_a_strength(
     rec = next(r for r in fake.requests if r.path.endswith("/imageToImage"))
     assert rec.form is not None and rec.form["strength"] == ["0.3"]
     assert [f.name for f in rec.files] == ["image"]
+    small = tmp_path / "small.png"
+    small.write_bytes(make_png(32, 32))
+    tiny = cli("edit", str(small), "x", "--param", "strength=0.3", env=key("recraft"))
+    assert tiny.returncode == 2 and b"sides of 256-4096 px" in tiny.stderr
+
+
+def rgba_mask(path: Path, width: int, height: int) -> Path:
+    """An RGBA PNG mask, transparent (to repaint) in its left half."""
+    import struct
+    import zlib
+
+    half = width // 2
+    row = b"\x00" + b"\x00\x00\x00\x00" * half + b"\xff\xff\xff\xff" * (width - half)
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        )
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(row * height))
+        + chunk(b"IEND", b"")
+    )  # fmt: skip
+    return path
+
+
+def test_recraft_edit_with_mask_goes_to_inpaint_in_black_and_white(
+    fake: FakeGateway, cli: Cli, tmp_path: Path
+) -> None:
+    setup(cli, fake, "recraft")
+    src = tmp_path / "in.png"
+    src.write_bytes(make_png(320, 256))
+    mask = rgba_mask(tmp_path / "mask.png", 320, 256)
+    done = cli("edit", str(src), "a bicycle", "--mask", str(mask), "-n", "2", "--json",
+               "-o", str(tmp_path / "bike.png"), env=key("recraft"))  # fmt: skip
+    assert done.returncode == 0, done.stderr.decode()
+    assert len(as_json(done.stdout)["images"]) == 2
+    (rec,) = [r for r in fake.requests if r.method == "POST"]
+    assert rec.path == "/recraft/v1/images/inpaint" and rec.form is not None
+    assert rec.form["n"] == ["2"] and "strength" not in rec.form
+    assert sorted(f.name for f in rec.files) == ["image", "mask"]
+    # the persona took it: an 8-bit grayscale PNG of the image's size, every pixel 0 or 255
+    assert png_size(tmp_path / "bike-1.png") == (320, 256)
+
+
+def test_together_kontext_edit_sends_image_url_and_refusals_in_user_words(
+    fake: FakeGateway, cli: Cli, tmp_path: Path
+) -> None:
+    setup(cli, fake, "together")
+    src = tmp_path / "in.png"
+    src.write_bytes(make_png(64, 48))
+    kontext = "black-forest-labs/FLUX.1-kontext-pro"
+    done = cli("edit", str(src), "make it blue", "-m", kontext, "-o", str(tmp_path / "e.png"),
+               env=key("together"))  # fmt: skip
+    assert done.returncode == 0, done.stderr.decode()
+    (rec,) = [r for r in fake.requests if r.method == "POST"]
+    assert rec.path == "/together/v1/images/generations"
+    assert rec.json["image_url"].startswith("data:image/png;base64,")
+    assert rec.json["response_format"] == "base64"
+    schnell = cli("edit", str(src), "x", env=key("together"))
+    assert schnell.returncode == 2
+    assert b"FLUX.1-schnell cannot edit images" in schnell.stderr and b"kontext" in schnell.stderr
+    mask = tmp_path / "mask.png"
+    mask.write_bytes(with_transparency(make_png(64, 48)))
+    setup(cli, fake, "xai")
+    for preset, model in (("together", kontext), ("xai", "grok-imagine-image")):
+        masked = cli("edit", str(src), "x", "--mask", str(mask), "-p", preset, "-m", model,
+                     env=key(preset))  # fmt: skip
+        assert masked.returncode == 2, masked.stderr.decode()
+        assert b"--mask" in masked.stderr and b"describe the area to change" in masked.stderr
+    assert len([r for r in fake.requests if r.method == "POST"]) == 1  # nothing more was sent
