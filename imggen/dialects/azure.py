@@ -9,7 +9,8 @@ Wire facts, with their public sources:
   stable/2024-10-21/inference.yaml (ImageGenerations_Create; servers `https://{endpoint}/openai`),
   preview/2025-04-01-preview/examples/image_edits.json (the gpt-image-1 edit example).
 - The v1 route `{endpoint}/openai/v1/images/generations`: the model field names the
-  deployment, no api-version: https://learn.microsoft.com/azure/ai-foundry/openai/api-version-lifecycle
+  deployment; the v1 API "removes the need for dated api-version parameters" (opt-in since
+  August 2025): https://learn.microsoft.com/azure/ai-foundry/openai/api-version-lifecycle
 - The key in an `api-key` header (securitySchemes apiKey in inference.yaml): the preset's `auth`.
 """
 
@@ -26,7 +27,10 @@ from imggen.job import Gateway, HttpCall, Job, Reply
 from imggen.sizes import Resolved
 
 # The api-version the classic route gets when the profile names none: the first that serves
-# gpt-image-1 generations and edits (preview/2025-04-01-preview in azure-rest-api-specs).
+# gpt-image-1 generations and edits (preview/2025-04-01-preview in azure-rest-api-specs), and
+# the one Azure's image how-to still names for them (re-checked 2026-12):
+# https://learn.microsoft.com/azure/ai-services/openai/how-to/dall-e ("For example,
+# 2025-04-01-preview"). Newer features move to the v1 route rather than new dated versions.
 API_VERSION = "2025-04-01-preview"
 
 

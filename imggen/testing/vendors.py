@@ -282,6 +282,8 @@ def together_models(gw: FakeGateway, rec: Recorded, path: str, fault: Fault | No
     listed = [
         {"id": "black-forest-labs/FLUX.1-schnell", "object": "model", "type": "image"},
         {"id": "black-forest-labs/FLUX.1-dev", "object": "model", "type": "image"},
+        {"id": "black-forest-labs/FLUX.1-kontext-pro", "object": "model", "type": "image"},
+        {"id": "black-forest-labs/FLUX.2-pro", "object": "model", "type": "image"},
         {"id": "meta-llama/Llama-3.3-70B-Instruct-Turbo", "object": "model", "type": "chat"},
     ]
     return json_reply(200, listed)
