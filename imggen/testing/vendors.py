@@ -160,15 +160,15 @@ def xai(gw: FakeGateway, rec: Recorded, path: str, fault: Fault | None) -> Reply
     a, b = (int(x) for x in (aspect if aspect != "auto" else "1:1").split(":"))
     width, height = (side, side * b // a) if a >= b else (side * a // b, side)
     if path.endswith("/edits"):
-        # xAI edits are JSON: `image` {url} or `images` [{url}] (up to 3), never multipart
+        # xAI edits are JSON: `image` {url} or `images` [{url}] (up to 3, not both), never
+        # multipart; each url a public URL or a base64 data URI
+        if "image" in body and "images" in body:
+            raise _refuse(400, "image and images are mutually exclusive")
         given = [body["image"]] if isinstance(body.get("image"), dict) else body.get("images")
         if not isinstance(given, list) or not 1 <= len(given) <= 3:
             raise _refuse(400, "image (or images, up to 3) is required for an edit")
-        if not all(
-            isinstance(g, dict) and str(g.get("url", "")).startswith(("data:", "http"))
-            for g in given
-        ):
-            raise _refuse(400, "each image needs a url: an https URL or a base64 data URI")
+        for one in given:
+            _check_image_ref(one.get("url") if isinstance(one, dict) else None, "image.url")
     n = _count(body, 10)
     b64 = body.get("response_format") == "b64_json"
     found = gw.images(n, width, height, fault, as_url=not b64, raw_b64=b64)
