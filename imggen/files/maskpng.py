@@ -7,6 +7,8 @@ Decoded and encoded a row at a time: memory grows with the width, not the image.
 
 from __future__ import annotations
 
+import functools
+import itertools
 import struct
 import zlib
 from collections.abc import Iterator
@@ -31,34 +33,51 @@ def _chunks(data: bytes) -> Iterator[tuple[bytes, bytes]]:
         pos += 12 + length
 
 
-def _paeth(a: int, b: int, c: int) -> int:
-    p = a + b - c
-    pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
-    return a if pa <= pb and pa <= pc else b if pb <= pc else c
+@functools.lru_cache(maxsize=8)
+def _lanes(n: int) -> tuple[int, int]:
+    """Masks of n bytes: every low 7 bits, every high bit (bytewise addition in one int)."""
+    return int.from_bytes(b"\x7f" * n, "little"), int.from_bytes(b"\x80" * n, "little")
 
 
-def _unfilter(kind: int, line: bytearray, prev: bytearray, bpp: int) -> None:
-    """Undo one row's PNG filter in place (PNG spec 9.2)."""
+def _add(a: int, b: int) -> int:
+    return (a + b) & 255
+
+
+def _unfilter_channel(kind: int, ch: bytearray, up: bytes | bytearray) -> None:
+    """Undo one row's PNG filter (PNG spec 9.2) on one byte channel of it, in place: a byte's
+    filter reads only the same channel (the pixel to its left, above, above-left), so each
+    channel unfilters alone, as a row of one byte per pixel."""
     if kind == 1:
-        for i in range(bpp, len(line)):
-            line[i] = (line[i] + line[i - bpp]) & 255
-    elif kind == 2:
-        for i, up in enumerate(prev):
-            line[i] = (line[i] + up) & 255
-    elif kind in (3, 4):
-        for i in range(len(line)):
-            left = line[i - bpp] if i >= bpp else 0
-            up, corner = prev[i], prev[i - bpp] if i >= bpp else 0
-            guess = (left + up) // 2 if kind == 3 else _paeth(left, up, corner)
-            line[i] = (line[i] + guess) & 255
+        ch[:] = bytes(itertools.accumulate(bytes(ch), _add))
+    elif kind == 2:  # bytewise (a + b) mod 256 over the whole row at once
+        low, high = _lanes(len(ch))
+        a, b = int.from_bytes(ch, "little"), int.from_bytes(up, "little")
+        ch[:] = (((a & low) + (b & low)) ^ ((a ^ b) & high)).to_bytes(len(ch), "little")
+    elif kind == 3:
+        left = 0
+        for i, above in enumerate(up):
+            left = ch[i] = (ch[i] + (left + above) // 2) & 255
+    elif kind == 4:
+        left = corner = 0
+        for i, above in enumerate(up):
+            p = left + above - corner
+            pa, pb, pc = abs(p - left), abs(p - above), abs(p - corner)
+            guess = left if pa <= pb and pa <= pc else above if pb <= pc else corner
+            left, corner = (ch[i] + guess) & 255, above
+            ch[i] = left
     elif kind != 0:
         raise ValueError(f"bad PNG filter {kind}")
 
 
-def rows(data: bytes, width: int, height: int, bpp: int) -> Iterator[bytes]:
+def rows(
+    data: bytes, width: int, height: int, bpp: int, only: tuple[int, ...] = ()
+) -> Iterator[bytes]:
     """The unfiltered rows of the IDAT stream, one at a time, inflating a bounded piece at a
-    time (a small mask cannot inflate into gigabytes: rows past the height are never made)."""
+    time (a small mask cannot inflate into gigabytes: rows past the height are never made).
+    `only`: the byte offsets within a pixel worth unfiltering (the alpha's); the others are
+    left as they came."""
     stride = width * bpp
+    offsets = only or tuple(range(bpp))
     inflater = zlib.decompressobj()
     pending = bytearray()
     prev = bytearray(stride)
@@ -73,7 +92,10 @@ def rows(data: bytes, width: int, height: int, bpp: int) -> Iterator[bytes]:
             pending += got
             while len(pending) > stride and made < height:
                 line = bytearray(pending[1 : stride + 1])
-                _unfilter(pending[0], line, prev, bpp)
+                for k in offsets:
+                    channel = line[k::bpp]
+                    _unfilter_channel(pending[0], channel, prev[k::bpp])
+                    line[k::bpp] = channel
                 del pending[: stride + 1]
                 prev, made = line, made + 1
                 yield bytes(line)
@@ -134,7 +156,9 @@ def black_and_white(data: bytes, source: str = "the mask") -> bytes:
     packer = zlib.compressobj(9)
     out = bytearray()
     try:
-        for row in rows(data, width, height, bpp):
+        # only the alpha's bytes matter where there is an alpha channel (its last 1 or 2)
+        alpha = tuple(range(bpp - depth // 8, bpp)) if colour in (4, 6) else ()
+        for row in rows(data, width, height, bpp, alpha):
             line = _white_where_clear(row, colour, depth, trns, table)
             out += packer.compress(b"\x00" + line)
     except (zlib.error, ValueError) as exc:
