@@ -48,7 +48,8 @@ def _unfilter_channel(kind: int, ch: bytearray, up: bytes | bytearray) -> None:
     filter reads only the same channel (the pixel to its left, above, above-left), so each
     channel unfilters alone, as a row of one byte per pixel."""
     if kind == 1:
-        ch[:] = bytes(itertools.accumulate(bytes(ch), _add))
+        summed: list[int] = list(itertools.accumulate(ch, _add))
+        ch[:] = bytes(summed)
     elif kind == 2:  # bytewise (a + b) mod 256 over the whole row at once
         low, high = _lanes(len(ch))
         a, b = int.from_bytes(ch, "little"), int.from_bytes(up, "little")
