@@ -40,6 +40,7 @@ class Backend(Protocol):
 
     name: str  # the ledger's provider name
     label: str  # as users know it: "OpenAI's Batch API"
+    folder: Path  # a temp folder of the run's, set before the batch is waited on
 
     def refuse(self, task: Task, first: Task) -> str | None: ...
 
@@ -71,32 +72,34 @@ def run(
     todo = [t for t in tasks if t.action == "run"]
     if not todo:
         return b.run_many(tasks, env, ui, jobs=width, results=results, on_saved=on_saved)
-    with tempfile.TemporaryDirectory(prefix="imggen-batch-") as folder:
-        backend = _backend(todo, Path(folder))
-        members = {_key(t, k, c): f"{t.row.number}-{k}" for t in todo for k, c in _calls(t)}
-        ledger = Ledger(env.environ)
-        entry = _recorded(ledger, backend.name, todo[0].settings.base_url, set(members))
-        if entry is None:
-            over = _over_budget(todo, max_cost, ui)
-            if over:
-                return _refused(tasks, todo, over, results)
-        limit = todo[0].opts.timeout or 24 * 3600.0
-        from imggen.wire.client import Client
+    backend = _backend(todo)
+    members = {_key(t, k, c): f"{t.row.number}-{k}" for t in todo for k, c in _calls(t)}
+    ledger = Ledger(env.environ)
+    entry = _recorded(ledger, backend.name, todo[0].settings.base_url, set(members))
+    if entry is None:
+        over = _over_budget(todo, max_cost, ui)
+        if over:
+            ui.error(over, hint="raise --max-cost, or send a part (--shard I/N) at a time")
+            return _refused(tasks, todo, "over --max-cost: nothing was sent", results)
+    limit = todo[0].opts.timeout or 24 * 3600.0
+    from imggen.wire.client import Client
 
-        client = Client(
-            **todo[0].settings.connection(),
-            transport=env.transport,
-            limits=env.limits,
-            deadline=time.monotonic() + limit,
-            on_retry=ui.retry,
-        )
-        try:
-            if entry is None:
-                entry = _submit(client, backend, ledger, todo, members, results)
-            else:
-                ui.info(f"collecting batch {entry.id}, submitted earlier")
-            if no_wait:
-                return _submitted(todo, tasks, entry, ui)
+    client = Client(
+        **todo[0].settings.connection(),
+        transport=env.transport,
+        limits=env.limits,
+        deadline=time.monotonic() + limit,
+        on_retry=ui.retry,
+    )
+    try:
+        if entry is None:
+            entry = _submit(client, backend, ledger, todo, members, results)
+        else:
+            ui.info(f"collecting batch {entry.id} ({backend.label}), submitted earlier")
+        if no_wait:
+            return _submitted(todo, tasks, entry, ui, backend.label)
+        with tempfile.TemporaryDirectory(prefix="imggen-batch-") as folder:
+            backend.folder = Path(folder)  # what the batch's answers are read into
             _wait(client, backend, entry, env, ui, limit)
             answers = backend.answers(client, entry)
             try:
@@ -111,21 +114,21 @@ def run(
                 )
             finally:
                 answers.close()
-        finally:
-            client.close()
+    finally:
+        client.close()
     # every answer delivered (images saved, refusals reported): a re-run submits what failed
     ledger.remove(entry.key)
     return summary
 
 
-def _backend(todo: list[Task], folder: Path) -> Backend:
+def _backend(todo: list[Task]) -> Backend:
     """The batch API of the jobs' gateway, once every job is checked to fit one batch."""
     from imggen.batch.provider_gemini import GeminiBatch
     from imggen.batch.provider_openai import OpenAIBatch
 
     first = todo[0]
     google = first.plan.gateway.dialect == "google"
-    backend: Backend = GeminiBatch(folder) if google else OpenAIBatch(folder)
+    backend: Backend = GeminiBatch() if google else OpenAIBatch()
     for t in todo:
         where = t.row.where
         if (t.settings.profile, t.settings.base_url) != (
@@ -248,14 +251,17 @@ def _submit(
     return entry
 
 
-def _submitted(todo: list[Task], tasks: list[Task], entry: Entry, ui: UI) -> b.Summary:
+def _submitted(todo: list[Task], tasks: list[Task], entry: Entry, ui: UI, label: str) -> b.Summary:
     done = [
         b.JobResult(t, "skipped", paths=[str(p) for p in t.existing])
         for t in tasks
         if t.action == "skip"
     ]
     done += [b.JobResult(t, "submitted", job_ids=[entry.id]) for t in todo]
-    ui.info(f"batch {entry.id}: {len(todo)} jobs submitted; run the same command again to collect")
+    ui.info(
+        f"batch {entry.id}: {len(todo)} jobs submitted to {label}; run the same command again "
+        "to collect"
+    )
     return b.Summary(done, len(tasks), 0.0)
 
 

@@ -44,8 +44,8 @@ class GeminiBatch:
     name = PROVIDER
     label = "Gemini's Batch API"
 
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
+    def __init__(self) -> None:
+        self.folder = Path(".")  # provider.run gives it a temp folder before waiting
         self.doc: dict[str, Any] = {}
         self._polls = 0
 

@@ -28,8 +28,8 @@ class OpenAIBatch:
     name = PROVIDER
     label = "OpenAI's Batch API"
 
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
+    def __init__(self) -> None:
+        self.folder = Path(".")  # provider.run gives it a temp folder before waiting
         self.doc: dict[str, Any] = {}
 
     def refuse(self, task: Task, first: Task) -> str | None:
