@@ -101,11 +101,13 @@ class GeminiBatch:
         self._discard()
         self._polls += 1
         raw = self.folder / f"poll-{self._polls}.json"
-        with raw.open("w+b") as f:
-            client.fetch_to(entry.poll, f)
-            f.seek(0)
-            self.doc = _parse(f, self.folder)
-        raw.unlink()
+        try:
+            with raw.open("w+b") as f:
+                client.fetch_to(entry.poll, f)
+                f.seek(0)
+                self.doc = _parse(f, self.folder)
+        finally:
+            raw.unlink(missing_ok=True)
         meta = self.doc.get("metadata")
         meta = meta if isinstance(meta, dict) else {}
         state = str(meta.get("state", "")).removeprefix("BATCH_STATE_").removeprefix("JOB_STATE_")

@@ -162,37 +162,10 @@ class _How:
 
 def _run(env: Any, ui: Any, m: Any, how: _How, flags: Flags) -> None:
     """Plan (under the manifest's lock), then run with the results file locked too."""
-    from imggen.batch import manifest as mf
-    from imggen.batch import plan
     from imggen.batch import run as b
 
     part, max_cost = how.part, how.max_cost
-
-    # --no-wait with --provider-batch is the batch's, not each job's
-    given = checked(flags, skip=("no_wait",) if how.provider_batch else ())
-    if how.provider_batch and "stream" not in given.values:
-        from imggen.options import flag_layer
-
-        # a batch holds whole replies: a gateway's streaming default does not apply
-        given = flag_layer({**given.values, "stream": False})
-    # Every machine of a CI matrix checks the whole manifest, so a bad job fails all shards
-    # alike instead of only the one it lands in.
-    todo = plan.build(
-        m,
-        env,
-        flags=given,
-        force=flags["force"],
-        need_key=not flags["dry_run"],
-        anywhere=how.outputs_anywhere,
-    )
-    for warning in dict.fromkeys(w for t in todo for w in t.settings.warnings):
-        ui.warn(warning)  # e.g. a readable config file holding an inline key, once each
-    if part:
-        todo = [t for t in todo if mf.in_shard(t.row, *part)]
-    if how.provider_batch:
-        from imggen.batch import provider
-
-        todo = provider.priced(todo)  # estimated, and recorded, at the batch price
+    todo = _tasks(env, ui, m, how, flags)
     if flags["dry_run"]:
         _dry_run(env, ui, todo, flags["json"])
         return
@@ -245,6 +218,39 @@ def _run(env: Any, ui: Any, m: Any, how: _How, flags: Flags) -> None:
         )
     if summary.exit_code:
         raise typer.Exit(summary.exit_code)
+
+
+def _tasks(env: Any, ui: Any, m: Any, how: _How, flags: Flags) -> list[Any]:
+    """The manifest's jobs planned with the batch command's flags, this shard's."""
+    from imggen.batch import manifest as mf
+    from imggen.batch import plan
+
+    # --no-wait with --provider-batch is the batch's, not each job's
+    given = checked(flags, skip=("no_wait",) if how.provider_batch else ())
+    if how.provider_batch and "stream" not in given.values:
+        from imggen.options import flag_layer
+
+        # a batch holds whole replies: a gateway's streaming default does not apply
+        given = flag_layer({**given.values, "stream": False})
+    # Every machine of a CI matrix checks the whole manifest, so a bad job fails all shards
+    # alike instead of only the one it lands in.
+    todo = plan.build(
+        m,
+        env,
+        flags=given,
+        force=flags["force"],
+        need_key=not flags["dry_run"],
+        anywhere=how.outputs_anywhere,
+    )
+    for warning in dict.fromkeys(w for t in todo for w in t.settings.warnings):
+        ui.warn(warning)  # e.g. a readable config file holding an inline key, once each
+    if how.part:
+        todo = [t for t in todo if mf.in_shard(t.row, *how.part)]
+    if how.provider_batch:
+        from imggen.batch import provider
+
+        todo = provider.priced(todo)  # estimated, and recorded, at the batch price
+    return todo
 
 
 def _check_writes(manifest: Path, results: Path, how: _How, part: Any, *, force: bool) -> None:
