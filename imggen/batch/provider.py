@@ -53,6 +53,34 @@ class Backend(Protocol):
     def answers(self, client: Any, entry: Entry) -> Answers: ...
 
 
+PROVIDERS = ("openai-batch", "gemini-batch")  # the ledger's names of provider batches
+
+
+def is_batch(entry: Entry) -> bool:
+    """Whether a ledger entry is a provider batch (collected by its batch command)."""
+    return entry.provider in PROVIDERS
+
+
+def collected_by(entry: Entry) -> str:
+    """The command that collects a recorded provider batch."""
+    manifest = entry.request.get("manifest") or "MANIFEST"
+    return f"imggen batch {manifest} --provider-batch"
+
+
+def cancel(env: Env, ui: UI, entry: Entry) -> str:
+    """Cancel a recorded provider batch at the gateway and forget it; what happened, in words.
+    A re-run of its manifest then sends a new batch."""
+    from imggen.run import collect, core
+
+    ledger = Ledger(env.environ)
+    if not entry.resubmit:
+        s = collect.settings_for(entry, env)
+        with core.make_client(s, env, ui, core.RunOptions(timeout=60.0)) as client:
+            client.ask(HttpCall("POST", entry.cancel))
+    ledger.remove(entry.key)
+    return f"cancelled batch {entry.id}; running `{collected_by(entry)}` sends a new one"
+
+
 def priced(tasks: list[Task]) -> list[Task]:
     """The tasks as a provider batch sends them: estimated at the batch price."""
     return [dataclasses.replace(t, plan=dataclasses.replace(t.plan, batch=True)) for t in tasks]
@@ -222,6 +250,8 @@ def _submit(
     title = f"imggen {todo[0].row.where.split(':', 1)[0]}"[:128]
     batch_id = backend.submit(client, lines, title)
     gw = todo[0].plan.gateway
+    made_by = todo[0].opts.made_by
+    manifest = str(made_by[0]) if made_by else ""
     poll, cancel = backend.paths(batch_id)
     entry = Entry(
         key=request_key(gw.base_url, gw.model, HttpCall("POST", poll, json=members), 0),
@@ -233,8 +263,8 @@ def _submit(
         poll=poll,
         cancel=cancel,
         images=sum(c.images for t in todo for c in t.plan.calls),
-        prompt=f"{len(todo)} jobs of a manifest",
-        request={"members": members},
+        prompt=f"{len(todo)} jobs of {Path(manifest).name or 'a manifest'}",
+        request={"members": members, "manifest": manifest},
     )
     ledger.put(entry)
     for t in todo:

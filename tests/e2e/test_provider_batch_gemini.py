@@ -189,3 +189,23 @@ def test_the_gateway_refuses_what_google_refuses(fake: FakeGateway) -> None:
     gone = httpx.get(fake.url + "/v1beta/batches/nope", headers=key)
     assert gone.status_code == 404 and gone.json()["error"]["status"] == "NOT_FOUND"
     assert fake.jobs.submissions["gemini-batch"] == 0
+
+
+def test_jobs_wait_names_the_batch_command_and_jobs_cancel_cancels_the_batch(
+    fake: FakeGateway, tmp_path: Path
+) -> None:
+    fake.jobs.queue_seconds = 30.0
+    (tmp_path / "m.jsonl").write_text(MANIFEST)
+    env = env_for(fake)
+    assert run(["batch", "m.jsonl", "--provider-batch", "--no-wait"], env, tmp_path).returncode == 0
+    (name,) = {x["batch_id"] for x in results(tmp_path)}
+    waited = run(["jobs", "wait"], env, tmp_path)
+    assert waited.returncode == 0, waited.stderr
+    assert f"batch {name} is collected by running `imggen batch".encode() in waited.stderr
+    assert b"m.jsonl --provider-batch` again" in waited.stderr
+    gone = run(["jobs", "cancel", str(name)], env, tmp_path)
+    assert gone.returncode == 0, gone.stderr
+    assert f"cancelled batch {name}".encode() in gone.stderr
+    (cancel,) = [r for r in fake.requests if r.path.endswith(":cancel")]
+    assert cancel.method == "POST" and cancel.path == f"/v1beta/{name}:cancel"
+    assert run(["jobs", "list"], env, tmp_path).stdout == b""
