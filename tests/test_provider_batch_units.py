@@ -181,3 +181,33 @@ def test_a_reply_that_is_not_json_is_the_gateways_fault(tmp_path: Path) -> None:
     with pytest.raises(GatewayFailed, match="not JSON"):
         backend(tmp_path).poll(Junk(), entry())
     assert list(tmp_path.iterdir()) == []  # the parser left no file behind
+
+
+def test_replay_answers_each_call_in_turn_without_the_key() -> None:
+    from types import SimpleNamespace
+
+    from imggen.batch.provider import Replay
+    from imggen.dialects.google import GOOGLE
+
+    key = "sk-secret-12345678"
+    said = {"candidates": [{"content": {"parts": [{"text": f"key {key} here"}]}}]}
+
+    class Two:
+        asked: list[str] = []
+
+        def answer(self, custom_id: str, where: str) -> Any:
+            self.asked.append(custom_id)
+            if custom_id.endswith("-1"):
+                raise GatewayRefused(f"bad key {key}")
+            return {**said, "usageMetadata": {"cost": 0.1}}
+
+        def close(self) -> None:
+            pass
+
+    task: Any = SimpleNamespace(row=SimpleNamespace(number=7, where="m.jsonl:7"))
+    replay = Replay(object(), Two(), task, key)
+    reply = replay.send(HttpCall("POST", "/x"), GOOGLE, None)
+    assert reply.text == "key *** here" and reply.usage == {"cost": 0.05}
+    with pytest.raises(GatewayRefused, match=r"bad key \*\*\*$"):
+        replay.send(HttpCall("POST", "/x"), GOOGLE, None)
+    assert Two.asked == ["7-0", "7-1"]

@@ -110,6 +110,7 @@ def run(
             ui.error(over, hint="raise --max-cost, or send a part (--shard I/N) at a time")
             return _refused(tasks, todo, "over --max-cost: nothing was sent", results)
     limit = todo[0].opts.timeout or 24 * 3600.0
+    key = todo[0].settings.api_key or ""
     from imggen.wire.client import Client
 
     client = Client(
@@ -128,7 +129,7 @@ def run(
             return _submitted(todo, tasks, entry, ui, backend.label)
         with tempfile.TemporaryDirectory(prefix="imggen-batch-") as folder:
             backend.folder = Path(folder)  # what the batch's answers are read into
-            _wait(client, backend, entry, env, ui, limit)
+            _wait(client, backend, entry, env, ui, limit, key)
             answers = backend.answers(client, entry)
             try:
                 summary = b.run_many(
@@ -138,7 +139,7 @@ def run(
                     jobs=width,
                     results=results,
                     on_saved=on_saved,
-                    client_of=lambda task, c: Replay(c, answers, task),
+                    client_of=lambda task, c: Replay(c, answers, task, key),
                 )
             finally:
                 answers.close()
@@ -295,13 +296,17 @@ def _submitted(todo: list[Task], tasks: list[Task], entry: Entry, ui: UI, label:
     return b.Summary(done, len(tasks), 0.0)
 
 
-def _wait(client: Any, backend: Backend, entry: Entry, env: Env, ui: UI, limit: float) -> None:
-    """The batch, polled (backing off to a minute between polls) until it is over."""
+def _wait(
+    client: Any, backend: Backend, entry: Entry, env: Env, ui: UI, limit: float, key: str
+) -> None:
+    """The batch, polled (backing off to a minute between polls) until it is over. What the
+    gateway says of it is shown without the key."""
     from imggen.run.jobs import poll_loop
+    from imggen.wire import redact
 
     def poll() -> JobState:
         state, said = backend.poll(client, entry)
-        ui.debug(f"batch {entry.id}: {said}")
+        ui.debug(redact.text(f"batch {entry.id}: {said}", key))
         return state
 
     limits = dataclasses.replace(env.limits, poll_cap=max(env.limits.poll_cap, 60.0))
@@ -322,7 +327,8 @@ def _wait(client: Any, backend: Backend, entry: Entry, env: Env, ui: UI, limit: 
     if result.state != "done":
         Ledger(env.environ).update(entry.key, state="failed", error=result.error)
         raise GatewayFailed(
-            f"batch {entry.id}: {result.error}", hint="running it again submits a new batch"
+            redact.text(f"batch {entry.id}: {result.error}", key),
+            hint="running it again submits a new batch",
         )
 
 
@@ -331,8 +337,8 @@ class Replay:
     answer (parsed as the dialect parses a reply, its reported cost at the batch price) or
     raises the error it stands for; anything else goes to the real client."""
 
-    def __init__(self, client: Any, answers: Answers, task: Task) -> None:
-        self._client, self._answers, self._task = client, answers, task
+    def __init__(self, client: Any, answers: Answers, task: Task, key: str = "") -> None:
+        self._client, self._answers, self._task, self._key = client, answers, task, key
         self._next = 0
         self._lock = threading.Lock()
 
@@ -342,8 +348,14 @@ class Replay:
     def send(self, call: HttpCall, reader: Any, spill: Any) -> Reply:
         with self._lock:
             k, self._next = self._next, self._next + 1
-        body = self._answers.answer(f"{self._task.row.number}-{k}", self._task.row.where)
-        reply: Reply = reader.parse(body)
+        from imggen.wire import redact
+
+        try:
+            body = self._answers.answer(f"{self._task.row.number}-{k}", self._task.row.where)
+            reply: Reply = reader.parse(body)
+        except ImggenError as exc:  # the gateway's words, as any reply's: without the key
+            raise redact.error(exc, self._key) from None
+        reply.text = redact.text(reply.text, self._key)
         reply.usage = discounted(reply.usage)
         return reply
 
