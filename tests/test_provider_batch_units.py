@@ -71,7 +71,7 @@ def entry(members: dict[str, str] | None = None) -> Entry:
 
 def backend(tmp_path: Path) -> GeminiBatch:
     g = GeminiBatch()
-    g.folder = tmp_path
+    g.folder = lambda: tmp_path
     return g
 
 

@@ -12,6 +12,7 @@ stopped halfway as a run of single requests is)."""
 from __future__ import annotations
 
 import dataclasses
+import shutil
 import tempfile
 import threading
 import time
@@ -40,7 +41,7 @@ class Backend(Protocol):
 
     name: str  # the ledger's provider name
     label: str  # as users know it: "OpenAI's Batch API"
-    folder: Path  # a temp folder of the run's, set before the batch is waited on
+    folder: Callable[[], Path]  # the run's temp folder, made when first asked for
 
     def refuse(self, task: Task, first: Task) -> str | None: ...
 
@@ -101,6 +102,8 @@ def run(
     if not todo:
         return b.run_many(tasks, env, ui, jobs=width, results=results, on_saved=on_saved)
     backend = _backend(todo)
+    scratch = _Folder()
+    backend.folder = scratch.path  # what the batch's answers are read into
     members = {_key(t, k, c): f"{t.row.number}-{k}" for t in todo for k, c in _calls(t)}
     ledger = Ledger(env.environ)
     entry = _recorded(ledger, backend.name, todo[0].settings.base_url, set(members))
@@ -127,27 +130,45 @@ def run(
             ui.info(f"collecting batch {entry.id} ({backend.label}), submitted earlier")
         if no_wait:
             return _submitted(todo, tasks, entry, ui, backend.label)
-        with tempfile.TemporaryDirectory(prefix="imggen-batch-") as folder:
-            backend.folder = Path(folder)  # what the batch's answers are read into
-            _wait(client, backend, entry, env, ui, limit, key)
-            answers = backend.answers(client, entry)
-            try:
-                summary = b.run_many(
-                    tasks,
-                    env,
-                    ui,
-                    jobs=width,
-                    results=results,
-                    on_saved=on_saved,
-                    client_of=lambda task, c: Replay(c, answers, task, key),
-                )
-            finally:
-                answers.close()
+        _wait(client, backend, entry, env, ui, limit, key)
+        answers = backend.answers(client, entry)
+        try:
+            summary = b.run_many(
+                tasks,
+                env,
+                ui,
+                jobs=width,
+                results=results,
+                on_saved=on_saved,
+                client_of=lambda task, c: Replay(c, answers, task, key),
+            )
+        finally:
+            answers.close()
     finally:
         client.close()
+        scratch.cleanup()
     # every answer delivered (images saved, refusals reported): a re-run submits what failed
     ledger.remove(entry.key)
     return summary
+
+
+class _Folder:
+    """A temp folder made when first asked for: a run killed while it only waits on its batch
+    leaves none behind."""
+
+    def __init__(self) -> None:
+        self._made: Path | None = None
+        self._lock = threading.Lock()
+
+    def path(self) -> Path:
+        with self._lock:
+            if self._made is None:
+                self._made = Path(tempfile.mkdtemp(prefix="imggen-batch-"))
+            return self._made
+
+    def cleanup(self) -> None:
+        if self._made is not None:
+            shutil.rmtree(self._made, ignore_errors=True)
 
 
 def _backend(todo: list[Task]) -> Backend:

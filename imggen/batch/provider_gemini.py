@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
+import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -45,9 +46,8 @@ class GeminiBatch:
     label = "Gemini's Batch API"
 
     def __init__(self) -> None:
-        self.folder = Path(".")  # provider.run gives it a temp folder before waiting
+        self.folder: Callable[[], Path] = Path.cwd  # provider.run gives it its temp folder
         self.doc: dict[str, Any] = {}
-        self._polls = 0
 
     def refuse(self, task: Task, first: Task) -> str | None:
         """Why a job cannot go in the batch: Vertex AI (its batch jobs are another API), or a
@@ -99,15 +99,10 @@ class GeminiBatch:
         """The batch's state, and a line saying so for -v. Read to a file: a finished batch's
         reply holds every image, its large strings kept on disk (jsonstream)."""
         self._discard()
-        self._polls += 1
-        raw = self.folder / f"poll-{self._polls}.json"
-        try:
-            with raw.open("w+b") as f:
-                client.fetch_to(entry.poll, f)
-                f.seek(0)
-                self.doc = _parse(f, self.folder)
-        finally:
-            raw.unlink(missing_ok=True)
+        with tempfile.TemporaryFile() as f:  # nameless: nothing is left of it, even on a kill
+            client.fetch_to(entry.poll, f)
+            f.seek(0)
+            self.doc = _parse(f, self.folder)
         meta = self.doc.get("metadata")
         meta = meta if isinstance(meta, dict) else {}
         state = str(meta.get("state", "")).removeprefix("BATCH_STATE_").removeprefix("JOB_STATE_")
@@ -132,16 +127,16 @@ class GeminiBatch:
         self.doc = {}
 
 
-def _parse(f: Any, folder: Path) -> dict[str, Any]:
+def _parse(f: Any, folder: Callable[[], Path]) -> dict[str, Any]:
     """A batch's Operation, read in chunks, its large strings (base64 images) spilled to files
-    in `folder` (as wire/jsonstream reads a large reply)."""
+    in `folder()` (as wire/jsonstream reads a large reply): a batch still waiting has none."""
     from imggen.wire.jsonstream import JsonStreamParser
 
     count = [0]
 
     def spill() -> tuple[Path, Any]:
         count[0] += 1
-        path = folder / f"blob-{count[0]}"
+        path = folder() / f"blob-{count[0]}"
         return path, path.open("w+b")
 
     parser = JsonStreamParser(spill)

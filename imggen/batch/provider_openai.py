@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -29,7 +30,7 @@ class OpenAIBatch:
     label = "OpenAI's Batch API"
 
     def __init__(self) -> None:
-        self.folder = Path(".")  # provider.run gives it a temp folder before waiting
+        self.folder: Callable[[], Path] = Path.cwd  # provider.run gives it its temp folder
         self.doc: dict[str, Any] = {}
 
     def refuse(self, task: Task, first: Task) -> str | None:
@@ -81,7 +82,7 @@ class OpenAIBatch:
         return JobState("failed", error=f"the batch is {status or 'in an unknown state'}"), said
 
     def answers(self, client: Any, entry: Entry) -> Lines:
-        return Lines(client, self.doc, self.folder)
+        return Lines(client, self.doc, self.folder())
 
 
 class Lines:
