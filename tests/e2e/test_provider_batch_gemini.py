@@ -209,3 +209,24 @@ def test_jobs_wait_names_the_batch_command_and_jobs_cancel_cancels_the_batch(
     (cancel,) = [r for r in fake.requests if r.path.endswith(":cancel")]
     assert cancel.method == "POST" and cancel.path == f"/v1beta/{name}:cancel"
     assert run(["jobs", "list"], env, tmp_path).stdout == b""
+
+
+def test_sigterm_while_waiting_exits_143_and_the_rerun_collects_the_same_batch(
+    fake: FakeGateway, tmp_path: Path
+) -> None:
+    import signal
+
+    fake.jobs.queue_seconds = 60.0
+    (tmp_path / "m.jsonl").write_text(MANIFEST)
+    env = env_for(fake)
+    proc = start(["batch", "m.jsonl", "--provider-batch"], env, tmp_path)
+    wait_for(lambda: any(r.method == "GET" for r in fake.requests) or proc.poll() is not None)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=15)
+    assert proc.returncode == 143, err
+    assert not list(tmp_path.glob("*.png"))
+    fake.jobs.queue_seconds = 0.0  # the provider finishes it meanwhile
+    got = run(["batch", "m.jsonl", "--provider-batch"], env, tmp_path)
+    assert got.returncode == 0, got.stderr
+    assert fake.jobs.submissions["gemini-batch"] == 1
+    assert all(complete_png(tmp_path / n) for n in IMAGES)
