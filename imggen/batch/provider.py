@@ -25,7 +25,7 @@ from imggen.batch import run as b
 from imggen.batch.plan import Task
 from imggen.console import UI
 from imggen.env import Env
-from imggen.errors import GatewayFailed, ImggenError, UsageError
+from imggen.errors import GatewayFailed, GatewayRefused, ImggenError, UsageError
 from imggen.files.ledger import Entry, Ledger, request_key
 from imggen.job import HttpCall, JobState, Reply, SavedImage
 
@@ -343,6 +343,14 @@ def _wait(
         stop=client.close,
     )
     result = out[entry.key]
+    if isinstance(result, GatewayRefused) and result.status in (404, 410):
+        # the gateway no longer knows it (deleted, or kept past its retention): gone for good
+        Ledger(env.environ).update(entry.key, state="failed", error=result.message)
+        raise GatewayRefused(
+            f"batch {entry.id} is gone from the gateway: {result.message}",
+            hint="running it again submits a new batch",
+            status=result.status,
+        )
     if isinstance(result, ImggenError):
         raise result
     if result.state != "done":

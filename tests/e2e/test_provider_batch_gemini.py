@@ -230,3 +230,19 @@ def test_sigterm_while_waiting_exits_143_and_the_rerun_collects_the_same_batch(
     assert got.returncode == 0, got.stderr
     assert fake.jobs.submissions["gemini-batch"] == 1
     assert all(complete_png(tmp_path / n) for n in IMAGES)
+
+
+def test_a_batch_the_gateway_no_longer_knows_is_given_up_and_the_next_run_resends(
+    fake: FakeGateway, tmp_path: Path
+) -> None:
+    (tmp_path / "m.jsonl").write_text(MANIFEST)
+    env = env_for(fake)
+    assert run(["batch", "m.jsonl", "--provider-batch", "--no-wait"], env, tmp_path).returncode == 0
+    fake.batches.clear()  # deleted at the provider (or kept past its retention)
+    gone = run(["batch", "m.jsonl", "--provider-batch"], env, tmp_path)
+    assert gone.returncode == 4, gone.stderr
+    assert b"is gone from the gateway" in gone.stderr and b"submits a new batch" in gone.stderr
+    again = run(["batch", "m.jsonl", "--provider-batch"], env, tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert fake.jobs.submissions["gemini-batch"] == 2
+    assert all(complete_png(tmp_path / n) for n in IMAGES)
