@@ -98,12 +98,18 @@ def test_states_map_to_waiting_done_and_failed(tmp_path: Path) -> None:
         failed,
         op("BATCH_STATE_CANCELLED", done=True),
         op("BATCH_STATE_EXPIRED", done=True),
+        op("BATCH_STATE_UNSPECIFIED"),  # not over: waited on
+        {"name": "batches/b1", "done": True},
     )
-    seen = [g.poll(client, entry())[0] for _ in range(6)]
-    assert [s.state for s in seen] == ["queued", "running", "done", "failed", "failed", "failed"]
+    seen = [g.poll(client, entry())[0] for _ in range(8)]
+    assert [s.state for s in seen] == ["queued", "running", "done"] + ["failed"] * 3 + [
+        "running",
+        "failed",
+    ]
     assert seen[3].error == "it broke" and seen[4].error == "the batch is cancelled"
     assert seen[5].error == "the batch is expired"
-    assert client.asked == ["/batches/b1"] * 6
+    assert seen[7].error == "the batch is over without its responses"
+    assert client.asked == ["/batches/b1"] * 8
     assert list(tmp_path.iterdir()) == []  # each poll's file is gone once read
 
 

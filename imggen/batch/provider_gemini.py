@@ -112,10 +112,12 @@ class GeminiBatch:
             return JobState(_STATES[state]), said
         if state in ("CANCELLED", "EXPIRED") and _inlined(self.doc):
             return JobState("done"), said  # what was done before it stopped
-        if not state and not self.doc.get("done"):
-            return JobState("running"), said
+        over = state in ("FAILED", "CANCELLED", "EXPIRED") or self.doc.get("done") or error
+        if not over:
+            return JobState("running"), said  # a state this reading does not know, not over
         why = error.get("message") if isinstance(error, dict) else None
-        return JobState("failed", error=str(why or f"the batch is {state.lower()}")), said
+        what = f"the batch is {state.lower() or 'over without its responses'}"
+        return JobState("failed", error=str(why or what)), said
 
     def answers(self, client: Any, entry: Entry) -> Inlined:
         order = list(entry.request.get("members", {}).values())
