@@ -9,6 +9,13 @@ Sources (per image, USD, checked 2026-12-07):
   1024x1024 and 1024x1792/1792x1024; dall-e-2 for 256, 512 and 1024 squares. The same figures
   are republished by fal.ai's gpt-image-1 model page.
 Token-priced models (gpt-image-2, Gemini images) have no per-image list price: unknown.
+
+Batch price (`batch --provider-batch`): half the list price on both batch APIs imggen speaks.
+- OpenAI, https://platform.openai.com/docs/guides/batch: "50% cost discount compared to
+  synchronous APIs" (the Batch API takes /v1/images/generations: references/
+  providers-beyond-openai.md section 6).
+- Google, https://ai.google.dev/gemini-api/docs/batch-api: batches are processed "at 50% of
+  the standard cost".
 """
 
 from __future__ import annotations
@@ -16,6 +23,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 SOURCE = "OpenAI's list prices of 2026-12"
+BATCH_PRICE = 0.5  # of the list price, through a provider's batch API (sources above)
+BATCH_BASIS = "batch price, half the list price"
 SQUARE, OTHER = "square", "other"
 
 # model -> quality -> (1024x1024, the larger sizes)
@@ -83,8 +92,30 @@ def estimate(
     *,
     quality: str | None = None,
     pixels: tuple[int, int] | None = None,
+    batch: bool = False,
 ) -> Estimate:
-    """The estimate for `count` images of `model` at its list price (unknown when none)."""
+    """The estimate for `count` images of `model` at its list price (unknown when none), or
+    with `batch` at the batch price (a provider's batch API: BATCH_PRICE of it)."""
+    found = _listed(model, count, quality=quality, pixels=pixels)
+    if not batch or found.per_image is None:
+        return found
+    return Estimate(
+        round(found.per_image * BATCH_PRICE, 6), count, basis=f"{found.basis}, {BATCH_BASIS}"
+    )
+
+
+def batch_cost(cost: float) -> float:
+    """A cost at the list price, as a batch of the same requests costs."""
+    return round(cost * BATCH_PRICE, 10)
+
+
+def _listed(
+    model: str,
+    count: int,
+    *,
+    quality: str | None = None,
+    pixels: tuple[int, int] | None = None,
+) -> Estimate:
     name = base_name(model)
     if name == "dall-e-2":
         side = max(pixels) if pixels else 1024

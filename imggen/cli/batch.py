@@ -69,7 +69,9 @@ MaxCost = Annotated[
         help="Start no job that would take this run's cost past AMOUNT: what the gateway "
         "reports (its currency: USD on OpenRouter), else imggen's list-price estimate. The "
         "jobs left are recorded skipped and the run exits 8; running it again resumes them. A "
-        "reported cost that is not an amount (NaN, negative) stops the run too.",
+        "reported cost that is not an amount (NaN, negative) stops the run too. With "
+        "--provider-batch: the batch's estimate at the batch price, before anything is sent; "
+        "over the budget, nothing is sent (exit 8).",
         rich_help_panel=RUN_PANEL,
     ),
 ]
@@ -77,8 +79,8 @@ ProviderBatch = Annotated[
     bool,
     typer.Option(
         "--provider-batch",
-        help="Send the jobs as one batch to the gateway's own batch API (OpenAI's Batch API: "
-        "about half the price, done within 24 hours); a re-run collects it.",
+        help="Send the jobs as one batch to the gateway's own batch API (OpenAI's Batch API, "
+        "Gemini's batch mode: half the price, done within 24 hours); a re-run collects it.",
         rich_help_panel=RUN_PANEL,
     ),
 ]
@@ -133,12 +135,6 @@ def batch(
         raise UsageError(f"--jobs {jobs}: must be a whole number of at least 1")
     if max_cost is not None and not 0 < max_cost < float("inf"):
         raise UsageError(f"--max-cost {max_cost}: give an amount above 0, for example 2.50")
-    if provider_batch and max_cost is not None:
-        raise UsageError(
-            "--max-cost cannot count a provider batch: imggen has no price list to estimate it "
-            "with before sending, and the batch is paid whole",
-            hint="drop --max-cost, or --provider-batch",
-        )
     part = mf.parse_shard(shard) if shard else None
     m = mf.load(manifest)
     with contextlib.ExitStack() as held:
@@ -166,28 +162,10 @@ class _How:
 
 def _run(env: Any, ui: Any, m: Any, how: _How, flags: Flags) -> None:
     """Plan (under the manifest's lock), then run with the results file locked too."""
-    from imggen.batch import manifest as mf
-    from imggen.batch import plan
     from imggen.batch import run as b
 
     part, max_cost = how.part, how.max_cost
-
-    # --no-wait with --provider-batch is the batch's, not each job's
-    given = checked(flags, skip=("no_wait",) if how.provider_batch else ())
-    # Every machine of a CI matrix checks the whole manifest, so a bad job fails all shards
-    # alike instead of only the one it lands in.
-    todo = plan.build(
-        m,
-        env,
-        flags=given,
-        force=flags["force"],
-        need_key=not flags["dry_run"],
-        anywhere=how.outputs_anywhere,
-    )
-    for warning in dict.fromkeys(w for t in todo for w in t.settings.warnings):
-        ui.warn(warning)  # e.g. a readable config file holding an inline key, once each
-    if part:
-        todo = [t for t in todo if mf.in_shard(t.row, *part)]
+    todo = _tasks(env, ui, m, how, flags)
     if flags["dry_run"]:
         _dry_run(env, ui, todo, flags["json"])
         return
@@ -207,6 +185,7 @@ def _run(env: Any, ui: Any, m: Any, how: _How, flags: Flags) -> None:
                 no_wait=bool(flags["no_wait"]),
                 width=how.jobs,
                 on_saved=_printer(env, quiet=flags["json"]),
+                max_cost=max_cost,
             )
         else:
             summary = b.run_many(
@@ -239,6 +218,39 @@ def _run(env: Any, ui: Any, m: Any, how: _How, flags: Flags) -> None:
         )
     if summary.exit_code:
         raise typer.Exit(summary.exit_code)
+
+
+def _tasks(env: Any, ui: Any, m: Any, how: _How, flags: Flags) -> list[Any]:
+    """The manifest's jobs planned with the batch command's flags, this shard's."""
+    from imggen.batch import manifest as mf
+    from imggen.batch import plan
+
+    # --no-wait with --provider-batch is the batch's, not each job's
+    given = checked(flags, skip=("no_wait",) if how.provider_batch else ())
+    if how.provider_batch and "stream" not in given.values:
+        from imggen.options import flag_layer
+
+        # a batch holds whole replies: a gateway's streaming default does not apply
+        given = flag_layer({**given.values, "stream": False})
+    # Every machine of a CI matrix checks the whole manifest, so a bad job fails all shards
+    # alike instead of only the one it lands in.
+    todo = plan.build(
+        m,
+        env,
+        flags=given,
+        force=flags["force"],
+        need_key=not flags["dry_run"],
+        anywhere=how.outputs_anywhere,
+    )
+    for warning in dict.fromkeys(w for t in todo for w in t.settings.warnings):
+        ui.warn(warning)  # e.g. a readable config file holding an inline key, once each
+    if how.part:
+        todo = [t for t in todo if mf.in_shard(t.row, *how.part)]
+    if how.provider_batch:
+        from imggen.batch import provider
+
+        todo = provider.priced(todo)  # estimated, and recorded, at the batch price
+    return todo
 
 
 def _check_writes(manifest: Path, results: Path, how: _How, part: Any, *, force: bool) -> None:

@@ -85,7 +85,7 @@ def wait_cmd(
 
     env = _env(ctx)
     ui = UI(env, quiet=quiet, verbose=verbose)
-    entries = collect.chosen(Ledger(env.environ), ids or [], waiting_only=True)
+    entries = _not_batches(ui, collect.chosen(Ledger(env.environ), ids or [], waiting_only=True))
     if not entries:
         ui.info("no recorded jobs to wait on")
     worst, docs = 0, []
@@ -127,4 +127,20 @@ def cancel_cmd(
 
     env = _env(ctx)
     entry = collect.chosen(Ledger(env.environ), [job_id], waiting_only=False)[0]
+    from imggen.batch import provider
+
+    if provider.is_batch(entry):  # batch --provider-batch: cancelled the batch API's way
+        UI(env).info(provider.cancel(env, UI(env), entry))
+        return
     UI(env).info(collect.cancel(env, UI(env), entry))
+
+
+def _not_batches(ui: Any, entries: list[Any]) -> list[Any]:
+    """The entries `jobs wait` collects: a provider batch (batch --provider-batch) is
+    collected by its own batch command, which this names."""
+    from imggen.batch import provider
+
+    for e in entries:
+        if provider.is_batch(e):
+            ui.info(f"batch {e.id} is collected by running `{provider.collected_by(e)}` again")
+    return [e for e in entries if not provider.is_batch(e)]

@@ -79,6 +79,7 @@ class Plan:
     targets: list[targets.Target]
     requested: sizes.Resolved
     signer: Any = None  # files.signing.Signer, from the config's [c2pa] table
+    batch: bool = False  # sent through the gateway's batch API (--provider-batch): batch price
 
 
 def prepare(settings: Settings, job: Job, opts: RunOptions) -> Plan:

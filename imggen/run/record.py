@@ -17,12 +17,14 @@ if TYPE_CHECKING:
 
 
 def estimate(plan: Plan, job: Job, count: int | None = None) -> prices.Estimate:
-    """The list-price estimate of the plan's images (or of `count` of them)."""
+    """The list-price estimate of the plan's images (or of `count` of them); at the batch
+    price for a plan sent through the gateway's batch API."""
     return prices.estimate(
         plan.gateway.model,
         job.count if count is None else count,
         quality=job.quality,
         pixels=plan.requested.pixels,
+        batch=plan.batch,
     )
 
 

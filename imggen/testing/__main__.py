@@ -31,8 +31,9 @@ Authorization: Bearer KEY (any key, or only --key's). With ROOT that URL without
 its /v1, it also speaks Google's Gemini API (ROOT/v1beta) and Vertex AI
 (ROOT/v1/projects/P/locations/L/publishers/google), Azure OpenAI (ROOT/openai or
 ROOT/openai/v1; deployment my-images unless --deployment), Together, xAI and
-Recraft (ROOT/together/v1, ROOT/xai/v1, ROOT/recraft/v1), and the job providers
-fal, Replicate and Black Forest Labs (ROOT/fal, ROOT/replicate, ROOT/bfl), each
+Recraft (ROOT/together/v1, ROOT/xai/v1, ROOT/recraft/v1), the job providers
+fal, Replicate and Black Forest Labs (ROOT/fal, ROOT/replicate, ROOT/bfl), and
+the batch APIs of OpenAI (/v1/batches) and Gemini (ROOT/v1beta/batches), each
 key checked its provider's way."""
 EXAMPLES = """\
 Examples:

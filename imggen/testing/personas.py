@@ -1,6 +1,7 @@
 """Routes of the providers with their own paths, matched before the suffix table of
-routes.py: Google (Gemini API and Vertex AI), Azure OpenAI's two routes, and Together, xAI and
-Recraft under their own prefixes. Each handler checks the key its provider's way."""
+routes.py: Google (Gemini API and its batch mode, Vertex AI), Azure OpenAI's two routes, and
+Together, xAI and Recraft under their own prefixes. Each handler checks the key its
+provider's way."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from imggen.testing import azure, google, vendors
+from imggen.testing import azure, google, google_batch, vendors
 
 if TYPE_CHECKING:
     from imggen.testing.server import FakeGateway
@@ -21,6 +22,14 @@ PERSONAS: tuple[tuple[re.Pattern[str], tuple[str, str, Handler]], ...] = (
         ("google", "POST", google.generate),
     ),
     (re.compile(r".*/v1beta/models$"), ("google_models", "GET", google.models)),
+    (
+        re.compile(r".*/v1beta/models/[^/:]+:batchGenerateContent$"),
+        ("google_batch", "POST", google_batch.create),
+    ),
+    (
+        re.compile(r".*/v1beta/batches/[^/:]+(:cancel)?$"),
+        ("google_batches", "*", google_batch.route),
+    ),
     (re.compile(r".*/publishers/google/models$"), ("vertex_models", "GET", google.no_listing)),
     (
         re.compile(r".*/openai/deployments/[^/]+/images/(generations|edits)$"),

@@ -1,7 +1,8 @@
 """batch --provider-batch against the fake gateway's Batch API: one upload and one batch,
 recorded in the results file before waiting; --no-wait then a re-run collects; a run killed
 while the batch is in progress, re-run, sends no second batch; refused lines fail their own
-job only, and only an explicit re-run sends them again."""
+job only, and only an explicit re-run sends them again; costs at the batch price (half the
+list price), and --max-cost counting the batch's estimate before anything is sent."""
 
 from __future__ import annotations
 
@@ -119,12 +120,68 @@ def test_a_refused_line_fails_its_job_and_only_a_rerun_sends_it_again(
 def test_what_a_provider_batch_cannot_take_is_refused_before_sending(
     fake: FakeGateway, tmp_path: Path
 ) -> None:
-    (tmp_path / "m.jsonl").write_text(MANIFEST)
     env = env_for(fake)
-    cost = run(["batch", "m.jsonl", "--provider-batch", "--max-cost", "1"], env, tmp_path)
-    assert cost.returncode == 2 and b"--max-cost cannot count a provider batch" in cost.stderr
     (tmp_path / "chat.jsonl").write_text('{"prompt": "a fox", "output": "fox.png"}\n')
     chat = {**env, "IMGGEN_PROFILE": "knox", "IMGGEN_MODEL": "google/gemini-2.5-flash-image"}
     done = run(["batch", "chat.jsonl", "--provider-batch"], chat, tmp_path)
     assert done.returncode == 2 and b"--provider-batch takes image generations" in done.stderr
     assert fake.requests == []
+
+
+def test_max_cost_refuses_the_whole_batch_before_anything_is_sent(
+    fake: FakeGateway, tmp_path: Path
+) -> None:
+    (tmp_path / "m.jsonl").write_text(MANIFEST)
+    env = env_for(fake)
+    # 4 gpt-image-1 images of no quality named: 0.25 each at list price, 0.125 at batch price
+    over = run(["batch", "m.jsonl", "--provider-batch", "--max-cost", "0.4"], env, tmp_path)
+    assert over.returncode == 8, over.stderr
+    assert b"the batch would cost about 0.5 USD at the batch price (4 images)" in over.stderr
+    assert b"nothing was sent" in over.stderr
+    assert fake.requests == [] and fake.jobs.submissions["openai-batch"] == 0
+    assert [x["status"] for x in results(tmp_path)] == ["skipped"] * 3
+    assert not any(state_files())
+    within = run(["batch", "m.jsonl", "--provider-batch", "--max-cost", "0.5"], env, tmp_path)
+    assert within.returncode == 0, within.stderr
+    assert fake.jobs.submissions["openai-batch"] == 1
+    saved = {x["output"]: x for x in results(tmp_path)}
+    assert saved["fox.png"]["estimate"] == 0.125 and saved["cats.png"]["estimate"] == 0.25
+    assert saved["boat.png"]["status"] == "saved"
+
+
+def test_costs_are_recorded_at_the_batch_price(fake: FakeGateway, tmp_path: Path) -> None:
+    fake.cost = 0.04  # the gateway reports usage.cost per image at its list price
+    (tmp_path / "m.jsonl").write_text(MANIFEST)
+    env = env_for(fake)
+    done = run(["batch", "m.jsonl", "--provider-batch", "--json"], env, tmp_path)
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    costs = {j["output"]: j["cost"] for j in doc["jobs"]}
+    assert costs == {"fox.png": 0.02, "cats.png": 0.04, "boat.png": 0.02}
+    assert doc["cost"] == 0.08
+    log = run(["log", "--json"], env, tmp_path)
+    entries = json.loads(log.stdout)["entries"]
+    assert sorted(e["cost"] for e in entries) == [0.02] * 4
+    assert {e["estimate"] for e in entries} == {0.125}
+
+
+def test_max_cost_with_a_model_of_no_known_price_says_so_and_sends(
+    fake: FakeGateway, tmp_path: Path
+) -> None:
+    (tmp_path / "m.jsonl").write_text('{"prompt": "a fox", "output": "fox.png"}\n')
+    env = {**env_for(fake), "IMGGEN_MODEL": "gpt-image-2"}
+    done = run(["batch", "m.jsonl", "--provider-batch", "--max-cost", "0.01"], env, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert b"imggen knows no price for 1 of the batch's 1 images (gpt-image-2)" in done.stderr
+    assert fake.jobs.submissions["openai-batch"] == 1 and complete_png(tmp_path / "fox.png")
+
+
+def test_dry_run_shows_the_batch_price(fake: FakeGateway, tmp_path: Path) -> None:
+    (tmp_path / "m.jsonl").write_text(MANIFEST)
+    done = run(["batch", "m.jsonl", "--provider-batch", "--dry-run"], env_for(fake), tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert b"about 0.5 USD for 4 images" in done.stderr and fake.requests == []
+
+
+def state_files() -> list[Path]:
+    return list((Path(os.environ["IMGGEN_STATE_DIR"]) / "jobs").glob("*.json"))
