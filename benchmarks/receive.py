@@ -97,9 +97,13 @@ CURL_JQ = (
 
 
 # The floor imggen is held to (issue 26): the same libraries, one pass, nothing else. It streams
-# the reply, finds the base64 run after MARKER and decodes it with pybase64 straight to OUT.
+# the reply, finds the base64 run after MARKER and decodes it with pybase64 straight to OUT. Like
+# imggen (wire/__init__.py) it keeps httpx from importing its command-line client where click is
+# installed, so that the floor is the same with or without click.
 BARE = r"""
-import sys, httpx, pybase64
+import sys
+sys.modules["httpx._main"] = None
+import httpx, pybase64
 url, key, out, marker = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4].encode()
 body = {"model": "m", "prompt": "noise", "stream": True}
 headers = {"Authorization": f"Bearer {key}"}
