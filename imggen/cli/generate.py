@@ -86,6 +86,7 @@ def _make(
     command: str,
     record: Any = None,
 ) -> None:
+    """cli/make.py's run of the command, in the Env of the click context (tests pass one)."""
     from imggen.cli import make
 
     make.make(_env(ctx), flags, prompt, images, command=command, record=record)
