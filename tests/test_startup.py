@@ -182,3 +182,82 @@ def test_a_run_off_a_terminal_never_imports_rich(config_file: Path) -> None:
     names = imported(["generate", "a fox", "--retries", "0", "-o", "fox.png"], env)
     assert "imggen.wire.client" in names
     assert "rich" not in names
+
+
+# What a generate on the images API does not need before its request goes out (issue 26): Typer
+# (cli/fast.py parses a plain command line), the other dialects, the SSE parser, the api_key_cmd
+# runner; the price table, the history and the base64 decoder come once the bytes are in.
+NOT_BEFORE_SENDING = {
+    "typer",
+    "click",
+    "rich",
+    "pygments",
+    "subprocess",
+    "imggen.cli.app",
+    "imggen.cli.generate",
+    "imggen.dialects.chat",
+    "imggen.dialects.gemini",
+    "imggen.dialects.google",
+    "imggen.dialects.vendors",
+    "imggen.dialects.openrouter_images",
+    "imggen.wire.sse",
+    "imggen.wire.polls",
+    "imggen.secretcmd",
+    "imggen.prices",
+    "imggen.history",
+    "sqlite3",
+    "pybase64",
+    "imggen.preview",
+    "imggen.batch",
+    "imggen.run.jobs",
+    "imggen.api",
+}
+
+AT_FIRST_CONNECT = """
+import os, socket, sys
+def connect(self, address):  # the request is about to go out: what is loaded by now
+    sys.stdout.write("\\n".join(sorted(sys.modules)))
+    sys.stdout.flush()
+    os._exit(0)
+socket.socket.connect = connect
+sys.argv = ["imggen", *sys.argv[1:]]
+from imggen.cli import main
+main()
+"""
+
+
+def loaded_when_sending(argv: list[str], env: dict[str, str]) -> set[str]:
+    done = subprocess.run(
+        [sys.executable, "-c", AT_FIRST_CONNECT, *argv],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return set(done.stdout.split())
+
+
+def test_generate_sends_before_importing_what_the_send_does_not_need(
+    config_file: Path, tmp_path: Path
+) -> None:
+    env = {
+        "IMGGEN_BASE_URL": "http://127.0.0.1:9/v1",
+        "IMGGEN_API_KEY": "k",
+        "IMGGEN_MODEL": "turing/gpt-image-2",
+    }
+    names = loaded_when_sending(["generate", "a fox", "-o", str(tmp_path / "fox.png")], env)
+    assert {"imggen.cli.fast", "imggen.wire.client", "imggen.dialects.images"} <= names
+    assert names & NOT_BEFORE_SENDING == set()
+
+
+def test_a_generate_that_needs_typer_still_sends(config_file: Path, tmp_path: Path) -> None:
+    """A command line the fast path leaves to Typer (bundled short flags) runs as before."""
+    env = {
+        "IMGGEN_BASE_URL": "http://127.0.0.1:9/v1",
+        "IMGGEN_API_KEY": "k",
+        "IMGGEN_MODEL": "turing/gpt-image-2",
+    }
+    names = loaded_when_sending(["generate", "a fox", "-qv", "-o", str(tmp_path / "f.png")], env)
+    assert {"typer", "imggen.cli.app", "imggen.wire.client"} <= names

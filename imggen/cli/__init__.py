@@ -1,6 +1,7 @@
 """The root command, its subcommands, and the one error boundary every failure passes through.
 
-`main()` answers `--version` before Typer is imported, so it costs little more than Python.
+`main()` answers `--version` before Typer is imported, so it costs little more than Python, and
+runs a plain `imggen generate` without Typer (cli/fast.py).
 """
 
 from __future__ import annotations
@@ -32,6 +33,12 @@ def main() -> None:
             if refused:
                 sys.stderr.write(refused)
                 raise SystemExit(2)
+        if sys.argv[1:2] == ["generate"] and "_IMGGEN_COMPLETE" not in os.environ:
+            from imggen.cli import fast  # a plain generate skips Typer: issue 26
+
+            code = fast.generate(sys.argv[2:])
+            if code is not None:
+                raise SystemExit(code)
         from imggen.cli.app import app
 
         app(prog_name="imggen")
@@ -50,6 +57,39 @@ def main() -> None:
         # Everything is reported; a signal now (Python shutting down) only sets the code.
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, _exit_now)
+
+
+def failed(exc: BaseException, obj: Any = None, *, verbose: Any = False) -> int:
+    """The one error boundary, for the Typer group and cli/fast.py alike: an ImggenError is one
+    stderr line (+ hint) and its exit code; Ctrl-C is 130; anything else is a bug: exit 1, the
+    traceback on -v. `obj` is the click context's obj (an Env in tests). Returns the code."""
+    from imggen.errors import ImggenError, Interrupted
+
+    if isinstance(exc, ImggenError):
+        report(obj, exc.message, exc.hint)
+        return int(exc.exit_code)
+    if isinstance(exc, KeyboardInterrupt):
+        report(obj, Interrupted(2).message, None)
+        return 130
+    if verbose:
+        import traceback
+
+        traceback.print_exception(exc)
+    report(
+        obj,
+        f"internal error: {type(exc).__name__}: {exc}",
+        "this is a bug in imggen; run again with -v for the traceback and report it",
+    )
+    return 1
+
+
+def report(obj: Any, message: str, hint: str | None) -> None:
+    """An error line (and hint) on stderr, through the Env `obj` where it is one."""
+    from imggen.console import UI
+    from imggen.env import Env
+
+    env = obj if isinstance(obj, Env) else Env()
+    UI(env).error(message, hint)
 
 
 def _on_sigterm(signum: int, frame: Any) -> None:

@@ -130,40 +130,25 @@ class ImggenGroup(Group):
         raise SystemExit(code if isinstance(code, int) else 0)
 
     def invoke(self, ctx: Any) -> Any:
-        from imggen.errors import ImggenError, Interrupted
+        from imggen.cli import failed
+        from imggen.errors import ImggenError
 
         try:
             return super().invoke(ctx)
         except (typer.Exit, typer.Abort):
             raise
-        except ImggenError as exc:
-            _report(ctx, exc.message, exc.hint)
-            raise typer.Exit(int(exc.exit_code)) from None
-        except KeyboardInterrupt:
-            _report(ctx, Interrupted(2).message, None)
-            raise typer.Exit(130) from None
+        except (ImggenError, KeyboardInterrupt) as exc:
+            raise typer.Exit(failed(exc, ctx.obj)) from None
         except typer.TyperException:
             raise  # usage errors: click prints them and exits 2
         except Exception as exc:
-            if ctx.meta.get("imggen.verbose"):
-                import traceback
-
-                traceback.print_exc()
-            _report(
-                ctx,
-                f"internal error: {type(exc).__name__}: {exc}",
-                "this is a bug in imggen; run again with -v for the traceback and report it",
-            )
-            raise typer.Exit(1) from None
+            raise typer.Exit(failed(exc, ctx.obj, verbose=ctx.meta.get("imggen.verbose"))) from None
 
 
 def _report(ctx: Any, message: str, hint: str | None) -> None:
-    from imggen.console import UI
-    from imggen.env import Env
+    from imggen.cli import report
 
-    obj = getattr(ctx, "obj", None)
-    env = obj if isinstance(obj, Env) else Env()
-    UI(env).error(message, hint)
+    report(getattr(ctx, "obj", None), message, hint)
 
 
 EXAMPLES = """

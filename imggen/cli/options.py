@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
 import typer
 
 from imggen import options
+from imggen.cli.flags import Flags, checked
+
+__all__ = ["Flags", "checked", "completer", "parameter", "takes"]
 
 F = TypeVar("F", bound=Callable[..., Any])
-Flags = Mapping[str, Any]
 
 
 def _verbose(ctx: typer.Context, value: bool) -> bool:
@@ -98,21 +100,3 @@ def takes(command: str, *, skip: tuple[str, ...] = ()) -> Callable[[F], F]:
         return wrapper  # type: ignore[return-value]
 
     return decorate
-
-
-def checked(flags: Flags, *, skip: tuple[str, ...] = ()) -> options.Layer:
-    """The flags given, checked by the table (a bad value is exit 2 naming the flag), as the
-    highest precedence layer. Flags that only shape the output (--json, -q, ...) are left out."""
-    given = {
-        name: value
-        for name, value in flags.items()
-        if value is not None
-        and name not in skip
-        and options.OPTIONS[name].lands != options.CLI
-        and not (value is False and not options.OPTIONS[name].tristate)
-    }
-    layer = options.flag_layer({})
-    values, problems = options.check(given, layer.label)
-    if problems:
-        raise problems[0].error()
-    return options.flag_layer(values)

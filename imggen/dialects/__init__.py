@@ -2,23 +2,60 @@
 
 from __future__ import annotations
 
-from imggen.dialects.azure import AZURE
+import importlib
+from collections.abc import Iterator, Mapping
+from typing import Any
+
 from imggen.dialects.base import Dialect, asked, refused
-from imggen.dialects.chat import OPENROUTER, TRINITY, XTY
-from imggen.dialects.gemini import GEMINI
-from imggen.dialects.google import GOOGLE
-from imggen.dialects.images import IMAGES
-from imggen.dialects.jobs import DIALECTS as JOB_DIALECTS
-from imggen.dialects.openrouter_images import OPENROUTER_IMAGES
-from imggen.dialects.vendors import RECRAFT, TOGETHER, XAI
 from imggen.job import FilePart, Gateway, HttpCall, Job
 
-DIALECTS: dict[str, Dialect] = {
-    d.name: d
-    for d in (OPENROUTER, TRINITY, XTY, GEMINI, IMAGES, OPENROUTER_IMAGES)
-    + (GOOGLE, AZURE, TOGETHER, XAI, RECRAFT)
+# name -> (module, attribute): each module is imported when its dialect is first asked for, so
+# that a run on the images API does not load the chat, Gemini, Google and vendor dialects
+# before its request goes out (issue 26). The job providers' (fal, replicate, bfl ...) come
+# from dialects/jobs/, one module each, after these.
+_BUILT_IN: dict[str, tuple[str, str]] = {
+    "openrouter": ("chat", "OPENROUTER"),
+    "trinity": ("chat", "TRINITY"),
+    "xty": ("chat", "XTY"),
+    "gemini": ("gemini", "GEMINI"),
+    "images": ("images", "IMAGES"),
+    "openrouter-images": ("openrouter_images", "OPENROUTER_IMAGES"),
+    "google": ("google", "GOOGLE"),
+    "azure": ("azure", "AZURE"),
+    "together": ("vendors", "TOGETHER"),
+    "xai": ("vendors", "XAI"),
+    "recraft": ("vendors", "RECRAFT"),
 }
-DIALECTS.update(JOB_DIALECTS)  # fal, replicate, bfl ...: one module each in dialects/jobs/
+
+
+class Registry(Mapping[str, Dialect]):
+    """The dialects by name, each loaded on first use."""
+
+    def __getitem__(self, name: str) -> Dialect:
+        where = _BUILT_IN.get(name)
+        if where is None:
+            return _jobs()[name]  # type: ignore[no-any-return]
+        module = importlib.import_module(f"{__name__}.{where[0]}")
+        return getattr(module, where[1])  # type: ignore[no-any-return]
+
+    def __iter__(self) -> Iterator[str]:
+        yield from _BUILT_IN
+        yield from _jobs()
+
+    def __len__(self) -> int:
+        return len(_BUILT_IN) + len(_jobs())
+
+    def __contains__(self, name: object) -> bool:
+        return name in _BUILT_IN or name in _jobs()
+
+
+def _jobs() -> Mapping[str, Any]:
+    from imggen.dialects.jobs import DIALECTS as JOB_DIALECTS
+
+    return JOB_DIALECTS
+
+
+DIALECTS: Mapping[str, Dialect] = Registry()
 
 
 def check_carried(job: Job, gw: Gateway) -> None:

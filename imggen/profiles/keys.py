@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from imggen import secretcmd
 from imggen.dialects.presets import Preset
 from imggen.errors import ConfigError
 
@@ -163,6 +162,8 @@ def run_key_cmd(name: str, cmd: Any, *, timeout: float) -> str:
     if not isinstance(cmd, list) or not cmd or not all(isinstance(a, str) for a in cmd):
         raise ConfigError(f"profile {name!r}: api_key_cmd must be a list of strings (an argv)")
     label = f"profile {name!r}: api_key_cmd {cmd[0]!r}"
+    from imggen import secretcmd  # its subprocess machinery only where a profile runs one
+
     try:
         printed = secretcmd.run(cmd, timeout=timeout, cap=CMD_OUTPUT_CAP)
     except OSError as exc:

@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from imggen.errors import ImggenError
 from imggen.job import SavedImage
-from imggen.prices import Estimate
+
+if TYPE_CHECKING:  # prices is imported once the images are in (issue 26)
+    from imggen.prices import Estimate
 
 
 @dataclass

@@ -8,9 +8,10 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from imggen import options, prices
+from imggen import options
 
 if TYPE_CHECKING:
+    from imggen import prices
     from imggen.job import Job
     from imggen.run.core import Plan, RunOptions
     from imggen.run.outcome import Outcome
@@ -19,6 +20,8 @@ if TYPE_CHECKING:
 def estimate(plan: Plan, job: Job, count: int | None = None) -> prices.Estimate:
     """The list-price estimate of the plan's images (or of `count` of them); at the batch
     price for a plan sent through the gateway's batch API."""
+    from imggen import prices  # once the images are in, not before the request (issue 26)
+
     return prices.estimate(
         plan.gateway.model,
         job.count if count is None else count,

@@ -14,7 +14,6 @@ from imggen.job import Reply
 from imggen.limits import Limits, MiB
 from imggen.wire.jsonstream import JsonStreamParser, Truncated, loads
 from imggen.wire.spill import SpillFactory
-from imggen.wire.sse import Comment, Data, Dispatch, SseParser
 from imggen.wire.status import event_error
 
 
@@ -140,6 +139,8 @@ class _EventReader:
         self.blobs: list[Any] = []
 
     def read(self, chunks: Iterable[bytes], event_gap: float) -> None:
+        from imggen.wire.sse import Comment, Data, Dispatch, SseParser  # streams only (issue 26)
+
         sse = SseParser()
         last_data = time.monotonic()
         for chunk in capped(chunks, self.limits.reply_cap):
