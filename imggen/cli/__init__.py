@@ -71,6 +71,17 @@ def failed(exc: BaseException, obj: Any = None, *, verbose: Any = False) -> int:
     if isinstance(exc, KeyboardInterrupt):
         report(obj, Interrupted(2).message, None)
         return 130
+    if isinstance(exc, BrokenPipeError):
+        # the reader of stdout left (`imggen generate ... --dry-run | head -1`): no message,
+        # as cat or git say none; 141 is what the shell reports for a writer SIGPIPE ended.
+        # Python's own flush of stdout at exit would fail again: point it at /dev/null.
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+        except (OSError, ValueError):  # not a real file (a test's captured stdout)
+            pass
+        return 141
     if verbose:
         import traceback
 
