@@ -33,6 +33,7 @@ def main() -> None:
             if refused:
                 sys.stderr.write(refused)
                 raise SystemExit(2)
+            install.honour_named_shell(sys.argv)
         if sys.argv[1:2] == ["generate"] and "_IMGGEN_COMPLETE" not in os.environ:
             from imggen.cli import fast  # a plain generate skips Typer: issue 26
 

@@ -24,6 +24,26 @@ def _shell(argv: list[str]) -> str:
     return given or os.path.basename(os.environ.get("SHELL", ""))
 
 
+def honour_named_shell(argv: list[str]) -> None:
+    """Typer's flag takes no value and asks shellingham which shell is the parent process:
+    `imggen --install-completion fish` run from bash installed bash's script, and one run
+    with no shell above it (a Dockerfile's RUN, an ssh command, a detached job) said "Shell
+    None is not supported". The shell named after the flag wins; $SHELL when none is found."""
+    from typer import _completion_shared
+
+    detect = getattr(_completion_shared, "_get_shell_name", None)
+    if not callable(detect):
+        return
+    at = argv.index(FLAG)
+    given = argv[at + 1] if at + 1 < len(argv) and not argv[at + 1].startswith("-") else ""
+
+    def name() -> str | None:
+        found = given or detect()
+        return found or os.path.basename(os.environ.get("SHELL", "")) or None
+
+    _completion_shared._get_shell_name = name
+
+
 def refusal(argv: list[str]) -> str | None:
     """Why not to install (a link stands where the script goes), or None."""
     rel = _SCRIPTS.get(_shell(argv))
