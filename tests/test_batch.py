@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -84,15 +85,33 @@ PROMPTS = [f"picture number {i}" for i in range(12)]
 
 
 def test_jobs_run_concurrently_up_to_j(fake: FakeGateway, tmp_path: Path) -> None:
-    fake.latency = 0.3
+    # counted at the gateway, not timed: a loaded machine makes wall time say nothing. Each
+    # request waits (up to 0.5 s) for a fourth to join it, so -j 4 must reach 4 and never 5
+    # (the first goes alone: the run learns the gateway's limits from its reply).
+    fake.latency = 0.05
+    inflight = peak = 0
+    held = threading.Condition()
+    real_sleep = fake.sleep
+
+    def counted(seconds: float) -> bool:
+        nonlocal inflight, peak
+        with held:
+            inflight += 1
+            peak = max(peak, inflight)
+            held.notify_all()
+            held.wait_for(lambda: inflight >= 4, timeout=0.5)
+        try:
+            return real_sleep(seconds)
+        finally:
+            with held:
+                inflight -= 1
+
+    fake.sleep = counted  # type: ignore[method-assign]
     path = jobs_toml(tmp_path / "assets.toml", PROMPTS)
-    began = time.monotonic()
     summary = run_batch(path, env_for(fake), jobs=4)
-    wall = time.monotonic() - began
     assert [r.status for r in summary.results] == ["saved"] * 12
     assert summary.exit_code == 0
-    # 3 waves of 0.3 s ideally; a sequential loop would take 12 x 0.3 = 3.6 s
-    assert wall < 0.6 * 12 * 0.3
+    assert peak == 4
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
         f"{i:02d}.png" for i in range(12)
     ]
