@@ -202,3 +202,58 @@ def test_every_option_is_carried_or_refused_never_dropped(provider: str) -> None
                 build(dialect, job, gw)
     with pytest.raises(UsageError, match="auto"):  # no provider sizes itself
         build(dialect, Job("x", size="auto"), gw)
+
+
+def test_a_poll_answered_429_is_not_retried_alone_but_handed_to_the_scheduler() -> None:
+    from imggen.wire.polls import PollLimited
+
+    seen: list[httpx.Request] = []
+    answers = [
+        httpx.Response(503),
+        httpx.Response(429, headers={"Retry-After": "7"}, json={"detail": "slow down"}),
+    ]
+    c = client(answers, seen)
+    with pytest.raises(PollLimited) as caught:
+        c.poll(HttpCall("GET", BASE + "/get_result?id=t1"))
+    assert caught.value.wait == 7.0
+    assert len(seen) == 2  # the 503 was retried, the 429 was not
+
+
+def test_a_429_on_one_poll_holds_every_job_of_that_provider() -> None:
+    """Real time, small gaps: after job a's poll is answered 429 with Retry-After 0.4 s, no job
+    of the provider is polled again for 0.4 s; all finish."""
+    import time
+
+    from imggen.run.polling import poll_loop, schedule
+    from imggen.wire.polls import Cadence, PollLimited
+
+    times: list[float] = []
+    limited_at: list[float] = []
+    lock = threading.Lock()
+
+    def poll(key: str) -> Any:
+        with lock:
+            times.append(time.monotonic())
+            if key == "a" and not limited_at:
+                limited_at.append(time.monotonic())
+                raise PollLimited(0.4)
+            n = sum(1 for _ in times)
+        return JobState("done") if n > 12 else JobState("running")
+
+    cadence = Cadence(first=0.01, least=0.01, most=0.05, rate=None)
+    keys = ["a", "b", "c"]
+    boards = schedule(((k, "test-429", "https://held.example", cadence) for k in keys), FAST)
+    out = poll_loop(
+        {k: (lambda k=k: poll(k)) for k in keys},
+        schedule=boards,
+        limits=FAST,
+        deadline=time.monotonic() + 20,
+        first=None,
+        late=lambda k: DeadlineExceeded(k),
+        stop=lambda: None,
+    )
+    assert all(isinstance(v, JobState) and v.over for v in out.values())
+    # polls already in flight with a's (the same instant) cannot be held; none after
+    held = [t for t in times if limited_at[0] + 0.05 < t < limited_at[0] + 0.39]
+    assert held == []
+    assert boards["a"].limited_polls == 1

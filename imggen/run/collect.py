@@ -113,14 +113,16 @@ def wait_many(
     timeout: float | None,
     on_saved: Callable[[SavedImage], None] | None = None,
 ) -> list[Outcome]:
-    """Collect many recorded jobs: one loop polls them all (run/jobs.poll_loop: a few
-    threads, whatever their number), and each submitting run's images are fetched the moment
-    its last job is over, into the files planned for them."""
+    """Collect many recorded jobs: one loop polls them all (run/polling.poll_loop: a few
+    threads, whatever their number; each provider's jobs at its cadence), and each submitting
+    run's images are fetched the moment its last job is over, into the files planned for
+    them."""
     import time
 
     from imggen.dialects import DIALECTS
     from imggen.run import core
-    from imggen.run.jobs import _late, poll_loop
+    from imggen.run.jobs import _late
+    from imggen.run.polling import poll_loop, schedule
 
     limit = timeout or env.limits.deadline
     deadline = time.monotonic() + limit
@@ -157,12 +159,17 @@ def wait_many(
         for c in clients.values():
             c.close()
 
+    boards = schedule(
+        ((e.key, e.provider, e.base_url, _cadence(DIALECTS[e.provider])) for e in entries),
+        env.limits,
+    )
     try:
         poll_loop(
             polls,
+            schedule=boards,
             limits=env.limits,
             deadline=deadline,
-            first=0.0,
+            first=0.0,  # recorded jobs may be long done: ask about each at once
             late=late,
             stop=stop,
             on_over=over,
@@ -172,9 +179,14 @@ def wait_many(
     return outcomes
 
 
+def _cadence(dialect: Any) -> Any:
+    """How often a job dialect's jobs may be polled (dialects/jobs/base.py)."""
+    return dialect.cadence
+
+
 def _state(client: Any, dialect: Any, ticket: Any) -> Any:
     """What one poll says of a job (no download)."""
-    return dialect.read(client.ask(dialect.poll(ticket)))
+    return dialect.read(client.poll(dialect.poll(ticket)))
 
 
 def cancel(env: Env, ui: UI, entry: Entry) -> str:

@@ -5,18 +5,14 @@ small bounded pool doing the polls and downloads: hundreds of jobs, a handful of
 result is downloaded the moment its job is done, since its URL expires.
 
 Provider specifics stay in the dialect (dialects/jobs/): this module knows only the JobDialect
-shape (build, accepted, poll, read, result, cancel, parse)."""
+shape (build, accepted, poll, read, result, cancel, parse) and its cadence."""
 
 from __future__ import annotations
 
 import functools
-import heapq
-import random
 import threading
-import time
 import uuid
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,6 +30,7 @@ from imggen.files import kept, save
 from imggen.files.ledger import Entry, Ledger, request_key
 from imggen.job import ImageInput, Job, JobState, Payload, Reply
 from imggen.limits import Limits
+from imggen.run.polling import poll_loop as poll_loop  # batch/provider.py waits with it
 
 if TYPE_CHECKING:
     from imggen.env import Env
@@ -207,13 +204,6 @@ def submit_all(client: Any, plan: Plan, ui: UI, ctx: JobContext) -> list[Entry]:
 Done = tuple[Reply, list[tuple[Path, Payload]], list[ImggenError]]
 
 
-@dataclass(order=True)
-class _Due:
-    at: float
-    key: str = field(compare=False)
-    delay: float = field(compare=False)
-
-
 def wait_all(
     client: Any,
     dialect: Any,
@@ -224,92 +214,29 @@ def wait_all(
     limits: Limits,
     deadline: float,
 ) -> dict[str, Done | ImggenError]:
-    """Wait on every job of the context from one loop (poll_loop); a finished job's images
-    are fetched at once by the same pool. Jobs still waiting at the deadline fail with
-    DeadlineExceeded naming them (they stay recorded, to collect later)."""
+    """Wait on every job of the context from one loop (run/polling.poll_loop, at the
+    provider's cadence); a finished job's images are fetched at once by the same pool. Jobs
+    still waiting at the deadline fail with DeadlineExceeded naming them (they stay recorded,
+    to collect later)."""
+    from imggen.run.polling import schedule
+
     by_key = {e.key: e for e in ctx.entries}
     polls: dict[str, Callable[[], Any]] = {
         key: functools.partial(_poll, client, dialect, entry, landing, ctx, ui)
         for key, entry in by_key.items()
     }
-    # a resumed job may be long done: ask about it at once
-    first = 0.0 if ctx.resume else limits.poll_first
+    boards = schedule(
+        ((e.key, e.provider, e.base_url, dialect.cadence) for e in ctx.entries), limits
+    )
     return poll_loop(
         polls,
+        schedule=boards,
         limits=limits,
         deadline=deadline,
-        first=first,
+        first=0.0 if ctx.resume else None,  # a resumed job may be long done: ask at once
         late=lambda key: _late(by_key[key]),
         stop=client.close,
     )
-
-
-def poll_loop(
-    polls: dict[str, Callable[[], Any]],
-    *,
-    limits: Limits,
-    deadline: float,
-    first: float,
-    late: Callable[[str], ImggenError],
-    stop: Callable[[], None],
-    on_over: Callable[[str, Any], None] | None = None,
-) -> dict[str, Any]:
-    """Call each job's poll until it returns something other than a JobState still waiting
-    (or raises an ImggenError), from this one thread: at most limits.poll_workers polls in
-    flight, each job's next poll backing off (x1.5 up to limits.poll_cap) with jitter, so
-    hundreds of jobs cost a handful of threads. Past the deadline, `late(key)` for each job
-    left. On an interrupt `stop()` ends in-flight polls and the interrupt goes on."""
-    out: dict[str, Any] = {}
-    due = [_Due(time.monotonic() + _jitter(first) * 0.5, k, max(first, 0.5)) for k in polls]
-    heapq.heapify(due)
-    width = max(1, min(limits.poll_workers, len(polls)))
-    pool = ThreadPoolExecutor(max_workers=width, thread_name_prefix="imggen-poll")
-    flying: dict[Future[Any], _Due] = {}
-
-    def over(key: str, result: Any) -> None:
-        out[key] = result
-        if on_over is not None:
-            on_over(key, result)
-
-    try:
-        while due or flying:
-            now = time.monotonic()
-            if now > deadline:
-                for item in [*due, *flying.values()]:
-                    over(item.key, late(item.key))
-                break
-            while due and due[0].at <= now and len(flying) < width:
-                item = heapq.heappop(due)
-                flying[pool.submit(polls[item.key])] = item
-            soonest = due[0].at - now if due and len(flying) < width else 0.2
-            pause = max(0.01, min(soonest, 0.2))  # short: signals reach the main thread
-            if flying:
-                finished, _ = wait(list(flying), timeout=pause, return_when=FIRST_COMPLETED)
-            else:
-                finished = set()
-                time.sleep(pause)
-            for future in finished:
-                item = flying.pop(future)
-                try:
-                    got = future.result()
-                except ImggenError as exc:
-                    over(item.key, exc)
-                    continue
-                if isinstance(got, JobState) and not got.over:  # ask again later, less often
-                    delay = min(limits.poll_cap, item.delay * 1.5)
-                    heapq.heappush(due, _Due(time.monotonic() + _jitter(delay), item.key, delay))
-                else:
-                    over(item.key, got)
-    except BaseException:
-        stop()  # in-flight polls fail at once; their jobs stay recorded
-        pool.shutdown(wait=False, cancel_futures=True)
-        raise
-    pool.shutdown(wait=True)
-    return out
-
-
-def _jitter(delay: float) -> float:
-    return delay * random.uniform(0.75, 1.25)
 
 
 def _poll(
@@ -319,7 +246,7 @@ def _poll(
     Raises the error that ends this job."""
     ticket = entry.ticket
     try:
-        state: JobState = dialect.read(client.ask(dialect.poll(ticket)))
+        state: JobState = dialect.read(client.poll(dialect.poll(ticket)))
     except GatewayRefused as exc:
         if exc.status not in (404, 410):
             raise

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from imggen.testing.jobs import detail, size_of, store
-from imggen.testing.protocol import Fault, Look, Recorded, Reply, json_reply
+from imggen.testing.protocol import Fault, HTTPError, Look, Recorded, Reply, json_reply
 
 if TYPE_CHECKING:
     from imggen.testing.server import FakeGateway
@@ -64,6 +64,13 @@ def _submit(gw: FakeGateway, rec: Recorded, parts: list[str]) -> Reply:
     )
 
 
+def _throttled(seconds: int) -> HTTPError:
+    """fal's 429: a FastAPI `detail`, with Retry-After (fal documents no poll rate; the shape
+    is its error reference's)."""
+    reply = json_reply(429, {"detail": "Rate limit exceeded"}, {"Retry-After": str(seconds)})
+    return HTTPError(reply)
+
+
 def _request(gw: FakeGateway, rec: Recorded, app: str, rest: list[str]) -> Reply:
     jobs = store(gw)
     job = jobs.find(rest[0], "fal")
@@ -72,6 +79,8 @@ def _request(gw: FakeGateway, rec: Recorded, app: str, rest: list[str]) -> Reply
         if jobs.cancel(job):
             return json_reply(202, {"status": "CANCELLATION_REQUESTED"})
         return json_reply(400, {"status": "ALREADY_COMPLETED"})
+    if what == "status":
+        jobs.admit("fal", _throttled)
     state, position = jobs.state(job)
     if what == "status":
         doc: dict[str, object] = {"status": _STATUS.get(state, "COMPLETED"), "request_id": job.id}

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from imggen.testing.jobs import FakeJob, detail, store
-from imggen.testing.protocol import Fault, Look, Recorded, Reply, json_reply
+from imggen.testing.protocol import Fault, HTTPError, Look, Recorded, Reply, json_reply
 
 if TYPE_CHECKING:
     from imggen.testing.server import FakeGateway
@@ -46,8 +46,17 @@ def route(gw: FakeGateway, rec: Recorded, path: str, fault: Fault | None) -> Rep
             store(gw).cancel(job)
             return json_reply(200, _prediction(gw, job))
         if len(parts) == 2 and rec.method == "GET":
+            store(gw).admit("replicate", _throttled)
             return json_reply(200, _prediction(gw, job))
     raise detail(404, "Not found")
+
+
+def _throttled(seconds: int) -> HTTPError:
+    """Replicate's 429 (replicate.com/docs/topics/predictions/rate-limits): the wait only in
+    words, no Retry-After; `ratelimit-*` headers as its recorded replies carry."""
+    detail = f"Request was throttled. Your rate limit resets in ~{seconds}s."
+    headers = {"ratelimit-remaining": "0", "ratelimit-reset": str(seconds)}
+    return HTTPError(json_reply(429, {"detail": detail}, headers))
 
 
 def _submit(gw: FakeGateway, rec: Recorded) -> Reply:

@@ -24,6 +24,7 @@ from imggen.wire.download import Downloader
 from imggen.wire.inflate import decoded
 from imggen.wire.multipart import multipart
 from imggen.wire.pace import reading
+from imggen.wire.polls import PollLimited
 from imggen.wire.replies import ReplyParser
 from imggen.wire.retry import Pacer, Retrier, RetryLater
 from imggen.wire.session import Progress, Session
@@ -238,6 +239,13 @@ class Client:
         url = self._own(call.path)
         return self._small(call.method, url, call.json, f"{call.method} {_path_of(url)}")
 
+    def poll(self, call: HttpCall) -> Any:
+        """A job's poll: as ask(), except that a 429 is not retried here but raised as
+        PollLimited (with its Retry-After), for the poll scheduler (wire/polls.py) to hold
+        every poll of that provider, not just this one."""
+        url = self._own(call.path)
+        return self._small("GET", url, None, f"GET {_path_of(url)}", limited=True)
+
     def _own(self, path: str) -> str:
         """The URL a job call goes to: a path joined to the base URL, or a URL the provider
         gave on its own site (base host, or a sibling such as BFL's api.us1.bfl.ai for
@@ -252,7 +260,16 @@ class Client:
             )
         return path
 
-    def _small(self, method: str, url: str, body: Any, what: str, *, once: bool = False) -> Any:
+    def _small(
+        self,
+        method: str,
+        url: str,
+        body: Any,
+        what: str,
+        *,
+        once: bool = False,
+        limited: bool = False,
+    ) -> Any:
         def attempt(delivered: list[bool]) -> Any:
             headers = {**self._auth(), "Accept": "application/json"}
             kwargs: dict[str, Any] = {}
@@ -276,6 +293,8 @@ class Client:
             except RetryLater as exc:
                 if once and exc.reached and exc.error.status != 429:
                     raise _maybe_accepted(exc.error) from None
+                if limited and exc.error.status == 429:
+                    raise PollLimited(exc.wait) from None
                 raise
 
         try:

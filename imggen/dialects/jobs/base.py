@@ -15,6 +15,7 @@ from imggen.dialects.base import refused
 from imggen.errors import GatewayFailed, UsageError
 from imggen.job import Gateway, HttpCall, Job, JobState, Reply, Ticket
 from imggen.sizes import Resolved
+from imggen.wire.polls import Cadence
 
 TIER_SIDE = {"512": 512, "1K": 1024, "2K": 2048, "4K": 4096}
 
@@ -30,6 +31,9 @@ class JobDialect(abc.ABC):
     formats: tuple[str, ...] = ("png", "jpeg")
     takes: frozenset[str] = frozenset()
     is_job = True
+    # how often its jobs may be polled (wire/polls.py): each provider's module says, with the
+    # provider's documented guidance as its source
+    cadence = Cadence(first=1.0, least=1.0, most=15.0, factor=1.5, rate=10.0, jitter=0.2)
 
     @abc.abstractmethod
     def build(self, job: Job, gw: Gateway, res: Resolved, *, stream: bool) -> list[HttpCall]:

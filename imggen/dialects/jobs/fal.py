@@ -28,6 +28,7 @@ from imggen.dialects.jobs.base import (
 from imggen.dialects.presetdata import ModelInfo, Preset
 from imggen.job import Gateway, HttpCall, Job, JobState, Reply, Ticket
 from imggen.sizes import Resolved
+from imggen.wire.polls import Cadence
 
 # --aspect with the 1K tier (or no --size) as fal's named sizes; anything else as pixels
 _NAMED = {
@@ -42,6 +43,13 @@ _NAMED = {
 
 class Fal(JobDialect):
     name = "fal"
+    # fal limits how many requests *run* at once, not how often one asks: "Requests are never
+    # rejected due to concurrency limits" and queued ones do not count
+    # (docs.fal.ai/documentation/model-apis/concurrency-limits); its own client polls every
+    # 0.5 s by default (fal-ai/fal-js queue.ts, pollInterval). No poll rate is documented, so
+    # imggen keeps to 0.5 s at the least per job and 20 polls a second over all of them, and
+    # honours a 429's Retry-After should one come.
+    cadence = Cadence(first=1.0, least=0.5, most=10.0, factor=1.5, rate=20.0, jitter=0.2)
     formats = ("png", "jpeg")
     takes = frozenset({"aspect", "size", "format", "seed", "refs", "inputs"})  # and -n
 

@@ -26,6 +26,7 @@ from imggen.dialects.jobs.base import (
 from imggen.dialects.presetdata import ModelInfo, Preset
 from imggen.job import Gateway, HttpCall, Job, JobState, Reply, Ticket
 from imggen.sizes import Resolved
+from imggen.wire.polls import Cadence
 
 # cog-flux's ASPECT_RATIOS
 _ASPECTS = ("1:1", "16:9", "21:9", "3:2", "2:3", "4:5", "5:4", "3:4", "4:3", "9:16", "9:21")
@@ -34,6 +35,11 @@ _FORMAT = {"png": "png", "jpeg": "jpg", "webp": "webp"}
 
 class Replicate(JobDialect):
     name = "replicate"
+    # "All other endpoints [than creating predictions] you can call at 3000 requests per
+    # minute", 429 {"detail": "Request was throttled. Your rate limit resets in ~30s."} beyond
+    # (replicate.com/docs/topics/predictions/rate-limits): polls keep to 40 a second over all
+    # jobs, a fifth under the limit, leaving room for other clients of the same key.
+    cadence = Cadence(first=1.0, least=0.5, most=15.0, factor=1.5, rate=40.0, jitter=0.2)
     formats = ("png", "jpeg", "webp")
     takes = frozenset({"aspect", "size", "format", "seed", "refs", "inputs"})  # and -n
 
