@@ -242,6 +242,7 @@ class SavedImage:
     credentials: bool = False  # it came with Content Credentials: saved byte for byte
     sidecar: bool = False  # its record is in NAME.EXT.json beside it
     signed: bool = False  # imggen signed its own Content Credentials into it ([c2pa])
+    job: str = ""  # the provider's job it came from, as PROVIDER:ID (job providers)
 
 
 def _shorten_data_urls(value: Any) -> Any:

@@ -9,6 +9,7 @@ shape (build, accepted, poll, read, result, cancel, parse) and its cadence."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import threading
 import uuid
@@ -28,7 +29,7 @@ from imggen.errors import (
 )
 from imggen.files import kept, save
 from imggen.files.ledger import Entry, Ledger, request_key
-from imggen.job import ImageInput, Job, JobState, Payload, Reply
+from imggen.job import ImageInput, Job, JobState, Payload, Reply, SavedImage
 from imggen.limits import Limits
 from imggen.run.polling import poll_loop as poll_loop  # batch/provider.py waits with it
 
@@ -56,11 +57,28 @@ class JobContext:
     entries: list[Entry] = field(default_factory=list)  # this run's jobs, in call order
     collected: list[str] = field(default_factory=list)  # keys whose images arrived
     polls: int = 0
+    made: dict[int, dict[str, str]] = field(default_factory=dict)  # image index -> its job
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _here: threading.local = field(default_factory=threading.local, repr=False)
 
     def polled(self) -> None:
         with self._lock:
             self.polls += 1
+
+    def stamp(self, record: dict[str, Any], index: int) -> dict[str, Any]:
+        """An image's record, naming the provider's job ({provider, id}) it is being
+        received from in this thread (noted for its index, for the history)."""
+        made: dict[str, str] | None = getattr(self._here, "job", None)
+        if made is not None:
+            with self._lock:
+                self.made[index] = made
+            record["job"] = made
+        return record
+
+    def named(self, saved: SavedImage, index: int | None) -> SavedImage:
+        """A saved image with its job as PROVIDER:ID, for the history."""
+        made = self.made.get(index) if index is not None else None
+        return dataclasses.replace(saved, job=f"{made['provider']}:{made['id']}") if made else saved
 
     def finish(self, outcome: Outcome) -> None:
         """Forget the collected jobs (their images are saved, or kept and named); report
@@ -269,10 +287,27 @@ def _poll(
 def _fetch(client: Any, entry: Entry, reply: Reply, landing: save.Landing, ctx: JobContext) -> Done:
     """A done job's images, downloaded now (their URLs expire): an expired one is its own
     error naming the job, which stays recorded for `imggen jobs wait`."""
-    from imggen.run.send import materialize
-
     files: list[tuple[Path, Payload]] = []
     failed: list[ImggenError] = []
+    ctx._here.job = {"provider": entry.provider, "id": entry.id}  # each image's record names it
+    try:
+        _download(client, entry, reply, landing, ctx, files, failed)
+    finally:
+        ctx._here.job = None
+    return reply, files, failed
+
+
+def _download(
+    client: Any,
+    entry: Entry,
+    reply: Reply,
+    landing: save.Landing,
+    ctx: JobContext,
+    files: list[tuple[Path, Payload]],
+    failed: list[ImggenError],
+) -> None:
+    from imggen.run.send import materialize
+
     for p in reply.images[: entry.images]:
         try:
             files.append((materialize(p, client, landing), p))
@@ -291,7 +326,6 @@ def _fetch(client: Any, entry: Entry, reply: Reply, landing: save.Landing, ctx: 
             failed.append(exc)
         except OSError as exc:
             failed.append(kept.os_error(exc, landing.spool))
-    return reply, files, failed
 
 
 def _tell(ui: UI, entry: Entry, state: JobState) -> None:

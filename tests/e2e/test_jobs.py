@@ -135,6 +135,13 @@ def test_no_wait_prints_ids_and_jobs_wait_collects(fake: FakeGateway, tmp_path: 
     ]
     assert fake.jobs.submissions["replicate"] == 2
     assert ledger(tmp_path) == []
+    # each image names the provider's job it came from: in its record and in the history
+    seen = run(["inspect", "fox-1.png", "fox-2.png", "--json"], env, tmp_path)
+    named = [f["record"]["job"] for f in json.loads(seen.stdout)["files"]]
+    assert sorted(j["id"] for j in named) == sorted(ids)
+    assert {j["provider"] for j in named} == {"replicate"}
+    logged = json.loads(run(["log", "--json"], env, tmp_path).stdout)["entries"]
+    assert sorted(e["job"] for e in logged) == sorted(f"replicate:{i}" for i in ids)
 
 
 def test_no_wait_json_and_batch_no_wait_then_batch_collects(
@@ -156,6 +163,14 @@ def test_no_wait_json_and_batch_no_wait_then_batch_collects(
     assert got.returncode == 0, got.stderr
     assert fake.jobs.submissions["fal"] == 4  # collected, not submitted again
     assert all(complete_png(tmp_path / f"b{i}.png") for i in range(3))
+    # the results line and each image's record name the same provider job
+    lines = [json.loads(line) for line in (tmp_path / "m.results.jsonl").read_text().splitlines()]
+    ids = {
+        line["output"].rsplit("/", 1)[-1]: line["job_ids"] for line in lines if "job_ids" in line
+    }
+    seen = json.loads(run(["inspect", "b0.png", "--json"], env, tmp_path).stdout)["files"][0]
+    assert [seen["record"]["job"]["id"]] == ids["b0.png"]
+    assert seen["record"]["batch"]  # and the batch job, as before
 
 
 def test_no_wait_is_refused_where_nothing_is_a_job(fake: FakeGateway, tmp_path: Path) -> None:
