@@ -187,6 +187,30 @@ class Ticket:
 
 
 @dataclass(frozen=True)
+class Cadence:
+    """How often one job provider lets a job be polled (wire/polls.py keeps to it). Seconds
+    throughout; ``rate``: polls a second over all its jobs (None: no limit); ``jitter``: each
+    gap is longer by up to this fraction (at random), so jobs in step drift apart."""
+
+    first: float = 1.0
+    least: float = 1.0
+    most: float = 30.0
+    factor: float = 1.5
+    rate: float | None = None
+    jitter: float = 0.0
+
+    def bounded(self, first: float | None, most: float | None) -> Cadence:
+        """This cadence with its first gap and its longest no longer than given (a user's or a
+        test's Limits.poll_first / poll_cap); ``least`` only comes down with ``first``."""
+        c = self
+        if first is not None:
+            c = dataclasses.replace(c, first=min(c.first, first), least=min(c.least, first))
+        if most is not None:
+            c = dataclasses.replace(c, most=max(c.least, min(c.most, most)))
+        return c
+
+
+@dataclass(frozen=True)
 class JobState:
     """What one poll said: queued (with a position), running, done (its reply, or a result
     still to fetch), failed or cancelled (with the provider's words)."""

@@ -214,7 +214,7 @@ def test_a_poll_answered_429_is_not_retried_alone_but_handed_to_the_scheduler() 
     ]
     c = client(answers, seen)
     with pytest.raises(PollLimited) as caught:
-        c.poll(HttpCall("GET", BASE + "/get_result?id=t1"))
+        c.ask(HttpCall("GET", BASE + "/get_result?id=t1"), poll=True)
     assert caught.value.wait == 7.0
     assert len(seen) == 2  # the 503 was retried, the 429 was not
 

@@ -186,7 +186,7 @@ def _cadence(dialect: Any) -> Any:
 
 def _state(client: Any, dialect: Any, ticket: Any) -> Any:
     """What one poll says of a job (no download)."""
-    return dialect.read(client.poll(dialect.poll(ticket)))
+    return dialect.read(client.ask(dialect.poll(ticket), poll=True))
 
 
 def cancel(env: Env, ui: UI, entry: Entry) -> str:

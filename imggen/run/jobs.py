@@ -264,7 +264,7 @@ def _poll(
     Raises the error that ends this job."""
     ticket = entry.ticket
     try:
-        state: JobState = dialect.read(client.poll(dialect.poll(ticket)))
+        state: JobState = dialect.read(client.ask(dialect.poll(ticket), poll=True))
     except GatewayRefused as exc:
         if exc.status not in (404, 410):
             raise

@@ -199,7 +199,7 @@ class Client:
         (429): a submit that may have reached it may have been accepted, and it bills."""
         url = self._own(call.path)
         body = call if call.files or call.form else call.json
-        return self._small(call.method, url, body, f"{call.method} {call.path}", once=True)
+        return self._small(call.method, url, body, f"{call.method} {call.path}", mode="once")
 
     def fetch_to(self, path: str, out: Any) -> int:
         """An authenticated GET of a file the provider keeps (a batch's output), written to
@@ -233,18 +233,13 @@ class Client:
         except ImggenError as exc:
             raise self._scrub(exc) from exc.__cause__
 
-    def ask(self, call: HttpCall) -> Any:
+    def ask(self, call: HttpCall, *, poll: bool = False) -> Any:
         """A job's poll, result or cancel request (a URL on the provider's own site), with
-        retries: asking about a job never starts another."""
+        retries: asking about a job never starts another. A `poll` answered 429 raises
+        PollLimited (its Retry-After): wire/polls.py holds all of that provider's polls."""
         url = self._own(call.path)
-        return self._small(call.method, url, call.json, f"{call.method} {_path_of(url)}")
-
-    def poll(self, call: HttpCall) -> Any:
-        """A job's poll: as ask(), except that a 429 is not retried here but raised as
-        PollLimited (with its Retry-After), for the poll scheduler (wire/polls.py) to hold
-        every poll of that provider, not just this one."""
-        url = self._own(call.path)
-        return self._small("GET", url, None, f"GET {_path_of(url)}", limited=True)
+        what = f"{call.method} {_path_of(url)}"
+        return self._small(call.method, url, call.json, what, mode="poll" if poll else "")
 
     def _own(self, path: str) -> str:
         """The URL a job call goes to: a path joined to the base URL, or a URL the provider
@@ -260,16 +255,7 @@ class Client:
             )
         return path
 
-    def _small(
-        self,
-        method: str,
-        url: str,
-        body: Any,
-        what: str,
-        *,
-        once: bool = False,
-        limited: bool = False,
-    ) -> Any:
+    def _small(self, method: str, url: str, body: Any, what: str, *, mode: str = "") -> Any:
         def attempt(delivered: list[bool]) -> Any:
             headers = {**self._auth(), "Accept": "application/json"}
             kwargs: dict[str, Any] = {}
@@ -291,9 +277,9 @@ class Client:
                     raw = read_capped(resp, self.limits.small_json_cap)
                     return replies.parse_small(raw, resp.status_code)
             except RetryLater as exc:
-                if once and exc.reached and exc.error.status != 429:
+                if mode == "once" and exc.reached and exc.error.status != 429:
                     raise _maybe_accepted(exc.error) from None
-                if limited and exc.error.status == 429:
+                if mode == "poll" and exc.error.status == 429:
                     raise PollLimited(exc.wait) from None
                 raise
 

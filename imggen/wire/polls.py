@@ -14,7 +14,7 @@ Polls per provider; a caller drives it from one loop or a bounded pool:
 
 Pure: no I/O, no sleeping; the clock (and the jitter's random source) are passed in, so tests
 run it on a fake one. PollLimited is how a poll says it was answered 429 (wire/client.py raises
-it from Client.poll instead of retrying alone: the hold is the whole provider's)."""
+it from Client.ask(poll=True) instead of retrying alone: the hold is the whole provider's)."""
 
 from __future__ import annotations
 
@@ -24,9 +24,13 @@ import random
 import threading
 import time
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass, replace
+
+from imggen.job import Cadence
+
+__all__ = ["Cadence", "Clock", "PollLimited", "Polls", "Provider"]
 
 Clock = Callable[[], float]
+_ANY = Cadence()
 
 
 class PollLimited(Exception):
@@ -35,30 +39,6 @@ class PollLimited(Exception):
     def __init__(self, wait: float | None = None) -> None:
         super().__init__(f"poll rate-limited (Retry-After {wait})")
         self.wait = wait
-
-
-@dataclass(frozen=True)
-class Cadence:
-    """How often one provider lets a job be polled. Seconds throughout; ``rate``: polls a
-    second over all its jobs (None: no limit); ``jitter``: each gap is longer by up to this
-    fraction (at random), so jobs submitted together do not stay in step."""
-
-    first: float = 1.0
-    least: float = 1.0
-    most: float = 30.0
-    factor: float = 1.5
-    rate: float | None = None
-    jitter: float = 0.0
-
-    def bounded(self, first: float | None, most: float | None) -> Cadence:
-        """This cadence with its first gap and its longest no longer than given (a user's or a
-        test's Limits.poll_first / poll_cap); ``least`` only comes down with ``first``."""
-        c = self
-        if first is not None:
-            c = replace(c, first=min(c.first, first), least=min(c.least, first))
-        if most is not None:
-            c = replace(c, most=max(c.least, min(c.most, most)))
-        return c
 
 
 class Provider:
@@ -97,7 +77,7 @@ class Polls:
 
     def __init__(
         self,
-        cadence: Cadence = Cadence(),
+        cadence: Cadence = _ANY,
         *,
         clock: Clock = time.monotonic,
         rng: Callable[[], float] = random.random,

@@ -13,9 +13,8 @@ from typing import Any
 
 from imggen.dialects.base import refused
 from imggen.errors import GatewayFailed, UsageError
-from imggen.job import Gateway, HttpCall, Job, JobState, Reply, Ticket
+from imggen.job import Cadence, Gateway, HttpCall, Job, JobState, Reply, Ticket
 from imggen.sizes import Resolved
-from imggen.wire.polls import Cadence
 
 TIER_SIDE = {"512": 512, "1K": 1024, "2K": 2048, "4K": 4096}
 

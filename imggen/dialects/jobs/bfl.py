@@ -26,9 +26,8 @@ from imggen.dialects.jobs.base import (
 )
 from imggen.dialects.presetdata import ModelInfo, Preset
 from imggen.errors import UsageError
-from imggen.job import Gateway, HttpCall, Job, JobState, Reply, Ticket
+from imggen.job import Cadence, Gateway, HttpCall, Job, JobState, Reply, Ticket
 from imggen.sizes import Resolved
-from imggen.wire.polls import Cadence
 
 _MODERATED = ("Request Moderated", "Content Moderated")
 

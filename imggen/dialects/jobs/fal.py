@@ -26,9 +26,8 @@ from imggen.dialects.jobs.base import (
     text,
 )
 from imggen.dialects.presetdata import ModelInfo, Preset
-from imggen.job import Gateway, HttpCall, Job, JobState, Reply, Ticket
+from imggen.job import Cadence, Gateway, HttpCall, Job, JobState, Reply, Ticket
 from imggen.sizes import Resolved
-from imggen.wire.polls import Cadence
 
 # --aspect with the 1K tier (or no --size) as fal's named sizes; anything else as pixels
 _NAMED = {

@@ -24,9 +24,8 @@ from imggen.dialects.jobs.base import (
     text,
 )
 from imggen.dialects.presetdata import ModelInfo, Preset
-from imggen.job import Gateway, HttpCall, Job, JobState, Reply, Ticket
+from imggen.job import Cadence, Gateway, HttpCall, Job, JobState, Reply, Ticket
 from imggen.sizes import Resolved
-from imggen.wire.polls import Cadence
 
 # cog-flux's ASPECT_RATIOS
 _ASPECTS = ("1:1", "16:9", "21:9", "3:2", "2:3", "4:5", "5:4", "3:4", "4:3", "9:16", "9:21")
