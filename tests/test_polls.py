@@ -151,3 +151,29 @@ def test_every_job_provider_declares_a_cadence_within_its_documented_pace() -> N
         assert 0 < c.least <= c.first <= c.most and c.factor > 1, name
     assert DIALECTS["replicate"].cadence.rate <= 3000 / 60  # its documented 3,000 a minute
     assert DIALECTS["bfl"].cadence.most <= 5.0  # results expire in 10 minutes: never idle long
+
+
+def test_a_429_halves_the_providers_pace_and_answers_bring_it_back() -> None:
+    from imggen.wire.polls import Provider
+
+    clock = Clock()
+    shared = Provider(rate=40.0, clock=clock)
+    polls = Polls(Cadence(first=0.0, least=0.0), clock=clock, provider=shared)
+    polls.add("a")
+    polls.add("b")
+    assert polls.take() == "a"
+    clock.now += 0.025
+    assert polls.take() == "b"
+    polls.limited("a", wait=1.0)
+    polls.limited("b", wait=1.0)  # polls in flight together meet the limit together
+    assert shared.pace == 10.0
+    clock.now += 1.0
+    assert polls.take() == "a"
+    polls.pending("a")
+    assert shared.pace == 12.0  # + a twentieth of the rate an answer
+    for _ in range(50):
+        clock.now += 1.0
+        job = polls.take()
+        assert job in ("a", "b")
+        polls.pending(job)
+    assert shared.pace == 40.0  # never above what the provider allows

@@ -105,6 +105,9 @@ def wait(
     )
 
 
+FETCHERS = 4  # runs' images fetched at once by `jobs wait`, beside its poll loop
+
+
 def wait_many(
     env: Env,
     ui: UI,
@@ -116,8 +119,10 @@ def wait_many(
     """Collect many recorded jobs: one loop polls them all (run/polling.poll_loop: a few
     threads, whatever their number; each provider's jobs at its cadence), and each submitting
     run's images are fetched the moment its last job is over, into the files planned for
-    them."""
+    them, by a few threads beside the loop (FETCHERS), so polling goes on meanwhile."""
+    import threading
     import time
+    from concurrent.futures import Future, ThreadPoolExecutor
 
     from imggen.dialects import DIALECTS
     from imggen.run import core
@@ -132,7 +137,7 @@ def wait_many(
     clients: dict[tuple[str, str], Any] = {}
     polls: dict[str, Callable[[], Any]] = {}
     by_key = {e.key: e for e in entries}
-    outcomes: list[Outcome] = []
+    fetches: list[Future[Outcome]] = []
     for e in entries:
         where = (e.profile, e.base_url)
         if where not in clients:
@@ -141,16 +146,25 @@ def wait_many(
         client, dialect = clients[where], DIALECTS[e.provider]
         polls[e.key] = functools.partial(_state, client, dialect, e.ticket)
 
+    fetching = ThreadPoolExecutor(max_workers=FETCHERS, thread_name_prefix="imggen-collect")
+    told = threading.Lock()
+
+    def saved(image: SavedImage) -> None:  # one line at a time, from any fetching thread
+        if on_saved is not None:
+            with told:
+                on_saved(image)
+
+    def fetch(gid: int) -> Outcome:
+        rest = max(1.0, deadline - time.monotonic())
+        first = groups[gid][0]
+        shared = clients[(first.profile, first.base_url)]
+        return wait(env, ui, groups[gid], timeout=rest, on_saved=saved, client=shared)
+
     def over(key: str, result: Any) -> None:
         gid = group_of[key]
         left[gid] -= 1
-        if left[gid] == 0:  # the run's last job is over: fetch its images now
-            rest = max(1.0, deadline - time.monotonic())
-            first = groups[gid][0]
-            shared = clients[(first.profile, first.base_url)]
-            outcomes.append(
-                wait(env, ui, groups[gid], timeout=rest, on_saved=on_saved, client=shared)
-            )
+        if left[gid] == 0:  # the run's last job is over: fetch its images now, beside the loop
+            fetches.append(fetching.submit(fetch, gid))
 
     def late(key: str) -> Any:
         return _late(by_key[key])
@@ -174,9 +188,10 @@ def wait_many(
             stop=stop,
             on_over=over,
         )
+        return [f.result() for f in fetches]
     finally:
         stop()
-    return outcomes
+        fetching.shutdown(wait=False, cancel_futures=True)
 
 
 def _cadence(dialect: Any) -> Any:

@@ -43,10 +43,14 @@ class PollLimited(Exception):
 
 class Provider:
     """What all the polls of one provider share, across every Polls waiting on it in this
-    process (batch workers each wait on their own jobs): its rate and a 429's hold."""
+    process (batch workers each wait on their own jobs): its rate and a 429's hold. The pace
+    kept to starts at the rate the provider allows, halves at each 429 (the key may be shared,
+    or the provider busier than it says) and climbs back by a twentieth of it each poll
+    answered."""
 
     def __init__(self, rate: float | None = None, *, clock: Clock = time.monotonic) -> None:
         self.rate = rate
+        self.pace = rate
         self.limited_polls = 0  # polls answered 429
         self._clock = clock
         self._hold = 0.0  # no poll of this provider before this (a 429's Retry-After)
@@ -61,8 +65,8 @@ class Provider:
             when = max(self._hold, self._next)
             if when > now + 1e-9:  # not a rounding error's worth early
                 return when - now
-            if self.rate:
-                self._next = max(self._next, now) + 1 / self.rate
+            if self.pace:
+                self._next = max(self._next, now) + 1 / self.pace
             return 0.0
 
     def hold(self, seconds: float) -> None:
@@ -70,6 +74,14 @@ class Provider:
         with self._lock:
             self._hold = max(self._hold, self._clock() + seconds)
             self.limited_polls += 1
+            if self.pace:
+                self.pace = max(self.pace / 2, 0.1)
+
+    def answered(self) -> None:
+        """A poll was answered (not 429): the pace climbs back toward the rate."""
+        if self.rate and self.pace:
+            with self._lock:
+                self.pace = min(self.rate, self.pace + self.rate / 20)
 
 
 class Polls:
@@ -133,6 +145,7 @@ class Polls:
 
     def pending(self, job: Hashable) -> None:
         """The poll found the job still queued or running: poll it again after a longer gap."""
+        self.provider.answered()
         with self._lock:
             c = self.cadence
             gap = self._gap[job]
@@ -152,6 +165,7 @@ class Polls:
 
     def finished(self, job: Hashable) -> None:
         """The job is done (succeeded, failed or cancelled): no more polls."""
+        self.provider.answered()
         with self._lock:
             self._out.discard(job)
             self._gap.pop(job, None)

@@ -37,8 +37,9 @@ class Replicate(JobDialect):
     # "All other endpoints [than creating predictions] you can call at 3000 requests per
     # minute", 429 {"detail": "Request was throttled. Your rate limit resets in ~30s."} beyond
     # (replicate.com/docs/topics/predictions/rate-limits): polls keep to 40 a second over all
-    # jobs, a fifth under the limit, leaving room for other clients of the same key.
-    cadence = Cadence(first=1.0, least=0.5, most=15.0, factor=1.5, rate=40.0, jitter=0.2)
+    # jobs, a fifth under the limit, leaving room for other clients of the same key; a job's
+    # gap grows to 5 s (Black Forest Labs' client's longest), so a result waits little.
+    cadence = Cadence(first=1.0, least=0.5, most=5.0, factor=1.5, rate=40.0, jitter=0.2)
     formats = ("png", "jpeg", "webp")
     takes = frozenset({"aspect", "size", "format", "seed", "refs", "inputs"})  # and -n
 
