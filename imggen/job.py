@@ -156,18 +156,17 @@ class HttpCall:
         headers = auth.shown_headers()
         headers["Accept"] = self.accept
         out: dict[str, Any] = {"method": self.method, "url": url, "headers": headers}
-        if self.files or self.form:
+        files = [
+            {"field": f.field, "filename": f.filename, "content_type": f.content_type}
+            | {"bytes": len(f.data)}
+            for f in self.files
+        ]
+        if self.job and self.json is not None and files:  # inputs a job uploads first
+            out["uploads"] = files
+        if (self.files or self.form) and "uploads" not in out:
             headers["Content-Type"] = "multipart/form-data"
             out["form"] = dict(self.form)
-            out["files"] = [
-                {
-                    "field": f.field,
-                    "filename": f.filename,
-                    "content_type": f.content_type,
-                    "bytes": len(f.data),
-                }
-                for f in self.files
-            ]
+            out["files"] = files
         else:
             headers["Content-Type"] = "application/json"
             out["json"] = _shorten_data_urls(self.json)

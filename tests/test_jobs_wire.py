@@ -257,3 +257,43 @@ def test_a_429_on_one_poll_holds_every_job_of_that_provider() -> None:
     held = [t for t in times if limited_at[0] + 0.05 < t < limited_at[0] + 0.39]
     assert held == []
     assert boards["a"].limited_polls == 1
+
+
+def test_replicate_inlines_inputs_under_1mb_and_uploads_larger_ones_first() -> None:
+    """replicate.com/docs/topics/predictions/input-files: data URIs only under 1 MB; a larger
+    input is uploaded (POST /files, multipart `content`) and its File URL put in the body."""
+    from imggen.dialects import DIALECTS
+    from imggen.job import ImageInput, Job
+    from imggen.run.jobs import _uploaded
+    from tests.dialects import build, gateway
+
+    dialect: Any = DIALECTS["replicate"]
+    gw = gateway("replicate", "black-forest-labs/flux-kontext-pro")
+    small = ImageInput("s.png", data=b"\x89PNG" + b"s" * 1000, mime="image/png", sha256="a" * 64)
+    large = ImageInput("l.png", data=b"\x89PNG" + b"l" * 1_000_000, mime="image/png")
+    (inline,) = build(dialect, Job("x", inputs=(small,)), gw)
+    assert inline.json["input"]["input_image"].startswith("data:image/png;base64,")
+    assert inline.files == ()
+    (call,) = build(dialect, Job("x", inputs=(large, small)), gw)
+    first, second = call.json["input"]["input_images"]
+    assert first.startswith("imggen-upload:") and second.startswith("data:")
+    assert [p.field for p in call.files] == [first]
+
+    seen: list[httpx.Request] = []
+    url = "https://api.replicate.com/v1/files/f1"
+    c = Client(
+        "https://api.replicate.com/v1",
+        SENTINEL_KEY,
+        transport=httpx.MockTransport(
+            lambda r: seen.append(r) or httpx.Response(201, json={"id": "f1", "urls": {"get": url}})
+        ),
+        limits=FAST,
+    )
+
+    class Quiet:
+        def debug(self, message: str) -> None:
+            pass
+
+    sent = _uploaded(c, dialect, call, Quiet())  # type: ignore[arg-type]
+    assert sent.files == () and sent.json["input"]["input_images"] == [url, second]
+    assert seen[0].url.path == "/v1/files" and b'name="content"' in seen[0].read()

@@ -29,7 +29,7 @@ from imggen.errors import (
 )
 from imggen.files import kept, save
 from imggen.files.ledger import Entry, Ledger, request_key
-from imggen.job import ImageInput, Job, JobState, Payload, Reply, SavedImage
+from imggen.job import HttpCall, ImageInput, Job, JobState, Payload, Reply, SavedImage
 from imggen.limits import Limits
 from imggen.run.polling import poll_loop as poll_loop  # batch/provider.py waits with it
 
@@ -191,7 +191,7 @@ def submit_all(client: Any, plan: Plan, ui: UI, ctx: JobContext) -> list[Entry]:
             first += call.images
             continue
         dialect: Any = plan.dialect  # a JobDialect (dialects/jobs/base.py)
-        ticket = dialect.accepted(client.submit(call))
+        ticket = dialect.accepted(client.submit(_uploaded(client, dialect, call, ui)))
         entry = Entry(
             key=key,
             id=ticket.id,
@@ -217,6 +217,26 @@ def submit_all(client: Any, plan: Plan, ui: UI, ctx: JobContext) -> list[Entry]:
         entries.append(entry)
         first += call.images
     return entries
+
+
+def _uploaded(client: Any, dialect: Any, call: HttpCall, ui: UI) -> HttpCall:
+    """The submit call with its large inputs uploaded first (its `files`, each named by the
+    placeholder its URL replaces in the body), or as it is when it has none."""
+    urls: dict[str, str] = {}
+    for part in call.files:
+        ui.debug(f"uploading {part.filename} ({len(part.data)} bytes) to {dialect.name}")
+        urls[part.field] = dialect.uploaded(client.submit(dialect.upload(part)))
+
+    def put(value: Any) -> Any:
+        if isinstance(value, str):
+            return urls.get(value, value)
+        if isinstance(value, list):
+            return [put(v) for v in value]
+        if isinstance(value, dict):
+            return {k: put(v) for k, v in value.items()}
+        return value
+
+    return dataclasses.replace(call, json=put(call.json), files=()) if urls else call
 
 
 Done = tuple[Reply, list[tuple[Path, Payload]], list[ImggenError]]

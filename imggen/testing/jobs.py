@@ -68,6 +68,7 @@ class JobStore:
     submissions: Counter[str] = field(default_factory=Counter)
     polls: Counter[str] = field(default_factory=Counter)
     limited: Counter[str] = field(default_factory=Counter)
+    uploads: dict[str, int] = field(default_factory=dict)  # Replicate's files API: id -> size
     _buckets: dict[str, tuple[float, float]] = field(default_factory=dict)  # tokens, when
     jobs: dict[str, FakeJob] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)

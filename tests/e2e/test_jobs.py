@@ -349,3 +349,39 @@ def test_images_collected_by_jobs_wait_count_as_the_manifests_own(
     assert again.returncode == 0, again.stderr
     assert b"2 skipped" in again.stderr and len(fake.requests) == before
     assert fake.jobs.submissions["bfl"] == 3
+
+
+def _noise_png(path: Path, side: int) -> None:
+    """A PNG of random pixels, stored uncompressed: `side`² x 3 bytes and more."""
+    import struct
+    import zlib
+
+    raw = b"".join(b"\x00" + os.urandom(side * 3) for _ in range(side))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    head = struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0)
+    body = chunk(b"IHDR", head) + chunk(b"IDAT", zlib.compress(raw, 0)) + chunk(b"IEND", b"")
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + body)
+
+
+def test_replicate_uploads_an_input_over_1mb_and_inlines_a_small_one(
+    fake: FakeGateway, tmp_path: Path
+) -> None:
+    """Replicate takes data URIs under 1 MB; a larger input goes up first through its files
+    API and the prediction names the File's URL (the offline Replicate refuses a files URL it
+    never stored)."""
+    _noise_png(tmp_path / "big.png", 700)  # ~1.4 MB
+    _noise_png(tmp_path / "small.png", 64)
+    env = {**job_env(fake, "replicate"), "IMGGEN_MODEL": "black-forest-labs/flux-kontext-pro"}
+    done = run(["edit", "big.png", "small.png", "blend them", "-o", "out.png"], env, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert complete_png(tmp_path / "out.png")
+    uploads = [r for r in fake.requests if r.path == "/replicate/v1/files"]
+    (submit,) = [r for r in fake.requests if r.path.endswith("/predictions")]
+    assert len(uploads) == 1 and uploads[0].method == "POST"
+    big, small = submit.json["input"]["input_images"]
+    assert big.startswith(fake.url + "/replicate/v1/files/")
+    assert small.startswith("data:image/png;base64,")
