@@ -297,3 +297,54 @@ def test_replicate_inlines_inputs_under_1mb_and_uploads_larger_ones_first() -> N
     sent = _uploaded(c, dialect, call, Quiet())  # type: ignore[arg-type]
     assert sent.files == () and sent.json["input"]["input_images"] == [url, second]
     assert seen[0].url.path == "/v1/files" and b'name="content"' in seen[0].read()
+
+
+def _stream_client(answer: httpx.Response, seen: list[httpx.Request]) -> Client:
+    def handle(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return answer
+
+    return Client(
+        "https://queue.fal.run", SENTINEL_KEY, transport=httpx.MockTransport(handle), limits=FAST
+    )
+
+
+def test_a_status_stream_is_followed_until_the_job_is_over() -> None:
+    from imggen.dialects import DIALECTS
+    from imggen.job import Ticket
+    from imggen.wire.watch import watch
+
+    fal: Any = DIALECTS["fal"]
+    poll = "https://queue.fal.run/fal-ai/flux/requests/r1/status"
+    call = fal.watch(Ticket("r1", poll))
+    assert call.path == poll + "/stream"
+    body = (
+        b'data: {"status": "IN_QUEUE", "queue_position": 2}\n\n: keep-alive\n\n'
+        b'data: {"status": "IN_PROGRESS"}\n\ndata: {"status": "COMPLETED"}\n\n'
+    )
+    seen: list[httpx.Request] = []
+    c = _stream_client(
+        httpx.Response(200, headers={"content-type": "text/event-stream"}, content=body), seen
+    )
+    states: list[JobState] = []
+    assert watch(c, call, lambda doc: states.append(fal.read(doc)) or states[-1].over)
+    assert [s.state for s in states] == ["queued", "running", "done"]
+    assert states[0].position == 2
+    assert seen[0].headers["authorization"] == f"Bearer {SENTINEL_KEY}"  # the client's way
+    assert seen[0].headers["accept"] == "text/event-stream"
+
+
+def test_a_stream_that_ends_early_or_is_refused_means_poll_and_a_429_holds() -> None:
+    from imggen.wire.polls import PollLimited
+    from imggen.wire.watch import watch
+
+    call = HttpCall("GET", "https://queue.fal.run/fal-ai/flux/requests/r1/status/stream")
+    early = httpx.Response(
+        200, headers={"content-type": "text/event-stream"}, content=b'data: {"status": "IN'
+    )
+    for answer in (early, httpx.Response(404, json={"detail": "Not Found"})):
+        assert watch(_stream_client(answer, []), call, lambda doc: True) is False
+    limited = httpx.Response(429, headers={"Retry-After": "3"}, json={"detail": "slow down"})
+    with pytest.raises(PollLimited) as caught:
+        watch(_stream_client(limited, []), call, lambda doc: True)
+    assert caught.value.wait == 3.0

@@ -57,6 +57,7 @@ class JobContext:
     entries: list[Entry] = field(default_factory=list)  # this run's jobs, in call order
     collected: list[str] = field(default_factory=list)  # keys whose images arrived
     polls: int = 0
+    watch: bool = False  # follow the provider's status stream (one job waited on) while it works
     made: dict[int, dict[str, str]] = field(default_factory=dict)  # image index -> its job
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _here: threading.local = field(default_factory=threading.local, repr=False)
@@ -160,6 +161,9 @@ def send_jobs(
     if ctx.no_wait:
         return []
     ui.describe(f"{plan.gateway.model}: waiting for {len(ctx.entries)} job(s)")
+    # one job just submitted: follow its status stream (hundreds would hold as many
+    # connections; a recorded one may be long done, and `jobs wait` has polled it already)
+    ctx.watch = len(ctx.entries) == 1 and not ctx.resume
     done = wait_all(
         client, plan.dialect, ctx, ui, landing=landing, limits=client.limits, deadline=deadline
     )
@@ -282,16 +286,18 @@ def _poll(
 ) -> JobState | Done:
     """One poll of one job; when it is done, its output read and its images fetched.
     Raises the error that ends this job."""
-    ticket = entry.ticket
+    ticket, watched = entry.ticket, None
     try:
-        state: JobState = dialect.read(client.ask(dialect.poll(ticket), poll=True))
+        watched = _watched(client, dialect, entry, ctx, ui) if ctx.watch else None
+        state = watched or dialect.read(client.ask(dialect.poll(ticket), poll=True))
     except GatewayRefused as exc:
         if exc.status not in (404, 410):
             raise
         # the provider no longer knows the job (its data removed): given up, like a failure
         state = JobState("failed", error=f"the provider no longer knows it ({exc.message})")
     ctx.polled()
-    _tell(ui, entry, state)
+    if watched is None:  # a stream told each state as it came
+        _tell(ui, entry, state)
     if state.state in ("queued", "running"):
         return state
     if state.state != "done":
@@ -302,6 +308,28 @@ def _poll(
         result = dialect.result(ticket)
         reply = dialect.parse(client.ask(result)) if result is not None else Reply()
     return _fetch(client, entry, reply, landing, ctx)
+
+
+def _watched(client: Any, dialect: Any, entry: Entry, ctx: JobContext, ui: UI) -> JobState | None:
+    """The job's state once its status stream said it is over; None where the provider has
+    no stream or it ended early (from then on this job is polled)."""
+    call = dialect.watch(entry.ticket)
+    if call is None:
+        ctx.watch = False
+        return None
+    from imggen.wire.watch import watch
+
+    seen: list[JobState] = []
+
+    def event(doc: Any) -> bool:
+        seen.append(dialect.read(doc))
+        _tell(ui, entry, seen[-1])
+        return seen[-1].over
+
+    if watch(client, call, event):
+        return seen[-1]
+    ctx.watch = False
+    return None
 
 
 def _fetch(client: Any, entry: Entry, reply: Reply, landing: save.Landing, ctx: JobContext) -> Done:

@@ -117,10 +117,11 @@ class JobStore:
             raise HTTPError(error_reply(404, f"Request {job_id} not found", code="not_found"))
         return job
 
-    def state(self, job: FakeJob) -> tuple[str, int | None]:
-        """(queued | running | done | failed | cancelled | refused, queue position)."""
+    def state(self, job: FakeJob, *, counted: bool = True) -> tuple[str, int | None]:
+        """(queued | running | done | failed | cancelled | refused, queue position); counted
+        as a poll unless said (a status stream's later looks)."""
         with self.lock:
-            self.polls[job.provider] += 1
+            self.polls[job.provider] += int(counted)
             age = time.monotonic() - job.created
             if job.fate == "cancelled" and job.id in self.jobs and age >= self.queue_seconds:
                 return "cancelled", None

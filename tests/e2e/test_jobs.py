@@ -385,3 +385,31 @@ def test_replicate_uploads_an_input_over_1mb_and_inlines_a_small_one(
     big, small = submit.json["input"]["input_images"]
     assert big.startswith(fake.url + "/replicate/v1/files/")
     assert small.startswith("data:image/png;base64,")
+
+
+def test_one_fal_job_is_followed_on_its_status_stream_many_are_polled(
+    fake: FakeGateway, tmp_path: Path
+) -> None:
+    """Waiting on one fal job holds its status stream (no polls); waiting on several polls
+    them from one loop (no stream a job)."""
+    fake.jobs.queue_seconds, fake.jobs.run_seconds = 1.5, 1.0
+    env = job_env(fake, "fal")
+    one = run(["generate", "a fox", "-o", "one.png", "-v"], env, tmp_path)
+    assert one.returncode == 0, one.stderr
+    asked = [r.path.rsplit("/", 2)[-2:] for r in fake.requests if "/requests/" in r.path]
+    assert ["status", "stream"] in asked and not any(a[-1] == "status" for a in asked)
+    assert b"queued" in one.stderr and b"running" in one.stderr  # each state as it came
+    fake.requests.clear()
+    many = run(["generate", "a fox", "-n", "2", "-o", "two.png"], env, tmp_path)
+    assert many.returncode == 0, many.stderr  # fal makes -n 2 in one job: one stream
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text(
+        "".join(json.dumps({"prompt": f"p{i}", "output": f"m{i}.png"}) + "\n" for i in range(3))
+    )
+    assert run(["batch", str(manifest), "--no-wait"], env, tmp_path).returncode == 0
+    fake.requests.clear()
+    waited = run(["jobs", "wait"], env, tmp_path)
+    assert waited.returncode == 0, waited.stderr
+    paths = [r.path for r in fake.requests]
+    assert not any(p.endswith("/stream") for p in paths)
+    assert any(p.endswith("/status") for p in paths)

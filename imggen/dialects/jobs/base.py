@@ -58,6 +58,11 @@ class JobDialect(abc.ABC):
         """The request that cancels a job; None when the provider has none."""
         return None
 
+    def watch(self, ticket: Ticket) -> HttpCall | None:
+        """A status stream to follow instead of polling one job (server-sent events, each a
+        poll reply that read() understands); None when the provider has none."""
+        return None
+
     def upload(self, part: FilePart) -> HttpCall:
         """The request that uploads an input too large to inline (a submit call's `files`,
         each named by the placeholder its body holds); uploaded() reads its URL."""

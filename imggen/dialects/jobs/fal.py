@@ -99,6 +99,15 @@ class Fal(JobDialect):
             return JobState("cancelled")
         return JobState("running")
 
+    def watch(self, ticket: Ticket) -> HttpCall | None:
+        # GET .../requests/{id}/status/stream: each status as an SSE event, closed after
+        # COMPLETED (fal.ai/docs/inference-api/queue/status-stream). fal's own client still
+        # polls by default "until status streaming is stable and faster" (fal-js queue.ts):
+        # imggen follows the stream for a single job's wait only, falling back to polls if
+        # it breaks, since a stream holds a connection (and a thread here) per job.
+        path = ticket.poll.split("?", 1)[0]
+        return HttpCall("GET", path + "/stream") if path.endswith("/status") else None
+
     def cancel(self, ticket: Ticket) -> HttpCall | None:
         return HttpCall("PUT", ticket.cancel) if ticket.cancel else None
 
