@@ -14,7 +14,7 @@ from imggen.env import Env
 from imggen.errors import ConfigError, GatewayRefused, UsageError
 from imggen.files.ledger import Entry, Ledger
 from imggen.files.targets import Target
-from imggen.job import Job, SavedImage
+from imggen.job import Job, JobState, SavedImage
 from imggen.run.outcome import Outcome
 from imggen.sizes import Resolved
 
@@ -126,7 +126,7 @@ def wait_many(
 
     from imggen.dialects import DIALECTS
     from imggen.run import core
-    from imggen.run.jobs import _late
+    from imggen.run.jobs import HEARD, _late
     from imggen.run.polling import poll_loop, schedule
 
     limit = timeout or env.limits.deadline
@@ -161,6 +161,8 @@ def wait_many(
         return wait(env, ui, groups[gid], timeout=rest, on_saved=saved, client=shared)
 
     def over(key: str, result: Any) -> None:
+        if isinstance(result, JobState):
+            HEARD[key] = result  # its collecting run need not ask again
         gid = group_of[key]
         left[gid] -= 1
         if left[gid] == 0:  # the run's last job is over: fetch its images now, beside the loop

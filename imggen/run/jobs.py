@@ -41,6 +41,10 @@ if TYPE_CHECKING:
 
 Submitted = Callable[[Entry], None]
 
+# What `jobs wait`'s poll loop last heard of a job that is over, by ledger key: the run that
+# then collects it starts from that instead of asking again (run/collect.py sets it)
+HEARD: dict[str, JobState] = {}
+
 
 @dataclass
 class JobContext:
@@ -286,9 +290,9 @@ def _poll(
 ) -> JobState | Done:
     """One poll of one job; when it is done, its output read and its images fetched.
     Raises the error that ends this job."""
-    ticket, watched = entry.ticket, None
+    ticket, watched = entry.ticket, HEARD.pop(entry.key, None)
     try:
-        watched = _watched(client, dialect, entry, ctx, ui) if ctx.watch else None
+        watched = watched or (_watched(client, dialect, entry, ctx, ui) if ctx.watch else None)
         state = watched or dialect.read(client.ask(dialect.poll(ticket), poll=True))
     except GatewayRefused as exc:
         if exc.status not in (404, 410):
