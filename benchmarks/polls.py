@@ -194,9 +194,10 @@ def watched(proc: subprocess.Popen[bytes]) -> tuple[int, float, int, float]:
     """(exit code, peak RSS MiB from os.wait4, most threads seen in /proc, CPU seconds) of a
     child, waited on while a thread samples its thread count."""
     most = [0]
+    done = threading.Event()  # (not proc.poll(): it would reap the child before os.wait4)
 
     def sample() -> None:
-        while proc.poll() is None:
+        while not done.is_set():
             try:
                 for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines():
                     if line.startswith("Threads:"):
@@ -208,6 +209,8 @@ def watched(proc: subprocess.Popen[bytes]) -> tuple[int, float, int, float]:
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     _, status, usage = os.wait4(proc.pid, 0)
+    done.set()
+    proc.returncode = os.waitstatus_to_exitcode(status)
     sampler.join(timeout=1)
     cpu = usage.ru_utime + usage.ru_stime
     return os.waitstatus_to_exitcode(status), usage.ru_maxrss / 1024, most[0], cpu

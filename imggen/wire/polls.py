@@ -3,9 +3,10 @@ Black Forest Labs' polling URL; provider batches): which job to poll next, and w
 
 Each job is polled no more often than its provider allows: first a little after it was
 submitted, then at gaps growing by `factor` up to `most`, never under the provider's `least`;
-all of one provider's polls together keep to its `rate`, and a 429 on a poll holds every poll
-of that provider for its Retry-After (or twice the job's gap) and widens the job's gap. One
-Polls per provider; a caller drives it from one loop or a bounded pool:
+all of one provider's polls together keep to its `rate` (a Provider, shared by every loop of
+the process), and a 429 on a poll holds every poll of that provider for its Retry-After (or
+twice the job's gap), halves its pace and widens the job's gap. One Polls per provider and
+loop; a caller drives it from one loop or a bounded pool (run/polling.py):
 
     while polls.waiting:
         due = polls.take()
