@@ -125,7 +125,6 @@ def wait_many(
     from concurrent.futures import Future, ThreadPoolExecutor
 
     from imggen.dialects import DIALECTS
-    from imggen.run import core
     from imggen.run.jobs import HEARD, _late
     from imggen.run.polling import poll_loop, schedule
 
@@ -134,17 +133,9 @@ def wait_many(
     groups = {id(g): g for g in runs(entries)}
     group_of = {e.key: id(g) for g in groups.values() for e in g}
     left = {gid: len(g) for gid, g in groups.items()}
-    clients: dict[tuple[str, str], Any] = {}
-    polls: dict[str, Callable[[], Any]] = {}
+    clients, polls = _pollers(env, ui, entries, limit)
     by_key = {e.key: e for e in entries}
     fetches: list[Future[Outcome]] = []
-    for e in entries:
-        where = (e.profile, e.base_url)
-        if where not in clients:
-            s = settings_for(e, env)
-            clients[where] = core.make_client(s, env, ui, core.RunOptions(timeout=limit))
-        client, dialect = clients[where], DIALECTS[e.provider]
-        polls[e.key] = functools.partial(_state, client, dialect, e.ticket)
 
     fetching = ThreadPoolExecutor(max_workers=FETCHERS, thread_name_prefix="imggen-collect")
     told = threading.Lock()
@@ -194,6 +185,24 @@ def wait_many(
     finally:
         stop()
         fetching.shutdown(wait=False, cancel_futures=True)
+
+
+def _pollers(
+    env: Env, ui: UI, entries: list[Entry], limit: float
+) -> tuple[dict[tuple[str, str], Any], dict[str, Callable[[], Any]]]:
+    """One client a profile and provider (one connection pool each), and each job's poll."""
+    from imggen.dialects import DIALECTS
+    from imggen.run import core
+
+    clients: dict[tuple[str, str], Any] = {}
+    polls: dict[str, Callable[[], Any]] = {}
+    for e in entries:
+        where = (e.profile, e.base_url)
+        if where not in clients:
+            s = settings_for(e, env)
+            clients[where] = core.make_client(s, env, ui, core.RunOptions(timeout=limit))
+        polls[e.key] = functools.partial(_state, clients[where], DIALECTS[e.provider], e.ticket)
+    return clients, polls
 
 
 def _cadence(dialect: Any) -> Any:
