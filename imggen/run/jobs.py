@@ -294,6 +294,8 @@ def _poll(
     try:
         watched = watched or (_watched(client, dialect, entry, ctx, ui) if ctx.watch else None)
         state = watched or dialect.read(client.ask(dialect.poll(ticket), poll=True))
+    except DeadlineExceeded:  # still waiting when --timeout ran out: say so, naming the job
+        raise _late(entry) from None
     except GatewayRefused as exc:
         if exc.status not in (404, 410):
             raise
