@@ -180,6 +180,7 @@ def wait_many(
             late=late,
             stop=stop,
             on_over=over,
+            tell=ui.debug,
         )
         return [f.result() for f in fetches]
     finally:

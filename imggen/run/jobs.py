@@ -282,6 +282,7 @@ def wait_all(
         first=0.0 if ctx.resume else None,  # a resumed job may be long done: ask at once
         late=lambda key: _late(by_key[key]),
         stop=client.close,
+        tell=ui.debug,
     )
 
 

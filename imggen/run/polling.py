@@ -59,12 +59,13 @@ def poll_loop(
     late: Callable[[str], ImggenError],
     stop: Callable[[], None],
     on_over: Callable[[str, Any], None] | None = None,
+    tell: Callable[[str], None] = lambda message: None,
 ) -> dict[str, Any]:
     """Call each job's poll until it returns something other than a JobState still waiting
     (or raises an ImggenError), from this one thread: at most limits.poll_workers polls in
     flight, each job's next poll when its Polls (`schedule[key]`) says (without one: gaps of
     limits.poll_first growing x1.5 to limits.poll_cap); a poll raising PollLimited holds its
-    provider. `first`: seconds before each job's first poll (None: its
+    provider (`tell` says so: -v). `first`: seconds before each job's first poll (None: its
     provider's own first gap). Past the deadline, `late(key)` for each job left. On an
     interrupt `stop()` ends in-flight polls and the interrupt goes on."""
     if schedule is None:
@@ -104,6 +105,8 @@ def poll_loop(
                     got = future.result()
                 except PollLimited as exc:  # every poll of its provider waits
                     schedule[key].limited(key, exc.wait)
+                    held = f"{exc.wait:g} s (its Retry-After)" if exc.wait else "a while"
+                    tell(f"a poll was answered 429: the provider's polls wait {held}")
                     continue
                 except ImggenError as exc:
                     over(key, exc)

@@ -125,7 +125,7 @@ def test_polls_answered_429_are_honoured_and_every_job_collected(
     )
     assert submit.returncode == 0, submit.stderr[-2000:]
     waited = subprocess.run(
-        [*imggen_exe(), "jobs", "wait", "-q"],
+        [*imggen_exe(), "jobs", "wait", "-v"],
         env=subprocess_env(env),
         cwd=tmp_path,
         capture_output=True,
@@ -138,3 +138,4 @@ def test_polls_answered_429_are_honoured_and_every_job_collected(
     print(f"\n{provider}: {polls} polls answered, {limited} answered 429")
     assert fake.jobs.submissions[provider] == jobs
     assert 2 * limited <= polls  # held after each 429 instead of hammering
+    assert limited and b"a poll was answered 429" in waited.stderr  # said under -v
