@@ -413,3 +413,20 @@ def test_one_fal_job_is_followed_on_its_status_stream_many_are_polled(
     paths = [r.path for r in fake.requests]
     assert not any(p.endswith("/stream") for p in paths)
     assert any(p.endswith("/status") for p in paths)
+
+
+def test_an_interrupt_ends_a_status_stream_at_once(fake: FakeGateway, tmp_path: Path) -> None:
+    """A status stream waits for the provider's next event (a comment every 15 s): SIGINT
+    must not wait for it. Exit 130 well within a second or two; the job stays recorded."""
+    import signal
+    import time
+
+    fake.jobs.queue_seconds = 60.0
+    proc = start(["generate", "a fox", "-o", "fox.png"], job_env(fake, "fal"), tmp_path)
+    wait_for(lambda: any(r.path.endswith("/status/stream") for r in fake.requests))
+    began = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    proc.communicate(timeout=30)
+    assert proc.returncode == 130
+    assert time.monotonic() - began < 5
+    assert len(ledger(tmp_path)) == 1
