@@ -156,18 +156,17 @@ class HttpCall:
         headers = auth.shown_headers()
         headers["Accept"] = self.accept
         out: dict[str, Any] = {"method": self.method, "url": url, "headers": headers}
-        if self.files or self.form:
+        files = [
+            {"field": f.field, "filename": f.filename, "content_type": f.content_type}
+            | {"bytes": len(f.data)}
+            for f in self.files
+        ]
+        if self.job and self.json is not None and files:  # inputs a job uploads first
+            out["uploads"] = files
+        if (self.files or self.form) and "uploads" not in out:
             headers["Content-Type"] = "multipart/form-data"
             out["form"] = dict(self.form)
-            out["files"] = [
-                {
-                    "field": f.field,
-                    "filename": f.filename,
-                    "content_type": f.content_type,
-                    "bytes": len(f.data),
-                }
-                for f in self.files
-            ]
+            out["files"] = files
         else:
             headers["Content-Type"] = "application/json"
             out["json"] = _shorten_data_urls(self.json)
@@ -184,6 +183,30 @@ class Ticket:
     result: str = ""  # where the finished job's output is read, when not in the poll reply
     cancel: str = ""
     position: int | None = None  # the queue position the submit reply gave
+
+
+@dataclass(frozen=True)
+class Cadence:
+    """How often one job provider lets a job be polled (wire/polls.py keeps to it). Seconds
+    throughout; ``rate``: polls a second over all its jobs (None: no limit); ``jitter``: each
+    gap is longer by up to this fraction (at random), so jobs in step drift apart."""
+
+    first: float = 1.0
+    least: float = 1.0
+    most: float = 30.0
+    factor: float = 1.5
+    rate: float | None = None
+    jitter: float = 0.0
+
+    def bounded(self, first: float | None, most: float | None) -> Cadence:
+        """This cadence with its first gap and its longest no longer than given (a user's or a
+        test's Limits.poll_first / poll_cap); ``least`` only comes down with ``first``."""
+        c = self
+        if first is not None:
+            c = dataclasses.replace(c, first=min(c.first, first), least=min(c.least, first))
+        if most is not None:
+            c = dataclasses.replace(c, most=max(c.least, min(c.most, most)))
+        return c
 
 
 @dataclass(frozen=True)
@@ -242,6 +265,7 @@ class SavedImage:
     credentials: bool = False  # it came with Content Credentials: saved byte for byte
     sidecar: bool = False  # its record is in NAME.EXT.json beside it
     signed: bool = False  # imggen signed its own Content Credentials into it ([c2pa])
+    job: str = ""  # the provider's job it came from, as PROVIDER:ID (job providers)
 
 
 def _shorten_data_urls(value: Any) -> Any:

@@ -46,9 +46,10 @@ class Limits:
     # and this much more for each further image one call makes in turn (seed 002: Seedream's
     # n is sequential generation, up to 10 images from one request)
     deadline_per_image: float = 120.0
-    # Polling a job provider: the first poll after this, then each wait 1.5 times the last
-    # (with jitter) up to the cap; at most this many polls in flight at once, whatever the
-    # number of jobs waited on.
+    # Polling a job provider: each provider's module says how often (dialects/jobs/, its
+    # cadence); these shorten its first gap and its longest where lower (tests), and pace a
+    # poll that has no provider's cadence (a provider batch). At most poll_workers polls in
+    # flight at once, whatever the number of jobs.
     poll_first: float = 1.0
     poll_cap: float = 15.0
     poll_workers: int = 8

@@ -202,3 +202,149 @@ def test_every_option_is_carried_or_refused_never_dropped(provider: str) -> None
                 build(dialect, job, gw)
     with pytest.raises(UsageError, match="auto"):  # no provider sizes itself
         build(dialect, Job("x", size="auto"), gw)
+
+
+def test_a_poll_answered_429_is_not_retried_alone_but_handed_to_the_scheduler() -> None:
+    from imggen.wire.polls import PollLimited
+
+    seen: list[httpx.Request] = []
+    answers = [
+        httpx.Response(503),
+        httpx.Response(429, headers={"Retry-After": "7"}, json={"detail": "slow down"}),
+    ]
+    c = client(answers, seen)
+    with pytest.raises(PollLimited) as caught:
+        c.ask(HttpCall("GET", BASE + "/get_result?id=t1"), poll=True)
+    assert caught.value.wait == 7.0
+    assert len(seen) == 2  # the 503 was retried, the 429 was not
+
+
+def test_a_429_on_one_poll_holds_every_job_of_that_provider() -> None:
+    """Real time, small gaps: after job a's poll is answered 429 with Retry-After 0.4 s, no job
+    of the provider is polled again for 0.4 s; all finish."""
+    import time
+
+    from imggen.run.polling import poll_loop, schedule
+    from imggen.wire.polls import Cadence, PollLimited
+
+    times: list[float] = []
+    limited_at: list[float] = []
+    lock = threading.Lock()
+
+    def poll(key: str) -> Any:
+        with lock:
+            times.append(time.monotonic())
+            if key == "a" and not limited_at:
+                limited_at.append(time.monotonic())
+                raise PollLimited(0.4)
+            n = sum(1 for _ in times)
+        return JobState("done") if n > 12 else JobState("running")
+
+    cadence = Cadence(first=0.01, least=0.01, most=0.05, rate=None)
+    keys = ["a", "b", "c"]
+    boards = schedule(((k, "test-429", "https://held.example", cadence) for k in keys), FAST)
+    out = poll_loop(
+        {k: (lambda k=k: poll(k)) for k in keys},
+        schedule=boards,
+        limits=FAST,
+        deadline=time.monotonic() + 20,
+        first=None,
+        late=lambda k: DeadlineExceeded(k),
+        stop=lambda: None,
+    )
+    assert all(isinstance(v, JobState) and v.over for v in out.values())
+    # polls already in flight with a's (the same instant) cannot be held; none after
+    held = [t for t in times if limited_at[0] + 0.05 < t < limited_at[0] + 0.39]
+    assert held == []
+    assert boards["a"].limited_polls == 1
+
+
+def test_replicate_inlines_inputs_under_1mb_and_uploads_larger_ones_first() -> None:
+    """replicate.com/docs/topics/predictions/input-files: data URIs only under 1 MB; a larger
+    input is uploaded (POST /files, multipart `content`) and its File URL put in the body."""
+    from imggen.dialects import DIALECTS
+    from imggen.job import ImageInput, Job
+    from imggen.run.jobs import _uploaded
+    from tests.dialects import build, gateway
+
+    dialect: Any = DIALECTS["replicate"]
+    gw = gateway("replicate", "black-forest-labs/flux-kontext-pro")
+    small = ImageInput("s.png", data=b"\x89PNG" + b"s" * 1000, mime="image/png", sha256="a" * 64)
+    large = ImageInput("l.png", data=b"\x89PNG" + b"l" * 1_000_000, mime="image/png")
+    (inline,) = build(dialect, Job("x", inputs=(small,)), gw)
+    assert inline.json["input"]["input_image"].startswith("data:image/png;base64,")
+    assert inline.files == ()
+    (call,) = build(dialect, Job("x", inputs=(large, small)), gw)
+    first, second = call.json["input"]["input_images"]
+    assert first.startswith("imggen-upload:") and second.startswith("data:")
+    assert [p.field for p in call.files] == [first]
+
+    seen: list[httpx.Request] = []
+    url = "https://api.replicate.com/v1/files/f1"
+    c = Client(
+        "https://api.replicate.com/v1",
+        SENTINEL_KEY,
+        transport=httpx.MockTransport(
+            lambda r: seen.append(r) or httpx.Response(201, json={"id": "f1", "urls": {"get": url}})
+        ),
+        limits=FAST,
+    )
+
+    class Quiet:
+        def debug(self, message: str) -> None:
+            pass
+
+    sent = _uploaded(c, dialect, call, Quiet())  # type: ignore[arg-type]
+    assert sent.files == () and sent.json["input"]["input_images"] == [url, second]
+    assert seen[0].url.path == "/v1/files" and b'name="content"' in seen[0].read()
+
+
+def _stream_client(answer: httpx.Response, seen: list[httpx.Request]) -> Client:
+    def handle(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return answer
+
+    return Client(
+        "https://queue.fal.run", SENTINEL_KEY, transport=httpx.MockTransport(handle), limits=FAST
+    )
+
+
+def test_a_status_stream_is_followed_until_the_job_is_over() -> None:
+    from imggen.dialects import DIALECTS
+    from imggen.job import Ticket
+    from imggen.wire.watch import watch
+
+    fal: Any = DIALECTS["fal"]
+    poll = "https://queue.fal.run/fal-ai/flux/requests/r1/status"
+    call = fal.watch(Ticket("r1", poll))
+    assert call.path == poll + "/stream"
+    body = (
+        b'data: {"status": "IN_QUEUE", "queue_position": 2}\n\n: keep-alive\n\n'
+        b'data: {"status": "IN_PROGRESS"}\n\ndata: {"status": "COMPLETED"}\n\n'
+    )
+    seen: list[httpx.Request] = []
+    c = _stream_client(
+        httpx.Response(200, headers={"content-type": "text/event-stream"}, content=body), seen
+    )
+    states: list[JobState] = []
+    assert watch(c, call, lambda doc: states.append(fal.read(doc)) or states[-1].over)
+    assert [s.state for s in states] == ["queued", "running", "done"]
+    assert states[0].position == 2
+    assert seen[0].headers["authorization"] == f"Bearer {SENTINEL_KEY}"  # the client's way
+    assert seen[0].headers["accept"] == "text/event-stream"
+
+
+def test_a_stream_that_ends_early_or_is_refused_means_poll_and_a_429_holds() -> None:
+    from imggen.wire.polls import PollLimited
+    from imggen.wire.watch import watch
+
+    call = HttpCall("GET", "https://queue.fal.run/fal-ai/flux/requests/r1/status/stream")
+    early = httpx.Response(
+        200, headers={"content-type": "text/event-stream"}, content=b'data: {"status": "IN'
+    )
+    for answer in (early, httpx.Response(404, json={"detail": "Not Found"})):
+        assert watch(_stream_client(answer, []), call, lambda doc: True) is False
+    limited = httpx.Response(429, headers={"Retry-After": "3"}, json={"detail": "slow down"})
+    with pytest.raises(PollLimited) as caught:
+        watch(_stream_client(limited, []), call, lambda doc: True)
+    assert caught.value.wait == 3.0

@@ -95,3 +95,85 @@ def test_a_thousand_jobs_are_polled_a_handful_of_times_each() -> None:
     assert stats["per_job_mean"] <= 12  # jobs of 5 to 120 s, gaps of 1 s growing to 15 s
     assert stats["limited"] == 0  # the provider's rate was kept to
     assert stats["late_mean"] <= 8.0  # seconds between a job ending and its collecting poll
+
+
+def test_a_provider_is_shared_by_every_loop_waiting_on_it() -> None:
+    """Batch workers each wait on their own jobs: the provider's rate and a 429's hold are
+    theirs together."""
+    from imggen.wire.polls import Provider
+
+    clock = Clock()
+    shared = Provider(rate=2.0, clock=clock)
+    one = Polls(Cadence(first=0.0), clock=clock, provider=shared)
+    two = Polls(Cadence(first=0.0), clock=clock, provider=shared)
+    one.add("a")
+    two.add("b")
+    assert one.take() == "a"
+    assert two.take() == pytest.approx(0.5)  # the rate is the provider's, not the loop's
+    clock.now += 0.5
+    assert two.take() == "b"
+    two.limited("b", wait=4.0)
+    one.pending("a")
+    clock.now += 1.0
+    assert one.take() == pytest.approx(3.0)  # b's 429 holds a too
+    assert one.limited_polls == two.limited_polls == 1
+
+
+def test_jitter_only_lengthens_a_gap() -> None:
+    clock = Clock()
+    polls = Polls(Cadence(first=0.0, least=2.0, most=2.0, jitter=0.5), clock=clock, rng=lambda: 1)
+    polls.add("a")
+    assert polls.take() == "a"
+    polls.pending("a")
+    assert polls.take() == pytest.approx(3.0)  # 2 s, half again at the most
+
+
+def test_a_recorded_job_is_asked_about_at_once() -> None:
+    clock = Clock()
+    polls = Polls(Cadence(first=5.0), clock=clock)
+    polls.add("a", first=0.0)
+    assert polls.take() == "a"
+
+
+def test_limits_shorten_a_cadence_but_never_lengthen_it() -> None:
+    c = Cadence(first=1.0, least=0.5, most=10.0)
+    assert c.bounded(0.01, 0.02) == Cadence(first=0.01, least=0.01, most=0.02)
+    assert c.bounded(1.0, 15.0) == c  # the defaults leave every provider's own
+    assert c.bounded(None, None) == c
+
+
+def test_every_job_provider_declares_a_cadence_within_its_documented_pace() -> None:
+    from imggen.dialects.jobs import DIALECTS
+
+    for name, dialect in DIALECTS.items():
+        c = dialect.cadence
+        assert c.rate is not None and 0 < c.rate, name
+        assert 0 < c.least <= c.first <= c.most and c.factor > 1, name
+    assert DIALECTS["replicate"].cadence.rate <= 3000 / 60  # its documented 3,000 a minute
+    assert DIALECTS["bfl"].cadence.most <= 5.0  # results expire in 10 minutes: never idle long
+
+
+def test_a_429_halves_the_providers_pace_and_answers_bring_it_back() -> None:
+    from imggen.wire.polls import Provider
+
+    clock = Clock()
+    shared = Provider(rate=40.0, clock=clock)
+    polls = Polls(Cadence(first=0.0, least=0.0), clock=clock, provider=shared)
+    polls.add("a")
+    polls.add("b")
+    assert polls.take() == "a"
+    clock.now += 0.025
+    assert polls.take() == "b"
+    polls.limited("a", wait=1.0)
+    polls.limited("b", wait=1.0)  # polls in flight together meet the limit together
+    assert shared.pace == 10.0
+    clock.now += 1.0
+    assert polls.take() == "a"
+    polls.pending("a")
+    assert shared.pace == 12.0  # + a twentieth of the rate an answer
+    for _ in range(50):
+        clock.now += 1.0
+        job = polls.take()
+        assert job in ("a", "b")
+        polls.pending(job)
+    assert shared.pace == 40.0  # never above what the provider allows

@@ -184,6 +184,10 @@ def _print_dry_run(env: Any, plan: Any, job: Any, opts: Any, settings: Any, as_j
     for i, call in enumerate(calls[:1] if same else calls):
         if i:
             env.out.write("\n")
+        for f in call.get("uploads", []):  # large inputs a job provider takes uploaded first
+            env.out.write(
+                f"# uploaded first: {f['filename']} ({f['bytes']:,} bytes) -> {f['field']}\n"
+            )
         env.out.write(f"{call['method']} {call['url']}\n")
         for k, v in call["headers"].items():
             env.out.write(f"{k}: {v}\n")

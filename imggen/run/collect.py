@@ -14,7 +14,7 @@ from imggen.env import Env
 from imggen.errors import ConfigError, GatewayRefused, UsageError
 from imggen.files.ledger import Entry, Ledger
 from imggen.files.targets import Target
-from imggen.job import Job, SavedImage
+from imggen.job import Job, JobState, SavedImage
 from imggen.run.outcome import Outcome
 from imggen.sizes import Resolved
 
@@ -105,6 +105,9 @@ def wait(
     )
 
 
+FETCHERS = 4  # runs' images fetched at once by `jobs wait`, beside its poll loop
+
+
 def wait_many(
     env: Env,
     ui: UI,
@@ -113,42 +116,48 @@ def wait_many(
     timeout: float | None,
     on_saved: Callable[[SavedImage], None] | None = None,
 ) -> list[Outcome]:
-    """Collect many recorded jobs: one loop polls them all (run/jobs.poll_loop: a few
-    threads, whatever their number), and each submitting run's images are fetched the moment
-    its last job is over, into the files planned for them."""
+    """Collect many recorded jobs: one loop polls them all (run/polling.poll_loop: a few
+    threads, whatever their number; each provider's jobs at its cadence), and each submitting
+    run's images are fetched the moment its last job is over, into the files planned for
+    them, by a few threads beside the loop (FETCHERS), so polling goes on meanwhile."""
+    import threading
     import time
+    from concurrent.futures import Future, ThreadPoolExecutor
 
     from imggen.dialects import DIALECTS
-    from imggen.run import core
-    from imggen.run.jobs import _late, poll_loop
+    from imggen.run.jobs import HEARD, _late
+    from imggen.run.polling import poll_loop, schedule
 
     limit = timeout or env.limits.deadline
     deadline = time.monotonic() + limit
     groups = {id(g): g for g in runs(entries)}
     group_of = {e.key: id(g) for g in groups.values() for e in g}
     left = {gid: len(g) for gid, g in groups.items()}
-    clients: dict[tuple[str, str], Any] = {}
-    polls: dict[str, Callable[[], Any]] = {}
+    clients, polls = _pollers(env, ui, entries, limit)
     by_key = {e.key: e for e in entries}
-    outcomes: list[Outcome] = []
-    for e in entries:
-        where = (e.profile, e.base_url)
-        if where not in clients:
-            s = settings_for(e, env)
-            clients[where] = core.make_client(s, env, ui, core.RunOptions(timeout=limit))
-        client, dialect = clients[where], DIALECTS[e.provider]
-        polls[e.key] = functools.partial(_state, client, dialect, e.ticket)
+    fetches: list[Future[Outcome]] = []
+
+    fetching = ThreadPoolExecutor(max_workers=FETCHERS, thread_name_prefix="imggen-collect")
+    told = threading.Lock()
+
+    def saved(image: SavedImage) -> None:  # one line at a time, from any fetching thread
+        if on_saved is not None:
+            with told:
+                on_saved(image)
+
+    def fetch(gid: int) -> Outcome:
+        rest = max(1.0, deadline - time.monotonic())
+        first = groups[gid][0]
+        shared = clients[(first.profile, first.base_url)]
+        return wait(env, ui, groups[gid], timeout=rest, on_saved=saved, client=shared)
 
     def over(key: str, result: Any) -> None:
+        if isinstance(result, JobState):
+            HEARD[key] = result  # its collecting run need not ask again
         gid = group_of[key]
         left[gid] -= 1
-        if left[gid] == 0:  # the run's last job is over: fetch its images now
-            rest = max(1.0, deadline - time.monotonic())
-            first = groups[gid][0]
-            shared = clients[(first.profile, first.base_url)]
-            outcomes.append(
-                wait(env, ui, groups[gid], timeout=rest, on_saved=on_saved, client=shared)
-            )
+        if left[gid] == 0:  # the run's last job is over: fetch its images now, beside the loop
+            fetches.append(fetching.submit(fetch, gid))
 
     def late(key: str) -> Any:
         return _late(by_key[key])
@@ -157,24 +166,54 @@ def wait_many(
         for c in clients.values():
             c.close()
 
+    boards = schedule(
+        ((e.key, e.provider, e.base_url, _cadence(DIALECTS[e.provider])) for e in entries),
+        env.limits,
+    )
     try:
         poll_loop(
             polls,
+            schedule=boards,
             limits=env.limits,
             deadline=deadline,
-            first=0.0,
+            first=0.0,  # recorded jobs may be long done: ask about each at once
             late=late,
             stop=stop,
             on_over=over,
+            tell=ui.debug,
         )
+        return [f.result() for f in fetches]
     finally:
         stop()
-    return outcomes
+        fetching.shutdown(wait=False, cancel_futures=True)
+
+
+def _pollers(
+    env: Env, ui: UI, entries: list[Entry], limit: float
+) -> tuple[dict[tuple[str, str], Any], dict[str, Callable[[], Any]]]:
+    """One client a profile and provider (one connection pool each), and each job's poll."""
+    from imggen.dialects import DIALECTS
+    from imggen.run import core
+
+    clients: dict[tuple[str, str], Any] = {}
+    polls: dict[str, Callable[[], Any]] = {}
+    for e in entries:
+        where = (e.profile, e.base_url)
+        if where not in clients:
+            s = settings_for(e, env)
+            clients[where] = core.make_client(s, env, ui, core.RunOptions(timeout=limit))
+        polls[e.key] = functools.partial(_state, clients[where], DIALECTS[e.provider], e.ticket)
+    return clients, polls
+
+
+def _cadence(dialect: Any) -> Any:
+    """How often a job dialect's jobs may be polled (dialects/jobs/base.py)."""
+    return dialect.cadence
 
 
 def _state(client: Any, dialect: Any, ticket: Any) -> Any:
     """What one poll says of a job (no download)."""
-    return dialect.read(client.ask(dialect.poll(ticket)))
+    return dialect.read(client.ask(dialect.poll(ticket), poll=True))
 
 
 def cancel(env: Env, ui: UI, entry: Entry) -> str:

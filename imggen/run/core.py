@@ -201,7 +201,7 @@ def run(
     scratch = scratch or Scratch()  # batch passes its own, to clean up on interrupt
     landing = save.Landing(
         plan.targets,
-        record=lambda i: provenance(job, gw, i, _made_by(opts, landing.target_of(i))),
+        record=lambda i: _record(job, gw, i, _made_by(opts, landing.target_of(i)), jobs),
         scratch=scratch,
         limits=env.limits,
         force=opts.force,
@@ -220,7 +220,7 @@ def run(
             client, plan, landing, outcome, ui, job.partials, opts.jobs, (jobs, deadline)
         )
         ui.stop_progress()
-        errors += _save_all(files, job, plan, env, landing, outcome, on_saved)
+        errors += _save_all(files, job, plan, env, landing, outcome, on_saved, jobs)
         if jobs is not None:
             jobs.finish(outcome)
         if opts.save_partials and partials:
@@ -387,9 +387,10 @@ def _save_all(
     landing: save.Landing,
     outcome: Outcome,
     on_saved: Callable[[SavedImage], None] | None,
+    jobs: Any = None,
 ) -> list[ImggenError]:
     """Move each received image into place (its provenance is in already); the errors of
-    those that could not be."""
+    those that could not be. From a job provider, each names its job (for the history)."""
     errors: list[ImggenError] = []
     for path, index in files:
         target = landing.target_of(index)
@@ -405,12 +406,19 @@ def _save_all(
             continue
         finally:
             landing.discard(path)
+        saved = jobs.named(saved, index) if jobs is not None else saved
         outcome.saved.append(saved)
         verify.pixels(saved, plan.requested, plan.gateway.size_rule, outcome)
         verify.format(saved, job, outcome)
         if on_saved:
             on_saved(saved)
     return errors
+
+
+def _record(job: Job, gw: Gateway, i: int, batch: dict[str, str] | None, jobs: Any) -> Any:
+    """An image's record; from a job provider, naming its job (to trace an image to it)."""
+    record = provenance(job, gw, i, batch)
+    return jobs.stamp(record, i) if jobs is not None else record
 
 
 def _made_by(opts: RunOptions, target: targets.Target | None) -> dict[str, str] | None:

@@ -5,18 +5,15 @@ small bounded pool doing the polls and downloads: hundreds of jobs, a handful of
 result is downloaded the moment its job is done, since its URL expires.
 
 Provider specifics stay in the dialect (dialects/jobs/): this module knows only the JobDialect
-shape (build, accepted, poll, read, result, cancel, parse)."""
+shape (build, accepted, poll, read, result, cancel, parse) and its cadence."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
-import heapq
-import random
 import threading
-import time
 import uuid
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,8 +29,9 @@ from imggen.errors import (
 )
 from imggen.files import kept, save
 from imggen.files.ledger import Entry, Ledger, request_key
-from imggen.job import ImageInput, Job, JobState, Payload, Reply
+from imggen.job import HttpCall, ImageInput, Job, JobState, Payload, Reply, SavedImage
 from imggen.limits import Limits
+from imggen.run.polling import poll_loop as poll_loop  # batch/provider.py waits with it
 
 if TYPE_CHECKING:
     from imggen.env import Env
@@ -42,6 +40,10 @@ if TYPE_CHECKING:
     from imggen.run.send import Result
 
 Submitted = Callable[[Entry], None]
+
+# What `jobs wait`'s poll loop last heard of a job that is over, by ledger key: the run that
+# then collects it starts from that instead of asking again (run/collect.py sets it)
+HEARD: dict[str, JobState] = {}
 
 
 @dataclass
@@ -59,11 +61,29 @@ class JobContext:
     entries: list[Entry] = field(default_factory=list)  # this run's jobs, in call order
     collected: list[str] = field(default_factory=list)  # keys whose images arrived
     polls: int = 0
+    watch: bool = False  # follow the provider's status stream (one job waited on) while it works
+    made: dict[int, dict[str, str]] = field(default_factory=dict)  # image index -> its job
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _here: threading.local = field(default_factory=threading.local, repr=False)
 
     def polled(self) -> None:
         with self._lock:
             self.polls += 1
+
+    def stamp(self, record: dict[str, Any], index: int) -> dict[str, Any]:
+        """An image's record, naming the provider's job ({provider, id}) it is being
+        received from in this thread (noted for its index, for the history)."""
+        made: dict[str, str] | None = getattr(self._here, "job", None)
+        if made is not None:
+            with self._lock:
+                self.made[index] = made
+            record["job"] = made
+        return record
+
+    def named(self, saved: SavedImage, index: int | None) -> SavedImage:
+        """A saved image with its job as PROVIDER:ID, for the history."""
+        made = self.made.get(index) if index is not None else None
+        return dataclasses.replace(saved, job=f"{made['provider']}:{made['id']}") if made else saved
 
     def finish(self, outcome: Outcome) -> None:
         """Forget the collected jobs (their images are saved, or kept and named); report
@@ -145,6 +165,9 @@ def send_jobs(
     if ctx.no_wait:
         return []
     ui.describe(f"{plan.gateway.model}: waiting for {len(ctx.entries)} job(s)")
+    # one job just submitted: follow its status stream (hundreds would hold as many
+    # connections; a recorded one may be long done, and `jobs wait` has polled it already)
+    ctx.watch = len(ctx.entries) == 1 and not ctx.resume
     done = wait_all(
         client, plan.dialect, ctx, ui, landing=landing, limits=client.limits, deadline=deadline
     )
@@ -176,7 +199,7 @@ def submit_all(client: Any, plan: Plan, ui: UI, ctx: JobContext) -> list[Entry]:
             first += call.images
             continue
         dialect: Any = plan.dialect  # a JobDialect (dialects/jobs/base.py)
-        ticket = dialect.accepted(client.submit(call))
+        ticket = dialect.accepted(client.submit(_uploaded(client, dialect, call, ui)))
         entry = Entry(
             key=key,
             id=ticket.id,
@@ -204,14 +227,27 @@ def submit_all(client: Any, plan: Plan, ui: UI, ctx: JobContext) -> list[Entry]:
     return entries
 
 
+def _uploaded(client: Any, dialect: Any, call: HttpCall, ui: UI) -> HttpCall:
+    """The submit call with its large inputs uploaded first (its `files`, each named by the
+    placeholder its URL replaces in the body), or as it is when it has none."""
+    urls: dict[str, str] = {}
+    for part in call.files:
+        ui.debug(f"uploading {part.filename} ({len(part.data)} bytes) to {dialect.name}")
+        urls[part.field] = dialect.uploaded(client.submit(dialect.upload(part)))
+
+    def put(value: Any) -> Any:
+        if isinstance(value, str):
+            return urls.get(value, value)
+        if isinstance(value, list):
+            return [put(v) for v in value]
+        if isinstance(value, dict):
+            return {k: put(v) for k, v in value.items()}
+        return value
+
+    return dataclasses.replace(call, json=put(call.json), files=()) if urls else call
+
+
 Done = tuple[Reply, list[tuple[Path, Payload]], list[ImggenError]]
-
-
-@dataclass(order=True)
-class _Due:
-    at: float
-    key: str = field(compare=False)
-    delay: float = field(compare=False)
 
 
 def wait_all(
@@ -224,92 +260,30 @@ def wait_all(
     limits: Limits,
     deadline: float,
 ) -> dict[str, Done | ImggenError]:
-    """Wait on every job of the context from one loop (poll_loop); a finished job's images
-    are fetched at once by the same pool. Jobs still waiting at the deadline fail with
-    DeadlineExceeded naming them (they stay recorded, to collect later)."""
+    """Wait on every job of the context from one loop (run/polling.poll_loop, at the
+    provider's cadence); a finished job's images are fetched at once by the same pool. Jobs
+    still waiting at the deadline fail with DeadlineExceeded naming them (they stay recorded,
+    to collect later)."""
+    from imggen.run.polling import schedule
+
     by_key = {e.key: e for e in ctx.entries}
     polls: dict[str, Callable[[], Any]] = {
         key: functools.partial(_poll, client, dialect, entry, landing, ctx, ui)
         for key, entry in by_key.items()
     }
-    # a resumed job may be long done: ask about it at once
-    first = 0.0 if ctx.resume else limits.poll_first
+    boards = schedule(
+        ((e.key, e.provider, e.base_url, dialect.cadence) for e in ctx.entries), limits
+    )
     return poll_loop(
         polls,
+        schedule=boards,
         limits=limits,
         deadline=deadline,
-        first=first,
+        first=0.0 if ctx.resume else None,  # a resumed job may be long done: ask at once
         late=lambda key: _late(by_key[key]),
         stop=client.close,
+        tell=ui.debug,
     )
-
-
-def poll_loop(
-    polls: dict[str, Callable[[], Any]],
-    *,
-    limits: Limits,
-    deadline: float,
-    first: float,
-    late: Callable[[str], ImggenError],
-    stop: Callable[[], None],
-    on_over: Callable[[str, Any], None] | None = None,
-) -> dict[str, Any]:
-    """Call each job's poll until it returns something other than a JobState still waiting
-    (or raises an ImggenError), from this one thread: at most limits.poll_workers polls in
-    flight, each job's next poll backing off (x1.5 up to limits.poll_cap) with jitter, so
-    hundreds of jobs cost a handful of threads. Past the deadline, `late(key)` for each job
-    left. On an interrupt `stop()` ends in-flight polls and the interrupt goes on."""
-    out: dict[str, Any] = {}
-    due = [_Due(time.monotonic() + _jitter(first) * 0.5, k, max(first, 0.5)) for k in polls]
-    heapq.heapify(due)
-    width = max(1, min(limits.poll_workers, len(polls)))
-    pool = ThreadPoolExecutor(max_workers=width, thread_name_prefix="imggen-poll")
-    flying: dict[Future[Any], _Due] = {}
-
-    def over(key: str, result: Any) -> None:
-        out[key] = result
-        if on_over is not None:
-            on_over(key, result)
-
-    try:
-        while due or flying:
-            now = time.monotonic()
-            if now > deadline:
-                for item in [*due, *flying.values()]:
-                    over(item.key, late(item.key))
-                break
-            while due and due[0].at <= now and len(flying) < width:
-                item = heapq.heappop(due)
-                flying[pool.submit(polls[item.key])] = item
-            soonest = due[0].at - now if due and len(flying) < width else 0.2
-            pause = max(0.01, min(soonest, 0.2))  # short: signals reach the main thread
-            if flying:
-                finished, _ = wait(list(flying), timeout=pause, return_when=FIRST_COMPLETED)
-            else:
-                finished = set()
-                time.sleep(pause)
-            for future in finished:
-                item = flying.pop(future)
-                try:
-                    got = future.result()
-                except ImggenError as exc:
-                    over(item.key, exc)
-                    continue
-                if isinstance(got, JobState) and not got.over:  # ask again later, less often
-                    delay = min(limits.poll_cap, item.delay * 1.5)
-                    heapq.heappush(due, _Due(time.monotonic() + _jitter(delay), item.key, delay))
-                else:
-                    over(item.key, got)
-    except BaseException:
-        stop()  # in-flight polls fail at once; their jobs stay recorded
-        pool.shutdown(wait=False, cancel_futures=True)
-        raise
-    pool.shutdown(wait=True)
-    return out
-
-
-def _jitter(delay: float) -> float:
-    return delay * random.uniform(0.75, 1.25)
 
 
 def _poll(
@@ -317,16 +291,20 @@ def _poll(
 ) -> JobState | Done:
     """One poll of one job; when it is done, its output read and its images fetched.
     Raises the error that ends this job."""
-    ticket = entry.ticket
+    ticket, watched = entry.ticket, HEARD.pop(entry.key, None)
     try:
-        state: JobState = dialect.read(client.ask(dialect.poll(ticket)))
+        watched = watched or (_watched(client, dialect, entry, ctx, ui) if ctx.watch else None)
+        state = watched or dialect.read(client.ask(dialect.poll(ticket), poll=True))
+    except DeadlineExceeded:  # still waiting when --timeout ran out: say so, naming the job
+        raise _late(entry) from None
     except GatewayRefused as exc:
         if exc.status not in (404, 410):
             raise
         # the provider no longer knows the job (its data removed): given up, like a failure
         state = JobState("failed", error=f"the provider no longer knows it ({exc.message})")
     ctx.polled()
-    _tell(ui, entry, state)
+    if watched is None:  # a stream told each state as it came
+        _tell(ui, entry, state)
     if state.state in ("queued", "running"):
         return state
     if state.state != "done":
@@ -339,13 +317,52 @@ def _poll(
     return _fetch(client, entry, reply, landing, ctx)
 
 
+def _watched(client: Any, dialect: Any, entry: Entry, ctx: JobContext, ui: UI) -> JobState | None:
+    """The job's state once its status stream said it is over; None where the provider has
+    no stream or it ended early (from then on this job is polled)."""
+    call = dialect.watch(entry.ticket)
+    if call is None:
+        ctx.watch = False
+        return None
+    from imggen.wire.watch import watch
+
+    seen: list[JobState] = []
+
+    def event(doc: Any) -> bool:
+        seen.append(dialect.read(doc))
+        _tell(ui, entry, seen[-1])
+        return seen[-1].over
+
+    if watch(client, call, event):
+        return seen[-1]
+    ctx.watch = False
+    return None
+
+
 def _fetch(client: Any, entry: Entry, reply: Reply, landing: save.Landing, ctx: JobContext) -> Done:
     """A done job's images, downloaded now (their URLs expire): an expired one is its own
     error naming the job, which stays recorded for `imggen jobs wait`."""
-    from imggen.run.send import materialize
-
     files: list[tuple[Path, Payload]] = []
     failed: list[ImggenError] = []
+    ctx._here.job = {"provider": entry.provider, "id": entry.id}  # each image's record names it
+    try:
+        _download(client, entry, reply, landing, ctx, files, failed)
+    finally:
+        ctx._here.job = None
+    return reply, files, failed
+
+
+def _download(
+    client: Any,
+    entry: Entry,
+    reply: Reply,
+    landing: save.Landing,
+    ctx: JobContext,
+    files: list[tuple[Path, Payload]],
+    failed: list[ImggenError],
+) -> None:
+    from imggen.run.send import materialize
+
     for p in reply.images[: entry.images]:
         try:
             files.append((materialize(p, client, landing), p))
@@ -364,7 +381,6 @@ def _fetch(client: Any, entry: Entry, reply: Reply, landing: save.Landing, ctx: 
             failed.append(exc)
         except OSError as exc:
             failed.append(kept.os_error(exc, landing.spool))
-    return reply, files, failed
 
 
 def _tell(ui: UI, entry: Entry, state: JobState) -> None:

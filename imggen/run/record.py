@@ -76,7 +76,7 @@ def log(
             estimate=guess,
             currency=outcome.currency
             or (guessed.currency if guessed and guess is not None else None),
-            job=made,
+            job=" ".join(filter(None, [made, s.job])) or None,  # batch job, provider's job
             provenance=level(job, opts),
         )
         for s in outcome.saved

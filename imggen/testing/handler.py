@@ -295,6 +295,17 @@ class Handler(BaseHTTPRequestHandler):
         if reply.pieces is None:
             payload = reply.body
             self.send_header("Content-Length", str(len(payload)))
+        elif not isinstance(reply.pieces, list):  # made as it goes (a job's status stream)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            for piece in reply.pieces:
+                if gw._stop.is_set():
+                    raise Abort
+                self.wfile.write(b"%x\r\n%b\r\n" % (len(piece), piece))
+                self.wfile.flush()
+            self.wfile.write(b"0\r\n\r\n")
+            return
         else:
             pieces = [b"%x\r\n%b\r\n" % (len(p), p) for p in reply.pieces if p] + [b"0\r\n\r\n"]
             payload = b"".join(pieces)

@@ -8,6 +8,8 @@ pipeline rehearses trouble with, and counters it can read:
 - ``url_ttl``: result URLs stop working this many seconds after each poll hands them out
   (polling again hands out fresh ones, as long as the provider keeps the job);
   ``expire_next``: the next N result URLs handed out are dead already
+- ``poll_rate``: polls a second each provider answers (a burst of a second's worth); beyond
+  it a poll gets the provider's 429 (``limited`` counts them)
 - ``submissions`` / ``polls``: per provider, every submit and poll it answered (also served as
   JSON at GET /__imggen/jobs), so a test can prove a resumed run paid once.
 
@@ -15,6 +17,7 @@ Result files are served at /jobfiles/NAME?exp=T (no key, as providers' CDNs)."""
 
 from __future__ import annotations
 
+import math
 import secrets
 import threading
 import time
@@ -61,8 +64,12 @@ class JobStore:
     refuse_next: int = 0
     url_ttl: float | None = None
     expire_next: int = 0
+    poll_rate: float | None = None
     submissions: Counter[str] = field(default_factory=Counter)
     polls: Counter[str] = field(default_factory=Counter)
+    limited: Counter[str] = field(default_factory=Counter)
+    uploads: dict[str, int] = field(default_factory=dict)  # Replicate's files API: id -> size
+    _buckets: dict[str, tuple[float, float]] = field(default_factory=dict)  # tokens, when
     jobs: dict[str, FakeJob] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -87,6 +94,22 @@ class JobStore:
             self.jobs[job.id] = job
             return job
 
+    def admit(self, provider: str, refuse: Any) -> None:
+        """Let one poll of `provider` through its rate (poll_rate), or raise the HTTPError
+        `refuse(seconds until one may go)` gives: the provider's own 429."""
+        if not self.poll_rate:
+            return
+        with self.lock:
+            now = time.monotonic()
+            burst = max(1.0, self.poll_rate)
+            tokens, then = self._buckets.get(provider, (burst, now))
+            tokens = min(burst, tokens + (now - then) * self.poll_rate)
+            if tokens < 1:
+                self._buckets[provider] = (tokens, now)
+                self.limited[provider] += 1
+                raise refuse(max(1, math.ceil((1 - tokens) / self.poll_rate)))
+            self._buckets[provider] = (tokens - 1, now)
+
     def find(self, job_id: str, provider: str) -> FakeJob:
         with self.lock:
             job = self.jobs.get(job_id)
@@ -94,10 +117,11 @@ class JobStore:
             raise HTTPError(error_reply(404, f"Request {job_id} not found", code="not_found"))
         return job
 
-    def state(self, job: FakeJob) -> tuple[str, int | None]:
-        """(queued | running | done | failed | cancelled | refused, queue position)."""
+    def state(self, job: FakeJob, *, counted: bool = True) -> tuple[str, int | None]:
+        """(queued | running | done | failed | cancelled | refused, queue position); counted
+        as a poll unless said (a status stream's later looks)."""
         with self.lock:
-            self.polls[job.provider] += 1
+            self.polls[job.provider] += int(counted)
             age = time.monotonic() - job.created
             if job.fate == "cancelled" and job.id in self.jobs and age >= self.queue_seconds:
                 return "cancelled", None
@@ -146,6 +170,7 @@ class JobStore:
             return {
                 "submissions": dict(self.submissions),
                 "polls": dict(self.polls),
+                "limited": dict(self.limited),
                 "jobs": len(self.jobs),
             }
 
@@ -199,6 +224,7 @@ SWITCHES = (
     ("--job-refuse", "refuse_next", int, "the next N jobs are refused by moderation"),
     ("--job-url-ttl", "url_ttl", float, "result URLs expire SECONDS after a poll hands them out"),
     ("--job-expire", "expire_next", int, "the next N result URLs handed out are expired"),
+    ("--job-poll-rate", "poll_rate", float, "polls a second each provider answers; 429 beyond"),
 )
 
 
@@ -210,7 +236,7 @@ def add_arguments(cli: Any) -> None:
         "/bfl/v1; GET /__imggen/jobs counts submissions and polls",
     )
     for flag, name, kind, text in SWITCHES:
-        unit = "SECONDS" if kind is float else "N"
+        unit = "N" if kind is int or name == "poll_rate" else "SECONDS"
         group.add_argument(flag, dest=name, type=kind, default=None, metavar=unit, help=text)
 
 

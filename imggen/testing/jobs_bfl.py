@@ -23,11 +23,19 @@ _STATUS = {
 }
 
 
+def _throttled(seconds: int) -> HTTPError:
+    """Black Forest Labs' 429 (black-forest-labs/skills references/rate-limiting.md): body
+    `retry_after` and a Retry-After header."""
+    body = {"error": "rate_limit_exceeded", "message": "Too many requests", "retry_after": seconds}
+    return HTTPError(json_reply(429, body, {"Retry-After": str(seconds)}))
+
+
 def route(gw: FakeGateway, rec: Recorded, path: str, fault: Fault | None) -> Reply:
     parts = path[len(PREFIX) :].strip("/").split("/")
     if parts and parts[0] == "v1":
         parts = parts[1:]
     if parts == ["get_result"] and rec.method == "GET":
+        store(gw).admit("bfl", _throttled)
         job_id = rec.query.get("id", "")
         try:
             job = store(gw).find(job_id, "bfl")

@@ -4,10 +4,13 @@
 
 from __future__ import annotations
 
+import json
+import time
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from imggen.testing.jobs import detail, size_of, store
-from imggen.testing.protocol import Fault, Look, Recorded, Reply, json_reply
+from imggen.testing.jobs import FakeJob, detail, size_of, store
+from imggen.testing.protocol import Fault, HTTPError, Look, Recorded, Reply, json_reply
 
 if TYPE_CHECKING:
     from imggen.testing.server import FakeGateway
@@ -22,6 +25,7 @@ _NAMED = {
     "landscape_16_9": (1024, 576),
 }
 _STATUS = {"queued": "IN_QUEUE", "running": "IN_PROGRESS"}
+STREAM_MOST = 600.0  # seconds a status stream stays open at the most
 
 
 def route(gw: FakeGateway, rec: Recorded, path: str, fault: Fault | None) -> Reply:
@@ -64,6 +68,47 @@ def _submit(gw: FakeGateway, rec: Recorded, parts: list[str]) -> Reply:
     )
 
 
+def _throttled(seconds: int) -> HTTPError:
+    """fal's 429: a FastAPI `detail`, with Retry-After (fal documents no poll rate; the shape
+    is its error reference's)."""
+    reply = json_reply(429, {"detail": "Rate limit exceeded"}, {"Retry-After": str(seconds)})
+    return HTTPError(reply)
+
+
+def _status(gw: FakeGateway, job: FakeJob, *, counted: bool = True) -> dict[str, object]:
+    """What GET .../status answers now."""
+    state, position = store(gw).state(job, counted=counted)
+    doc: dict[str, object] = {"status": _STATUS.get(state, "COMPLETED"), "request_id": job.id}
+    if state == "queued":
+        doc["queue_position"] = position
+    if state in ("failed", "refused", "cancelled"):
+        doc["error"] = {"failed": "the model crashed", "refused": "content policy"}.get(
+            state, "the request was cancelled"
+        )
+        doc["error_type"] = "content_policy_violation" if state == "refused" else state
+    return doc
+
+
+def _stream(gw: FakeGateway, job: FakeJob) -> Iterator[bytes]:
+    """GET .../status/stream (fal.ai/docs/inference-api/queue/status-stream): each status as
+    an event when it changes, a comment every 15 s, closed after COMPLETED; bounded by
+    STREAM_MOST seconds and the gateway's stop."""
+    last: dict[str, object] | None = None
+    began = quiet = time.monotonic()
+    while time.monotonic() - began < STREAM_MOST:
+        doc = _status(gw, job, counted=last is None)  # the stream counts as one poll
+        if doc != last:
+            yield b"data: " + json.dumps(doc).encode() + b"\n\n"
+            last, quiet = doc, time.monotonic()
+        if doc["status"] == "COMPLETED":
+            return
+        if time.monotonic() - quiet >= 15:
+            yield b": keep-alive\n\n"
+            quiet = time.monotonic()
+        if not gw.sleep(0.1):
+            return
+
+
 def _request(gw: FakeGateway, rec: Recorded, app: str, rest: list[str]) -> Reply:
     jobs = store(gw)
     job = jobs.find(rest[0], "fal")
@@ -72,17 +117,14 @@ def _request(gw: FakeGateway, rec: Recorded, app: str, rest: list[str]) -> Reply
         if jobs.cancel(job):
             return json_reply(202, {"status": "CANCELLATION_REQUESTED"})
         return json_reply(400, {"status": "ALREADY_COMPLETED"})
-    state, position = jobs.state(job)
     if what == "status":
-        doc: dict[str, object] = {"status": _STATUS.get(state, "COMPLETED"), "request_id": job.id}
-        if state == "queued":
-            doc["queue_position"] = position
-        if state in ("failed", "refused", "cancelled"):
-            doc["error"] = {"failed": "the model crashed", "refused": "content policy"}.get(
-                state, "the request was cancelled"
-            )
-            doc["error_type"] = "content_policy_violation" if state == "refused" else state
+        jobs.admit("fal", _throttled)
+        if rest[2:] == ["stream"] and rec.method == "GET":
+            return Reply(200, {"Content-Type": "text/event-stream"}, pieces=_stream(gw, job))
+    if what == "status":
+        doc = _status(gw, job)
         return json_reply(200 if doc["status"] == "COMPLETED" else 202, doc)
+    state = jobs.state(job)[0]
     if what:
         raise detail(404, f"Not found: {what}")
     if state in ("queued", "running"):

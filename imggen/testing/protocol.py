@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -139,7 +140,8 @@ class Reply:
     status: int
     headers: dict[str, str]
     body: bytes = b""
-    pieces: list[bytes] | None = None  # streamed (chunked) reply, one chunk per piece
+    # streamed (chunked) reply, one chunk per piece; an iterator is sent as it makes them
+    pieces: list[bytes] | Iterator[bytes] | None = None
 
 
 def json_reply(status: int, obj: Any, headers: dict[str, str] | None = None) -> Reply:

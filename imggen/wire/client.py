@@ -24,6 +24,7 @@ from imggen.wire.download import Downloader
 from imggen.wire.inflate import decoded
 from imggen.wire.multipart import multipart
 from imggen.wire.pace import reading
+from imggen.wire.polls import PollLimited
 from imggen.wire.replies import ReplyParser
 from imggen.wire.retry import Pacer, Retrier, RetryLater
 from imggen.wire.session import Progress, Session
@@ -198,7 +199,7 @@ class Client:
         (429): a submit that may have reached it may have been accepted, and it bills."""
         url = self._own(call.path)
         body = call if call.files or call.form else call.json
-        return self._small(call.method, url, body, f"{call.method} {call.path}", once=True)
+        return self._small(call.method, url, body, f"{call.method} {call.path}", mode="once")
 
     def fetch_to(self, path: str, out: Any) -> int:
         """An authenticated GET of a file the provider keeps (a batch's output), written to
@@ -232,11 +233,13 @@ class Client:
         except ImggenError as exc:
             raise self._scrub(exc) from exc.__cause__
 
-    def ask(self, call: HttpCall) -> Any:
+    def ask(self, call: HttpCall, *, poll: bool = False) -> Any:
         """A job's poll, result or cancel request (a URL on the provider's own site), with
-        retries: asking about a job never starts another."""
+        retries: asking about a job never starts another. A `poll` answered 429 raises
+        PollLimited (its Retry-After): wire/polls.py holds all of that provider's polls."""
         url = self._own(call.path)
-        return self._small(call.method, url, call.json, f"{call.method} {_path_of(url)}")
+        what = f"{call.method} {_path_of(url)}"
+        return self._small(call.method, url, call.json, what, mode="poll" if poll else "")
 
     def _own(self, path: str) -> str:
         """The URL a job call goes to: a path joined to the base URL, or a URL the provider
@@ -252,7 +255,7 @@ class Client:
             )
         return path
 
-    def _small(self, method: str, url: str, body: Any, what: str, *, once: bool = False) -> Any:
+    def _small(self, method: str, url: str, body: Any, what: str, *, mode: str = "") -> Any:
         def attempt(delivered: list[bool]) -> Any:
             headers = {**self._auth(), "Accept": "application/json"}
             kwargs: dict[str, Any] = {}
@@ -274,8 +277,10 @@ class Client:
                     raw = read_capped(resp, self.limits.small_json_cap)
                     return replies.parse_small(raw, resp.status_code)
             except RetryLater as exc:
-                if once and exc.reached and exc.error.status != 429:
+                if mode == "once" and exc.reached and exc.error.status != 429:
                     raise _maybe_accepted(exc.error) from None
+                if mode == "poll" and exc.error.status == 429:
+                    raise PollLimited(exc.wait) from None
                 raise
 
         try:

@@ -135,6 +135,13 @@ def test_no_wait_prints_ids_and_jobs_wait_collects(fake: FakeGateway, tmp_path: 
     ]
     assert fake.jobs.submissions["replicate"] == 2
     assert ledger(tmp_path) == []
+    # each image names the provider's job it came from: in its record and in the history
+    seen = run(["inspect", "fox-1.png", "fox-2.png", "--json"], env, tmp_path)
+    named = [f["record"]["job"] for f in json.loads(seen.stdout)["files"]]
+    assert sorted(j["id"] for j in named) == sorted(ids)
+    assert {j["provider"] for j in named} == {"replicate"}
+    logged = json.loads(run(["log", "--json"], env, tmp_path).stdout)["entries"]
+    assert sorted(e["job"] for e in logged) == sorted(f"replicate:{i}" for i in ids)
 
 
 def test_no_wait_json_and_batch_no_wait_then_batch_collects(
@@ -156,6 +163,14 @@ def test_no_wait_json_and_batch_no_wait_then_batch_collects(
     assert got.returncode == 0, got.stderr
     assert fake.jobs.submissions["fal"] == 4  # collected, not submitted again
     assert all(complete_png(tmp_path / f"b{i}.png") for i in range(3))
+    # the results line and each image's record name the same provider job
+    lines = [json.loads(line) for line in (tmp_path / "m.results.jsonl").read_text().splitlines()]
+    ids = {
+        line["output"].rsplit("/", 1)[-1]: line["job_ids"] for line in lines if "job_ids" in line
+    }
+    seen = json.loads(run(["inspect", "b0.png", "--json"], env, tmp_path).stdout)["files"][0]
+    assert [seen["record"]["job"]["id"]] == ids["b0.png"]
+    assert seen["record"]["batch"]  # and the batch job, as before
 
 
 def test_no_wait_is_refused_where_nothing_is_a_job(fake: FakeGateway, tmp_path: Path) -> None:
@@ -334,3 +349,84 @@ def test_images_collected_by_jobs_wait_count_as_the_manifests_own(
     assert again.returncode == 0, again.stderr
     assert b"2 skipped" in again.stderr and len(fake.requests) == before
     assert fake.jobs.submissions["bfl"] == 3
+
+
+def _noise_png(path: Path, side: int) -> None:
+    """A PNG of random pixels, stored uncompressed: `side`² x 3 bytes and more."""
+    import struct
+    import zlib
+
+    raw = b"".join(b"\x00" + os.urandom(side * 3) for _ in range(side))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    head = struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0)
+    body = chunk(b"IHDR", head) + chunk(b"IDAT", zlib.compress(raw, 0)) + chunk(b"IEND", b"")
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + body)
+
+
+def test_replicate_uploads_an_input_over_1mb_and_inlines_a_small_one(
+    fake: FakeGateway, tmp_path: Path
+) -> None:
+    """Replicate takes data URIs under 1 MB; a larger input goes up first through its files
+    API and the prediction names the File's URL (the offline Replicate refuses a files URL it
+    never stored)."""
+    _noise_png(tmp_path / "big.png", 700)  # ~1.4 MB
+    _noise_png(tmp_path / "small.png", 64)
+    env = {**job_env(fake, "replicate"), "IMGGEN_MODEL": "black-forest-labs/flux-kontext-pro"}
+    done = run(["edit", "big.png", "small.png", "blend them", "-o", "out.png"], env, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert complete_png(tmp_path / "out.png")
+    uploads = [r for r in fake.requests if r.path == "/replicate/v1/files"]
+    (submit,) = [r for r in fake.requests if r.path.endswith("/predictions")]
+    assert len(uploads) == 1 and uploads[0].method == "POST"
+    big, small = submit.json["input"]["input_images"]
+    assert big.startswith(fake.url + "/replicate/v1/files/")
+    assert small.startswith("data:image/png;base64,")
+
+
+def test_one_fal_job_is_followed_on_its_status_stream_many_are_polled(
+    fake: FakeGateway, tmp_path: Path
+) -> None:
+    """Waiting on one fal job holds its status stream (no polls); waiting on several polls
+    them from one loop (no stream a job)."""
+    fake.jobs.queue_seconds, fake.jobs.run_seconds = 1.5, 1.0
+    env = job_env(fake, "fal")
+    one = run(["generate", "a fox", "-o", "one.png", "-v"], env, tmp_path)
+    assert one.returncode == 0, one.stderr
+    asked = [r.path.rsplit("/", 2)[-2:] for r in fake.requests if "/requests/" in r.path]
+    assert ["status", "stream"] in asked and not any(a[-1] == "status" for a in asked)
+    assert b"queued" in one.stderr and b"running" in one.stderr  # each state as it came
+    fake.requests.clear()
+    many = run(["generate", "a fox", "-n", "2", "-o", "two.png"], env, tmp_path)
+    assert many.returncode == 0, many.stderr  # fal makes -n 2 in one job: one stream
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text(
+        "".join(json.dumps({"prompt": f"p{i}", "output": f"m{i}.png"}) + "\n" for i in range(3))
+    )
+    assert run(["batch", str(manifest), "--no-wait"], env, tmp_path).returncode == 0
+    fake.requests.clear()
+    waited = run(["jobs", "wait"], env, tmp_path)
+    assert waited.returncode == 0, waited.stderr
+    paths = [r.path for r in fake.requests]
+    assert not any(p.endswith("/stream") for p in paths)
+    assert any(p.endswith("/status") for p in paths)
+
+
+def test_an_interrupt_ends_a_status_stream_at_once(fake: FakeGateway, tmp_path: Path) -> None:
+    """A status stream waits for the provider's next event (a comment every 15 s): SIGINT
+    must not wait for it. Exit 130 well within a second or two; the job stays recorded."""
+    import signal
+    import time
+
+    fake.jobs.queue_seconds = 60.0
+    proc = start(["generate", "a fox", "-o", "fox.png"], job_env(fake, "fal"), tmp_path)
+    wait_for(lambda: any(r.path.endswith("/status/stream") for r in fake.requests))
+    began = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    proc.communicate(timeout=30)
+    assert proc.returncode == 130
+    assert time.monotonic() - began < 5
+    assert len(ledger(tmp_path)) == 1

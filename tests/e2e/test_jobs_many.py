@@ -11,6 +11,8 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
 from imggen.testing import FakeGateway
 from tests.conftest import SENTINEL_KEY, imggen_exe
 from tests.e2e import complete_png, subprocess_env
@@ -90,3 +92,50 @@ def test_two_hundred_jobs_one_process_bounded_threads_and_memory(
     assert threads <= 24  # the poll pool and the runtime's own, not one per job
     assert polls <= JOBS * 8  # backed off: a few polls a job over a 3 s queue
     assert peak_rss < 256 * 1024  # KiB
+
+
+@pytest.mark.parametrize("provider", ["fal", "replicate", "bfl"])
+def test_polls_answered_429_are_honoured_and_every_job_collected(
+    fake: FakeGateway, tmp_path: Path, provider: str
+) -> None:
+    """The gateway answers 3 polls a second per provider and 429s beyond (fal and Black
+    Forest Labs with Retry-After, Replicate only in words): imggen holds every poll of the
+    provider after a 429 instead of retrying each alone, so 429s stay a fraction of the polls
+    and every job is collected."""
+    from tests.e2e.test_jobs import job_env
+
+    env = job_env(fake, provider)
+    jobs = 12
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text(
+        "".join(
+            json.dumps({"prompt": f"p{i}", "output": f"o/{i:02d}.png", "size": "512"}) + "\n"
+            for i in range(jobs)
+        )
+    )
+    fake.jobs.queue_seconds = 2.0
+    fake.jobs.poll_rate = 3.0
+    submit = subprocess.run(
+        [*imggen_exe(), "batch", str(manifest), "--no-wait"],
+        env=subprocess_env(env),
+        cwd=tmp_path,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert submit.returncode == 0, submit.stderr[-2000:]
+    waited = subprocess.run(
+        [*imggen_exe(), "jobs", "wait", "-v"],
+        env=subprocess_env(env),
+        cwd=tmp_path,
+        capture_output=True,
+        timeout=180,
+        check=False,
+    )
+    assert waited.returncode == 0, waited.stderr[-2000:]
+    assert all(complete_png(tmp_path / "o" / f"{i:02d}.png") for i in range(jobs))
+    limited, polls = fake.jobs.limited[provider], fake.jobs.polls[provider]
+    print(f"\n{provider}: {polls} polls answered, {limited} answered 429")
+    assert fake.jobs.submissions[provider] == jobs
+    assert 2 * limited <= polls  # held after each 429 instead of hammering
+    assert limited and b"a poll was answered 429" in waited.stderr  # said under -v

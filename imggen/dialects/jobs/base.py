@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import abc
 import base64
+import hashlib
 from typing import Any
 
 from imggen.dialects.base import refused
 from imggen.errors import GatewayFailed, UsageError
-from imggen.job import Gateway, HttpCall, Job, JobState, Reply, Ticket
+from imggen.job import Cadence, FilePart, Gateway, HttpCall, Job, JobState, Reply, Ticket
 from imggen.sizes import Resolved
 
 TIER_SIDE = {"512": 512, "1K": 1024, "2K": 2048, "4K": 4096}
@@ -30,6 +31,9 @@ class JobDialect(abc.ABC):
     formats: tuple[str, ...] = ("png", "jpeg")
     takes: frozenset[str] = frozenset()
     is_job = True
+    # how often its jobs may be polled (wire/polls.py): each provider's module says, with the
+    # provider's documented guidance as its source
+    cadence = Cadence(first=1.0, least=1.0, most=15.0, factor=1.5, rate=10.0, jitter=0.2)
 
     @abc.abstractmethod
     def build(self, job: Job, gw: Gateway, res: Resolved, *, stream: bool) -> list[HttpCall]:
@@ -54,6 +58,20 @@ class JobDialect(abc.ABC):
         """The request that cancels a job; None when the provider has none."""
         return None
 
+    def watch(self, ticket: Ticket) -> HttpCall | None:
+        """A status stream to follow instead of polling one job (server-sent events, each a
+        poll reply that read() understands); None when the provider has none."""
+        return None
+
+    def upload(self, part: FilePart) -> HttpCall:
+        """The request that uploads an input too large to inline (a submit call's `files`,
+        each named by the placeholder its body holds); uploaded() reads its URL."""
+        raise GatewayFailed(f"{self.name} takes no uploads")
+
+    def uploaded(self, body: Any) -> str:
+        """The URL an upload's reply gives the file, to put in the submit's body."""
+        raise GatewayFailed(f"{self.name} takes no uploads")
+
     @abc.abstractmethod
     def parse(self, body: Any) -> Reply:
         """A finished job's output (the result request's reply) as images."""
@@ -62,8 +80,18 @@ class JobDialect(abc.ABC):
         return self.parse(body)
 
 
-def submit_call(path: str, body: dict[str, Any], images: int = 1) -> HttpCall:
-    return HttpCall("POST", path, json=body, images=images, job=True)
+def submit_call(
+    path: str, body: dict[str, Any], images: int = 1, uploads: tuple[FilePart, ...] = ()
+) -> HttpCall:
+    """A job's submit; `uploads`: inputs sent first (JobDialect.upload), each FilePart's field
+    the placeholder its URL replaces in the body."""
+    return HttpCall("POST", path, json=body, images=images, job=True, files=uploads)
+
+
+def placeholder(img: Any) -> str:
+    """What stands in a submit's body for an input uploaded first: stable (the request's key in
+    the job ledger is made from the body), naming the image by its digest."""
+    return f"imggen-upload:{img.sha256 or hashlib.sha256(img.data).hexdigest()}"
 
 
 def no_ticket(body: Any, provider: str) -> GatewayFailed:

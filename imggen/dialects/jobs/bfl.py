@@ -26,7 +26,7 @@ from imggen.dialects.jobs.base import (
 )
 from imggen.dialects.presetdata import ModelInfo, Preset
 from imggen.errors import UsageError
-from imggen.job import Gateway, HttpCall, Job, JobState, Reply, Ticket
+from imggen.job import Cadence, Gateway, HttpCall, Job, JobState, Reply, Ticket
 from imggen.sizes import Resolved
 
 _MODERATED = ("Request Moderated", "Content Moderated")
@@ -34,6 +34,12 @@ _MODERATED = ("Request Moderated", "Content Moderated")
 
 class Bfl(JobDialect):
     name = "bfl"
+    # Black Forest Labs' own client polls from 1 s growing x1.5 to 5 s
+    # (black-forest-labs/skills references/code-examples/python-client.py, _poll); its limit
+    # is on active tasks (24 at once, 6 for Kontext Max; 429 "Too many concurrent requests"
+    # with retry_after, references/rate-limiting.md), with no poll rate given: 10 polls a
+    # second over all jobs, and a gap never over 5 s, since results expire 10 minutes after.
+    cadence = Cadence(first=1.0, least=1.0, most=5.0, factor=1.5, rate=10.0, jitter=0.2)
     formats = ("png", "jpeg")
     takes = frozenset({"aspect", "size", "format", "seed", "refs", "inputs"})  # and -n
 

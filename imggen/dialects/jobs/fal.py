@@ -26,7 +26,7 @@ from imggen.dialects.jobs.base import (
     text,
 )
 from imggen.dialects.presetdata import ModelInfo, Preset
-from imggen.job import Gateway, HttpCall, Job, JobState, Reply, Ticket
+from imggen.job import Cadence, Gateway, HttpCall, Job, JobState, Reply, Ticket
 from imggen.sizes import Resolved
 
 # --aspect with the 1K tier (or no --size) as fal's named sizes; anything else as pixels
@@ -42,6 +42,14 @@ _NAMED = {
 
 class Fal(JobDialect):
     name = "fal"
+    # fal limits how many requests *run* at once, not how often one asks: "Requests are never
+    # rejected due to concurrency limits" and queued ones do not count
+    # (docs.fal.ai/documentation/model-apis/concurrency-limits); its own client polls every
+    # 0.5 s by default (fal-ai/fal-js queue.ts, DEFAULT_POLL_INTERVAL), one loop a job. No
+    # poll rate is documented: imggen keeps to 0.5 s at the least per job and 50 polls a
+    # second over all of them (Replicate's documented 3,000 a minute, as a yardstick), gaps
+    # growing to 5 s (as Black Forest Labs' client's), and a 429's Retry-After honoured.
+    cadence = Cadence(first=1.0, least=0.5, most=5.0, factor=1.5, rate=50.0, jitter=0.2)
     formats = ("png", "jpeg")
     takes = frozenset({"aspect", "size", "format", "seed", "refs", "inputs"})  # and -n
 
@@ -90,6 +98,15 @@ class Fal(JobDialect):
         if status in ("CANCELLED", "CANCELED"):
             return JobState("cancelled")
         return JobState("running")
+
+    def watch(self, ticket: Ticket) -> HttpCall | None:
+        # GET .../requests/{id}/status/stream: each status as an SSE event, closed after
+        # COMPLETED (fal.ai/docs/inference-api/queue/status-stream). fal's own client still
+        # polls by default "until status streaming is stable and faster" (fal-js queue.ts):
+        # imggen follows the stream for a single job's wait only, falling back to polls if
+        # it breaks, since a stream holds a connection (and a thread here) per job.
+        path = ticket.poll.split("?", 1)[0]
+        return HttpCall("GET", path + "/stream") if path.endswith("/status") else None
 
     def cancel(self, ticket: Ticket) -> HttpCall | None:
         return HttpCall("PUT", ticket.cancel) if ticket.cancel else None

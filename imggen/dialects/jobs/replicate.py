@@ -7,7 +7,8 @@ goes the preset's way (auth "bearer"; wire/auth.py sends it).
 Sources (shared/references/providers-beyond-openai.md section 4): replicate/replicate-python
 tests/cassettes (recorded real exchanges), replicate/cog-flux predict.py (aspect_ratio,
 num_outputs, output_format webp|jpg|png, megapixels), replicate.com model API pages
-(flux-kontext-pro input_image, flux-2-pro input_images)."""
+(flux-kontext-pro input_image, flux-2-pro input_images). Input images: data URIs under 1 MB,
+larger ones uploaded first (POST /v1/files) and passed by the File's URL."""
 
 from __future__ import annotations
 
@@ -20,11 +21,13 @@ from imggen.dialects.jobs.base import (
     images_of,
     inline,
     no_ticket,
+    placeholder,
     submit_call,
     text,
 )
 from imggen.dialects.presetdata import ModelInfo, Preset
-from imggen.job import Gateway, HttpCall, Job, JobState, Reply, Ticket
+from imggen.errors import GatewayFailed
+from imggen.job import Cadence, FilePart, Gateway, HttpCall, Job, JobState, Reply, Ticket
 from imggen.sizes import Resolved
 
 # cog-flux's ASPECT_RATIOS
@@ -34,6 +37,12 @@ _FORMAT = {"png": "png", "jpeg": "jpg", "webp": "webp"}
 
 class Replicate(JobDialect):
     name = "replicate"
+    # "All other endpoints [than creating predictions] you can call at 3000 requests per
+    # minute", 429 {"detail": "Request was throttled. Your rate limit resets in ~30s."} beyond
+    # (replicate.com/docs/topics/predictions/rate-limits): polls keep to 40 a second over all
+    # jobs, a fifth under the limit, leaving room for other clients of the same key; a job's
+    # gap grows to 5 s (Black Forest Labs' client's longest), so a result waits little.
+    cadence = Cadence(first=1.0, least=0.5, most=5.0, factor=1.5, rate=40.0, jitter=0.2)
     formats = ("png", "jpeg", "webp")
     takes = frozenset({"aspect", "size", "format", "seed", "refs", "inputs"})  # and -n
 
@@ -52,11 +61,12 @@ class Replicate(JobDialect):
                 raise refuse(job, "size", gw, "512 or 1K (megapixels 0.25 or 1)")
             inputs["megapixels"] = "0.25" if res.tier == "512" else "1"
         inputs["output_format"] = _FORMAT[job.format or "png"]  # imggen's files are .png by default
-        images = images_of(job)  # Replicate takes data URIs for file inputs
+        images = images_of(job)
+        shown, uploads = _inputs(images)
         if len(images) == 1:
-            inputs["input_image"] = inline(images[0])
+            inputs["input_image"] = shown[0]
         elif images:
-            inputs["input_images"] = [inline(i) for i in images]
+            inputs["input_images"] = shown
         deep_merge(inputs, job.params)  # --param: the model's own input fields, as given
         calls = []
         for i in range(max(1, job.count)):  # one prediction an image: pro models make one
@@ -64,12 +74,24 @@ class Replicate(JobDialect):
             if job.seed is not None:
                 body["seed"] = job.seed + i
             if version:
-                calls.append(submit_call("/predictions", {"version": version, "input": body}))
+                doc, path = {"version": version, "input": body}, "/predictions"
             else:
-                calls.append(
-                    submit_call(f"/models/{model.strip('/')}/predictions", {"input": body})
-                )
+                doc, path = {"input": body}, f"/models/{model.strip('/')}/predictions"
+            calls.append(submit_call(path, doc, uploads=uploads))
         return calls
+
+    def upload(self, part: FilePart) -> HttpCall:
+        # POST /v1/files, multipart `content` (replicate/replicate-python file.py,
+        # Files.create): the File's urls.get is what a prediction takes as the input
+        file = FilePart("content", part.filename, part.content_type, part.data)
+        return HttpCall("POST", "/files", files=(file,))
+
+    def uploaded(self, body: Any) -> str:
+        urls = body.get("urls") if isinstance(body, dict) else None
+        url = text(urls.get("get")) if isinstance(urls, dict) else ""
+        if not url:
+            raise GatewayFailed(f"Replicate stored the input but named no URL: {str(body)[:200]}")
+        return url
 
     def accepted(self, body: Any) -> Ticket:
         if not isinstance(body, dict) or not text(body.get("id")):
@@ -103,6 +125,25 @@ class Replicate(JobDialect):
             if isinstance(value, str):
                 payload(value, "output", reply)
         return reply
+
+
+# "Create a data URI ... only recommended if the file is less than 1MB"; larger files go up
+# through the files API (replicate.com/docs/topics/predictions/input-files)
+INLINE_MAX = 1_000_000
+
+
+def _inputs(images: list[Any]) -> tuple[list[str], tuple[FilePart, ...]]:
+    """Each input as the body shows it (a URL as given, a data URI under 1 MB, else the
+    placeholder of an upload) and the uploads to make first."""
+    shown, uploads = [], []
+    for img in images:
+        if img.url or len(img.data) < INLINE_MAX:
+            shown.append(inline(img))
+            continue
+        name = placeholder(img)
+        shown.append(name)
+        uploads.append(FilePart(name, img.name, img.mime or "application/octet-stream", img.data))
+    return shown, tuple(uploads)
 
 
 DIALECT = Replicate()
