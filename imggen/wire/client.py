@@ -24,7 +24,6 @@ from imggen.wire.download import Downloader
 from imggen.wire.inflate import decoded
 from imggen.wire.multipart import multipart
 from imggen.wire.pace import reading
-from imggen.wire.polls import PollLimited
 from imggen.wire.replies import ReplyParser
 from imggen.wire.retry import Pacer, Retrier, RetryLater
 from imggen.wire.session import Progress, Session
@@ -280,6 +279,8 @@ class Client:
                 if mode == "once" and exc.reached and exc.error.status != 429:
                     raise _maybe_accepted(exc.error) from None
                 if mode == "poll" and exc.error.status == 429:
+                    from imggen.wire.polls import PollLimited  # job polls only: not at start-up
+
                     raise PollLimited(exc.wait) from None
                 raise
 
