@@ -3,14 +3,16 @@ rows, every problem reported at once with its line or table; and the stable `--s
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import difflib
 import functools
+import gc
 import hashlib
 import json
 import re
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -109,6 +111,25 @@ class Manifest:
         return self.resolved.parent
 
 
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """The cyclic garbage collector off while reading and planning a manifest: 10,000 jobs
+    are 10,000 sets of objects that live on, which it would otherwise walk again and again
+    (a fifth of the time) to find nothing; it is back on (if it was) for the run."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if gc.get_freeze_count() == 0:
+            # what was made meanwhile goes straight to the oldest generation (two list
+            # splices) instead of being walked whole by the next young collection
+            gc.freeze()
+            gc.unfreeze()
+        if was:
+            gc.enable()
+
+
 def load(path: Path) -> Manifest:
     """Read and check a manifest; its problems are kept for tasks.build() to report with its
     own. Raises InputError when the file cannot be read."""
@@ -132,7 +153,8 @@ def load(path: Path) -> Manifest:
     jsonl = path.suffix.lower() in (".jsonl", ".ndjson") or (
         path.suffix.lower() != ".toml" and text.lstrip().startswith("{")
     )
-    rows = (_jsonl if jsonl else _toml)(name, text, problems)
+    with collector_paused():
+        rows = (_jsonl if jsonl else _toml)(name, text, problems)
     if not rows and not problems:
         problems.append(Problem(name, "no jobs" + ("" if jsonl else " (add [[jobs]] tables)")))
     return Manifest(path, rows, problems)

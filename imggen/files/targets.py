@@ -81,15 +81,16 @@ def plan(
         found = [
             _from_template(output, i, count, prompt, model, ext, cwd) for i in range(1, count + 1)
         ]
-    elif output is None or output.endswith(("/", os.sep)) or os.path.isdir(cwd / output):
-        folder = cwd / output if output else cwd
+        return _checked(found)
+    path = cwd / output if output else cwd  # made once: a batch plans 10,000 of them
+    if output is None or output.endswith(("/", os.sep)) or os.path.isdir(path):
+        folder = path
         stem = slug(prompt)
         if count == 1:
             found = [Target(folder / f"{stem}{ext}", unique=True)]
         else:
             found = [Target(folder / f"{stem}-{i}{ext}", unique=True) for i in range(1, count + 1)]
     else:
-        path = cwd / output
         exact = path.suffix.lower() in EXTS
         if not exact:
             path = path.with_name(path.name + ext)
@@ -100,6 +101,10 @@ def plan(
                 Target(path.with_name(f"{path.stem}-{i}{path.suffix}"), exact=exact)
                 for i in range(1, count + 1)
             ]
+    return _checked(found)
+
+
+def _checked(found: list[Target]) -> list[Target]:
     for target in found:
         _check_name(target, NAME_MAX)
     return found

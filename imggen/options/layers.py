@@ -3,6 +3,7 @@ precedence over those layers."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -87,7 +88,14 @@ class Values:
 
     def lands(self, where: str) -> dict[str, Any]:
         """The values landing in one place (JOB, RUN), defaults included."""
-        return {n: self.get(n) for n, o in OPTIONS.items() if o.lands == where}
+        got = self.values.get
+        return {n: got(n, default) for n, default in _landing(where)}
+
+
+@functools.cache
+def _landing(where: str) -> tuple[tuple[str, Any], ...]:
+    """(name, default) of the options landing in one place: a batch asks 10,000 times."""
+    return tuple((n, o.default) for n, o in OPTIONS.items() if o.lands == where)
 
 
 def merge(layers: Sequence[Layer]) -> Values:
