@@ -69,14 +69,16 @@ class Row:
     where: str  # e.g. "assets.toml:12 [[jobs]] #3" or "assets.jsonl:4"
     job: Mapping[str, Any] = field(default_factory=dict)
     defaults: Mapping[str, Any] = field(default_factory=dict)
-    labels: Mapping[str, str] = field(default_factory=dict)  # "job.size" -> "a.toml:12 (size)"
+    labels: Mapping[str, str] = field(default_factory=dict)  # "size" -> "a.toml:12 (size)"
+    # "size" -> "a.toml:3 ([defaults] size)": one mapping every row of the manifest shares
+    defaults_labels: Mapping[str, str] = field(default_factory=dict)
     valid: bool = True  # no problem of its own: worth checking further (settings, sizes, inputs)
 
     def layers(self) -> list[options.Layer]:
         """The job, then [defaults]: the two highest layers of a batch job's precedence."""
         return [
-            options.Layer(self.job, lambda key: self.labels.get(f"job.{key}", self.where)),
-            options.Layer(self.defaults, lambda key: self.labels.get(f"defaults.{key}", "")),
+            options.Layer(self.job, lambda key: self.labels.get(key, self.where)),
+            options.Layer(self.defaults, lambda key: self.defaults_labels.get(key, "")),
         ]
 
     @property
@@ -196,7 +198,7 @@ def _toml(name: str, text: str, problems: list[Problem]) -> list[Row]:
     checked = _check(
         defaults_raw, lambda k: at(dline, k, " [defaults]"), problems, is_defaults=True
     )
-    defaults = (checked, {k: at(dline, k, " [defaults]") for k in checked})
+    defaults = _defaults(checked, {k: at(dline, k, " [defaults]") for k in checked})
     jobs = data.get("jobs", [])
     if not isinstance(jobs, list) or not all(isinstance(j, dict) for j in jobs):
         problems.append(Problem(name, "jobs must be an array of tables ([[jobs]])"))
@@ -243,7 +245,7 @@ def _jsonl(name: str, text: str, problems: list[Problem]) -> list[Row]:
                 )
             else:
                 checked = _check(obj["defaults"], _fixed(where), problems, is_defaults=True)
-                defaults = (checked, dict.fromkeys(checked, where))
+                defaults = _defaults(checked, dict.fromkeys(checked, where))
             continue
         number = len(rows) + 1
         rows.append(_row(number, where, defaults, obj, _fixed(where), problems))
@@ -273,9 +275,15 @@ def _row(
         problems[i] = dataclasses.replace(problems[i], job=number)
     values, at = defaults
     # "assets.toml:9 (size)": the line says which job; messages name the job anyway
-    labels = {f"job.{k}": f"{loc(k).split(' ')[0]} ({k})" for k in job}
-    labels |= {f"defaults.{k}": f"{at[k].split(' ')[0]} ([defaults] {k})" for k in values}
-    return Row(number, where, job, values, labels, valid=len(problems) == before)
+    labels = {k: f"{loc(k).split(' ')[0]} ({k})" for k in job}
+    return Row(number, where, job, values, labels, at, valid=len(problems) == before)
+
+
+def _defaults(
+    values: dict[str, Any], at: Mapping[str, str]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """[defaults] as every row holds it: its values, and each one's label, made once."""
+    return values, {k: f"{at[k].split(' ')[0]} ([defaults] {k})" for k in values}
 
 
 def _check(
