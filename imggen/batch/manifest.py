@@ -26,6 +26,7 @@ MANIFEST_CAP = 64 * MiB  # 5,000 jobs take about 1 MiB
 # Every option a job may set (imggen/options/table.py); "n" is the short name of "count".
 JOB_KEYS = options.MANIFEST_KEYS
 PER_JOB = options.PER_JOB  # what [defaults] may not set: each job names its own
+_KNOWN = frozenset(JOB_KEYS)  # asked of every key of every job
 
 
 @dataclass(frozen=True)
@@ -107,7 +108,7 @@ class Manifest:
         """The manifest's own path with its links resolved (once: 10,000 jobs ask)."""
         return self.path.resolve()
 
-    @property
+    @functools.cached_property
     def folder(self) -> Path:
         """Relative paths (output, inputs, refs, mask) resolve against this."""
         return self.resolved.parent
@@ -298,7 +299,7 @@ def _check(
         problems.append(Problem(loc("n"), "set n or count, not both"))
     known: dict[str, Any] = {}
     for key, value in raw.items():
-        if key not in JOB_KEYS:
+        if key not in _KNOWN:
             problems.append(Problem(loc(key), f"unknown key {key!r}{_did_you_mean(key, JOB_KEYS)}"))
         elif value is None:
             problems.append(Problem(loc(key), f"{key} cannot be null; leave it out instead"))

@@ -83,7 +83,7 @@ def _build(
         if isinstance(s, ImggenError):
             failed_settings.setdefault(key, []).append(row)
             continue
-        task = _task(row, s, m, flags, problems, memo, env.limits.input_cap)
+        task = _task(row, [*layers, s.layer()], s, m, problems, memo, env.limits.input_cap)
         if task is not None:
             tasks.append(task)
     for key, rows in failed_settings.items():
@@ -153,11 +153,11 @@ class _Memo:
     def prepare(self, s: settings.Settings, job: Job, opts: core.RunOptions) -> core.Plan:
         """core.prepare, the config file read (for its [c2pa] signer) once per settings and
         provenance level, not once per job (a read and a TOML parse each)."""
+        if s.config_file is None:
+            return core.prepare(s, job, opts)
         key = (id(s), opts.provenance)
-        if key not in self.signers or s.config_file is None:
-            plan = core.prepare(s, job, opts)
-            self.signers[key] = plan.signer
-            return plan
+        if key not in self.signers:  # the signer as core.prepare finds it
+            self.signers[key] = core.prepare(s, job, opts).signer
         if id(s) not in self.bare:
             self.bare[id(s)] = dataclasses.replace(s, config_file=None)
         plan = core.prepare(self.bare[id(s)], job, opts)
@@ -167,9 +167,9 @@ class _Memo:
 
 def _task(
     row: Row,
+    layers: list[options.Layer],
     s: settings.Settings,
     m: Manifest,
-    flags: options.Layer,
     problems: list[Problem],
     memo: _Memo,
     cap: int,
@@ -183,7 +183,7 @@ def _task(
         hint = f" ({exc.hint})" if exc.hint else ""
         problems.append(Problem(row.where, exc.message + hint, exc.exit_code, row.number))
 
-    values = options.merge([*row.layers(), flags, s.layer()])
+    values = options.merge(layers)
 
     def load(sources: list[str], what: str) -> list[Any]:
         out = []
@@ -236,15 +236,15 @@ def _local(source: str, folder: Path) -> str:
     return str(path if path.is_absolute() else folder / path)
 
 
-def _inside(path: Path, folder: Path, real: dict[str, str]) -> bool:
+def _inside(path: Path, top: str, real: dict[str, str]) -> bool:
     """Whether path lies in folder, both as written (`a/../../x` does not) and as the links
     the folder holds lead: an output folder that is a link to elsewhere (one a pull request
     can ship) needs --outputs-anywhere too. `real`: the folders' resolved paths so far
     (10,000 outputs share a few folders). On strings: pathlib costs a second at 10,000 jobs."""
-    top = os.fspath(folder)
-    if not _under(os.path.normpath(path), top):
+    written = os.fspath(path)
+    if not _under(os.path.normpath(written), top):
         return False
-    parent = os.path.dirname(path)
+    parent = os.path.dirname(written)
     for where in (parent, top):
         if where not in real:
             real[where] = os.path.realpath(where)
@@ -261,13 +261,15 @@ def _under(path: str, folder: str) -> bool:
 def _check_outputs(tasks: list[Task], problems: list[Problem], folder: Path | None) -> None:
     """Each job needs file names of its own: a re-run finds a job's images by them; and they
     stay in the manifest's folder (`folder`; None: anywhere)."""
-    owner: dict[Path, Row] = {}
+    owner: dict[str, Row] = {}
     real: dict[str, str] = {}
+    top = os.fspath(folder) if folder else ""
     for task in tasks:
+        output = task.row.output
         outside = [
             t.path
             for t in task.plan.targets
-            if folder and t.path is not None and not _inside(t.path, folder, real)
+            if top and t.path is not None and not _inside(t.path, top, real)
         ]
         if outside:
             problems.append(
@@ -279,7 +281,7 @@ def _check_outputs(tasks: list[Task], problems: list[Problem], folder: Path | No
                 )
             )
             continue
-        if any(field in str(task.row.output) for field in ("{date}", "{time}")):
+        if "{" in output and any(field in output for field in ("{date}", "{time}")):
             problems.append(
                 Problem(
                     task.row.where,
@@ -300,7 +302,7 @@ def _check_outputs(tasks: list[Task], problems: list[Problem], folder: Path | No
                     )
                 )
                 break
-            other = owner.setdefault(target.path, task.row)
+            other = owner.setdefault(os.fspath(target.path), task.row)
             if other is not task.row:
                 problems.append(
                     Problem(

@@ -31,13 +31,16 @@ class Problem:
         return cls(str(self), hint=self.hint)
 
 
+_ALL = frozenset(OPTIONS)  # check() runs for every job of a manifest
+
+
 def check(
     raw: Mapping[str, Any], label: Callable[[str], str], *, names: Iterable[str] | None = None
 ) -> tuple[dict[str, Any], list[Problem]]:
     """Canonical values of the options in `raw` (None values skipped) and a Problem for each
     that fails its check. `label(name)` says where the values came from. Raises KeyError for
     a key that is no option (or not one of `names`): the caller knows which keys it takes."""
-    allowed = set(OPTIONS) if names is None else set(names)
+    allowed = _ALL if names is None else set(names)
     out: dict[str, Any] = {}
     problems: list[Problem] = []
     for key, value in raw.items():
