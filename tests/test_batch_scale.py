@@ -19,6 +19,7 @@ from imggen.batch import manifest, plan
 from imggen.batch import run as batch
 from imggen.cli import batch as command
 from imggen.errors import GatewayFailed
+from imggen.files import targets
 from imggen.files.scratch import Scratch
 from tests.test_report_pages import offline_env, planned
 
@@ -173,7 +174,8 @@ def test_outputs_inside_the_folder_as_pathlib_says(tmp_path: Path) -> None:
 def test_the_folder_listing_says_no_only_for_files_that_are_not_there(tmp_path: Path) -> None:
     (tmp_path / "Hero.PNG").write_bytes(b"x")
     (tmp_path / "caf\u00e9.png").write_bytes(b"x")
-    maybe = plan._lister()
+    with targets.listed() as maybe:
+        pass
     assert maybe(str(tmp_path / "Hero.PNG"))
     assert maybe(str(tmp_path / "hero.png"))  # a case-blind folder would have it
     assert maybe(str(tmp_path / "cafe\u0301.png"))  # and a normalisation-blind one
@@ -210,3 +212,17 @@ def test_the_dry_runs_paths_read_as_console_shown_says(
         "/a.png",
     ]:
         assert show(path) == shown(path), path
+
+
+def test_an_output_that_is_a_folder_is_still_found_from_the_listing(tmp_path: Path) -> None:
+    (tmp_path / "shots").mkdir()
+    (tmp_path / "m.jsonl").write_text(
+        json.dumps({"prompt": "x", "output": "shots"})
+        + "\n"
+        + json.dumps({"prompt": "y", "output": "new.png"})
+        + "\n"
+    )
+    with pytest.raises(manifest.ManifestError) as info:
+        plan.build(manifest.load(tmp_path / "m.jsonl"), offline_env(), need_key=False)
+    assert "output 'shots' is a folder; name a file" in str(info.value)
+    assert "new.png" not in str(info.value)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,8 +53,8 @@ def build(
     Outputs must lie inside the manifest's folder unless `anywhere` (--outputs-anywhere).
     Raises ManifestError listing every problem at once, before any request.
     """
-    with manifest.collector_paused():
-        return _build(m, env, flags or options.flag_layer({}), force, need_key, anywhere)
+    with manifest.collector_paused(), targets.listed() as maybe:
+        return _build(m, env, flags or options.flag_layer({}), force, need_key, anywhere, maybe)
 
 
 def _build(
@@ -65,6 +64,7 @@ def _build(
     force: bool,
     need_key: bool,
     anywhere: bool,
+    maybe: Callable[[str], bool],
 ) -> list[Task]:
     problems = list(m.problems)
     resolved: dict[Key, settings.Settings | ImggenError] = {}
@@ -97,7 +97,6 @@ def _build(
     _check_outputs(tasks, problems, None if anywhere else m.folder)
     if problems:
         raise manifest.ManifestError(str(m.path), problems)
-    maybe = _lister()
     return [_decide(t, force, maybe) for t in tasks]
 
 
@@ -358,32 +357,6 @@ def _names(target: targets.Target) -> list[Path]:
     if not target.exact:
         names += [target.path.with_suffix(targets.FORMAT_EXT[e]) for e in ("png", "jpeg", "webp")]
     return list(dict.fromkeys(names))
-
-
-def _lister() -> Callable[[str], bool]:
-    """Whether a file may exist, from one listing of its folder instead of a stat of each of
-    10,000 names (a folder that cannot be listed: a stat). Names compare case- and
-    normalisation-blind, so a folder that is (macOS, a casefold ext4 one) says no only where
-    the file is not there; whatever it says yes to is looked at for real."""
-    listed: dict[str, set[str] | None] = {}
-
-    def maybe(path: str) -> bool:
-        head, name = os.path.split(path)
-        if head not in listed:
-            try:
-                listed[head] = {_fold(n) for n in os.listdir(head or ".")}
-            except FileNotFoundError:
-                listed[head] = set()
-            except OSError:
-                listed[head] = None
-        names = listed[head]
-        return os.path.exists(path) if names is None else _fold(name) in names
-
-    return maybe
-
-
-def _fold(name: str) -> str:
-    return unicodedata.normalize("NFC", name).casefold()
 
 
 def _existing(target: targets.Target, digest: str) -> tuple[Path, dict[str, Any]] | None:
