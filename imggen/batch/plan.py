@@ -312,7 +312,7 @@ def _check_outputs(tasks: list[Task], problems: list[Problem], folder: Path | No
                 )
 
 
-def _decide(task: Task, force: bool, maybe: Callable[[str], bool] = os.path.exists) -> Task:
+def _decide(task: Task, force: bool, maybe: Callable[[str], bool]) -> Task:
     """Skip a job whose images exist and carry this very request's digest; regenerate (over
     its own stale images) one whose request changed; refuse files this job did not make
     (by hand, by `imggen generate`, by another manifest or job): only --force replaces them."""
