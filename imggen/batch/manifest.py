@@ -78,9 +78,15 @@ class Row:
     def layers(self) -> list[options.Layer]:
         """The job, then [defaults]: the two highest layers of a batch job's precedence."""
         return [
-            options.Layer(self.job, lambda key: self.labels.get(key, self.where)),
+            options.Layer(self.job, self._label),
             options.Layer(self.defaults, lambda key: self.defaults_labels.get(key, "")),
         ]
+
+    def _label(self, key: str) -> str:
+        """Where the job set `key`: "assets.toml:9 (size)"; a JSONL job's line, which is
+        where each of its keys is, keeps no table of them (10,000 rows, 10,000 tables)."""
+        label = self.labels.get(key)
+        return label if label is not None else f"{self.where.split(' ')[0]} ({key})"
 
     @property
     def values(self) -> Mapping[str, Any]:
@@ -249,7 +255,7 @@ def _jsonl(name: str, text: str, problems: list[Problem]) -> list[Row]:
                 defaults = _defaults(checked, dict.fromkeys(checked, where))
             continue
         number = len(rows) + 1
-        rows.append(_row(number, where, defaults, obj, _fixed(where), problems))
+        rows.append(_row(number, where, defaults, obj, _fixed(where), problems, labelled=False))
     return rows
 
 
@@ -265,8 +271,11 @@ def _row(
     raw: Mapping[str, Any],
     loc: Callable[[str], str],
     problems: list[Problem],
+    *,
+    labelled: bool = True,
 ) -> Row:
-    """One job checked; its problems carry its number."""
+    """One job checked; its problems carry its number. Without `labelled` (every key of the
+    job is at `where`), Row._label says where its keys are."""
     before = len(problems)
     job = _check(raw, loc, problems)
     for key in PER_JOB:
@@ -276,7 +285,7 @@ def _row(
         problems[i] = dataclasses.replace(problems[i], job=number)
     values, at = defaults
     # "assets.toml:9 (size)": the line says which job; messages name the job anyway
-    labels = {k: f"{loc(k).split(' ')[0]} ({k})" for k in job}
+    labels = {k: f"{loc(k).split(' ')[0]} ({k})" for k in job} if labelled else {}
     return Row(number, where, job, values, labels, at, valid=len(problems) == before)
 
 
