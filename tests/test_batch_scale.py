@@ -181,6 +181,8 @@ def test_the_folder_listing_says_no_only_for_files_that_are_not_there(tmp_path: 
     assert maybe(str(tmp_path / "cafe\u0301.png"))  # and a normalisation-blind one
     assert not maybe(str(tmp_path / "other.png"))
     assert not maybe(str(tmp_path / "none" / "a.png"))  # no such folder
+    (tmp_path / "sub").mkdir()
+    assert maybe(f"{tmp_path}/sub/..") and maybe(f"{tmp_path}/.")  # no listing holds these
 
 
 def test_a_profiles_gateway_is_made_once_per_model(tmp_path: Path) -> None:

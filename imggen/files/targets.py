@@ -124,6 +124,8 @@ def listed() -> Iterator[Callable[[str], bool]]:
 
     def maybe(path: str) -> bool:
         head, name = os.path.split(path)
+        if name in ("", ".", ".."):  # no entry of a listing: ask the filesystem
+            return os.path.lexists(path)
         if head not in seen:
             try:
                 seen[head] = {_fold(n) for n in os.listdir(head or ".")}
