@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -52,24 +53,37 @@ def build(
     Outputs must lie inside the manifest's folder unless `anywhere` (--outputs-anywhere).
     Raises ManifestError listing every problem at once, before any request.
     """
-    flags = flags or options.flag_layer({})
+    with manifest.collector_paused(), targets.listed() as maybe:
+        return _build(m, env, flags or options.flag_layer({}), force, need_key, anywhere, maybe)
+
+
+def _build(
+    m: Manifest,
+    env: Env,
+    flags: options.Layer,
+    force: bool,
+    need_key: bool,
+    anywhere: bool,
+    maybe: Callable[[str], bool],
+) -> list[Task]:
     problems = list(m.problems)
     resolved: dict[Key, settings.Settings | ImggenError] = {}
     failed_settings: dict[Key, list[Row]] = {}
     tasks: list[Task] = []
-    loaded: dict[str, Any] = {}  # input images by path (or URL)
+    memo = _Memo()
     for row in m.rows:
         if not row.valid:
             continue  # its own problems are listed; deeper checks would only repeat them
-        chosen = options.merge([*row.layers(), flags])
-        key = (chosen.values.get("profile"), chosen.values.get("model"))
+        layers = [*row.layers(), flags]
+        key = (_first(layers, "profile"), _first(layers, "model"))
         if key not in resolved:
-            resolved[key] = _settings(key, chosen.origins.get("model", ""), resolved, env, need_key)
+            source = options.merge(layers).origins.get("model", "")
+            resolved[key] = _settings(key, source, resolved, env, need_key)
         s = resolved[key]
         if isinstance(s, ImggenError):
             failed_settings.setdefault(key, []).append(row)
             continue
-        task = _task(row, s, m, flags, problems, loaded, env.limits.input_cap)
+        task = _task(row, [*layers, s.layer()], s, m, problems, memo, env.limits.input_cap)
         if task is not None:
             tasks.append(task)
     for key, rows in failed_settings.items():
@@ -83,7 +97,12 @@ def build(
     _check_outputs(tasks, problems, None if anywhere else m.folder)
     if problems:
         raise manifest.ManifestError(str(m.path), problems)
-    return [_decide(t, force) for t in tasks]
+    return [_decide(t, force, maybe) for t in tasks]
+
+
+def _first(layers: list[options.Layer], name: str) -> Any:
+    """The value the highest layer setting `name` gives it (as options.merge would), or None."""
+    return next((layer.values[name] for layer in layers if name in layer.values), None)
 
 
 def _settings(
@@ -121,13 +140,37 @@ def _settings(
         return exc
 
 
+@dataclass
+class _Memo:
+    """What the jobs of one plan share, worked out once."""
+
+    inputs: dict[str, Any] = field(default_factory=dict)  # input images by path (or URL)
+    # by (settings, provenance level): the config's signer, from the first job's plan
+    signers: dict[tuple[int, str], Any] = field(default_factory=dict)
+    bare: dict[int, settings.Settings] = field(default_factory=dict)  # without config_file
+
+    def prepare(self, s: settings.Settings, job: Job, opts: core.RunOptions) -> core.Plan:
+        """core.prepare, the config file read (for its [c2pa] signer) once per settings and
+        provenance level, not once per job (a read and a TOML parse each)."""
+        if s.config_file is None:
+            return core.prepare(s, job, opts)
+        key = (id(s), opts.provenance)
+        if key not in self.signers:  # the signer as core.prepare finds it
+            self.signers[key] = core.prepare(s, job, opts).signer
+        if id(s) not in self.bare:
+            self.bare[id(s)] = dataclasses.replace(s, config_file=None)
+        plan = core.prepare(self.bare[id(s)], job, opts)
+        signer = self.signers[key]
+        return plan if signer is None else dataclasses.replace(plan, signer=signer)
+
+
 def _task(
     row: Row,
+    layers: list[options.Layer],
     s: settings.Settings,
     m: Manifest,
-    flags: options.Layer,
     problems: list[Problem],
-    loaded: dict[str, Any],
+    memo: _Memo,
     cap: int,
 ) -> Task | None:
     """A Task, or None after adding the row's problems. Each value comes from the job, else
@@ -139,16 +182,16 @@ def _task(
         hint = f" ({exc.hint})" if exc.hint else ""
         problems.append(Problem(row.where, exc.message + hint, exc.exit_code, row.number))
 
-    values = options.merge([*row.layers(), flags, s.layer()])
+    values = options.merge(layers)
 
     def load(sources: list[str], what: str) -> list[Any]:
         out = []
         for src in sources:
             source = _local(src, folder)
             try:
-                if source not in loaded:  # read and hashed once, however many jobs use it
-                    loaded[source] = inputs.load(source, what=what, max_bytes=cap)
-                out.append(loaded[source])
+                if source not in memo.inputs:  # read and hashed once, however many jobs use it
+                    memo.inputs[source] = inputs.load(source, what=what, max_bytes=cap)
+                out.append(memo.inputs[source])
             except ImggenError as exc:
                 bad(exc)
         return out
@@ -173,10 +216,11 @@ def _task(
         except ImggenError as exc:
             bad(exc)
         return None
-    opts = core.RunOptions.of(values, cwd=folder)
-    opts = dataclasses.replace(opts, made_by=(manifest_path, row.output))
+    opts = core.RunOptions(
+        cwd=folder, made_by=(manifest_path, row.output), **values.lands(options.RUN)
+    )
     try:
-        plan = core.prepare(s, job, opts)
+        plan = memo.prepare(s, job, opts)
     except ImggenError as exc:
         bad(exc)
         return None
@@ -191,29 +235,40 @@ def _local(source: str, folder: Path) -> str:
     return str(path if path.is_absolute() else folder / path)
 
 
-def _inside(path: Path, folder: Path, real: dict[Path, str]) -> bool:
+def _inside(path: Path, top: str, real: dict[str, str]) -> bool:
     """Whether path lies in folder, both as written (`a/../../x` does not) and as the links
     the folder holds lead: an output folder that is a link to elsewhere (one a pull request
     can ship) needs --outputs-anywhere too. `real`: the folders' resolved paths so far
-    (10,000 outputs share a few folders)."""
-    if not Path(os.path.normpath(path)).is_relative_to(folder):
+    (10,000 outputs share a few folders). On strings: pathlib costs a second at 10,000 jobs."""
+    written = os.fspath(path)
+    if not _under(os.path.normpath(written), top):
         return False
-    for where in (path.parent, folder):
+    parent = os.path.dirname(written)
+    for where in (parent, top):
         if where not in real:
             real[where] = os.path.realpath(where)
-    return Path(real[path.parent]).is_relative_to(real[folder])
+    return _under(real[parent], real[top])
+
+
+def _under(path: str, folder: str) -> bool:
+    """Whether `path` is `folder` or lies in it (both absolute and normalised), as
+    PurePath.is_relative_to says."""
+    path, folder = os.path.normcase(path), os.path.normcase(folder)
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
 def _check_outputs(tasks: list[Task], problems: list[Problem], folder: Path | None) -> None:
     """Each job needs file names of its own: a re-run finds a job's images by them; and they
     stay in the manifest's folder (`folder`; None: anywhere)."""
-    owner: dict[Path, Row] = {}
-    real: dict[Path, str] = {}
+    owner: dict[str, Row] = {}
+    real: dict[str, str] = {}
+    top = os.fspath(folder) if folder else ""
     for task in tasks:
+        output = task.row.output
         outside = [
             t.path
             for t in task.plan.targets
-            if folder and t.path is not None and not _inside(t.path, folder, real)
+            if top and t.path is not None and not _inside(t.path, top, real)
         ]
         if outside:
             problems.append(
@@ -225,7 +280,7 @@ def _check_outputs(tasks: list[Task], problems: list[Problem], folder: Path | No
                 )
             )
             continue
-        if any(field in str(task.row.output) for field in ("{date}", "{time}")):
+        if "{" in output and any(field in output for field in ("{date}", "{time}")):
             problems.append(
                 Problem(
                     task.row.where,
@@ -246,7 +301,7 @@ def _check_outputs(tasks: list[Task], problems: list[Problem], folder: Path | No
                     )
                 )
                 break
-            other = owner.setdefault(target.path, task.row)
+            other = owner.setdefault(os.fspath(target.path), task.row)
             if other is not task.row:
                 problems.append(
                     Problem(
@@ -257,12 +312,14 @@ def _check_outputs(tasks: list[Task], problems: list[Problem], folder: Path | No
                 )
 
 
-def _decide(task: Task, force: bool) -> Task:
+def _decide(task: Task, force: bool, maybe: Callable[[str], bool]) -> Task:
     """Skip a job whose images exist and carry this very request's digest; regenerate (over
     its own stale images) one whose request changed; refuse files this job did not make
     (by hand, by `imggen generate`, by another manifest or job): only --force replaces them."""
     if force:
         return _with(task, "run", "--force", force=True)
+    if not any(maybe(os.fspath(name)) for t in task.plan.targets for name in _names(t)):
+        return task  # the usual first run: nothing to read, no digest to make
     digest = job_digest(task.job, task.plan.gateway)
     found = [_existing(t, digest) for t in task.plan.targets]
     pairs = [f for f in found if f is not None]
@@ -292,17 +349,23 @@ def _with(task: Task, action: str, reason: str, *, force: bool = True, **kw: Any
     return dataclasses.replace(task, action=action, reason=reason, opts=opts, **kw)
 
 
+def _names(target: targets.Target) -> list[Path]:
+    """The files a target may have become: its own name, or (extension following the real
+    image type) a sibling with another image extension."""
+    assert target.path is not None
+    names = [target.path]
+    if not target.exact:
+        names += [target.path.with_suffix(targets.FORMAT_EXT[e]) for e in ("png", "jpeg", "webp")]
+    return list(dict.fromkeys(names))
+
+
 def _existing(target: targets.Target, digest: str) -> tuple[Path, dict[str, Any]] | None:
     """The file a target became and its provenance record ({} for none): its own name, or
     (extension following the real image type) a sibling with another image extension; the
     one made by this very request first, so a leftover of an earlier type cannot make every
     re-run pay again. Each file is read once."""
-    assert target.path is not None
-    names = [target.path]
-    if not target.exact:
-        names += [target.path.with_suffix(targets.FORMAT_EXT[e]) for e in ("png", "jpeg", "webp")]
     first: tuple[Path, dict[str, Any]] | None = None
-    for path in dict.fromkeys(names):
+    for path in _names(target):
         if not path.exists():
             continue
         record = read_provenance(path) or {}

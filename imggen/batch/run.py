@@ -27,7 +27,7 @@ from imggen.run.workers import run_threads
 DEFAULT_JOBS = 4
 
 
-@dataclass
+@dataclass(slots=True)  # 10,000 of them live until the summary: no __dict__ each
 class JobResult:
     task: Task
     status: str  # saved | skipped | failed | submitted (job providers, --no-wait)
@@ -306,10 +306,12 @@ class _Run:
 def _clients(todo: list[Task], env: Env, jobs: int, share: int = 1) -> dict[tuple[str, str], Any]:
     """One Client per profile and base URL: one pool, one Pacer (a 429 pauses every worker of
     that profile)."""
+    clients: dict[tuple[str, str], Any] = {}
+    if not todo:
+        return clients  # a resume with every job done: no need even to import httpx
     from imggen.wire.client import Client
     from imggen.wire.retry import Pacer
 
-    clients: dict[tuple[str, str], Any] = {}
     for t in todo:
         key = (t.settings.profile, t.settings.base_url)
         if key not in clients:
@@ -396,6 +398,8 @@ def _remove_superseded(task: Task, saved: list[str]) -> None:
 
 def _report(ui: UI, r: JobResult, k: int, total: int) -> None:
     """One line per finished job: above the bar on a terminal, plain lines otherwise."""
+    if ui.quiet and r.error is None and not r.warnings:
+        return  # nothing to say: no line worth making (10,000 of them on a resume)
     head = f"[{k}/{total}]"
     paths = ", ".join(shown(p) for p in r.paths) or shown(_target(r.task))
     if r.status == "skipped":

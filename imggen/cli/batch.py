@@ -7,6 +7,7 @@ import contextlib
 import dataclasses
 import json
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -365,10 +366,17 @@ def _summarise(ui: Any, summary: Any, results_path: Path) -> None:
 def _dry_run(env: Any, ui: Any, todo: list[Any], as_json: bool) -> None:
     """What would run and what would be skipped, with why; on stdout. Nothing is sent."""
     from imggen import prices
-    from imggen.console import shown
     from imggen.run import record
 
-    guesses = [record.estimate(t.plan, t.job) for t in todo]
+    known: dict[tuple[Any, ...], Any] = {}  # 10,000 jobs are a few kinds of request
+
+    def guess(t: Any) -> Any:
+        kind = (t.plan.gateway.model, t.job.count, t.job.quality, t.plan.requested.pixels)
+        if kind not in known:
+            known[kind] = record.estimate(t.plan, t.job)
+        return known[kind]
+
+    guesses = [guess(t) for t in todo]
     cost = prices.Sum.of([g for g, t in zip(guesses, todo, strict=True) if t.action == "run"])
     if as_json:
         doc = [
@@ -395,9 +403,12 @@ def _dry_run(env: Any, ui: Any, todo: list[Any], as_json: bool) -> None:
             + "\n"
         )
     else:
+        show = _shower()
+        lines = []
         for t in todo:
-            outputs = ", ".join(shown(str(x.path)) for x in t.plan.targets)
-            env.out.write(f"{t.action}\t{outputs}\t{t.plan.gateway.model}\t{t.reason}\n")
+            outputs = ", ".join(show(str(x.path)) for x in t.plan.targets)
+            lines.append(f"{t.action}\t{outputs}\t{t.plan.gateway.model}\t{t.reason}\n")
+        env.out.write("".join(lines))  # one write, not 10,000
     counts = {a: sum(1 for t in todo if t.action == a) for a in ("run", "skip", "refuse")}
     ui.info(
         f"{len(todo)} jobs: {counts['run']} would run, {counts['skip']} would be skipped"
@@ -405,3 +416,29 @@ def _dry_run(env: Any, ui: Any, todo: list[Any], as_json: bool) -> None:
         + "; nothing was sent"
     )
     ui.info(f"cost of the jobs that would run: {cost.shown()}")
+
+
+def _shower() -> Callable[[str], str]:
+    """console.shown for the paths of many jobs: the relative form of each folder worked out
+    once (10,000 outputs share a few folders), the same text as shown() gives."""
+    import os
+
+    from imggen.console import shown
+
+    folders: dict[str, str | None] = {}
+
+    def show(path: str) -> str:
+        head, name = os.path.split(path)
+        if not head or not name or name.startswith(".."):
+            return shown(path)
+        if head not in folders:
+            try:
+                folders[head] = os.path.relpath(head)
+            except ValueError:  # another drive (Windows): shown gives the path as it is
+                folders[head] = None
+        where = folders[head]
+        if where is None or where.startswith(".."):
+            return path
+        return name if where == "." else os.path.join(where, name)
+
+    return show

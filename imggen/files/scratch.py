@@ -30,7 +30,10 @@ class Scratch:
         # a signal cut short before it was recorded; and its machine and pid, so a later run
         # can tell the leftovers of a run that is gone (kill -9, a power cut) from a live one's.
         self._prefix = f".imggen-{HOST}-{os.getpid()}-{secrets.token_hex(4)}-"
-        self._dirs: set[Path] = set()
+        # folders where a file's creation began and was not recorded (a signal cut it
+        # short): only these are searched for the run's token at cleanup, not every folder,
+        # which would list a folder of 10,000 images after each of 10,000 batch jobs
+        self._cut: set[Path] = set()
         self._closed = False
 
     def new_fd(self, directory: Path) -> tuple[Path, int]:
@@ -39,13 +42,14 @@ class Scratch:
         with self._lock:  # held across mkstemp: no file appears after cleanup() has run
             if self._closed:
                 raise GatewayFailed("cancelled: this run has ended")
-            if directory not in self._dirs and directory not in _SWEPT:
+            if directory not in _SWEPT:
                 _SWEPT.add(directory)  # once per process: 5,000 batch jobs, one folder
                 sweep(directory)
-            self._dirs.add(directory)
+            self._cut.add(directory)
             fd, name = tempfile.mkstemp(prefix=self._prefix, suffix=".part", dir=directory)
             path = Path(name)
             self._paths.add(path)
+            self._cut.discard(directory)  # recorded: no search needed for it
         return path, fd
 
     def new(self, directory: Path) -> tuple[Path, BinaryIO]:
@@ -63,9 +67,10 @@ class Scratch:
         with self._lock:
             self._closed = True
             paths, self._paths = self._paths, set()
+            cut = list(self._cut)
         for path in paths:
             path.unlink(missing_ok=True)
-        for folder in self._dirs:
+        for folder in cut:
             for stray in folder.glob(f"{self._prefix}*.part"):
                 stray.unlink(missing_ok=True)
 

@@ -5,11 +5,15 @@ that exists or can be made and really takes a new file."""
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import os
 import re
 import string
 import tempfile
 import time
+import unicodedata
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,15 +85,16 @@ def plan(
         found = [
             _from_template(output, i, count, prompt, model, ext, cwd) for i in range(1, count + 1)
         ]
-    elif output is None or output.endswith(("/", os.sep)) or os.path.isdir(cwd / output):
-        folder = cwd / output if output else cwd
+        return _checked(found)
+    path = cwd / output if output else cwd  # made once: a batch plans 10,000 of them
+    if output is None or output.endswith(("/", os.sep)) or _isdir(path):
+        folder = path
         stem = slug(prompt)
         if count == 1:
             found = [Target(folder / f"{stem}{ext}", unique=True)]
         else:
             found = [Target(folder / f"{stem}-{i}{ext}", unique=True) for i in range(1, count + 1)]
     else:
-        path = cwd / output
         exact = path.suffix.lower() in EXTS
         if not exact:
             path = path.with_name(path.name + ext)
@@ -100,6 +105,54 @@ def plan(
                 Target(path.with_name(f"{path.stem}-{i}{path.suffix}"), exact=exact)
                 for i in range(1, count + 1)
             ]
+    return _checked(found)
+
+
+_LISTED: contextvars.ContextVar[Callable[[str], bool] | None] = contextvars.ContextVar(
+    "imggen_listed", default=None
+)
+
+
+@contextlib.contextmanager
+def listed() -> Iterator[Callable[[str], bool]]:
+    """While many outputs are planned (a batch): `maybe(path)`, whether a file may be there,
+    from one listing of its folder instead of a stat of each of 10,000 names; plan() asks it
+    before it asks whether an output is a folder. A folder that cannot be listed: a stat.
+    Names compare case- and normalisation-blind, so on a folder that is so (macOS, a casefold
+    ext4 one) it says no only where nothing is; whatever it says yes to is looked at for real."""
+    seen: dict[str, set[str] | None] = {}
+
+    def maybe(path: str) -> bool:
+        head, name = os.path.split(path)
+        if name in ("", ".", ".."):  # no entry of a listing: ask the filesystem
+            return os.path.lexists(path)
+        if head not in seen:
+            try:
+                seen[head] = {_fold(n) for n in os.listdir(head or ".")}
+            except FileNotFoundError:
+                seen[head] = set()
+            except OSError:
+                seen[head] = None
+        names = seen[head]
+        return os.path.lexists(path) if names is None else _fold(name) in names
+
+    token = _LISTED.set(maybe)
+    try:
+        yield maybe
+    finally:
+        _LISTED.reset(token)
+
+
+def _fold(name: str) -> str:
+    return unicodedata.normalize("NFC", name).casefold()
+
+
+def _isdir(path: Path) -> bool:
+    maybe = _LISTED.get()
+    return (maybe is None or maybe(os.fspath(path))) and os.path.isdir(path)
+
+
+def _checked(found: list[Target]) -> list[Target]:
     for target in found:
         _check_name(target, NAME_MAX)
     return found

@@ -3,6 +3,7 @@ precedence over those layers."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -30,13 +31,16 @@ class Problem:
         return cls(str(self), hint=self.hint)
 
 
+_ALL = frozenset(OPTIONS)  # check() runs for every job of a manifest
+
+
 def check(
     raw: Mapping[str, Any], label: Callable[[str], str], *, names: Iterable[str] | None = None
 ) -> tuple[dict[str, Any], list[Problem]]:
     """Canonical values of the options in `raw` (None values skipped) and a Problem for each
     that fails its check. `label(name)` says where the values came from. Raises KeyError for
     a key that is no option (or not one of `names`): the caller knows which keys it takes."""
-    allowed = set(OPTIONS) if names is None else set(names)
+    allowed = _ALL if names is None else set(names)
     out: dict[str, Any] = {}
     problems: list[Problem] = []
     for key, value in raw.items():
@@ -87,7 +91,14 @@ class Values:
 
     def lands(self, where: str) -> dict[str, Any]:
         """The values landing in one place (JOB, RUN), defaults included."""
-        return {n: self.get(n) for n, o in OPTIONS.items() if o.lands == where}
+        got = self.values.get
+        return {n: got(n, default) for n, default in _landing(where)}
+
+
+@functools.cache
+def _landing(where: str) -> tuple[tuple[str, Any], ...]:
+    """(name, default) of the options landing in one place: a batch asks 10,000 times."""
+    return tuple((n, o.default) for n, o in OPTIONS.items() if o.lands == where)
 
 
 def merge(layers: Sequence[Layer]) -> Values:

@@ -75,6 +75,10 @@ class Settings:
     api_version: str = ""  # Azure's api-version (profile > preset)
     # fetches the key again (api_key_cmd: a short-lived token); None where it cannot change
     refresh: Callable[[], str] | None = field(default=None, repr=False, compare=False)
+    # gateway()'s answers by model: a batch of 10,000 jobs asks for the same one each time
+    _gateways: dict[str, Gateway] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     @property
     def key_source(self) -> str:
@@ -113,6 +117,12 @@ class Settings:
         The model's rules come from the profile's table for it (`like`), else the preset's
         catalog, else what the gateway's listing said, else its name."""
         model = model or self.model
+        made = self._gateways.get(model)
+        if made is None:
+            made = self._gateways[model] = self._gateway(model)
+        return made
+
+    def _gateway(self, model: str) -> Gateway:
         alias = self.aliases.get(model, {})
         listed = self.learned.models.get(model) if self.learned else None
         info = known(alias["like"]) if alias.get("like") else None
