@@ -194,7 +194,14 @@ def cases(
     url: str, tmp: str, exes: list[str], have_curl_jq: bool
 ) -> tuple[dict[str, Callable[[], Sample]], dict[str, Callable[[], Sample]]]:
     """What each client runs, b64_json and SSE: imggen first, then the --also installs."""
-    env = {**os.environ, "IMGGEN_CONFIG": os.path.join(tmp, "none.toml"), "IMGGEN_API_KEY": KEY}
+    env = {
+        **os.environ,
+        "IMGGEN_CONFIG": os.path.join(tmp, "none.toml"),
+        "IMGGEN_API_KEY": KEY,
+        # the history is written as a user's would be, but in the run's own folder
+        "IMGGEN_DATA_DIR": os.path.join(tmp, "data"),
+        "IMGGEN_STATE_DIR": os.path.join(tmp, "state"),
+    }
     env.pop("PYTHONDONTWRITEBYTECODE", None)  # as installed: bytecode cached
     for exe in exes:
         subprocess.run([exe, "--help"], env=env, capture_output=True, check=False)
