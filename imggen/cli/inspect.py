@@ -74,6 +74,10 @@ def describe(found: Any) -> list[str]:
         for key in ("prompt", "model", "profile", "created"):
             if record.get(key):
                 lines.append(clean_text(f"    {key}: {_short(str(record[key]))}"))
+        job = record.get("job")
+        if isinstance(job, dict) and job.get("id"):  # a job provider's: {provider, id}
+            made = f"{job.get('provider') or '?'} {job['id']}"
+            lines.append(clean_text(f"    job: {_short(made)}"))
         params = record.get("params") or {}
         if params:
             shown = ", ".join(f"{k}={json.dumps(v)}" for k, v in params.items())

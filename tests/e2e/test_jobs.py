@@ -140,6 +140,8 @@ def test_no_wait_prints_ids_and_jobs_wait_collects(fake: FakeGateway, tmp_path: 
     named = [f["record"]["job"] for f in json.loads(seen.stdout)["files"]]
     assert sorted(j["id"] for j in named) == sorted(ids)
     assert {j["provider"] for j in named} == {"replicate"}
+    said = run(["inspect", "fox-1.png"], env, tmp_path).stdout.decode()
+    assert any(line.strip() == f"job: replicate {i}" for line in said.splitlines() for i in ids)
     logged = json.loads(run(["log", "--json"], env, tmp_path).stdout)["entries"]
     assert sorted(e["job"] for e in logged) == sorted(f"replicate:{i}" for i in ids)
 
