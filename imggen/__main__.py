@@ -1,6 +1,6 @@
 """python -m imggen"""
 
-from imggen.cli import main
+from imggen.cli import run
 
 if __name__ == "__main__":
-    main()
+    run()

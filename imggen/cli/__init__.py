@@ -14,8 +14,50 @@ from typing import Any
 COMMANDS_HELP = "Turn prompts (and images) into image files through any OpenAI-compatible gateway."
 
 
+def run() -> None:
+    """Console-script entry point: main(), then leave without Python's teardown of the
+    interpreter when nothing is left to do. Tearing down ~300 modules and their objects took
+    longer than the history row and the rename together (50-90 ms a run on a slow machine:
+    benchmarks/receive.py); `imggen generate` in a loop of a CI job pays it every time.
+    Everything a normal exit does for us still happens first: the exit functions (atexit)
+    run and stdout and stderr are flushed. It is skipped, and Python exits as usual, while a
+    non-daemon thread still runs or when a flush fails (so that Python reports it)."""
+    try:
+        main()
+    except SystemExit as exc:
+        code = exc.code
+    else:
+        code = None
+    if code is not None and not isinstance(code, int):
+        raise SystemExit(code)  # a message: Python prints it, exits 1
+    _leave(code or 0)
+    raise SystemExit(code)
+
+
+def _leave(code: int) -> None:
+    """os._exit(code) once the exit functions have run and stdio is flushed, if nothing else
+    is still running; otherwise return, for the usual exit."""
+    import atexit
+    import threading
+
+    run_exit_functions = getattr(atexit, "_run_exitfuncs", None)  # CPython's, since 3.0
+    main_thread = threading.main_thread()
+    if run_exit_functions is None or any(
+        t is not main_thread and not t.daemon and t.is_alive() for t in threading.enumerate()
+    ):
+        return
+    run_exit_functions()
+    try:
+        for stream in (sys.stdout, sys.stderr):
+            if stream is not None:
+                stream.flush()
+    except (OSError, ValueError):
+        return
+    os._exit(code)
+
+
 def main() -> None:
-    """Console-script entry point."""
+    """Run imggen with sys.argv (what `run` and `python -m imggen` call)."""
     if sys.argv[1:] == ["--version"]:
         from imggen import __version__
 
