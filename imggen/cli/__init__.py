@@ -76,7 +76,13 @@ def main() -> None:
                 sys.stderr.write(refused)
                 raise SystemExit(2)
             install.honour_named_shell(sys.argv)
-        if sys.argv[1:2] == ["generate"] and "_IMGGEN_COMPLETE" not in os.environ:
+        if "_IMGGEN_COMPLETE" in os.environ:
+            from imggen.cli import tab  # TAB on a generate option's value skips Typer too
+
+            code = tab.complete(os.environ)
+            if code is not None:
+                raise SystemExit(code)
+        elif sys.argv[1:2] == ["generate"]:
             from imggen.cli import fast  # a plain generate skips Typer: issue 26
 
             code = fast.generate(sys.argv[2:])
