@@ -88,3 +88,18 @@ def test_a_closed_stdout_is_python_s_to_report(tmp_path: Path) -> None:
         os.close(w)
     assert done.returncode == 120  # Python's code for a failed flush at exit
     assert b"BrokenPipeError" in done.stderr
+
+
+def test_a_profiler_gets_to_write_its_figures(tmp_path: Path) -> None:
+    """`python -m cProfile -o FILE imggen ...` writes FILE after run() returns."""
+    script = tmp_path / "imggen"
+    script.write_text("from imggen.cli import run\nrun()\n")
+    figures = tmp_path / "figures.prof"
+    done = subprocess.run(
+        [sys.executable, "-m", "cProfile", "-o", str(figures), str(script), "--version"],
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert figures.stat().st_size > 0

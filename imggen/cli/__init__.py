@@ -21,7 +21,8 @@ def run() -> None:
     benchmarks/receive.py); `imggen generate` in a loop of a CI job pays it every time.
     Everything a normal exit does for us still happens first: the exit functions (atexit)
     run and stdout and stderr are flushed. It is skipped, and Python exits as usual, while a
-    non-daemon thread still runs or when a flush fails (so that Python reports it)."""
+    non-daemon thread still runs, when a flush fails (so that Python reports it), and under a
+    profiler or tracer (`python -m cProfile`, which writes its figures after `run` returns)."""
     try:
         main()
     except SystemExit as exc:
@@ -42,8 +43,13 @@ def _leave(code: int) -> None:
 
     run_exit_functions = getattr(atexit, "_run_exitfuncs", None)  # CPython's, since 3.0
     main_thread = threading.main_thread()
-    if run_exit_functions is None or any(
-        t is not main_thread and not t.daemon and t.is_alive() for t in threading.enumerate()
+    if (
+        run_exit_functions is None
+        or sys.getprofile()
+        or sys.gettrace()
+        or any(
+            t is not main_thread and not t.daemon and t.is_alive() for t in threading.enumerate()
+        )
     ):
         return
     run_exit_functions()
