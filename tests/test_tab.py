@@ -21,6 +21,8 @@ CONFIG = {
         "work": {"preset": "openrouter", "model": "google/gemini-2.5-flash-image"},
         "t": {"preset": "turing", "base_url": "https://t.test/v1", "model": "turing/gpt-image-1"},
         "odd": {"preset": "openai"},
+        "bob's": {"preset": "openai"},  # quotes and colons, escaped for zsh as Typer's are
+        "ci:main": {"preset": "openai"},
     },
 }
 
@@ -65,6 +67,8 @@ TAKEN = [
     "imggen generate -m zzz-no-such",
     "imggen generate -p ",
     "imggen generate --profile o",
+    "imggen generate -p b",
+    "imggen generate -p ci",
     "imggen generate -p t -m ",
     "imggen generate -p t -s ",
     "imggen generate -s ",
@@ -134,6 +138,19 @@ def test_other_shells_and_requests_are_left_to_typer(capsys: pytest.CaptureFixtu
         {**environ("fish", line), "_TYPER_COMPLETE_FISH_ACTION": ""},
     ):
         assert fast_says(env, capsys) is None
+
+
+@pytest.mark.parametrize("columns", ["80", "30", "wide"])
+def test_help_typer_would_wrap_is_left_to_typer(
+    columns: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Typer renders fish's help through rich at the console's width: a narrow one wraps it."""
+    env = {**environ("fish", "imggen generate --provenance "), "COLUMNS": columns}
+    ours = fast_says(env, capsys)
+    if columns == "80":
+        assert ours == typer_says(env)
+    else:
+        assert ours is None
 
 
 def test_random_lines_print_alike_or_go_to_typer(capsys: pytest.CaptureFixture[str]) -> None:

@@ -33,7 +33,7 @@ def install_zsh(*, prog_name: str, complete_var: str, shell: str) -> Path:
     return path
 
 
-def _zsh_escape(s: str) -> str:
+def zsh_escape(s: str) -> str:
     # inside '...' that zsh evals: a quote closes, then \' is one quote, then ' reopens
     return (
         s.replace('"', '""')
@@ -46,8 +46,8 @@ def _zsh_escape(s: str) -> str:
 
 def format_completion(self: Any, item: Any) -> str:
     if item.help:
-        return f'"{_zsh_escape(item.value)}":"{_zsh_escape(item.help)}"'
-    return f'"{_zsh_escape(item.value)}"'
+        return f'"{zsh_escape(item.value)}":"{zsh_escape(item.help)}"'
+    return f'"{zsh_escape(item.value)}"'
 
 
 def patch() -> None:

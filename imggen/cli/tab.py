@@ -34,7 +34,7 @@ def complete(environ: Mapping[str, str]) -> int | None:
         return None
     args, incomplete = words
     found = _values(args, incomplete)
-    if found is None:
+    if found is None or (shell == "complete_fish" and not _plain(found, environ)):
         return None
     if shell == "complete_fish":
         action = environ.get("_TYPER_COMPLETE_FISH_ACTION", "")
@@ -92,16 +92,29 @@ def _values(args: list[str], incomplete: str) -> list[str | tuple[str, str]] | N
     if parsed is None:
         return None
     found = getattr(completion, opt.complete)(parsed[1])
-    if any(isinstance(c, tuple) and _MARKUP.search(c[1]) for c in found):
-        return None  # Typer renders help as rich markup (and :emoji: codes): Typer's to print
     return [c for c in found if (c[0] if isinstance(c, tuple) else c).startswith(incomplete)]
+
+
+def _plain(found: list[str | tuple[str, str]], environ: Mapping[str, str]) -> bool:
+    """Whether Typer prints each help text as it is for fish: it renders them through rich,
+    which reads markup and :emoji: codes and wraps at the console's width (COLUMNS, else 80).
+    (For zsh imggen's own format_completion prints them as they are: cli/shells.py.)"""
+    try:
+        width = int(environ.get("COLUMNS") or 80)
+    except ValueError:
+        return False
+    helps = [c[1] for c in found if isinstance(c, tuple)]
+    return not any(_MARKUP.search(h) or len(h) >= width for h in helps)
 
 
 _MARKUP = re.compile(r"[\[:]")
 
 
 def _format(shell: str, found: list[str | tuple[str, str]]) -> str:
-    """The lines Typer's BashComplete, ZshComplete and FishComplete print for these values."""
+    """The lines Typer's BashComplete and FishComplete print for these values, and for zsh
+    those of the format_completion imggen gives Typer (cli/shells.py)."""
+    from imggen.cli.shells import zsh_escape as _zsh
+
     items = [(c, "") if isinstance(c, str) else c for c in found]
     if shell == "complete_bash":
         return "\n".join(value for value, _ in items)
@@ -118,13 +131,3 @@ def _format(shell: str, found: list[str | tuple[str, str]]) -> str:
 
 
 _SPACE = re.compile(r"\s")
-
-
-def _zsh(text: str) -> str:
-    return (
-        text.replace('"', '""')
-        .replace("'", "''")
-        .replace("$", "\\$")
-        .replace("`", "\\`")
-        .replace(":", r"\\:")
-    )
