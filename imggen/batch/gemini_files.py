@@ -19,13 +19,14 @@ arrives and read a line at a time, each line's long strings (base64 images) spil
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from imggen.batch.provider_gemini import Inlined, blobs
-from imggen.errors import GatewayFailed
+from imggen.errors import GatewayFailed, ImggenError
 from imggen.job import HttpCall
 
 PIECE = 1024 * 1024  # bytes of the results file read at a time
@@ -56,7 +57,13 @@ def upload(client: Any, path: Path, title: str) -> str:
     from imggen.wire import resumable
 
     start = beside(client.base_url, "upload") + "/files"
-    doc = resumable.upload(client, start, path, display=title, mime=MIME)
+    try:
+        doc = resumable.upload(client, start, path, display=title, mime=MIME)
+    except ImggenError as exc:
+        said = copy.copy(exc)
+        said.message = f"uploading the batch's requests failed, so no batch was made: {exc}"
+        said.args = (said.message,)
+        raise said from exc.__cause__
     found = doc.get("file") if isinstance(doc, dict) else None
     name = found.get("name") if isinstance(found, dict) else None
     if not isinstance(name, str) or not name.startswith("files/"):

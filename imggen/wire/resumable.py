@@ -31,7 +31,7 @@ def upload(client: Client, start_url: str, path: Path, *, display: str, mime: st
     """Upload the file at `path` to `start_url` (…/upload/v1beta/files); Google's reply to the
     finalize (a JSON object holding "file"). Raises as Client.submit does."""
     size = path.stat().st_size
-    what = f"POST {urlsplit(start_url).path}"
+    what = f"the upload to {urlsplit(start_url).path}"  # not "POST ...": nothing is billed
 
     def attempt(delivered: list[bool]) -> Any:
         target = _start(client, start_url, size, display, mime, what)
