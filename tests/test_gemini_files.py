@@ -117,6 +117,25 @@ def test_under_the_cap_the_requests_go_inline_without_an_upload(tmp_path: Path) 
     assert [x["metadata"]["key"] for x in inline] == ["1-0", "2-0"]
 
 
+def test_the_inline_size_is_counted_exactly_as_sent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    google = Google()
+    with client(google) as c:
+        backend(tmp_path).submit(c, calls(3), "imggen ünïcode.jsonl")
+    sent = len(google.seen[0].content)  # the inline body as the client wrote it
+    monkeypatch.setattr(provider_gemini, "INLINE_CAP", sent)
+    google = Google()
+    with client(google) as c:
+        backend(tmp_path).submit(c, calls(3), "imggen ünïcode.jsonl")
+    assert len(google.seen) == 1  # exactly at the limit: still inline
+    monkeypatch.setattr(provider_gemini, "INLINE_CAP", sent - 1)
+    google = Google()
+    with client(google) as c:
+        backend(tmp_path).submit(c, calls(3), "imggen ünïcode.jsonl")
+    assert [r.url.path for r in google.seen][0] == "/upload/v1beta/files"
+
+
 def test_a_failed_upload_starts_again_and_in_the_end_makes_no_batch(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import copy
 import json
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from imggen.batch.provider_gemini import Inlined, blobs
 from imggen.errors import GatewayFailed, ImggenError
@@ -40,17 +41,22 @@ def beside(base_url: str, kind: str) -> str:
     return f"{root}/{kind}/{version}"
 
 
-def write_requests(lines: list[tuple[str, HttpCall]], folder: Path) -> Path:
-    """The batch's requests as the JSONL input file, one request written at a time."""
-    path = folder / "requests.jsonl"
-    with path.open("wb") as f:
+def write_requests(lines: list[tuple[str, HttpCall]]) -> BinaryIO:
+    """The batch's requests as the JSONL input file, one request written at a time, in a
+    nameless temp file: nothing is left of it once closed, even after a kill."""
+    f = tempfile.TemporaryFile()
+    try:
         for key, call in lines:
             row = {"key": key, "request": call.json}
             f.write(json.dumps(row, ensure_ascii=False).encode() + b"\n")
-    return path
+        f.flush()
+    except BaseException:
+        f.close()
+        raise
+    return f
 
 
-def upload(client: Any, path: Path, title: str) -> str:
+def upload(client: Any, jsonl: BinaryIO, title: str) -> str:
     """Upload the input file; its name (files/...). An upload with no batch made from it
     costs nothing (Google deletes the file after 48 hours), so nothing is recorded for it: a
     run killed before the batch is created uploads again."""
@@ -58,7 +64,7 @@ def upload(client: Any, path: Path, title: str) -> str:
 
     start = beside(client.base_url, "upload") + "/files"
     try:
-        doc = resumable.upload(client, start, path, display=title, mime=MIME)
+        doc = resumable.upload(client, start, jsonl, display=title, mime=MIME)
     except ImggenError as exc:
         said = copy.copy(exc)
         said.message = f"uploading the batch's requests failed, so no batch was made: {exc}"
@@ -86,9 +92,8 @@ class Responses(Inlined):
     def __init__(self, client: Any, name: str, folder: Callable[[], Path]) -> None:
         super().__init__({}, [], self._drop)
         self._items: list[Any] = []
-        path = folder() / "responses.jsonl"
-        try:
-            with path.open("w+b") as f:
+        try:  # nameless: what is kept of it is in the spilled files
+            with tempfile.TemporaryFile() as f:
                 url = f"{beside(client.base_url, 'download')}/{name}:download?alt=media"
                 client.fetch_to(url, f)
                 f.seek(0)
@@ -96,8 +101,6 @@ class Responses(Inlined):
         except BaseException:
             self._drop()
             raise
-        finally:
-            path.unlink(missing_ok=True)  # what is kept is in the spilled files
 
     def _read(self, f: Any, folder: Callable[[], Path]) -> None:
         """Each line parsed as it is read (a line ends at a newline: JSON text has none)."""

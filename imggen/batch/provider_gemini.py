@@ -73,18 +73,21 @@ class GeminiBatch:
         """Create the batch: its requests inline, or, past INLINE_CAP, uploaded as a JSONL
         file first; its name (batches/ID)."""
         requests = [{"request": c.json, "metadata": {"key": custom}} for custom, c in lines]
-        config: dict[str, Any] = {"requests": {"requests": requests}}
-        body = {"batch": {"displayName": title, "inputConfig": config}}
-        size = len(json.dumps(body, ensure_ascii=False).encode())
+        inline: list[Any] = []
+        body: dict[str, Any] = {
+            "batch": {"displayName": title, "inputConfig": {"requests": {"requests": inline}}}
+        }
+        # the inline body's size as json.dumps writes it (", " between requests), unwritten
+        size = len(json.dumps(body, ensure_ascii=False).encode()) + 2 * max(0, len(lines) - 1)
+        size += sum(len(json.dumps(r, ensure_ascii=False).encode()) for r in requests)
         if size > INLINE_CAP:
             from imggen.batch import gemini_files
 
-            jsonl = gemini_files.write_requests(lines, self.folder())
-            try:
+            with gemini_files.write_requests(lines) as jsonl:
                 uploaded = gemini_files.upload(client, jsonl, title)
-            finally:
-                jsonl.unlink(missing_ok=True)
             body = {"batch": {"displayName": title, "inputConfig": {"fileName": uploaded}}}
+        else:
+            inline += requests
         path = (
             lines[0][1].path.split("?", 1)[0].replace(":generateContent", ":batchGenerateContent")
         )

@@ -16,8 +16,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import urlsplit, urlunsplit
 
 from imggen.errors import GatewayFailed, ImggenError
@@ -27,15 +26,16 @@ from imggen.wire.client import Client, read_capped
 PIECE = 256 * 1024  # bytes read from disk at a time
 
 
-def upload(client: Client, start_url: str, path: Path, *, display: str, mime: str) -> Any:
-    """Upload the file at `path` to `start_url` (…/upload/v1beta/files); Google's reply to the
-    finalize (a JSON object holding "file"). Raises as Client.submit does."""
-    size = path.stat().st_size
+def upload(client: Client, start_url: str, f: BinaryIO, *, display: str, mime: str) -> Any:
+    """Upload the file `f` (seekable, binary) to `start_url` (…/upload/v1beta/files); Google's
+    reply to the finalize (a JSON object holding "file"). Raises as Client.submit does."""
+    size = f.seek(0, 2)
     what = f"the upload to {urlsplit(start_url).path}"  # not "POST ...": nothing is billed
 
     def attempt(delivered: list[bool]) -> Any:
         target = _start(client, start_url, size, display, mime, what)
-        return _send(client, target, path, size, what)
+        f.seek(0)
+        return _send(client, target, f, size, what)
 
     try:
         return client._redact_value(
@@ -74,7 +74,7 @@ def _start(client: Client, url: str, size: int, display: str, mime: str, what: s
     return on_base(client.base_url, given)
 
 
-def _send(client: Client, url: str, path: Path, size: int, what: str) -> Any:
+def _send(client: Client, url: str, f: BinaryIO, size: int, what: str) -> Any:
     """The bytes, read from disk as they are sent, in one `upload, finalize` request."""
     headers = {
         **client._auth(),
@@ -85,17 +85,14 @@ def _send(client: Client, url: str, path: Path, size: int, what: str) -> Any:
     }
     client.on_debug(f"-> POST {url.split('?', 1)[0]} ({size} bytes, key sent)")
     session, retrier = client._session, client._retrier
-    with path.open("rb") as f:
-        body = _pieces(f, size, client.on_sent)
-        with (
-            session.errors(what, retrier, url),
-            session.stream(
-                "POST", client._keyed(url), retrier, headers=headers, content=body
-            ) as resp,
-        ):
-            client._check_status(resp)
-            status = resp.headers.get("x-goog-upload-status", "")
-            raw = read_capped(resp, client.limits.small_json_cap)
+    body = _pieces(f, size, client.on_sent)
+    with (
+        session.errors(what, retrier, url),
+        session.stream("POST", client._keyed(url), retrier, headers=headers, content=body) as resp,
+    ):
+        client._check_status(resp)
+        status = resp.headers.get("x-goog-upload-status", "")
+        raw = read_capped(resp, client.limits.small_json_cap)
     if status and status != "final":
         raise GatewayFailed(
             f"the gateway did not finish the upload (x-goog-upload-status: {status})",
@@ -109,7 +106,7 @@ def _pieces(f: Any, size: int, on_sent: Callable[[int, int | None], None]) -> It
     while sent < size:
         block = f.read(min(PIECE, size - sent))
         if not block:
-            raise GatewayFailed(f"{f.name} became shorter while it was being uploaded")
+            raise GatewayFailed("the file became shorter while it was being uploaded")
         sent += len(block)
         on_sent(len(block), size)
         yield block
