@@ -1,7 +1,8 @@
 """The pieces of `batch --provider-batch` below the command: the batch price (prices.py), a
 reported cost at the batch price (provider.discounted), and Gemini's batch mode
 (provider_gemini.py): its states, answers found by key or by place, a failed request's Status
-as the error it stands for, large strings read back from disk, and the 20 MB inline limit."""
+as the error it stands for, large strings read back from disk, and requests inline up to 20 MB
+(over it: test_gemini_files.py)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import pytest
 from imggen import prices
 from imggen.batch.provider import discounted
 from imggen.batch.provider_gemini import INLINE_CAP, GeminiBatch, Inlined
-from imggen.errors import AuthFailed, GatewayFailed, GatewayRefused, UsageError
+from imggen.errors import AuthFailed, GatewayFailed, GatewayRefused
 from imggen.files.ledger import Entry
 from imggen.job import HttpCall
 
@@ -162,14 +163,11 @@ def test_a_failed_request_raises_what_its_status_stands_for() -> None:
         found.answer("3-0", "x")
 
 
-def test_the_inline_limit_is_refused_before_sending(tmp_path: Path) -> None:
+def test_up_to_the_inline_limit_the_requests_go_inline(tmp_path: Path) -> None:
     g = backend(tmp_path)
     client = Files()
     body = {"contents": [{"parts": [{"text": "x" * (INLINE_CAP // 2)}]}]}
     call = HttpCall("POST", "/models/gemini-2.5-flash-image:generateContent", json=body)
-    with pytest.raises(UsageError, match=r"20.0 MB.*at most 20 MB"):
-        g.submit(client, [("1-0", call), ("2-0", call)], "imggen m.jsonl")
-    assert client.sent == []
     name = g.submit(client, [("1-0", call)], "imggen m.jsonl")
     (sent,) = client.sent
     assert name == "batches/b1"

@@ -1,13 +1,17 @@
 """Gemini's Batch API for `batch --provider-batch`: the manifest's generateContent requests as
-one batch of inline requests, each answer read from the finished batch's inlined responses
-through the google dialect's own reading (dialects/google.py).
+one batch, inline up to 20 MB of requests and through the File API beyond (gemini_files.py),
+each answer read from the finished batch's inlined responses or results file through the
+google dialect's own reading (dialects/google.py).
 
 Wire facts, from Google's reference https://ai.google.dev/api/batch-api and guide
 https://ai.google.dev/gemini-api/docs/batch-api:
 - `POST {base}/models/{model}:batchGenerateContent` with `{"batch": {"displayName",
   "inputConfig": {"requests": {"requests": [{"request": GenerateContentRequest,
   "metadata": {...}}]}}}}` (InputConfig, InlinedRequests, InlinedRequest); one model a batch;
-  inline requests are for batches under 20 MB in all (larger ones go through the File API).
+  inline requests are for batches under 20 MB in all; larger ones go through the File API
+  (`inputConfig.fileName`, gemini_files.py, wire/resumable.py; the upload and download wire
+  facts: https://ai.google.dev/gemini-api/docs/batch-api#input-file and
+  https://ai.google.dev/api/files).
 - The reply is an Operation `{name: "batches/ID", metadata: GenerateContentBatch{state, ...}}`;
   `GET {base}/batches/ID` gives it again, `done: true` once over, with
   `response.inlinedResponses.inlinedResponses[]` = InlinedResponse{metadata, response |
@@ -27,12 +31,12 @@ from pathlib import Path
 from typing import Any
 
 from imggen.batch.plan import Task
-from imggen.errors import GatewayFailed, ImggenError, UsageError
+from imggen.errors import GatewayFailed, ImggenError
 from imggen.files.ledger import Entry
 from imggen.job import HttpCall, JobState
 
 PROVIDER = "gemini-batch"
-INLINE_CAP = 20 * 1000 * 1000  # bytes of inline requests Google takes in one batch
+INLINE_CAP = 20 * 1000 * 1000  # bytes of inline requests Google takes in one batch; more: a file
 _STATES = {"PENDING": "queued", "RUNNING": "running", "SUCCEEDED": "done"}
 # google.rpc.Code (a Status's code) -> the HTTP status it maps to
 _RPC_HTTP = {1: 499, 2: 500, 3: 400, 4: 504, 5: 404, 7: 403, 8: 429, 9: 400, 13: 500, 14: 503}
@@ -66,22 +70,24 @@ class GeminiBatch:
         return None
 
     def submit(self, client: Any, lines: list[tuple[str, HttpCall]], title: str) -> str:
-        """Create the batch of inline requests; its name (batches/ID)."""
+        """Create the batch: its requests inline, or, past INLINE_CAP, uploaded as a JSONL
+        file first; its name (batches/ID)."""
         requests = [{"request": c.json, "metadata": {"key": custom}} for custom, c in lines]
-        body = {
-            "batch": {
-                "displayName": title,
-                "inputConfig": {"requests": {"requests": requests}},
-            }
+        inline: list[Any] = []
+        body: dict[str, Any] = {
+            "batch": {"displayName": title, "inputConfig": {"requests": {"requests": inline}}}
         }
-        size = len(json.dumps(body, ensure_ascii=False).encode())
+        # the inline body's size as json.dumps writes it (", " between requests), unwritten
+        size = len(json.dumps(body, ensure_ascii=False).encode()) + 2 * max(0, len(lines) - 1)
+        size += sum(len(json.dumps(r, ensure_ascii=False).encode()) for r in requests)
         if size > INLINE_CAP:
-            raise UsageError(
-                f"the batch's requests come to {size / 1e6:.1f} MB; Gemini's batch mode takes "
-                f"at most {INLINE_CAP // 1000 // 1000} MB of requests in one submission",
-                hint="split the manifest (--shard I/N runs a slice) or use smaller reference "
-                "images; nothing was sent",
-            )
+            from imggen.batch import gemini_files
+
+            with gemini_files.write_requests(lines) as jsonl:
+                uploaded = gemini_files.upload(client, jsonl, title)
+            body = {"batch": {"displayName": title, "inputConfig": {"fileName": uploaded}}}
+        else:
+            inline += requests
         path = (
             lines[0][1].path.split("?", 1)[0].replace(":generateContent", ":batchGenerateContent")
         )
@@ -110,7 +116,7 @@ class GeminiBatch:
         error = self.doc.get("error")
         if state in _STATES and not error:
             return JobState(_STATES[state]), said
-        if state in ("CANCELLED", "EXPIRED") and _inlined(self.doc):
+        if state in ("CANCELLED", "EXPIRED") and (_inlined(self.doc) or _file(self.doc)):
             return JobState("done"), said  # what was done before it stopped
         over = state in ("FAILED", "CANCELLED", "EXPIRED") or self.doc.get("done") or error
         if not over:
@@ -120,11 +126,16 @@ class GeminiBatch:
         return JobState("failed", error=str(why or what)), said
 
     def answers(self, client: Any, entry: Entry) -> Inlined:
+        name = _file(self.doc)
+        if name and not _inlined(self.doc):
+            from imggen.batch.gemini_files import Responses
+
+            return Responses(client, name, self.folder)
         order = list(entry.request.get("members", {}).values())
         return Inlined(self.doc, order, self._discard)
 
     def _discard(self) -> None:
-        for blob in _blobs(self.doc):
+        for blob in blobs(self.doc):
             blob.discard()
         self.doc = {}
 
@@ -166,13 +177,20 @@ def _inlined(doc: dict[str, Any]) -> list[Any]:
     return []
 
 
-def _blobs(value: Any) -> Iterator[Any]:
+def _file(doc: dict[str, Any]) -> str | None:
+    from imggen.batch.gemini_files import responses_file
+
+    return responses_file(doc)
+
+
+def blobs(value: Any) -> Iterator[Any]:
+    """The spilled strings (jsonstream Blobs) in a parsed document."""
     if isinstance(value, dict):
         for v in value.values():
-            yield from _blobs(v)
+            yield from blobs(v)
     elif isinstance(value, list):
         for v in value:
-            yield from _blobs(v)
+            yield from blobs(v)
     elif hasattr(value, "discard") and hasattr(value, "kind"):
         yield value
 

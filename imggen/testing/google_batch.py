@@ -1,8 +1,12 @@
 """Gemini's Batch API as the fake gateway speaks it: `POST .../v1beta/models/M:batchGenerateContent`
-with inline requests, `GET .../v1beta/batches/ID` (an Operation: metadata.state
-BATCH_STATE_PENDING, RUNNING, SUCCEEDED, FAILED, CANCELLED; once done, `done: true` and
-`response.inlinedResponses.inlinedResponses[]` in the order of the requests, each
-{metadata, response} or {metadata, error: Status}), `POST .../v1beta/batches/ID:cancel`; the
+with inline requests or an uploaded JSONL file of them (`inputConfig.fileName`: a file of the
+File API, google_files.py, each line {"key", "request"}), `GET .../v1beta/batches/ID` (an
+Operation: metadata.state BATCH_STATE_PENDING, RUNNING, SUCCEEDED, FAILED, CANCELLED; once
+done, `done: true` and `response.inlinedResponses.inlinedResponses[]` in the order of the
+requests, each
+{metadata, response} or {metadata, error: Status}; a batch made from a file names its results
+file instead, `response.responsesFile`, a JSONL file of {key, response} or {key, error} lines
+made by the gateway, downloaded through the File API), `POST .../v1beta/batches/ID:cancel`; the
 key checked Google's way (x-goog-api-key or ?key=), Google's error shape.
 
 Each request is answered as `models/M:generateContent` answers it (google.py: its models,
@@ -24,7 +28,7 @@ import json
 import time
 from typing import TYPE_CHECKING, Any
 
-from imggen.testing import google
+from imggen.testing import google, google_files
 from imggen.testing.jobs import FakeJob, store
 from imggen.testing.protocol import Fault, HTTPError, Recorded, Reply, json_reply
 
@@ -63,7 +67,7 @@ def create(gw: FakeGateway, rec: Recorded, path: str, fault: Fault | None) -> Re
         )  # fmt: skip
     if rec.raw_size > INLINE_CAP:
         raise _invalid("Request payload size exceeds the limit: 20971520 bytes.")
-    requests = _requests(rec.json)
+    requests, source = _requests(gw, rec.json)
     job = store(gw).submit(PROVIDER, len(requests))
     display = rec.json["batch"].get("displayName", rec.json["batch"].get("display_name"))
     gw.batches[job.id] = {
@@ -72,12 +76,15 @@ def create(gw: FakeGateway, rec: Recorded, path: str, fault: Fault | None) -> Re
         "requests": requests,
         "output": None,
         "created": _now(),
+        "file": source,  # the input file's name: results go to a file too
+        "responses": None,
     }
     return json_reply(200, _operation(gw, job, counted=False))
 
 
-def _requests(body: Any) -> list[dict[str, Any]]:
-    """The inline requests of a BatchGenerateContentRequest, checked as Google checks them."""
+def _requests(gw: FakeGateway, body: Any) -> tuple[list[dict[str, Any]], str]:
+    """The requests of a BatchGenerateContentRequest (and the input file's name, "" for inline
+    requests), checked as Google checks them."""
     batch = body.get("batch") if isinstance(body, dict) else None
     if not isinstance(batch, dict):
         raise _invalid("* BatchGenerateContentRequest.batch: batch is not specified")
@@ -90,7 +97,13 @@ def _requests(body: Any) -> list[dict[str, Any]]:
     if not isinstance(batch.get("displayName", batch.get("display_name")), str):
         raise _invalid("* GenerateContentBatch.display_name: display_name is not specified")
     config = batch.get("inputConfig", batch.get("input_config"))
-    inline = config.get("requests") if isinstance(config, dict) else None
+    config = config if isinstance(config, dict) else {}
+    source = config.get("fileName", config.get("file_name"))
+    inline = config.get("requests")
+    if source is not None and inline is not None:
+        raise _invalid("* GenerateContentBatch.input_config: give either file_name or requests")
+    if source is not None:
+        return _from_file(gw, source), str(source)
     found = inline.get("requests") if isinstance(inline, dict) else None
     if not isinstance(found, list) or not found:
         raise _invalid("* GenerateContentBatch.input_config: input_config is not specified")
@@ -99,7 +112,31 @@ def _requests(body: Any) -> list[dict[str, Any]]:
             raise _invalid(f"* InlinedRequests.requests[{k}].request: request is not specified")
         if not isinstance(item.get("metadata", {}), dict):
             raise _invalid(f"Invalid value at 'batch.input_config.requests.requests[{k}].metadata'")
-    return found
+    return found, ""
+
+
+def _from_file(gw: FakeGateway, name: Any) -> list[dict[str, Any]]:
+    """The requests of an uploaded JSONL file: each line {"key": str, "request": object}."""
+    held = google_files.held(gw, name) if isinstance(name, str) else None
+    if held is None:
+        raise _invalid(f"* GenerateContentBatch.input_config.file_name: File {name} not found.")
+    out: list[dict[str, Any]] = []
+    for number, line in enumerate(held["data"].splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError:
+            row = None
+        if not isinstance(row, dict) or not isinstance(row.get("request"), dict):
+            raise _invalid(f"Invalid JSONL in {name} at line {number}: expected a JSON object "
+                           "with a request (a GenerateContentRequest)")  # fmt: skip
+        if not isinstance(row.get("key", ""), str):
+            raise _invalid(f"Invalid JSONL in {name} at line {number}: key must be a string")
+        out.append({"request": row["request"], "metadata": {"key": row.get("key", "")}})
+    if not out:
+        raise _invalid(f"* GenerateContentBatch.input_config.file_name: {name} holds no requests")
+    return out
 
 
 def route(gw: FakeGateway, rec: Recorded, path: str, fault: Fault | None) -> Reply:
@@ -148,13 +185,31 @@ def _operation(gw: FakeGateway, job: FakeJob, *, counted: bool = True) -> dict[s
         stats["successfulRequestCount"] = str(total - bad)
         if bad:
             stats["failedRequestCount"] = str(bad)
-        doc["response"] = {
-            "@type": _TYPE + "GenerateContentBatchOutput",
-            "inlinedResponses": {"inlinedResponses": answers},
-        }
+        doc["response"] = {"@type": _TYPE + "GenerateContentBatchOutput"}
+        if held["file"]:
+            doc["response"]["responsesFile"] = _responses_file(gw, held, job)
+        else:
+            doc["response"]["inlinedResponses"] = {"inlinedResponses": answers}
     elif state != "cancelled":
         doc["error"] = {"code": 13, "message": "The batch failed: internal error."}
     return doc
+
+
+def _responses_file(gw: FakeGateway, held: dict[str, Any], job: FakeJob) -> str:
+    """The results file of a batch made from a file: made once, kept as a generated file."""
+    if held["responses"] is None:
+        lines = []
+        for answer in _answers(gw, held):
+            line = {"key": answer.get("metadata", {}).get("key", "")}
+            line.update({k: v for k, v in answer.items() if k != "metadata"})
+            lines.append(json.dumps(line) + "\n")
+        data = "".join(lines).encode()
+        made = google_files.put(
+            gw, data, "application/jsonl", f"batch-{job.id}", source="GENERATED"
+        )
+        held["responses"] = made["name"]
+    name: str = held["responses"]
+    return name
 
 
 def _answers(gw: FakeGateway, held: dict[str, Any]) -> list[dict[str, Any]]:

@@ -113,7 +113,7 @@ class Handler(BaseHTTPRequestHandler):
             out += piece
             size -= len(piece)
 
-    def _parse(self, raw: bytes, headers: dict[str, str]) -> Recorded:
+    def _parse(self, raw: bytes, headers: dict[str, str], route: str = "") -> Recorded:
         split = urlsplit(self.path)
         rec = Recorded(
             method=self.command,
@@ -127,7 +127,9 @@ class Handler(BaseHTTPRequestHandler):
         )
         content_type = headers.get("content-type", "")
         kind = content_type.split(";", 1)[0].strip().lower()
-        if kind == "multipart/form-data":
+        if route == "google_upload" and "upload_id" in rec.query:
+            rec.uploads = {"body": [raw]}  # a resumable upload's bytes: any content type
+        elif kind == "multipart/form-data":
             rec.form, rec.files, rec.uploads = parse_multipart(raw, content_type)
         elif kind == "application/json" or (kind.endswith("+json") and "/" in kind):
             if not raw:  # a GET saying application/json, or an empty POST: no body
@@ -219,7 +221,7 @@ class Handler(BaseHTTPRequestHandler):
         said: dict[str, str] = {}
         try:
             try:
-                rec = self._parse(raw, headers)
+                rec = self._parse(raw, headers, route)
             finally:
                 del raw
             gw._record(rec)

@@ -1,6 +1,6 @@
 """Routes of the providers with their own paths, matched before the suffix table of
-routes.py: Google (Gemini API and its batch mode, Vertex AI), Azure OpenAI's two routes, and
-Together, xAI and Recraft under their own prefixes. Each handler checks the key its
+routes.py: Google (Gemini API, its batch mode and File API, Vertex AI), Azure OpenAI's two
+routes, and Together, xAI and Recraft under their own prefixes. Each handler checks the key its
 provider's way."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from imggen.testing import azure, google, google_batch, vendors
+from imggen.testing import azure, google, google_batch, google_files, vendors
 
 if TYPE_CHECKING:
     from imggen.testing.server import FakeGateway
@@ -30,6 +30,12 @@ PERSONAS: tuple[tuple[re.Pattern[str], tuple[str, str, Handler]], ...] = (
         re.compile(r".*/v1beta/batches/[^/:]+(:cancel)?$"),
         ("google_batches", "*", google_batch.route),
     ),
+    (re.compile(r".*/upload/v1beta/files$"), ("google_upload", "*", google_files.upload)),
+    (
+        re.compile(r".*/download/v1beta/files/[^/:]+:download$"),
+        ("google_download", "GET", google_files.download),
+    ),
+    (re.compile(r".*/v1beta/files/[^/:]+$"), ("google_file", "*", google_files.route)),
     (re.compile(r".*/publishers/google/models$"), ("vertex_models", "GET", google.no_listing)),
     (
         re.compile(r".*/openai/deployments/[^/]+/images/(generations|edits)$"),

@@ -122,6 +122,10 @@ class FakeGateway:
         self.rate_limit: RateLimit | None = None  # requests past it are answered 429
         self.known_models: set[str] = set()  # served besides the listings and KNOWN_FAMILIES
         self.files: dict[str, tuple[bytes, str]] = {}  # name -> (bytes, content type)
+        # the Gemini API's File API (testing/google_files.py): files/ID -> its File, bytes and
+        # expiry; upload_id -> a resumable upload under way
+        self.gemini_files: dict[str, dict[str, Any]] = {}
+        self.gemini_uploads: dict[str, dict[str, Any]] = {}
         self.max_body = MAX_BODY  # larger request bodies get a 413, unread
         self.max_connections = MAX_CONNECTIONS
         self.records_kept = RECORDS_KEPT
