@@ -63,7 +63,7 @@ def _leave(code: int) -> None:
 
 
 def main() -> None:
-    """Run imggen with sys.argv (what `run` and `python -m imggen` call)."""
+    """Run imggen with sys.argv (what `run`, the console script and `python -m imggen`, calls)."""
     if sys.argv[1:] == ["--version"]:
         from imggen import __version__
 
