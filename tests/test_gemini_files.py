@@ -22,6 +22,7 @@ from imggen.job import HttpCall
 from imggen.wire import resumable
 from imggen.wire.auth import parse
 from imggen.wire.client import Client
+from tests import test_provider_batch_units as units
 from tests.conftest import NO_BACKOFF
 
 BASE = "https://g.example/v1beta"
@@ -200,16 +201,7 @@ class Results:
 
 
 def entry() -> Entry:
-    return Entry(
-        key="k",
-        id="batches/b1",
-        provider="gemini-batch",
-        profile="gemini",
-        base_url="https://x/v1beta",
-        model="gemini-2.5-flash-image",
-        poll="/batches/b1",
-        request={"members": {"1-0": "1-0"}},
-    )
+    return units.entry({"1-0": "1-0"})
 
 
 def image_reply(data: bytes) -> dict[str, Any]:
